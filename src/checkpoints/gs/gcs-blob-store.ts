@@ -1,0 +1,61 @@
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import { Storage } from "@google-cloud/storage";
+import type { BlobInfo, BlobStore } from "../blob-store.js";
+
+/**
+ * GCS objects under `gs://bucket/prefix/`. Credentials and project come from Application
+ * Default Credentials; STORAGE_EMULATOR_HOST points the client at an emulator or test server.
+ */
+export class GcsBlobStore implements BlobStore {
+  readonly storage: Storage;
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+    storage?: Storage,
+  ) {
+    this.storage = storage ?? new Storage();
+  }
+
+  get url(): string {
+    return `gs://${this.bucket}/${this.prefix}`;
+  }
+
+  private key(k: string): string {
+    return this.prefix ? `${this.prefix}/${k}` : k;
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    await this.storage.bucket(this.bucket).upload(localPath, { destination: this.key(key), resumable: false });
+  }
+
+  async putBytes(key: string, data: Uint8Array): Promise<void> {
+    await this.storage.bucket(this.bucket).file(this.key(key)).save(Buffer.from(data), { resumable: false });
+  }
+
+  async getFile(key: string, localPath: string): Promise<void> {
+    await mkdir(dirname(localPath), { recursive: true });
+    await this.storage.bucket(this.bucket).file(this.key(key)).download({ destination: localPath });
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const [buf] = await this.storage.bucket(this.bucket).file(this.key(key)).download();
+      return buf;
+    } catch (e) {
+      if ((e as { code?: number }).code === 404) return undefined;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<BlobInfo[]> {
+    const base = this.prefix ? `${this.prefix}/` : "";
+    const [files] = await this.storage.bucket(this.bucket).getFiles({ prefix: base + prefix, autoPaginate: true });
+    return files.map((f) => ({ key: f.name.slice(base.length), size: Number(f.metadata.size ?? 0) }));
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const base = this.prefix ? `${this.prefix}/` : "";
+    await this.storage.bucket(this.bucket).deleteFiles({ prefix: base + prefix, force: true });
+  }
+}

@@ -1,0 +1,45 @@
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { usageError } from "../base/errors.js";
+import type { BlobStore } from "./blob-store.js";
+import { FileBlobStore } from "./file/file-blob-store.js";
+import { CheckpointStore } from "./generations.js";
+
+/**
+ * `file:///dir`, `s3://bucket/prefix`, `gs://bucket/prefix` (or a bare path) → a blob store.
+ * Cloud backends are imported only when used, so the agent starts fast and needs no SDK it doesn't use.
+ */
+export async function openBlobStore(url: string): Promise<BlobStore> {
+  if (url.startsWith("file://")) return new FileBlobStore(fileURLToPath(url));
+  if (url.startsWith("s3://")) {
+    const { bucket, prefix } = splitBucketUrl(url);
+    const { S3BlobStore } = await import("./s3/s3-blob-store.js");
+    return new S3BlobStore(bucket, prefix);
+  }
+  if (url.startsWith("gs://")) {
+    const { bucket, prefix } = splitBucketUrl(url);
+    const { GcsBlobStore } = await import("./gs/gcs-blob-store.js");
+    return new GcsBlobStore(bucket, prefix);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//.test(url))
+    throw usageError(`unsupported checkpoint store ${url}`, "use file:///path, s3://bucket/prefix or gs://bucket/prefix");
+  return new FileBlobStore(resolve(url));
+}
+
+export function splitBucketUrl(url: string): { bucket: string; prefix: string } {
+  const rest = url.replace(/^[a-z0-9]+:\/\//, "");
+  const slash = rest.indexOf("/");
+  const bucket = slash < 0 ? rest : rest.slice(0, slash);
+  const prefix = slash < 0 ? "" : rest.slice(slash + 1).replace(/\/+$/, "");
+  if (!bucket) throw usageError(`checkpoint store ${url} has no bucket`, "write it as s3://bucket/prefix");
+  return { bucket, prefix };
+}
+
+/** The store of one job: the task's store URL with the job id appended. */
+export function jobStoreUrl(base: string, jobId: string): string {
+  return `${base.replace(/\/+$/, "")}/${jobId}`;
+}
+
+export async function openCheckpointStore(url: string): Promise<CheckpointStore> {
+  return new CheckpointStore(await openBlobStore(url));
+}

@@ -1,0 +1,104 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import type { BlobInfo, BlobStore } from "../blob-store.js";
+
+/**
+ * S3 objects under `s3://bucket/prefix/`. Credentials, region and endpoint come from the
+ * standard AWS chain (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for s3rver or MinIO).
+ */
+export class S3BlobStore implements BlobStore {
+  readonly client: S3Client;
+  constructor(
+    readonly bucket: string,
+    readonly prefix: string,
+    client?: S3Client,
+    private readonly partSize = 16 * 1024 * 1024,
+    private readonly queueSize = 8,
+  ) {
+    this.client =
+      client ??
+      new S3Client({
+        region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+        forcePathStyle:
+          process.env.AWS_S3_FORCE_PATH_STYLE === "true" ||
+          Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
+      });
+  }
+
+  get url(): string {
+    return `s3://${this.bucket}/${this.prefix}`;
+  }
+
+  private key(k: string): string {
+    return this.prefix ? `${this.prefix}/${k}` : k;
+  }
+
+  async putFile(key: string, localPath: string): Promise<void> {
+    // lib-storage splits large files into parts uploaded in parallel and aborts the upload on failure.
+    await new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.key(key), Body: createReadStream(localPath) },
+      partSize: this.partSize,
+      queueSize: this.queueSize,
+      leavePartsOnError: false,
+    }).done();
+  }
+
+  async putBytes(key: string, data: Uint8Array): Promise<void> {
+    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.key(key), Body: data }));
+  }
+
+  async getFile(key: string, localPath: string): Promise<void> {
+    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+    await mkdir(dirname(localPath), { recursive: true });
+    await pipeline(res.Body as Readable, createWriteStream(localPath));
+  }
+
+  async getBytes(key: string): Promise<Uint8Array | undefined> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      return await (res.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+    } catch (e) {
+      if (e instanceof NoSuchKey || (e as { name?: string }).name === "NoSuchKey") return undefined;
+      throw e;
+    }
+  }
+
+  async list(prefix: string): Promise<BlobInfo[]> {
+    const out: BlobInfo[] = [];
+    const base = this.prefix ? `${this.prefix}/` : "";
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base + prefix, ContinuationToken: token }),
+      );
+      for (const o of res.Contents ?? []) if (o.Key) out.push({ key: o.Key.slice(base.length), size: o.Size ?? 0 });
+      token = res.IsTruncated ? res.NextContinuationToken : undefined;
+    } while (token);
+    return out;
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    const objs = await this.list(prefix);
+    for (let i = 0; i < objs.length; i += 1000) {
+      await this.client.send(
+        new DeleteObjectsCommand({
+          Bucket: this.bucket,
+          Delete: { Objects: objs.slice(i, i + 1000).map((o) => ({ Key: this.key(o.key) })), Quiet: true },
+        }),
+      );
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The append-only record of everything that happened to a job. Status, logs, cost and
+ * the dashboard are views over these. One union, tagged with `kind`.
+ */
+export type JobEvent =
+  | { kind: "job_submitted"; name: string }
+  | { kind: "state_changed"; from: string; to: string; reason?: string }
+  | { kind: "attempt_started"; attempt: number; spot: boolean; instance_type: string; fallback?: boolean }
+  | { kind: "instance_launched"; attempt: number; instance_id: string; spot: boolean; price_usd_per_hour: number; zone?: string }
+  | { kind: "instance_ended"; attempt: number; instance_id: string; reason: string }
+  | { kind: "launch_refused"; attempt: number; code: string; message: string; spot: boolean }
+  | { kind: "fallback_on_demand"; attempt: number; code: string }
+  | { kind: "agent_started"; attempt: number }
+  | { kind: "restored"; attempt: number; generation: string | null; ms: number }
+  | { kind: "setup_done"; attempt: number; ms: number; exit_code: number; node?: number }
+  | { kind: "run_started"; attempt: number; restart: boolean; node?: number }
+  | { kind: "notice"; attempt: number; action: string; time: string; source: string; seen_at: string }
+  | { kind: "hook_ran"; attempt: number; ms: number; outcome: "ok" | "failed" | "timeout" | "none"; exit_code?: number | null }
+  | { kind: "checkpoint_uploaded"; attempt: number; generation: string; bytes: number; files: number; ms: number; reason: string }
+  | { kind: "checkpoint_stalled"; attempt: number; since_ms: number }
+  | { kind: "run_exited"; attempt: number; exit_code: number | null; signal?: string | null; node?: number }
+  | { kind: "attempt_ended"; attempt: number; end: string; detail?: string }
+  | { kind: "budget_warning"; spent_usd: number; max_cost_usd: number }
+  | { kind: "budget_exceeded"; spent_usd: number; max_cost_usd: number }
+  | { kind: "reaped"; instance_id: string; reason: string }
+  | { kind: "cancel_requested" }
+  | { kind: "warning"; message: string };
+
+export type JobEventKind = JobEvent["kind"];

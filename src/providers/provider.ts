@@ -1,0 +1,117 @@
+import type { InstanceId } from "../base/ids.js";
+import type { ProviderKind, Resources } from "../spec/task-schema.js";
+import type { Transport } from "../transport/transport.js";
+
+/**
+ * The narrow interface every cloud sits behind (Karpenter's cloudprovider shape): offers,
+ * launch, describe, list, terminate, and a way in. Core code never imports a vendor SDK.
+ */
+
+/** A priced, launchable choice. */
+export interface Offer {
+  provider: ProviderKind;
+  /** Stable id of the offer within the provider (for Vast: the ask id). */
+  id: string;
+  instanceType: string;
+  region?: string;
+  zone?: string;
+  spot: boolean;
+  pricePerHour: number;
+  onDemandPricePerHour: number;
+  /** Probability of interruption per hour where the provider publishes or we measured it. */
+  interruptionRiskPerHour?: number;
+  detail?: Record<string, unknown>;
+}
+
+export interface LaunchRequest {
+  /** Idempotency key (EC2 ClientToken, instance name, label): the same key never launches twice. */
+  token: string;
+  /** Ordered preference: the provider may try them in order or hand them all to a fleet call. */
+  instanceTypes: string[];
+  spot: boolean;
+  maxPrice?: number;
+  region?: string;
+  zone?: string;
+  /** Nodes placed together for one attempt. */
+  count: number;
+  /** Tags (labels) on every resource: `spotrun:job`, `spotrun:attempt`, …. */
+  tags: Record<string, string>;
+  resources: Resources;
+  /** Which spot instance this is, in launch order, for markets that schedule by it. */
+  spotSequence?: number;
+  /** A concrete offer to use, when placement already picked one. */
+  offer?: Offer;
+}
+
+export type InstanceStatus = "pending" | "running" | "stopping" | "stopped" | "terminated";
+
+export interface InstanceInfo {
+  id: InstanceId;
+  provider: ProviderKind;
+  instanceType: string;
+  zone?: string;
+  region?: string;
+  spot: boolean;
+  status: InstanceStatus;
+  pricePerHour: number;
+  onDemandPricePerHour: number;
+  launchedAt: number;
+  endedAt?: number;
+  tags: Record<string, string>;
+  /** Address the transport connects to (SSH host:port), if any. */
+  address?: string;
+  /** A control-plane view of interruption (Vast outbid, TPU PREEMPTED), when the instance cannot say so itself. */
+  interrupted?: { reason: string; at: number };
+}
+
+/** Why a launch was refused: the classification decides fallback and failover. */
+export type RefusalKind = "capacity" | "price" | "quota" | "unsupported";
+
+export type LaunchResult =
+  | { kind: "launched"; instances: InstanceInfo[] }
+  | { kind: "refused"; refusal: RefusalKind; code: string; message: string };
+
+/** Typed provider errors; `retryable` ones (throttling, 5xx) are retried with backoff by the caller. */
+export class ProviderError extends Error {
+  constructor(
+    readonly provider: ProviderKind,
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "ProviderError";
+  }
+}
+export const isRetryable = (e: unknown): boolean => e instanceof ProviderError && e.retryable;
+
+/** Where an agent on this provider learns of an interruption. */
+export type NoticeSource = "aws-imds" | "gce-metadata" | "none";
+
+export interface Provider {
+  readonly kind: ProviderKind;
+  readonly noticeSource: NoticeSource;
+  offers(resources: Resources): Promise<Offer[]>;
+  launch(req: LaunchRequest): Promise<LaunchResult>;
+  describe(ids: InstanceId[]): Promise<InstanceInfo[]>;
+  /** Every instance carrying all the given tags, in any state but long gone. */
+  list(tags: Record<string, string>): Promise<InstanceInfo[]>;
+  terminate(ids: InstanceId[]): Promise<void>;
+  /** How the controller reaches the instance (local exec or SSH). */
+  transport(instance: InstanceInfo): Promise<Transport>;
+  /** Environment the agent needs to find its notice source (e.g. AWS_EC2_METADATA_SERVICE_ENDPOINT on local). */
+  agentEnv(instance: InstanceInfo): Record<string, string>;
+  close?(): Promise<void>;
+}
+
+export const TAG = {
+  job: "spotrun:job",
+  attempt: "spotrun:attempt",
+  node: "spotrun:node",
+  spot: "spotrun:spot",
+  maxPrice: "spotrun:spot-max-price",
+  onInterruption: "spotrun:on-interruption",
+  checkpointScript: "spotrun:checkpoint-script",
+  managed: "spotrun:managed",
+} as const;

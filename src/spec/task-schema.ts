@@ -1,0 +1,127 @@
+import { z } from "zod";
+import { parseDuration } from "../base/duration.js";
+
+/** A duration field: `90s`, `60m`, `48h` or seconds; parsed to milliseconds. */
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `${what}: expected a duration such as 90s, 60m or 48h, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const PROVIDERS = ["local", "aws", "gcp", "vast"] as const;
+export type ProviderKind = (typeof PROVIDERS)[number];
+
+/** The simulated spot market of the `local` provider; only valid with `provider: local`. */
+export const localMarketSchema = z
+  .object({
+    /** Spot instance k (in launch order) is interrupted this long after it starts; past the list, never. */
+    interrupt_after: z.array(duration("market.interrupt_after")).default([]),
+    /** Mean time between random interruptions; with `seed` for a replayable run. */
+    mtbi: duration("market.mtbi").optional(),
+    seed: z.number().int().default(1),
+    /** How long between the notice and the reclaim (SIGKILL of the instance). */
+    notice: duration("market.notice").default(120_000),
+    /** Refuse this many spot launches (capacity), to exercise fallback. */
+    refuse_spot: z.number().int().min(0).default(0),
+    provisioning_delay: duration("market.provisioning_delay").default(0),
+    /** Replay an availability trace (`../shared/traces` format), `time_scale` trace seconds per real second. */
+    trace: z.string().optional(),
+    time_scale: z.number().positive().default(1),
+  })
+  .strict();
+export type LocalMarket = z.output<typeof localMarketSchema>;
+
+export const resourcesSchema = z
+  .object({
+    provider: z.enum(PROVIDERS).default("local"),
+    instance_type: z.string().optional(),
+    instance_types: z.array(z.string()).min(1).optional(),
+    spot: z.boolean().default(true),
+    max_price: z.number().positive().optional(),
+    fallback_on_demand: z.boolean().default(false),
+    region: z.string().optional(),
+    zone: z.string().optional(),
+    /** Vast.ai and GPU clouds: `RTX_4090:1`. */
+    accelerators: z.string().optional(),
+    /** GCP TPU slice type such as `v5litepod-8`. */
+    tpu: z.string().optional(),
+    image: z.string().optional(),
+    disk: z.number().positive().optional(),
+    min_reliability: z.number().min(0).max(1).optional(),
+    key_name: z.string().optional(),
+    on_interruption: z.enum(["checkpoint", "hibernate", "stop", "terminate"]).default("checkpoint"),
+    market: localMarketSchema.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.instance_type && r.instance_types)
+      ctx.addIssue({ code: "custom", path: ["instance_types"], message: "give instance_type or instance_types, not both" });
+    if (r.market && r.provider !== "local")
+      ctx.addIssue({ code: "custom", path: ["market"], message: "market is only valid with provider: local" });
+  });
+
+export const checkpointSchema = z
+  .object({
+    /** Where the trainer writes checkpoints on the instance; relative paths are under the workdir. */
+    dir: z.string().default("checkpoints"),
+    /** file:///path, s3://bucket/prefix or gs://bucket/prefix; default: file store under $SPOTRUN_HOME. */
+    store: z.string().optional(),
+    hook: z.string().optional(),
+    hook_timeout: duration("checkpoint.hook_timeout").default(90_000),
+    stall_warning: duration("checkpoint.stall_warning").default(3_600_000),
+    resume_arg: z.string().optional(),
+    keep: z.number().int().min(1).default(3),
+  })
+  .strict();
+
+export const RECOVERY_STRATEGIES = ["same", "failover", "on_demand_after", "deadline"] as const;
+
+export const recoverySchema = z
+  .object({
+    max_restarts: z.number().int().min(0).default(10),
+    max_restarts_on_errors: z.number().int().min(0).default(0),
+    strategy: z.enum(RECOVERY_STRATEGIES).default("same"),
+    on_demand_after: z.number().int().min(1).optional(),
+    window: duration("recovery.window").optional(),
+    deadline: z.string().optional(),
+    block_zone_for: duration("recovery.block_zone_for").default(1_800_000),
+  })
+  .strict();
+
+export const budgetSchema = z
+  .object({
+    max_cost: z.number().positive().optional(),
+    max_hourly: z.number().positive().optional(),
+  })
+  .strict();
+
+export const arraySchema = z.object({ count: z.number().int().min(1), spot_count: z.number().int().min(0).optional() }).strict();
+
+export const taskSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "letters, digits, '.', '_' or '-', at most 63")
+      .default("job"),
+    resources: resourcesSchema.prefault({}),
+    num_nodes: z.number().int().min(1).default(1),
+    workdir: z.string().optional(),
+    setup: z.string().optional(),
+    run: z.string({ error: (i) => (i.input === undefined ? "required: the command to run" : "expected a string") }),
+    envs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).prefault({}),
+    checkpoint: checkpointSchema.prefault({}),
+    recovery: recoverySchema.prefault({}),
+    budget: budgetSchema.prefault({}),
+    array: arraySchema.optional(),
+  })
+  .strict();
+
+export type TaskInput = z.input<typeof taskSchema>;
+export type Task = z.output<typeof taskSchema>;
+export type Resources = Task["resources"];
+export type CheckpointSpec = Task["checkpoint"];
+export type RecoverySpec = Task["recovery"];
