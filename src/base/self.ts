@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+
+/** How to start this very installation of spotrun again (for the local provider's hosts and agents). */
+export function spotrunBin(): string {
+  // dist/src/base/self.js → <package root>/bin/spotrun.js
+  return fileURLToPath(new URL("../../../bin/spotrun.js", import.meta.url));
+}
+
+export function spotrunCommand(): string {
+  return `${shellQuote(process.execPath)} ${shellQuote(spotrunBin())}`;
+}
+
+export function distFile(relativeToDistSrc: string): string {
+  return fileURLToPath(new URL(`../${relativeToDistSrc}`, import.meta.url));
+}
+
+export const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

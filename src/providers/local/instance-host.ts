@@ -1,0 +1,104 @@
+import { rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { writeFileAtomic } from "../../base/atomic-file.js";
+import { ImdsServer } from "./imds-server.js";
+import { hostPath, type LocalInstanceRecord, type LocalStatus, readRecord, writeStatus } from "./instance-record.js";
+import { killInstanceProcesses } from "./kill-instance-processes.js";
+import { loadTraceAvailability } from "./trace-availability.js";
+
+/**
+ * The "hypervisor" of one local instance: a small detached process that serves the instance's
+ * metadata endpoint, issues spot notices on the market's schedule or on command, and when the
+ * grace period ends SIGKILLs everything on the instance and deletes its disk — a real reclaim.
+ * It outlives the controller, so instances keep behaving like cloud machines when it dies.
+ */
+export async function runInstanceHost(dir: string): Promise<void> {
+  const rec = readRecord(dir);
+  if (!rec) throw new Error(`no instance record in ${dir}`);
+  let status: LocalStatus = { status: "pending" };
+  let noticeTimer: NodeJS.Timeout | undefined;
+  let ending = false;
+
+  const setStatus = async (s: LocalStatus) => {
+    status = s;
+    await writeStatus(dir, s);
+  };
+
+  const reclaim = async (reason: "spot-reclaim" | "terminated") => {
+    if (ending) return;
+    ending = true;
+    await setStatus({ status: "terminated", endedAt: Date.now(), reason });
+    killInstanceProcesses(rec.id);
+    await rm(rec.disk, { recursive: true, force: true });
+    await imds.close();
+    process.exit(0);
+  };
+
+  const notice = (noticeMs: number) => {
+    if (status.status !== "running" || status.notice || ending) return;
+    const now = Date.now();
+    const time = now + noticeMs;
+    imds.setNotice("terminate", time);
+    void setStatus({ status: "running", notice: { action: "terminate", time, seenAt: now } });
+    noticeTimer = setTimeout(() => void reclaim("spot-reclaim"), noticeMs);
+  };
+
+  const control = (path: string, req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? "/", "http://host");
+    if (req.method === "POST" && path === "/spotrun/interrupt") {
+      const ms = Number(url.searchParams.get("notice_ms") ?? rec.noticeMs);
+      if (!rec.spot) return reply(res, 409, { error: "not a spot instance" });
+      notice(Number.isFinite(ms) && ms >= 0 ? ms : rec.noticeMs);
+      return reply(res, 200, status);
+    }
+    if (req.method === "POST" && path === "/spotrun/terminate") {
+      reply(res, 200, { status: "terminating" });
+      setImmediate(() => void reclaim("terminated"));
+      return;
+    }
+    if (path === "/spotrun/status") return reply(res, 200, status);
+    reply(res, 404, { error: "unknown control path" });
+  };
+
+  const imds = new ImdsServer({
+    identity: {
+      instanceId: rec.id,
+      instanceType: rec.instanceType,
+      availabilityZone: rec.zone,
+      lifecycle: rec.spot ? "spot" : "on-demand",
+    },
+    control,
+  });
+  const imdsPort = await imds.listen();
+  await writeFileAtomic(hostPath(dir), JSON.stringify({ pid: process.pid, imdsPort }));
+  process.on("SIGTERM", () => void reclaim("terminated"));
+  process.on("SIGINT", () => void reclaim("terminated"));
+
+  await new Promise((r) => setTimeout(r, rec.provisioningDelayMs));
+  await setStatus({ status: "running" });
+  const runningAt = Date.now();
+  if (rec.spot && rec.interruptAfterMs !== undefined)
+    setTimeout(() => notice(rec.noticeMs), Math.max(0, runningAt + rec.interruptAfterMs - Date.now()));
+  if (rec.spot && rec.trace) watchTrace(rec, () => notice(rec.noticeMs));
+  void noticeTimer;
+}
+
+/** Interrupt when the replayed trace says spot capacity is gone; checked once per scaled tick. */
+function watchTrace(rec: LocalInstanceRecord, onGone: () => void): void {
+  const trace = rec.trace;
+  if (!trace) return;
+  const avail = loadTraceAvailability(trace.file);
+  const tickMs = (avail.gapSeconds * 1000) / trace.timeScale;
+  const check = () => {
+    const tick = Math.floor((Date.now() - trace.startedAt) / tickMs);
+    if (!avail.availableAt(tick)) return onGone();
+    setTimeout(check, tickMs - ((Date.now() - trace.startedAt) % tickMs) + 1);
+  };
+  check();
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const s = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(s) });
+  res.end(s);
+}

@@ -1,0 +1,55 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../base/atomic-file.js";
+
+/**
+ * A local instance on disk: `instance.json` (what was launched; written once by the provider),
+ * `host.json` (the host process's pid and metadata port) and `status.json` (owned by the host).
+ * Each file has one writer, so no two processes race on one file.
+ */
+export interface LocalInstanceRecord {
+  id: string;
+  token: string;
+  instanceType: string;
+  spot: boolean;
+  pricePerHour: number;
+  onDemandPricePerHour: number;
+  zone: string;
+  launchedAt: number;
+  tags: Record<string, string>;
+  /** The instance's disk: HOME of everything that runs on it; removed when it ends. */
+  disk: string;
+  provisioningDelayMs: number;
+  /** Planned spot interruption: the notice comes this long after the instance is running. */
+  interruptAfterMs?: number;
+  noticeMs: number;
+  /** Trace-driven market: the host reclaims when the trace says capacity is gone. */
+  trace?: { file: string; timeScale: number; startedAt: number };
+}
+
+export interface HostInfo {
+  pid: number;
+  imdsPort: number;
+}
+
+export type LocalStatus =
+  | { status: "pending" }
+  | { status: "running"; notice?: { action: string; time: number; seenAt: number } }
+  | { status: "terminated"; endedAt: number; reason: "spot-reclaim" | "terminated" | "host-died" };
+
+export const recordPath = (dir: string) => join(dir, "instance.json");
+export const hostPath = (dir: string) => join(dir, "host.json");
+export const statusPath = (dir: string) => join(dir, "status.json");
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+export const readRecord = (dir: string) => readJson<LocalInstanceRecord>(recordPath(dir));
+export const readHost = (dir: string) => readJson<HostInfo>(hostPath(dir));
+export const readStatus = (dir: string) => readJson<LocalStatus>(statusPath(dir));
+export const writeStatus = (dir: string, s: LocalStatus) => writeFileAtomic(statusPath(dir), JSON.stringify(s));

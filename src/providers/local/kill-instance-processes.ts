@@ -1,0 +1,51 @@
+import { readFileSync, readdirSync } from "node:fs";
+
+/** Every process started on a local instance carries this variable; it is how a reclaim finds them all. */
+export const INSTANCE_MARKER = "SPOTRUN_LOCAL_INSTANCE";
+
+/** Pids whose environment marks them as running on `instanceId` (Linux /proc). */
+export function instancePids(instanceId: string): number[] {
+  const needle = Buffer.from(`${INSTANCE_MARKER}=${instanceId}\0`);
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${name}/environ`).includes(needle)) out.push(pid);
+    } catch {
+      // Gone already, or not ours to read.
+    }
+  }
+  return out;
+}
+
+/**
+ * SIGKILL everything on the instance, as a real reclaim would. Repeated until nothing is left,
+ * since a dying parent may fork once more between our scan and our kill.
+ */
+export function killInstanceProcesses(instanceId: string, rounds = 5): number {
+  let killed = 0;
+  for (let r = 0; r < rounds; r++) {
+    const pids = instancePids(instanceId);
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed++;
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+  return killed;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

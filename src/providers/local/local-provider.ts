@@ -1,0 +1,308 @@
+import { randomBytes } from "node:crypto";
+import { openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { writeFileAtomic } from "../../base/atomic-file.js";
+import { type Clock, systemClock } from "../../base/clock.js";
+import { usageError } from "../../base/errors.js";
+import { InstanceId } from "../../base/ids.js";
+import type { Logger } from "../../base/logger.js";
+import { exponential, seededRandom } from "../../base/random.js";
+import { distFile, spotrunCommand } from "../../base/self.js";
+import type { LocalMarket, Resources } from "../../spec/task-schema.js";
+import { LocalTransport } from "../../transport/local/local-transport.js";
+import type { Transport } from "../../transport/transport.js";
+import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
+import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
+import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
+import { INSTANCE_MARKER, isAlive, killInstanceProcesses } from "./kill-instance-processes.js";
+import { loadTraceAvailability } from "./trace-availability.js";
+
+export interface LocalProviderOptions {
+  home: string;
+  logger: Logger;
+  clock?: Clock;
+}
+
+const DEFAULT_MARKET: LocalMarket = {
+  interrupt_after: [],
+  seed: 1,
+  notice: 120_000,
+  refuse_spot: 0,
+  provisioning_delay: 0,
+  time_scale: 1,
+};
+
+/**
+ * The built-in provider: an instance is a process group with its own directory (its disk) and a
+ * host process that serves an IMDSv2 endpoint and reclaims spot instances as the market says.
+ * Not a mock: the same controller, agent and transport code paths run against it.
+ */
+export class LocalProvider implements Provider {
+  readonly kind = "local" as const;
+  readonly noticeSource = "aws-imds" as const;
+  private readonly root: string;
+  private readonly clock: Clock;
+
+  constructor(private readonly opts: LocalProviderOptions) {
+    this.root = join(opts.home, "local");
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  private dir(id: string): string {
+    return join(this.root, "instances", id);
+  }
+
+  async offers(resources: Resources): Promise<Offer[]> {
+    const wanted = resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : LOCAL_TYPES.map((t) => t.name));
+    return wanted.flatMap((name) => {
+      const t = this.type(name);
+      const base = { provider: "local" as const, instanceType: t.name, region: "local", zone: LOCAL_ZONE, onDemandPricePerHour: t.onDemandPerHour };
+      const offers: Offer[] = [{ ...base, id: `${t.name}/on-demand`, spot: false, pricePerHour: t.onDemandPerHour }];
+      if (resources.spot) {
+        const mtbi = resources.market?.mtbi;
+        offers.unshift({
+          ...base,
+          id: `${t.name}/spot`,
+          spot: true,
+          pricePerHour: t.spotPerHour,
+          ...(mtbi ? { interruptionRiskPerHour: 3_600_000 / mtbi } : {}),
+        });
+      }
+      return offers;
+    });
+  }
+
+  private type(name: string) {
+    const t = localType(name);
+    if (!t)
+      throw usageError(
+        `unknown instance type ${name} for provider local`,
+        `use one of ${LOCAL_TYPES.map((x) => x.name).join(", ")}`,
+        "UnknownInstanceType",
+      );
+    return t;
+  }
+
+  async launch(req: LaunchRequest): Promise<LaunchResult> {
+    const typeName = req.instanceTypes[0] ?? "local.small";
+    const t = this.type(typeName);
+    const market = { ...DEFAULT_MARKET, ...req.resources.market };
+    const seq = req.spotSequence ?? 0;
+    const existing = await Promise.all(Array.from({ length: req.count }, (_, n) => this.adopt(`${req.token}-${n}`)));
+    if (existing.every((e) => e !== undefined)) return { kind: "launched", instances: existing as InstanceInfo[] };
+    if (req.spot) {
+      if (seq < market.refuse_spot)
+        return { kind: "refused", refusal: "capacity", code: "InsufficientInstanceCapacity", message: `no spot capacity for ${typeName} (market refuses ${market.refuse_spot} spot launches)` };
+      if (market.trace) {
+        const avail = loadTraceAvailability(market.trace);
+        const startedAt = this.traceStart(market.trace);
+        const tick = Math.floor((this.clock.now() - startedAt) / ((avail.gapSeconds * 1000) / market.time_scale));
+        if (!avail.availableAt(tick))
+          return { kind: "refused", refusal: "capacity", code: "InsufficientInstanceCapacity", message: `trace: no spot capacity for ${typeName} at tick ${tick}` };
+      }
+    }
+    const instances: InstanceInfo[] = [];
+    for (let n = 0; n < req.count; n++) {
+      const prior = existing[n];
+      if (prior) {
+        instances.push(prior);
+        continue;
+      }
+      const interruptAfterMs = req.spot ? this.plannedInterruption(market, seq) : undefined;
+      instances.push(await this.create(`${req.token}-${n}`, t.name, req, market, interruptAfterMs));
+    }
+    return { kind: "launched", instances };
+  }
+
+  /** When spot instance number `seq` of a job is interrupted, if at all. */
+  private plannedInterruption(market: LocalMarket, seq: number): number | undefined {
+    const scheduled = market.interrupt_after[seq];
+    if (scheduled !== undefined) return scheduled;
+    if (market.mtbi) return exponential(seededRandom(market.seed * 7919 + seq), market.mtbi);
+    return undefined;
+  }
+
+  /** A replayed trace's tick 0 is the first time any job used it, so every launch reads the same clock. */
+  private traceStart(trace: string): number {
+    const file = join(this.root, "trace-epochs.json");
+    let epochs: Record<string, number> = {};
+    try {
+      epochs = JSON.parse(readFileSync(file, "utf8"));
+    } catch {}
+    if (epochs[trace] === undefined) {
+      epochs[trace] = this.clock.now();
+      writeFileSync(file, JSON.stringify(epochs));
+    }
+    return epochs[trace] as number;
+  }
+
+  private async adopt(token: string): Promise<InstanceInfo | undefined> {
+    let id: string;
+    try {
+      id = readFileSync(join(this.root, "tokens", token), "utf8").trim();
+    } catch {
+      return undefined;
+    }
+    return (await this.describe([InstanceId(id)]))[0];
+  }
+
+  private async create(token: string, typeName: string, req: LaunchRequest, market: LocalMarket, interruptAfterMs: number | undefined): Promise<InstanceInfo> {
+    const t = this.type(typeName);
+    const id = `i-${randomBytes(9).toString("hex").slice(0, 17)}`;
+    await mkdir(join(this.root, "tokens"), { recursive: true });
+    // The token file is created exclusively: a second launch with the same token adopts, never duplicates.
+    try {
+      writeFileSync(join(this.root, "tokens", token), id, { flag: "wx" });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
+        const again = await this.adopt(token);
+        if (again) return again;
+      }
+      throw e;
+    }
+    const dir = this.dir(id);
+    const disk = join(dir, "disk");
+    await mkdir(disk, { recursive: true });
+    const rec: LocalInstanceRecord = {
+      id,
+      token,
+      instanceType: t.name,
+      spot: req.spot,
+      pricePerHour: req.spot ? t.spotPerHour : t.onDemandPerHour,
+      onDemandPricePerHour: t.onDemandPerHour,
+      zone: LOCAL_ZONE,
+      launchedAt: this.clock.now(),
+      tags: req.tags,
+      disk,
+      provisioningDelayMs: market.provisioning_delay,
+      noticeMs: market.notice,
+      ...(interruptAfterMs !== undefined ? { interruptAfterMs } : {}),
+      ...(market.trace ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } } : {}),
+    };
+    await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
+    await writeStatus(dir, { status: "pending" });
+    const log = openSync(join(dir, "host.log"), "a");
+    const child = spawn(process.execPath, [distFile("providers/local/instance-host-main.js"), dir], {
+      detached: true,
+      stdio: ["ignore", log, log],
+      env: { ...process.env, [INSTANCE_MARKER]: id },
+    });
+    child.unref();
+    // The metadata port is only known once the host listens; wait for it briefly.
+    for (let i = 0; i < 200 && !readHost(dir); i++) await new Promise((r) => setTimeout(r, 10));
+    const info = this.info(rec);
+    if (!info) throw new Error(`local instance ${id} did not start (see ${join(dir, "host.log")})`);
+    return info;
+  }
+
+  private info(rec: LocalInstanceRecord): InstanceInfo | undefined {
+    const dir = this.dir(rec.id);
+    const status = readStatus(dir) ?? { status: "pending" as const };
+    const host = readHost(dir);
+    const base = {
+      id: InstanceId(rec.id),
+      provider: "local" as const,
+      instanceType: rec.instanceType,
+      zone: rec.zone,
+      region: "local",
+      spot: rec.spot,
+      pricePerHour: rec.pricePerHour,
+      onDemandPricePerHour: rec.onDemandPricePerHour,
+      launchedAt: rec.launchedAt,
+      tags: rec.tags,
+      ...(host ? { address: `127.0.0.1:${host.imdsPort}` } : {}),
+    };
+    if (status.status === "terminated") return { ...base, status: "terminated", endedAt: status.endedAt };
+    // A host that died without recording an end left its instance dead all the same.
+    if (host && !isAlive(host.pid)) {
+      killInstanceProcesses(rec.id);
+      const endedAt = this.clock.now();
+      void writeStatus(dir, { status: "terminated", endedAt, reason: "host-died" });
+      void rm(rec.disk, { recursive: true, force: true });
+      return { ...base, status: "terminated", endedAt };
+    }
+    return { ...base, status: status.status };
+  }
+
+  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    return ids.flatMap((id) => {
+      const rec = readRecord(this.dir(id));
+      const info = rec && this.info(rec);
+      return info ? [info] : [];
+    });
+  }
+
+  async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
+    let ids: string[];
+    try {
+      ids = readdirSync(join(this.root, "instances"));
+    } catch {
+      return [];
+    }
+    const out: InstanceInfo[] = [];
+    for (const id of ids) {
+      const rec = readRecord(this.dir(id));
+      if (!rec || !Object.entries(tags).every(([k, v]) => rec.tags[k] === v)) continue;
+      const info = this.info(rec);
+      if (info) out.push(info);
+    }
+    return out;
+  }
+
+  async terminate(ids: InstanceId[]): Promise<void> {
+    await Promise.all(
+      ids.map(async (id) => {
+        const dir = this.dir(id);
+        const rec = readRecord(dir);
+        if (!rec || readStatus(dir)?.status === "terminated") return;
+        const host = readHost(dir);
+        if (host && isAlive(host.pid)) {
+          try {
+            await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/terminate`, { method: "POST", signal: AbortSignal.timeout(2000) });
+            for (let i = 0; i < 300 && isAlive(host.pid); i++) await new Promise((r) => setTimeout(r, 10));
+            if (!isAlive(host.pid)) return;
+          } catch {
+            // The host is wedged; end it from here.
+          }
+          try {
+            process.kill(host.pid, "SIGKILL");
+          } catch {}
+        }
+        killInstanceProcesses(id);
+        await writeStatus(dir, { status: "terminated", endedAt: this.clock.now(), reason: "terminated" });
+        await rm(rec.disk, { recursive: true, force: true });
+      }),
+    );
+  }
+
+  /** Chaos: a spot notice now, reclaim after `noticeMs` (default: the market's notice length). */
+  async interrupt(id: InstanceId, noticeMs?: number): Promise<{ action: string; time: number }> {
+    const dir = this.dir(id);
+    const host = readHost(dir);
+    const rec = readRecord(dir);
+    if (!rec || !host || !isAlive(host.pid)) throw usageError(`local instance ${id} is not running`, "see `spotrun list`");
+    if (!rec.spot) throw usageError(`instance ${id} is on-demand; only spot instances are interrupted`);
+    const q = noticeMs !== undefined ? `?notice_ms=${noticeMs}` : "";
+    const res = await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/interrupt${q}`, { method: "POST" });
+    const body = (await res.json()) as { notice?: { action: string; time: number } };
+    if (!body.notice) throw new Error(`instance ${id} did not accept the interruption`);
+    return body.notice;
+  }
+
+  async transport(instance: InstanceInfo): Promise<Transport> {
+    const rec = readRecord(this.dir(instance.id));
+    if (!rec) throw new Error(`no local instance ${instance.id}`);
+    return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) });
+  }
+
+  agentEnv(instance: InstanceInfo): Record<string, string> {
+    const host = readHost(this.dir(instance.id));
+    return host ? { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${host.imdsPort}` } : {};
+  }
+
+  agentCommand(): string {
+    return spotrunCommand();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * An SSH host made on this machine: a real `sshd` with its own host key, either in its own
+ * network namespace (a separate network host that can be cut off) or on a loopback port.
+ */
+interface SshHostBase {
+  id: string;
+  /** Where clients connect. */
+  address: string;
+  port: number;
+  /** The user to log in as (the sshd runs as root, so it is root). */
+  user: string;
+  /** The host's home for spotrun: remote relative paths resolve against it. */
+  home: string;
+  hostKeyFingerprint: string;
+  /** The private key whose public half is authorized, when the host generated one. */
+  clientKeyPath: string | undefined;
+  /** Stop sshd and remove everything the host made; safe to call twice. */
+  stop(): Promise<void>;
+  /** Make the host unreachable without telling clients (packets vanish, as with a lost node). */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  /** Give the sshd a new host key (as a reinstalled machine would have) and return its fingerprint. */
+  rotateHostKey(): Promise<string>;
+}
+
+export interface NetnsSshHost extends SshHostBase {
+  kind: "netns";
+  /** `spotrun-<id>` */
+  ns: string;
+  /** The host side of the veth pair, reachable from inside the namespace. */
+  gateway: string;
+}
+
+export interface LoopbackSshHost extends SshHostBase {
+  kind: "loopback";
+}
+
+export type SshHost = NetnsSshHost | LoopbackSshHost;
+
+export interface CreateSshHostOptions {
+  /** Unique among live hosts; names the namespace `spotrun-<id>`. */
+  id: string;
+  /** Picks the subnet 10.213.<index>.0/24; the next free index is taken if this one is in use. */
+  index?: number;
+  /** Created if missing. */
+  home: string;
+  /** Public key lines to authorize; when absent the host generates a client key pair. */
+  authorizedKeys?: string[];
+  /** Run sshd sessions with a PATH that has no rsync, so clients must fall back to tar. */
+  withoutRsync?: boolean;
+  /** Where sshd's config, keys and the owner record live; defaults under the OS temp dir. */
+  stateRoot?: string;
+}

@@ -1,0 +1,47 @@
+import type { Clock } from "../base/clock.js";
+import { usageError } from "../base/errors.js";
+import type { Logger } from "../base/logger.js";
+import type { ProviderKind } from "../spec/task-schema.js";
+import type { Provider } from "./provider.js";
+
+export interface ProviderOptions {
+  home: string;
+  logger: Logger;
+  clock?: Clock;
+}
+
+type ProviderModule = Record<string, new (opts: ProviderOptions) => Provider>;
+
+/** Provider modules load on first use: a job on `local` never pays for a cloud SDK's import. */
+const MODULES: Record<ProviderKind, { path: string; exportName: string }> = {
+  local: { path: "./local/local-provider.js", exportName: "LocalProvider" },
+  aws: { path: "./aws/aws-provider.js", exportName: "AwsProvider" },
+  gcp: { path: "./gcp/gcp-provider.js", exportName: "GcpProvider" },
+  vast: { path: "./vast/vast-provider.js", exportName: "VastProvider" },
+};
+
+export async function createProvider(kind: ProviderKind, opts: ProviderOptions): Promise<Provider> {
+  const entry = MODULES[kind];
+  if (!entry) throw usageError(`unknown provider ${kind}`, `use one of ${Object.keys(MODULES).join(", ")}`);
+  const mod = (await import(entry.path)) as ProviderModule;
+  const Ctor = mod[entry.exportName];
+  if (!Ctor) throw new Error(`provider module ${entry.path} has no ${entry.exportName}`);
+  return new Ctor(opts);
+}
+
+/** One instance of each provider per process, so clients and connections are reused. */
+export class ProviderCache {
+  private readonly cache = new Map<ProviderKind, Promise<Provider>>();
+  constructor(private readonly opts: ProviderOptions) {}
+  get(kind: ProviderKind): Promise<Provider> {
+    let p = this.cache.get(kind);
+    if (!p) {
+      p = createProvider(kind, this.opts);
+      this.cache.set(kind, p);
+    }
+    return p;
+  }
+  async closeAll(): Promise<void> {
+    for (const p of this.cache.values()) await (await p.catch(() => undefined))?.close?.();
+  }
+}

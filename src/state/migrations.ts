@@ -1,0 +1,98 @@
+import type { Kysely, Migration, MigrationProvider } from "kysely";
+
+/**
+ * Migrations are code, applied in name order inside a transaction by Kysely's Migrator; the same
+ * statements run on SQLite and PostgreSQL (types chosen from what both accept).
+ */
+const m0001: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("jobs")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("name", "text", (c) => c.notNull())
+      .addColumn("task_json", "text", (c) => c.notNull())
+      .addColumn("base_dir", "text", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("desired", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("updated_at", "bigint", (c) => c.notNull())
+      .addColumn("ended_at", "bigint")
+      .addColumn("attempt", "integer", (c) => c.notNull().defaultTo(-1))
+      .addColumn("preemptions", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("error_restarts", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("launch_failures", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("spot_requests", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("store_url", "text", (c) => c.notNull())
+      .addColumn("message", "text")
+      .addColumn("array_id", "text")
+      .addColumn("array_index", "integer")
+      .addColumn("budget_warned", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("not_before", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("log_bytes", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("policy_json", "text")
+      .execute();
+    await db.schema.createIndex("jobs_state").on("jobs").column("state").execute();
+    await db.schema.createIndex("jobs_array").on("jobs").column("array_id").execute();
+
+    await db.schema
+      .createTable("attempts")
+      .addColumn("job_id", "text", (c) => c.notNull().references("jobs.id"))
+      .addColumn("idx", "integer", (c) => c.notNull())
+      .addColumn("state", "text", (c) => c.notNull())
+      .addColumn("spot", "integer", (c) => c.notNull())
+      .addColumn("instance_type", "text", (c) => c.notNull())
+      .addColumn("started_at", "bigint", (c) => c.notNull())
+      .addColumn("ended_at", "bigint")
+      .addColumn("end_kind", "text")
+      .addColumn("end_detail", "text")
+      .addColumn("events_offset", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("log_offset", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("agent_started", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("notice_at", "bigint")
+      .addColumn("last_heartbeat", "bigint")
+      .addPrimaryKeyConstraint("attempts_pk", ["job_id", "idx"])
+      .execute();
+
+    await db.schema
+      .createTable("instances")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("job_id", "text", (c) => c.notNull().references("jobs.id"))
+      .addColumn("attempt", "integer", (c) => c.notNull())
+      .addColumn("node", "integer", (c) => c.notNull())
+      .addColumn("provider", "text", (c) => c.notNull())
+      .addColumn("instance_type", "text", (c) => c.notNull())
+      .addColumn("zone", "text")
+      .addColumn("spot", "integer", (c) => c.notNull())
+      .addColumn("price_per_hour", "double precision", (c) => c.notNull())
+      .addColumn("od_price_per_hour", "double precision", (c) => c.notNull())
+      .addColumn("launched_at", "bigint", (c) => c.notNull())
+      .addColumn("ended_at", "bigint")
+      .addColumn("end_reason", "text")
+      .addColumn("address", "text")
+      .execute();
+    await db.schema.createIndex("instances_job").on("instances").columns(["job_id", "attempt"]).execute();
+
+    await db.schema
+      .createTable("events")
+      .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+      .addColumn("job_id", "text", (c) => c.notNull())
+      .addColumn("at", "bigint", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("data", "text", (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex("events_job").on("events").columns(["job_id", "seq"]).execute();
+
+    await db.schema
+      .createTable("leases")
+      .addColumn("name", "text", (c) => c.primaryKey())
+      .addColumn("owner", "text", (c) => c.notNull())
+      .addColumn("pid", "integer", (c) => c.notNull())
+      .addColumn("host", "text", (c) => c.notNull())
+      .addColumn("expires_at", "bigint", (c) => c.notNull())
+      .execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { "0001_initial": m0001 };
+
+export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -1,0 +1,90 @@
+import type { Generated } from "kysely";
+
+/** Row shapes of the state store; the same in SQLite and PostgreSQL. Times are ms since epoch. */
+export interface JobsTable {
+  id: string;
+  name: string;
+  task_json: string;
+  /** Where relative paths in the task (workdir, hook) resolve on this machine. */
+  base_dir: string;
+  state: string;
+  desired: string;
+  created_at: number;
+  updated_at: number;
+  ended_at: number | null;
+  /** Index of the current (or last) attempt; -1 before the first. */
+  attempt: number;
+  preemptions: number;
+  error_restarts: number;
+  launch_failures: number;
+  /** Spot launches this job asked for so far (the local market schedules by it). */
+  spot_requests: number;
+  store_url: string;
+  message: string | null;
+  array_id: string | null;
+  array_index: number | null;
+  budget_warned: number;
+  /** Earliest time the controller may try the next launch (backoff after a refusal). */
+  not_before: number;
+  log_bytes: number;
+  policy_json: string | null;
+}
+
+export interface AttemptsTable {
+  job_id: string;
+  idx: number;
+  state: string;
+  spot: number;
+  instance_type: string;
+  started_at: number;
+  ended_at: number | null;
+  end_kind: string | null;
+  end_detail: string | null;
+  /** Byte offsets into the agent's event and log files already ingested. */
+  events_offset: number;
+  log_offset: number;
+  agent_started: number;
+  notice_at: number | null;
+  last_heartbeat: number | null;
+}
+
+export interface InstancesTable {
+  id: string;
+  job_id: string;
+  attempt: number;
+  node: number;
+  provider: string;
+  instance_type: string;
+  zone: string | null;
+  spot: number;
+  price_per_hour: number;
+  od_price_per_hour: number;
+  launched_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  address: string | null;
+}
+
+export interface EventsTable {
+  seq: Generated<number>;
+  job_id: string;
+  at: number;
+  kind: string;
+  data: string;
+}
+
+export interface LeasesTable {
+  name: string;
+  owner: string;
+  pid: number;
+  host: string;
+  expires_at: number;
+}
+
+export interface Database {
+  jobs: JobsTable;
+  attempts: AttemptsTable;
+  instances: InstancesTable;
+  events: EventsTable;
+  leases: LeasesTable;
+}

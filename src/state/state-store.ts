@@ -1,0 +1,150 @@
+import { hostname } from "node:os";
+import type { Kysely, Transaction } from "kysely";
+import type { JobEvent } from "../core/events.js";
+import type { AttemptsTable, Database, InstancesTable, JobsTable } from "./schema.js";
+
+export type JobRow = JobsTable;
+export type AttemptRow = AttemptsTable;
+export type InstanceRow = InstancesTable;
+export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
+type Db = Kysely<Database> | Transaction<Database>;
+
+const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"];
+
+/** Queries the controller and the CLI share; every multi-row change runs in one transaction. */
+export class StateStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute((tx) => fn(new StateStore(tx as unknown as Kysely<Database>)));
+  }
+
+  async insertJob(job: JobRow): Promise<void> {
+    await this.db.insertInto("jobs").values(job).execute();
+  }
+
+  async job(id: string): Promise<JobRow | undefined> {
+    return this.db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** A job by id, unique id prefix, or name (the newest of that name). */
+  async findJob(ref: string): Promise<JobRow | undefined> {
+    const exact = await this.job(ref);
+    if (exact) return exact;
+    const byPrefix = await this.db.selectFrom("jobs").selectAll().where("id", "like", `${ref}%`).limit(2).execute();
+    if (byPrefix.length === 1) return byPrefix[0];
+    return this.db.selectFrom("jobs").selectAll().where("name", "=", ref).orderBy("created_at", "desc").executeTakeFirst();
+  }
+
+  async jobs(opts: { active?: boolean; arrayId?: string; limit?: number } = {}): Promise<JobRow[]> {
+    let q = this.db.selectFrom("jobs").selectAll();
+    if (opts.active) q = q.where("state", "not in", TERMINAL);
+    if (opts.arrayId) q = q.where("array_id", "=", opts.arrayId);
+    return q
+      .orderBy("created_at", "desc")
+      .limit(opts.limit ?? 100_000)
+      .execute();
+  }
+
+  async countActive(): Promise<number> {
+    const r = await this.db
+      .selectFrom("jobs")
+      .select((eb) => eb.fn.countAll<number>().as("n"))
+      .where("state", "not in", TERMINAL)
+      .executeTakeFirst();
+    return Number(r?.n ?? 0);
+  }
+
+  async updateJob(id: string, patch: Partial<JobRow>): Promise<void> {
+    await this.db.updateTable("jobs").set(patch).where("id", "=", id).execute();
+  }
+
+  async insertAttempt(a: AttemptRow): Promise<void> {
+    await this.db.insertInto("attempts").values(a).execute();
+  }
+
+  async attempt(jobId: string, idx: number): Promise<AttemptRow | undefined> {
+    return this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).where("idx", "=", idx).executeTakeFirst();
+  }
+
+  async attempts(jobId: string): Promise<AttemptRow[]> {
+    return this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).orderBy("idx").execute();
+  }
+
+  async updateAttempt(jobId: string, idx: number, patch: Partial<AttemptRow>): Promise<void> {
+    await this.db.updateTable("attempts").set(patch).where("job_id", "=", jobId).where("idx", "=", idx).execute();
+  }
+
+  async upsertInstance(i: InstanceRow): Promise<void> {
+    await this.db
+      .insertInto("instances")
+      .values(i)
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
+  }
+
+  async instances(opts: { jobId?: string; attempt?: number; live?: boolean } = {}): Promise<InstanceRow[]> {
+    let q = this.db.selectFrom("instances").selectAll();
+    if (opts.jobId) q = q.where("job_id", "=", opts.jobId);
+    if (opts.attempt !== undefined) q = q.where("attempt", "=", opts.attempt);
+    if (opts.live) q = q.where("ended_at", "is", null);
+    return q.orderBy("launched_at").execute();
+  }
+
+  async endInstance(id: string, at: number, reason: string): Promise<void> {
+    await this.db
+      .updateTable("instances")
+      .set({ ended_at: at, end_reason: reason })
+      .where("id", "=", id)
+      .where("ended_at", "is", null)
+      .execute();
+  }
+
+  async appendEvent(jobId: string, at: number, event: JobEvent): Promise<void> {
+    const { kind, ...data } = event;
+    await this.db.insertInto("events").values({ job_id: jobId, at, kind, data: JSON.stringify(data) }).execute();
+  }
+
+  async events(jobId: string, afterSeq = 0): Promise<EventRow[]> {
+    const rows = await this.db
+      .selectFrom("events")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .where("seq", ">", afterSeq)
+      .orderBy("seq")
+      .execute();
+    return rows as EventRow[];
+  }
+
+  /**
+   * Take or renew a named lease. A lease is free when it expired or its holder's process is gone
+   * (same host), so a `kill -9`ed controller is replaced at once rather than after the expiry.
+   */
+  async acquireLease(name: string, owner: string, ttlMs: number, now: number, isAlive: (pid: number) => boolean): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const cur = await tx.db.selectFrom("leases").selectAll().where("name", "=", name).executeTakeFirst();
+      const host = hostname();
+      const free = !cur || cur.owner === owner || cur.expires_at < now || (cur.host === host && !isAlive(cur.pid));
+      if (!free) return false;
+      const row = { name, owner, pid: process.pid, host, expires_at: now + ttlMs };
+      if (cur) await tx.db.updateTable("leases").set(row).where("name", "=", name).execute();
+      else await tx.db.insertInto("leases").values(row).execute();
+      return true;
+    });
+  }
+
+  async lease(name: string): Promise<{ owner: string; pid: number; host: string; expires_at: number } | undefined> {
+    return this.db.selectFrom("leases").selectAll().where("name", "=", name).executeTakeFirst();
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.db.deleteFrom("leases").where("name", "=", name).where("owner", "=", owner).execute();
+  }
+}
+
+export const isTerminalState = (s: string): boolean => TERMINAL.includes(s);
+export type { Db };

@@ -1,0 +1,103 @@
+import { spawn } from "node:child_process";
+import { statSync } from "node:fs";
+import { cp, mkdir, open, readFile } from "node:fs/promises";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import ignore from "ignore";
+import { writeFileAtomic } from "../../base/atomic-file.js";
+import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../transport.js";
+
+/**
+ * A transport to a machine reached by plain process exec: the local provider's instances, whose
+ * home is their disk directory. Every process it starts carries `env` (the instance marker among it).
+ */
+export class LocalTransport implements Transport {
+  constructor(
+    readonly label: string,
+    readonly home: string,
+    private readonly env: Record<string, string>,
+  ) {}
+
+  private abs(p: string): string {
+    return isAbsolute(p) ? p : join(this.home, p);
+  }
+
+  exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    return new Promise((resolvePromise, reject) => {
+      const child = spawn("bash", ["-c", command], {
+        cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
+        env: { ...process.env, HOME: this.home, ...this.env, ...opts.env },
+        stdio: ["pipe", "pipe", "pipe"],
+        signal: opts.signal,
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+        stdout += d;
+        opts.onStdout?.(d);
+      });
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+        opts.onStderr?.(d);
+      });
+      const timer = opts.timeoutMs ? setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs) : undefined;
+      child.on("error", (e) => {
+        if (timer) clearTimeout(timer);
+        reject(e);
+      });
+      child.on("close", (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolvePromise({ exitCode: code, signal, stdout, stderr });
+      });
+      child.stdin.end(opts.stdin ?? "");
+    });
+  }
+
+  async readFile(path: string, offset = 0): Promise<Buffer | undefined> {
+    try {
+      if (offset === 0) return await readFile(this.abs(path));
+      const fh = await open(this.abs(path), "r");
+      try {
+        const { size } = await fh.stat();
+        if (size <= offset) return Buffer.alloc(0);
+        const buf = Buffer.alloc(size - offset);
+        await fh.read(buf, 0, buf.length, offset);
+        return buf;
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw e;
+    }
+  }
+
+  async writeFile(path: string, data: string | Uint8Array): Promise<void> {
+    await writeFileAtomic(this.abs(path), data);
+  }
+
+  /** Copy a directory, leaving out what its top-level .gitignore and `exclude` name. */
+  async upload(localDir: string, remoteDir: string, opts: SyncOptions = {}): Promise<void> {
+    const src = resolve(localDir);
+    const ig = ignore().add(opts.exclude ?? []).add(".git");
+    const gi = await readFile(join(src, ".gitignore"), "utf8").catch(() => "");
+    ig.add(gi);
+    const dest = this.abs(remoteDir);
+    await mkdir(dest, { recursive: true });
+    await cp(src, dest, {
+      recursive: true,
+      force: true,
+      filter: (p) => {
+        const rel = relative(src, p);
+        if (rel === "") return true;
+        // Directory patterns (`build/`) only match a path that ends in a slash.
+        return !ig.ignores(statSync(p).isDirectory() ? `${rel}/` : rel);
+      },
+    });
+  }
+
+  async download(remotePath: string, localPath: string): Promise<void> {
+    await cp(this.abs(remotePath), localPath, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {}
+}
