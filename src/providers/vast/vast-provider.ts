@@ -1,0 +1,334 @@
+import { join } from "node:path";
+import { type Clock, systemClock } from "../../base/clock.js";
+import { SpotrunError, usageError } from "../../base/errors.js";
+import { InstanceId } from "../../base/ids.js";
+import type { Logger } from "../../base/logger.js";
+import type { Resources } from "../../spec/task-schema.js";
+import type { Transport } from "../../transport/transport.js";
+import {
+  type InstanceInfo,
+  type LaunchRequest,
+  type LaunchResult,
+  type NoticeSource,
+  type Offer,
+  type Provider,
+  ProviderError,
+  type RefusalKind,
+  TAG,
+} from "../provider.js";
+import { VastClient } from "./client.js";
+import { classify, statusOf } from "./instance-state.js";
+import { encodeTagEnv, hasTags, metaOf, tagsOf } from "./instance-tags.js";
+import { acceleratorName, applyRentedFilter, toOffer } from "./offer-mapping.js";
+import { buildSearchBody } from "./query.js";
+import { sshEndpoint } from "./ssh-target.js";
+import { VastApiError } from "./vast-api-error.js";
+import { InstanceStartError, type WaitProgress, waitForRunning } from "./wait-for-running.js";
+import type { CreateInstanceBody, FieldFilter, Filters, VastInstance } from "./wire.js";
+
+export const DEFAULT_VAST_IMAGE = "pytorch/pytorch:latest";
+export const DEFAULT_VAST_DISK_GB = 10;
+
+/** `RTX_4090:2` → gpu_name "RTX 4090", 2 GPUs; a bare name means one. */
+export function parseAccelerators(spec: string): { gpuName: string; count: number } {
+  const m = /^([A-Za-z0-9_.\- ]+?)(?::(\d+))?$/.exec(spec.trim());
+  const count = m?.[2] === undefined ? 1 : Number(m[2]);
+  if (!m || !m[1] || count < 1)
+    throw usageError(`resources.accelerators: cannot read "${spec}"`, "write GPU_NAME:COUNT, e.g. RTX_4090:1", "vast_accelerators");
+  return { gpuName: m[1].replace(/_/g, " "), count };
+}
+
+/** A task's resources as a Vast search: the filters, the offer type, and the price order. */
+export function resourcesToSearch(r: Resources) {
+  const filters: Filters = {};
+  if (r.accelerators) {
+    const { gpuName, count } = parseAccelerators(r.accelerators);
+    filters.gpu_name = { eq: gpuName };
+    filters.num_gpus = { eq: count };
+  }
+  if (r.min_reliability !== undefined) filters.reliability = { gte: r.min_reliability };
+  if (r.disk !== undefined) filters.disk_space = { gte: r.disk };
+  if (r.max_price !== undefined) (r.spot ? (filters.min_bid = { lte: r.max_price }) : (filters.dph_total = { lte: r.max_price }));
+  const type = r.spot ? ("bid" as const) : ("on-demand" as const);
+  const body = buildSearchBody(filters, { type, order: r.spot ? "min_bid" : "dph_total", storage: r.disk });
+  return { body, type };
+}
+
+/**
+ * Which refusals a failed create means, by the API's own `error` code (as public clients of the
+ * API report them; Vast does not document the list). Auth failures are not refusals: they throw.
+ */
+const REFUSALS: Record<string, RefusalKind> = {
+  no_such_ask: "capacity",
+  ask_unavailable: "capacity",
+  unavailable: "capacity",
+  insufficient_credit: "quota",
+  insufficient_funds: "quota",
+  max_instances: "quota",
+  bid_too_low: "price",
+  price_too_low: "price",
+};
+
+export interface VastProviderOptions {
+  home: string;
+  logger: Logger;
+  client?: VastClient;
+  clock?: Clock;
+}
+
+/**
+ * Vast.ai behind the Provider interface. Instances are labelled with the launch token (a second
+ * launch with the same token adopts the first), carry their tags in the environment, and are
+ * reached over SSH. There is no notice on the instance: interruption (outbid, host stop) is read
+ * from the API by describe/list, in `interrupted`.
+ */
+export class VastProvider implements Provider {
+  readonly kind = "vast" as const;
+  readonly noticeSource: NoticeSource = "none";
+  private readonly home: string;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private client: VastClient | undefined;
+  /** When an interruption was first seen, so repeated describes report the same time. */
+  private readonly interruptedSince = new Map<number, number>();
+  /** Last view of each instance, so one that has vanished from the API is reported as terminated. */
+  private readonly lastSeen = new Map<number, InstanceInfo>();
+
+  constructor(opts: VastProviderOptions) {
+    this.home = opts.home;
+    this.logger = opts.logger;
+    this.clock = opts.clock ?? systemClock;
+    this.client = opts.client;
+  }
+
+  private async api(): Promise<VastClient> {
+    this.client ??= await VastClient.fromConfig(this.home, { clock: this.clock });
+    return this.client;
+  }
+
+  async offers(resources: Resources): Promise<Offer[]> {
+    const { body, type } = resourcesToSearch(resources);
+    const raw = await (await this.api()).searchOffers(body);
+    const offers = applyRentedFilter(raw, body.rented as FieldFilter | undefined).map((o) => toOffer(o, type));
+    const max = resources.max_price;
+    return offers.filter((o) => max === undefined || o.pricePerHour <= max).sort((a, b) => a.pricePerHour - b.pricePerHour);
+  }
+
+  async launch(req: LaunchRequest): Promise<LaunchResult> {
+    const api = await this.api();
+    const mine = (await api.showInstances()).filter((i) => classify(i, false).kind !== "gone");
+    const labels = Array.from({ length: req.count }, (_, k) => (req.count === 1 ? req.token : `${req.token}-${k}`));
+    const adopted = labels.map((l) => mine.find((i) => i.label === l));
+    if (adopted.every((i) => i !== undefined)) {
+      this.logger.info({ token: req.token }, "vast: adopting instances launched earlier with this token");
+      return { kind: "launched", instances: adopted.map((i) => this.toInfo(i as VastInstance)) };
+    }
+    const maxPrice = req.maxPrice ?? req.resources.max_price;
+    let candidates: Offer[];
+    if (req.offer) candidates = [req.offer];
+    else candidates = await this.offers({ ...req.resources, spot: req.spot, max_price: maxPrice });
+    const affordable = candidates.filter((o) => maxPrice === undefined || o.pricePerHour <= maxPrice);
+    if (affordable.length < req.count) {
+      const cheapest = candidates[0]?.pricePerHour;
+      return candidates.length > 0 && cheapest !== undefined
+        ? { kind: "refused", refusal: "price", code: "over_max_price", message: `cheapest Vast offer is $${cheapest}/h, over the max price $${maxPrice}/h` }
+        : { kind: "refused", refusal: "capacity", code: "no_offers", message: "no Vast offer matches the task's resources" };
+    }
+    const instances: InstanceInfo[] = [];
+    for (const [k, label] of labels.entries()) {
+      const have = adopted[k];
+      if (have) {
+        instances.push(this.toInfo(have));
+        continue;
+      }
+      const offer = affordable[k] as Offer;
+      const created = await this.create(api, req, offer, label);
+      if (created.kind === "refused") return created;
+      instances.push(created.info);
+    }
+    return { kind: "launched", instances };
+  }
+
+  private async create(
+    api: VastClient,
+    req: LaunchRequest,
+    offer: Offer,
+    label: string,
+  ): Promise<{ kind: "ok"; info: InstanceInfo } | Extract<LaunchResult, { kind: "refused" }>> {
+    const tags = { ...req.tags, [TAG.spot]: String(req.spot) };
+    const body: CreateInstanceBody = {
+      client_id: "me",
+      image: req.resources.image ?? DEFAULT_VAST_IMAGE,
+      env: encodeTagEnv(tags, { onDemandPricePerHour: offer.onDemandPricePerHour, spot: req.spot }),
+      // A bid makes the instance interruptible; bidding the offer's current minimum wins it now.
+      price: req.spot ? offer.pricePerHour : null,
+      disk: req.resources.disk ?? DEFAULT_VAST_DISK_GB,
+      label,
+      onstart: null,
+      runtype: "ssh_direc ssh_proxy",
+      image_login: null,
+      python_utf8: false,
+      lang_utf8: false,
+      use_jupyter_lab: false,
+      jupyter_dir: null,
+      force: false,
+      cancel_unavail: true,
+    };
+    let id: number;
+    try {
+      id = await api.createInstance(Number(offer.id), body);
+    } catch (e) {
+      if (!(e instanceof VastApiError) || e.retryable) throw e;
+      if (e.status === 401 || e.status === 403)
+        throw new SpotrunError("usage", "Vast.ai rejected the API key", { fix: "check VAST_API_KEY or <home>/config/vast_api_key", code: e.code, cause: e });
+      return { kind: "refused", refusal: REFUSALS[e.code] ?? "unsupported", code: e.code, message: e.message };
+    }
+    this.logger.info({ offer: offer.id, instance: id, spot: req.spot }, "vast: instance created");
+    const inst = await api.showInstance(id);
+    const info = inst
+      ? this.toInfo(inst)
+      : this.stub(id, { instanceType: offer.instanceType, spot: req.spot, pricePerHour: offer.pricePerHour, onDemandPricePerHour: offer.onDemandPricePerHour, tags });
+    return { kind: "ok", info };
+  }
+
+  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    const all = new Map((await (await this.api()).showInstances()).map((i) => [String(i.id), i]));
+    return ids.map((id) => {
+      const inst = all.get(id);
+      if (inst) return this.toInfo(inst);
+      return this.vanished(Number(id));
+    });
+  }
+
+  async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
+    const all = await (await this.api()).showInstances();
+    return all.filter((i) => hasTags(i, tags)).map((i) => this.toInfo(i));
+  }
+
+  /** Destroy each; an instance the API no longer has counts as destroyed. */
+  async terminate(ids: InstanceId[]): Promise<void> {
+    const api = await this.api();
+    for (const id of ids) {
+      try {
+        await api.destroy(Number(id));
+      } catch (e) {
+        const still = await api.showInstance(Number(id));
+        if (still && classify(still, false).kind !== "gone") throw e;
+      }
+      this.vanished(Number(id));
+    }
+  }
+
+  async transport(instance: InstanceInfo): Promise<Transport> {
+    const inst = await (await this.api()).showInstance(Number(instance.id));
+    const ep = inst && sshEndpoint(inst);
+    if (!ep) throw new ProviderError("vast", "no_ssh", `vast: instance ${instance.id} has no SSH address yet — wait until it is running`, true);
+    const { connectSsh } = await import("../../transport/ssh/connect.js");
+    return connectSsh({
+      host: ep.host,
+      port: ep.port,
+      user: "root",
+      privateKeyPath: process.env.SPOTRUN_SSH_KEY,
+      knownHostsPath: join(this.home, "ssh", "known_hosts"),
+      label: `ssh:root@${ep.host}:${ep.port}`,
+    });
+  }
+
+  agentEnv(_instance: InstanceInfo): Record<string, string> {
+    return {};
+  }
+
+  /** Poll one instance until it runs (see wait-for-running.ts); throws InstanceStartError. */
+  async waitForRunning(
+    id: InstanceId,
+    opts: { timeoutMs: number; clock?: Clock; onProgress?: (p: WaitProgress) => void; signal?: AbortSignal },
+  ): Promise<InstanceInfo> {
+    const api = await this.api();
+    const prior = this.lastSeen.get(Number(id));
+    const inst = await waitForRunning(api, Number(id), { ...opts, clock: opts.clock ?? this.clock, spot: prior?.spot ?? false });
+    return this.toInfo(inst);
+  }
+
+  /**
+   * The seed's "instance won't start: try a different instance": launch, wait, and when an
+   * instance does not run within the limit destroy it and take the next offer, up to `maxOffers`.
+   */
+  async launchRunning(
+    req: LaunchRequest,
+    opts: { timeoutMs: number; maxOffers?: number; onProgress?: (p: WaitProgress) => void; onReplace?: (e: InstanceStartError) => void },
+  ): Promise<LaunchResult> {
+    const offers = req.offer ? [req.offer] : await this.offers({ ...req.resources, spot: req.spot, max_price: req.maxPrice ?? req.resources.max_price });
+    if (offers.length === 0) return this.launch(req);
+    const tries = Math.min(opts.maxOffers ?? 3, offers.length);
+    let lastRefusal: LaunchResult | undefined;
+    for (let k = 0; k < tries; k++) {
+      const attemptReq: LaunchRequest = { ...req, count: 1, offer: offers[k] as Offer, token: k === 0 ? req.token : `${req.token}-r${k}` };
+      const res = await this.launch(attemptReq);
+      if (res.kind === "refused") {
+        lastRefusal = res;
+        continue;
+      }
+      const info = res.instances[0] as InstanceInfo;
+      try {
+        return { kind: "launched", instances: [await this.waitForRunning(info.id, { timeoutMs: opts.timeoutMs, onProgress: opts.onProgress })] };
+      } catch (e) {
+        if (!(e instanceof InstanceStartError)) throw e;
+        opts.onReplace?.(e);
+        this.logger.warn({ instance: info.id, failure: e.failure }, "vast: instance did not start; destroying it and trying the next offer");
+        await this.terminate([info.id]);
+        if (e.failure === "disk_full") throw new SpotrunError("failed", e.message, { fix: "ask for more disk (resources.disk) and run again", code: "vast_disk_full" });
+      }
+    }
+    return lastRefusal ?? { kind: "refused", refusal: "capacity", code: "never_started", message: `no Vast instance started within ${Math.round(opts.timeoutMs / 1000)}s on ${tries} offers` };
+  }
+
+  private toInfo(inst: VastInstance): InstanceInfo {
+    const tags = tagsOf(inst);
+    const meta = metaOf(inst);
+    const spot = meta.spot ?? (tags[TAG.spot] === "true" || inst.is_bid === true);
+    const cond = classify(inst, spot);
+    const info: InstanceInfo = {
+      id: InstanceId(String(inst.id)),
+      provider: "vast",
+      instanceType: acceleratorName(inst.gpu_name ?? "unknown", inst.num_gpus ?? 1),
+      spot,
+      status: statusOf(cond),
+      pricePerHour: inst.dph_total ?? 0,
+      onDemandPricePerHour: meta.onDemandPricePerHour ?? inst.dph_total ?? 0,
+      launchedAt: inst.start_date ? Math.round(inst.start_date * 1000) : this.clock.now(),
+      tags,
+    };
+    if (inst.geolocation) info.region = inst.geolocation;
+    const ep = sshEndpoint(inst);
+    if (ep) info.address = `${ep.host}:${ep.port}`;
+    if (cond.kind === "interrupted" || cond.kind === "disk_full") {
+      const at = this.interruptedSince.get(inst.id) ?? this.clock.now();
+      this.interruptedSince.set(inst.id, at);
+      info.interrupted = { reason: cond.kind === "disk_full" ? "disk_full" : cond.reason, at };
+    } else this.interruptedSince.delete(inst.id);
+    this.lastSeen.set(inst.id, info);
+    return info;
+  }
+
+  private vanished(id: number): InstanceInfo {
+    const prior = this.lastSeen.get(id);
+    const info: InstanceInfo = prior
+      ? { ...prior, status: "terminated", endedAt: prior.endedAt ?? this.clock.now() }
+      : this.stub(id, { instanceType: "unknown", spot: false, pricePerHour: 0, onDemandPricePerHour: 0, tags: {} }, "terminated");
+    delete info.interrupted;
+    this.lastSeen.set(id, info);
+    return info;
+  }
+
+  private stub(
+    id: number,
+    p: Pick<InstanceInfo, "instanceType" | "spot" | "pricePerHour" | "onDemandPricePerHour" | "tags">,
+    status: InstanceInfo["status"] = "pending",
+  ): InstanceInfo {
+    const now = this.clock.now();
+    const info: InstanceInfo = { id: InstanceId(String(id)), provider: "vast", status, launchedAt: now, ...p };
+    if (status === "terminated") info.endedAt = now;
+    this.lastSeen.set(id, info);
+    return info;
+  }
+}
