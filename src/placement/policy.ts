@@ -1,0 +1,71 @@
+import { greedyPolicy } from "./policies/greedy.js";
+import { onDemandPolicy } from "./policies/on-demand.js";
+import { spotOnlyPolicy } from "./policies/spot-only.js";
+import { uniformProgressPolicy } from "./policies/uniform-progress.js";
+
+/**
+ * The spot/on-demand decision, as a pure function the controller and the simulator both call once
+ * per tick with what they measured. Nothing here reads a clock or a provider: the same inputs give
+ * the same choice, so `spotrun simulate` replays exactly what a managed job would do.
+ */
+
+/** The instance a job holds at the start of a tick (after the market had its say: a preempted spot is `none`). */
+export type Current = "spot" | "on_demand" | "none";
+/** What to hold for the coming tick; `idle` terminates whatever runs (no changeover cost to stop). */
+export type Choice = "spot" | "on_demand" | "idle";
+
+export interface Observation {
+  nowMs: number;
+  startMs: number;
+  deadlineMs: number;
+  workTotalMs: number;
+  /** Measured progress (from checkpoints or the trainer's progress file). */
+  workDoneMs: number;
+  /** Measured time from launching an instance to the job making progress again. */
+  restartOverheadMs: number;
+  spotAvailable: boolean;
+  current: Current;
+  /** When the current instance was launched; with the overhead it says how much setup is still ahead. */
+  currentSinceMs?: number;
+  /** Time until the next decision: the tick of a trace, the controller's reconcile interval. */
+  stepMs: number;
+}
+
+/** Serialisable (JSON) so the controller can keep it in its database between ticks. */
+export interface PolicyState {
+  policy: PolicyName;
+  /** Set once the safety net fired: on-demand until the end (the paper's "stay on it until the end"). */
+  lockedOnDemand: boolean;
+}
+
+export interface Decision {
+  choice: Choice;
+  state: PolicyState;
+  /** Which rule decided, for events and `--debug`. */
+  rule: string;
+}
+
+export interface Policy {
+  name: PolicyName;
+  summary: string;
+  decide(obs: Observation, state: PolicyState): Decision;
+}
+
+export const POLICY_NAMES = ["greedy", "uniform-progress", "on-demand", "spot-only"] as const;
+export type PolicyName = (typeof POLICY_NAMES)[number];
+
+const POLICIES: Record<PolicyName, Policy> = {
+  greedy: greedyPolicy,
+  "uniform-progress": uniformProgressPolicy,
+  "on-demand": onDemandPolicy,
+  "spot-only": spotOnlyPolicy,
+};
+
+export const isPolicyName = (s: string): s is PolicyName => (POLICY_NAMES as readonly string[]).includes(s);
+export const policyFor = (name: PolicyName): Policy => POLICIES[name];
+export const initialPolicyState = (name: PolicyName): PolicyState => ({ policy: name, lockedOnDemand: false });
+
+/** One tick's decision by name, for callers that keep only the state row. */
+export function decide(obs: Observation, state: PolicyState): Decision {
+  return POLICIES[state.policy].decide(obs, state);
+}
