@@ -116,7 +116,7 @@ export class Ec2Server {
     return { world: this.world, refusals: this.refusals, pageSize: this.pageSize };
   }
 
-  private handle(req: IncomingMessage, body: Buffer, res: ServerResponse): void {
+  private handle(req: IncomingMessage, body: Buffer, res: ServerResponse) {
     const target = req.headers["x-amz-target"];
     if (typeof target === "string") return this.handleJson(req, target, body, res);
     const params = parseQueryBody(body.toString("utf8"));
@@ -175,7 +175,7 @@ export class Ec2Server {
     return body;
   }
 
-  private handleJson(req: IncomingMessage, target: string, body: Buffer, res: ServerResponse): void {
+  private handleJson(req: IncomingMessage, target: string, body: Buffer, res: ServerResponse) {
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString("utf8") || "{}");
@@ -213,8 +213,11 @@ export class Ec2Server {
 
 /** JSON request bodies recorded in the same flat `A.B.1.C` shape as query requests. */
 function flatten(v: unknown, prefix = "", out: Record<string, string> = {}): Record<string, string> {
-  if (Array.isArray(v)) v.forEach((x, i) => flatten(x, `${prefix}.${i + 1}`, out));
-  else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) flatten(x, prefix ? `${prefix}.${k}` : k, out);
+  if (Array.isArray(v)) {
+    v.forEach((x, i) => {
+      flatten(x, `${prefix}.${i + 1}`, out);
+    });
+  } else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) flatten(x, prefix ? `${prefix}.${k}` : k, out);
   else if (v !== undefined && prefix) out[prefix] = String(v);
   return out;
 }
