@@ -1,0 +1,4 @@
+export { createLoopbackSshHost } from "./create-loopback-ssh-host.js";
+export { createSshHost, subnetOf } from "./create-ssh-host.js";
+export type { CreateSshHostOptions, LoopbackSshHost, NetnsSshHost, SshHost } from "./ssh-host.js";
+export { sweepSshHosts } from "./sweep-ssh-hosts.js";

@@ -1,0 +1,157 @@
+import type { Readable, Writable } from "node:stream";
+import type { Client, ClientChannel } from "ssh2";
+import type { Clock } from "../../base/clock.js";
+import { SpotrunError } from "../../base/errors.js";
+
+export const SSH_DISCONNECTED = "SSH_DISCONNECTED";
+export const EXEC_TIMEOUT = "EXEC_TIMEOUT";
+
+export interface RawExecOptions {
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  stdin?: string | Uint8Array | Readable;
+  /** Pipe stdout here (with backpressure) instead of collecting it, for archives and large files. */
+  stdout?: Writable;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface RawExecResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: Buffer;
+}
+
+/** The first thing every remote command says, on stderr, so we know which process group to stop. */
+const PID_MARK = "@@spotrun-pid ";
+const PID_RE = /@@spotrun-pid (\d+)\n/;
+
+/**
+ * sshd makes each session's shell a session and process-group leader, and a non-interactive
+ * shell keeps its children in that group; so `kill -- -PID` stops the whole command tree,
+ * which closing the channel alone would not.
+ */
+export const wrapWithPid = (script: string): string => `printf '${PID_MARK}%s\\n' $$ >&2; ${script}`;
+
+export const killGroupScript = (pid: number): string =>
+  `kill -TERM -- -${pid} 2>/dev/null; i=0; while kill -0 -- -${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- -${pid} 2>/dev/null; true`;
+
+/** Run one already-wrapped script on a connection, collecting raw bytes. */
+export function runRemote(client: Client, label: string, script: string, clock: Clock, opts: RawExecOptions = {}): Promise<RawExecResult> {
+  return new Promise<RawExecResult>((resolve, reject) => {
+    if (opts.signal?.aborted) return reject(opts.signal.reason);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let pid: number | undefined;
+    let pending: Buffer | undefined = Buffer.alloc(0);
+    let settled = false;
+    let channel: ClientChannel | undefined;
+    const timer = new AbortController();
+
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      timer.abort();
+      client.removeListener("close", onClose);
+      opts.signal?.removeEventListener("abort", onAbort);
+      fn();
+    };
+    let stopReason: Error | undefined;
+    const stop = (why: Error) => {
+      if (stopReason || settled) return;
+      stopReason = why;
+      const kill = pid ? killGroup(client, pid) : Promise.resolve();
+      channel?.signal("KILL");
+      kill.finally(() => {
+        channel?.close();
+        finish(() => reject(why));
+      });
+    };
+    const onClose = () =>
+      finish(() =>
+        reject(
+          new SpotrunError("failed", `lost the SSH connection to ${label} while running a command`, {
+            code: SSH_DISCONNECTED,
+            fix: "the command's outcome on the host is unknown; check the host and retry",
+          }),
+        ),
+      );
+    const onAbort = () => stop(opts.signal?.reason instanceof Error ? opts.signal.reason : new Error("aborted"));
+    client.once("close", onClose);
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    if (opts.timeoutMs !== undefined) {
+      const ms = opts.timeoutMs;
+      clock.sleep(ms, timer.signal).then(
+        () =>
+          stop(
+            new SpotrunError("failed", `command on ${label} timed out after ${ms} ms`, {
+              code: EXEC_TIMEOUT,
+              fix: "raise the timeout or look at what the command waits for",
+            }),
+          ),
+        () => undefined,
+      );
+    }
+
+    client.exec(script, (e, ch) => {
+      if (e) return finish(() => reject(e));
+      channel = ch;
+      if (settled) return ch.close();
+      let exitCode: number | null = null;
+      let exitSignal: string | null = null;
+      ch.on("exit", (code: number | null, sig?: string) => {
+        exitCode = code ?? null;
+        exitSignal = sig ?? null;
+      });
+      if (opts.stdout) ch.pipe(opts.stdout);
+      else
+        ch.on("data", (d: Buffer) => {
+          out.push(d);
+          opts.onStdout?.(d);
+        });
+      ch.stderr.on("data", (d: Buffer) => {
+        if (pending === undefined) {
+          err.push(d);
+          opts.onStderr?.(d);
+          return;
+        }
+        pending = Buffer.concat([pending, d]);
+        const text = pending.toString("latin1");
+        const m = PID_RE.exec(text);
+        if (!m && pending.length < 4096) return;
+        const rest = m ? Buffer.concat([pending.subarray(0, m.index), pending.subarray(m.index + m[0].length)]) : pending;
+        if (m) pid = Number(m[1]);
+        pending = undefined;
+        if (rest.length) {
+          err.push(rest);
+          opts.onStderr?.(rest);
+        }
+      });
+      ch.on("close", () => {
+        if (pending?.length) err.push(pending);
+        if (stopReason) {
+          const why = stopReason;
+          return finish(() => reject(why));
+        }
+        finish(() => resolve({ exitCode, signal: exitSignal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
+      });
+      const input = opts.stdin;
+      if (input === undefined) ch.end();
+      else if (typeof input === "string" || input instanceof Uint8Array) ch.end(input);
+      else input.pipe(ch);
+    });
+  });
+}
+
+function killGroup(client: Client, pid: number): Promise<void> {
+  return new Promise((resolve) => {
+    client.exec(killGroupScript(pid), (e, ch) => {
+      if (e) return resolve();
+      ch.on("close", () => resolve());
+      ch.resume();
+      ch.stderr.resume();
+      ch.end();
+    });
+  });
+}
