@@ -79,7 +79,12 @@ export class VastClient {
   async createInstance(offerId: number, body: CreateInstanceBody): Promise<number> {
     const res = await this.call<CreateInstanceResponse>("PUT", `/asks/${offerId}/`, body);
     if (typeof res.new_contract !== "number")
-      throw new VastApiError(200, "bad_response", `vast: create instance on offer ${offerId} returned no new_contract`, undefined);
+      throw new VastApiError(
+        200,
+        "bad_response",
+        `vast: create instance on offer ${offerId} returned no new_contract`,
+        undefined,
+      );
     return res.new_contract;
   }
 
@@ -130,14 +135,22 @@ export class VastClient {
    * log is uploaded asynchronously, so the URL is polled (the CLI: 30 × 0.3 s) until it answers 200.
    * The result URL is a presigned object-store address: it gets no Authorization header.
    */
-  async logs(id: number, opts: { tail?: number; filter?: string; daemonLogs?: boolean; polls?: number; pollMs?: number } = {}): Promise<string> {
+  async logs(
+    id: number,
+    opts: { tail?: number; filter?: string; daemonLogs?: boolean; polls?: number; pollMs?: number } = {},
+  ): Promise<string> {
     const body: RequestLogsBody = {};
     if (opts.tail !== undefined) body.tail = String(opts.tail);
     if (opts.filter) body.filter = opts.filter;
     if (opts.daemonLogs) body.daemon_logs = "true";
     const res = await this.call<RequestLogsResponse>("PUT", `/instances/request_logs/${id}/`, body);
     if (!res.result_url)
-      throw new VastApiError(200, "no_result_url", `vast: logs for instance ${id}: ${res.msg ?? "no result_url in the answer"}`, res.msg);
+      throw new VastApiError(
+        200,
+        "no_result_url",
+        `vast: logs for instance ${id}: ${res.msg ?? "no result_url in the answer"}`,
+        res.msg,
+      );
     const polls = opts.polls ?? 30;
     for (let i = 0; i < polls; i++) {
       await this.clock.sleep(opts.pollMs ?? 300);

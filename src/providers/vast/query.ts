@@ -154,7 +154,10 @@ function typedValue(field: string, kind: FieldKind, raw: string, token: string):
       if (!raw.includes(".")) return raw;
       const n = numericVersion(raw);
       if (n === undefined)
-        throw queryError(`${field} takes a version such as 535.86.05, got "${raw}" in "${token}"`, `write e.g. ${field}>=535.86.05`);
+        throw queryError(
+          `${field} takes a version such as 535.86.05, got "${raw}" in "${token}"`,
+          `write e.g. ${field}>=535.86.05`,
+        );
       return n;
     }
     case "string":
@@ -192,7 +195,8 @@ export function parseQuery(query: string, base: Filters = DEFAULT_FILTERS): Filt
     const value = valueRaw.replace(/^[,[\]]+|[,[\]]+$/g, "");
     if (!value) throw queryError(`no value after "${name} ${opText}"`, `write e.g. ${name}${opText}1`);
     if (value === "any" || value === "?" || value === "*") {
-      if (op !== "eq") throw queryError(`the wildcard "${value}" only works with = in "${token}"`, `write ${name}=any to drop the filter`);
+      if (op !== "eq")
+        throw queryError(`the wildcard "${value}" only works with = in "${token}"`, `write ${name}=any to drop the filter`);
       delete res[field];
       continue;
     }

@@ -33,7 +33,11 @@ export function setupChecks(opts: { home: string; env?: NodeJS.ProcessEnv }): Se
           return { ok: true, detail: cfg.baseUrl };
         } catch (e) {
           if (e instanceof VastApiError && (e.status === 401 || e.status === 403))
-            return { ok: false, problem: `${cfg.baseUrl} rejected the API key (HTTP ${e.status})`, fix: "create a new key at https://cloud.vast.ai/account/ and configure it" };
+            return {
+              ok: false,
+              problem: `${cfg.baseUrl} rejected the API key (HTTP ${e.status})`,
+              fix: "create a new key at https://cloud.vast.ai/account/ and configure it",
+            };
           return {
             ok: false,
             problem: `cannot reach ${cfg.baseUrl}: ${(e as Error).message}`,

@@ -33,8 +33,12 @@ export const DEFAULT_VAST_DISK_GB = 10;
 export function parseAccelerators(spec: string): { gpuName: string; count: number } {
   const m = /^([A-Za-z0-9_.\- ]+?)(?::(\d+))?$/.exec(spec.trim());
   const count = m?.[2] === undefined ? 1 : Number(m[2]);
-  if (!m || !m[1] || count < 1)
-    throw usageError(`resources.accelerators: cannot read "${spec}"`, "write GPU_NAME:COUNT, e.g. RTX_4090:1", "vast_accelerators");
+  if (!m?.[1] || count < 1)
+    throw usageError(
+      `resources.accelerators: cannot read "${spec}"`,
+      "write GPU_NAME:COUNT, e.g. RTX_4090:1",
+      "vast_accelerators",
+    );
   return { gpuName: m[1].replace(/_/g, " "), count };
 }
 
@@ -48,7 +52,7 @@ export function resourcesToSearch(r: Resources) {
   }
   if (r.min_reliability !== undefined) filters.reliability = { gte: r.min_reliability };
   if (r.disk !== undefined) filters.disk_space = { gte: r.disk };
-  if (r.max_price !== undefined) (r.spot ? (filters.min_bid = { lte: r.max_price }) : (filters.dph_total = { lte: r.max_price }));
+  if (r.max_price !== undefined) r.spot ? (filters.min_bid = { lte: r.max_price }) : (filters.dph_total = { lte: r.max_price });
   const type = r.spot ? ("bid" as const) : ("on-demand" as const);
   const body = buildSearchBody(filters, { type, order: r.spot ? "min_bid" : "dph_total", storage: r.disk });
   return { body, type };
@@ -131,7 +135,12 @@ export class VastProvider implements Provider {
     if (affordable.length < req.count) {
       const cheapest = candidates[0]?.pricePerHour;
       return candidates.length > 0 && cheapest !== undefined
-        ? { kind: "refused", refusal: "price", code: "over_max_price", message: `cheapest Vast offer is $${cheapest}/h, over the max price $${maxPrice}/h` }
+        ? {
+            kind: "refused",
+            refusal: "price",
+            code: "over_max_price",
+            message: `cheapest Vast offer is $${cheapest}/h, over the max price $${maxPrice}/h`,
+          }
         : { kind: "refused", refusal: "capacity", code: "no_offers", message: "no Vast offer matches the task's resources" };
     }
     const instances: InstanceInfo[] = [];
@@ -180,14 +189,24 @@ export class VastProvider implements Provider {
     } catch (e) {
       if (!(e instanceof VastApiError) || e.retryable) throw e;
       if (e.status === 401 || e.status === 403)
-        throw new SpotrunError("usage", "Vast.ai rejected the API key", { fix: "check VAST_API_KEY or <home>/config/vast_api_key", code: e.code, cause: e });
+        throw new SpotrunError("usage", "Vast.ai rejected the API key", {
+          fix: "check VAST_API_KEY or <home>/config/vast_api_key",
+          code: e.code,
+          cause: e,
+        });
       return { kind: "refused", refusal: REFUSALS[e.code] ?? "unsupported", code: e.code, message: e.message };
     }
     this.logger.info({ offer: offer.id, instance: id, spot: req.spot }, "vast: instance created");
     const inst = await api.showInstance(id);
     const info = inst
       ? this.toInfo(inst)
-      : this.stub(id, { instanceType: offer.instanceType, spot: req.spot, pricePerHour: offer.pricePerHour, onDemandPricePerHour: offer.onDemandPricePerHour, tags });
+      : this.stub(id, {
+          instanceType: offer.instanceType,
+          spot: req.spot,
+          pricePerHour: offer.pricePerHour,
+          onDemandPricePerHour: offer.onDemandPricePerHour,
+          tags,
+        });
     return { kind: "ok", info };
   }
 
@@ -222,16 +241,26 @@ export class VastProvider implements Provider {
   async transport(instance: InstanceInfo): Promise<Transport> {
     const inst = await (await this.api()).showInstance(Number(instance.id));
     const ep = inst && sshEndpoint(inst);
-    if (!ep) throw new ProviderError("vast", "no_ssh", `vast: instance ${instance.id} has no SSH address yet — wait until it is running`, true);
+    if (!ep)
+      throw new ProviderError(
+        "vast",
+        "no_ssh",
+        `vast: instance ${instance.id} has no SSH address yet — wait until it is running`,
+        true,
+      );
     const { connectSsh } = await import("../../transport/ssh/connect.js");
-    return connectSsh({
-      host: ep.host,
-      port: ep.port,
-      user: "root",
-      privateKeyPath: process.env.SPOTRUN_SSH_KEY,
-      knownHostsPath: join(this.home, "ssh", "known_hosts"),
-      label: `ssh:root@${ep.host}:${ep.port}`,
-    });
+    return connectSsh(
+      {
+        host: ep.host,
+        port: ep.port,
+        user: "root",
+        // Absent, the SSH agent is asked: the key Vast installs is the one on the user's account.
+        privateKeyPath: process.env.SPOTRUN_SSH_KEY,
+        knownHostsPath: join(this.home, "ssh", "known_hosts"),
+        label: `vast:${instance.id}@${ep.host}:${ep.port}`,
+      },
+      { logger: this.logger, clock: this.clock },
+    );
   }
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {
@@ -255,14 +284,26 @@ export class VastProvider implements Provider {
    */
   async launchRunning(
     req: LaunchRequest,
-    opts: { timeoutMs: number; maxOffers?: number; onProgress?: (p: WaitProgress) => void; onReplace?: (e: InstanceStartError) => void },
+    opts: {
+      timeoutMs: number;
+      maxOffers?: number;
+      onProgress?: (p: WaitProgress) => void;
+      onReplace?: (e: InstanceStartError) => void;
+    },
   ): Promise<LaunchResult> {
-    const offers = req.offer ? [req.offer] : await this.offers({ ...req.resources, spot: req.spot, max_price: req.maxPrice ?? req.resources.max_price });
+    const offers = req.offer
+      ? [req.offer]
+      : await this.offers({ ...req.resources, spot: req.spot, max_price: req.maxPrice ?? req.resources.max_price });
     if (offers.length === 0) return this.launch(req);
     const tries = Math.min(opts.maxOffers ?? 3, offers.length);
     let lastRefusal: LaunchResult | undefined;
     for (let k = 0; k < tries; k++) {
-      const attemptReq: LaunchRequest = { ...req, count: 1, offer: offers[k] as Offer, token: k === 0 ? req.token : `${req.token}-r${k}` };
+      const attemptReq: LaunchRequest = {
+        ...req,
+        count: 1,
+        offer: offers[k] as Offer,
+        token: k === 0 ? req.token : `${req.token}-r${k}`,
+      };
       const res = await this.launch(attemptReq);
       if (res.kind === "refused") {
         lastRefusal = res;
@@ -270,16 +311,33 @@ export class VastProvider implements Provider {
       }
       const info = res.instances[0] as InstanceInfo;
       try {
-        return { kind: "launched", instances: [await this.waitForRunning(info.id, { timeoutMs: opts.timeoutMs, onProgress: opts.onProgress })] };
+        return {
+          kind: "launched",
+          instances: [await this.waitForRunning(info.id, { timeoutMs: opts.timeoutMs, onProgress: opts.onProgress })],
+        };
       } catch (e) {
         if (!(e instanceof InstanceStartError)) throw e;
         opts.onReplace?.(e);
-        this.logger.warn({ instance: info.id, failure: e.failure }, "vast: instance did not start; destroying it and trying the next offer");
+        this.logger.warn(
+          { instance: info.id, failure: e.failure },
+          "vast: instance did not start; destroying it and trying the next offer",
+        );
         await this.terminate([info.id]);
-        if (e.failure === "disk_full") throw new SpotrunError("failed", e.message, { fix: "ask for more disk (resources.disk) and run again", code: "vast_disk_full" });
+        if (e.failure === "disk_full")
+          throw new SpotrunError("failed", e.message, {
+            fix: "ask for more disk (resources.disk) and run again",
+            code: "vast_disk_full",
+          });
       }
     }
-    return lastRefusal ?? { kind: "refused", refusal: "capacity", code: "never_started", message: `no Vast instance started within ${Math.round(opts.timeoutMs / 1000)}s on ${tries} offers` };
+    return (
+      lastRefusal ?? {
+        kind: "refused",
+        refusal: "capacity",
+        code: "never_started",
+        message: `no Vast instance started within ${Math.round(opts.timeoutMs / 1000)}s on ${tries} offers`,
+      }
+    );
   }
 
   private toInfo(inst: VastInstance): InstanceInfo {

@@ -62,16 +62,33 @@ export async function waitForRunning(client: VastClient, id: number, opts: WaitO
     }
     if (seen) {
       last = classify(inst, opts.spot ?? false);
-      opts.onProgress?.({ instanceId: id, condition: last, statusMsg: inst?.status_msg ?? null, elapsedMs: opts.clock.now() - start, polls });
+      opts.onProgress?.({
+        instanceId: id,
+        condition: last,
+        statusMsg: inst?.status_msg ?? null,
+        elapsedMs: opts.clock.now() - start,
+        polls,
+      });
       if (last.kind === "running" && inst) return inst;
       if (last.kind === "disk_full")
-        throw new InstanceStartError("disk_full", id, `vast: instance ${id} cannot start, its disk is full: ${last.message}`, last);
-      if (last.kind === "gone") throw new InstanceStartError("gone", id, `vast: instance ${id} was destroyed before it ran`, last);
+        throw new InstanceStartError(
+          "disk_full",
+          id,
+          `vast: instance ${id} cannot start, its disk is full: ${last.message}`,
+          last,
+        );
+      if (last.kind === "gone")
+        throw new InstanceStartError("gone", id, `vast: instance ${id} was destroyed before it ran`, last);
     }
     const elapsed = opts.clock.now() - start;
     if (elapsed >= opts.timeoutMs) {
       const where = last.kind === "starting" ? `still ${last.actual ?? "scheduling"}` : last.kind;
-      throw new InstanceStartError("timeout", id, `vast: instance ${id} not running after ${Math.round(elapsed / 1000)}s (${where})`, last);
+      throw new InstanceStartError(
+        "timeout",
+        id,
+        `vast: instance ${id} not running after ${Math.round(elapsed / 1000)}s (${where})`,
+        last,
+      );
     }
     await opts.clock.sleep(Math.min(delay, opts.timeoutMs - elapsed), opts.signal);
     delay = Math.min(maxDelay, delay * 1.5);

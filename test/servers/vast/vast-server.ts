@@ -163,12 +163,15 @@ export class VastServer {
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/asks\/(\d+)\/$/))) out = this.create(Number(hit[1]), body);
     else if (req.method === "GET" && /^\/api\/v0\/instances\/?$/.test(path)) out = this.list(u);
     else if (req.method === "GET" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.show(Number(hit[1]), u);
-    else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/request_logs\/(\d+)\/$/))) out = this.requestLogs(Number(hit[1]), body);
-    else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/bid_price\/(\d+)\/$/))) out = this.changeBid(Number(hit[1]), body);
+    else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/request_logs\/(\d+)\/$/)))
+      out = this.requestLogs(Number(hit[1]), body);
+    else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/bid_price\/(\d+)\/$/)))
+      out = this.changeBid(Number(hit[1]), body);
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/reboot\/(\d+)\/$/))) out = this.reboot(Number(hit[1]));
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.update(Number(hit[1]), body);
     else if (req.method === "DELETE" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.destroy(Number(hit[1]));
-    else if (req.method === "GET" && path === "/api/v0/users/current/") out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
+    else if (req.method === "GET" && path === "/api/v0/users/current/")
+      out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
     else out = [404, { success: false, error: "not_found", msg: `no route ${req.method} ${path}` }];
     if (out[0] >= 400 && this.echoAuthInErrors && isObj(out[1])) out[1].msg = `${String(out[1].msg)} (request header: ${authz})`;
     return this.reply(req, u, res, body, out[0], out[1], auth);
@@ -184,7 +187,15 @@ export class VastServer {
     auth: RecordedRequest["auth"] = "none",
   ): void {
     const query = Object.fromEntries(u.searchParams.entries());
-    this.requests.push({ method: req.method ?? "", path: u.pathname, query, auth, authorization: req.headers.authorization, body, status });
+    this.requests.push({
+      method: req.method ?? "",
+      path: u.pathname,
+      query,
+      auth,
+      authorization: req.headers.authorization,
+      body,
+      status,
+    });
     this.send(res, status, payload);
   }
 
@@ -204,7 +215,8 @@ export class VastServer {
       if (CONTROL_KEYS.has(k)) continue;
       if (!known.has(k)) return [400, { success: false, error: "invalid_args", msg: `unknown search field ${k}` }];
       if (!isObj(v)) return [400, { success: false, error: "invalid_args", msg: `filter for ${k} must be an object` }];
-      for (const op of Object.keys(v)) if (!OPS.has(op)) return [400, { success: false, error: "invalid_args", msg: `unknown operator ${op} on ${k}` }];
+      for (const op of Object.keys(v))
+        if (!OPS.has(op)) return [400, { success: false, error: "invalid_args", msg: `unknown operator ${op} on ${k}` }];
       filters.push([k, v as FieldFilter]);
     }
     const type = body.type ?? "on-demand";
@@ -212,7 +224,8 @@ export class VastServer {
       return [400, { success: false, error: "invalid_args", msg: `unknown type ${String(type)}` }];
     let rows = this.offers.filter((o) => filters.every(([k, f]) => matches(o[k], f)));
     if (type === "bid") rows = rows.filter((o) => typeof o.min_bid === "number");
-    const order: [string, string][] = Array.isArray(body.order) && body.order.length > 0 ? (body.order as [string, string][]) : [["score", "desc"]];
+    const order: [string, string][] =
+      Array.isArray(body.order) && body.order.length > 0 ? (body.order as [string, string][]) : [["score", "desc"]];
     rows = [...rows].sort((a, b) => {
       for (const [field, dir] of order) {
         const c = compare(a[field], b[field]);
@@ -230,9 +243,11 @@ export class VastServer {
     if (!isObj(body)) return [400, { success: false, error: "invalid_args", msg: "body must be a JSON object" }];
     const b = body as unknown as CreateInstanceBody;
     if (b.client_id !== "me") return [400, { success: false, error: "invalid_args", msg: "client_id must be me" }];
-    if (typeof b.image !== "string" || !b.image) return [400, { success: false, error: "invalid_args", msg: "image is required" }];
+    if (typeof b.image !== "string" || !b.image)
+      return [400, { success: false, error: "invalid_args", msg: "image is required" }];
     if (typeof b.disk !== "number") return [400, { success: false, error: "invalid_args", msg: "disk must be a number" }];
-    if (b.price !== null && typeof b.price !== "number") return [400, { success: false, error: "invalid_args", msg: "price must be null or a number" }];
+    if (b.price !== null && typeof b.price !== "number")
+      return [400, { success: false, error: "invalid_args", msg: "price must be null or a number" }];
     const offer = this.offers.find((o) => o.id === offerId);
     if (!offer || offer.rentable === false || offer.rented === true)
       return [400, { success: false, error: "no_such_ask", msg: `Instance type ${offerId} is no longer available.` }];
@@ -299,11 +314,13 @@ export class VastServer {
     i.actual_status = "running";
     i.cur_state = "running";
     i.status_msg = "success, running";
-    if ((i.image_runtype ?? "").includes("ssh_direc") && i.ssh_port) i.ports = { "22/tcp": [{ HostIp: "0.0.0.0", HostPort: String(i.ssh_port) }] };
+    if ((i.image_runtype ?? "").includes("ssh_direc") && i.ssh_port)
+      i.ports = { "22/tcp": [{ HostIp: "0.0.0.0", HostPort: String(i.ssh_port) }] };
   }
 
   private list(u: URL): [number, unknown] {
-    if (u.searchParams.get("owner") !== "me") return [400, { success: false, error: "invalid_args", msg: "owner=me is required" }];
+    if (u.searchParams.get("owner") !== "me")
+      return [400, { success: false, error: "invalid_args", msg: "owner=me is required" }];
     const out: VastInstance[] = [];
     for (const s of this.instances.values()) {
       this.advance(s);
@@ -313,7 +330,8 @@ export class VastServer {
   }
 
   private show(id: number, u: URL): [number, unknown] {
-    if (u.searchParams.get("owner") !== "me") return [400, { success: false, error: "invalid_args", msg: "owner=me is required" }];
+    if (u.searchParams.get("owner") !== "me")
+      return [400, { success: false, error: "invalid_args", msg: "owner=me is required" }];
     const s = this.instances.get(id);
     if (!s) return [200, { instances: null }];
     this.advance(s);
@@ -333,7 +351,8 @@ export class VastServer {
       s.inst.intended_status = "running";
       if (s.inst.actual_status !== "running") s.inst.actual_status = "loading";
       s.loadingPolls = this.opts.loadingPolls ?? 1;
-    } else if (body.state !== undefined) return [400, { success: false, error: "invalid_args", msg: "state must be running or stopped" }];
+    } else if (body.state !== undefined)
+      return [400, { success: false, error: "invalid_args", msg: "state must be running or stopped" }];
     return [200, { success: true }];
   }
 
@@ -348,7 +367,8 @@ export class VastServer {
   private changeBid(id: number, body: unknown): [number, unknown] {
     const s = this.instances.get(id);
     if (!s) return [200, { success: false, error: "no_such_instance", msg: `Instance ${id} not found.` }];
-    if (!isObj(body) || body.client_id !== "me") return [400, { success: false, error: "invalid_args", msg: "client_id must be me" }];
+    if (!isObj(body) || body.client_id !== "me")
+      return [400, { success: false, error: "invalid_args", msg: "client_id must be me" }];
     if (!s.inst.is_bid) return [400, { success: false, error: "invalid_args", msg: "not an interruptible instance" }];
     const winning = (s.competingBid ?? s.inst.min_bid ?? 0) + 0.01;
     const price = body.price === null || body.price === undefined ? winning : Number(body.price);
@@ -385,15 +405,19 @@ export class VastServer {
   private serveLog(req: IncomingMessage, u: URL, res: ServerResponse, body: unknown): void {
     const key = /^\/instance_logs\/([0-9a-f]+)\.log$/.exec(u.pathname)?.[1];
     const up = key ? this.logUploads.get(key) : undefined;
-    if (!up) return this.reply(req, u, res, body, 404, "NoSuchKey");
+    if (!up) {
+      this.reply(req, u, res, body, 404, "NoSuchKey");
+      return;
+    }
     if (up.misses > 0) {
       up.misses--;
-      return this.reply(req, u, res, body, 404, "NoSuchKey");
+      this.reply(req, u, res, body, 404, "NoSuchKey");
+      return;
     }
     const lines = (this.instances.get(up.id)?.logText ?? "").split("\n");
     if (lines.at(-1) === "") lines.pop();
     const kept = up.tail === undefined ? lines : lines.slice(-up.tail);
-    return this.reply(req, u, res, body, 200, `${kept.join("\n")}\n`);
+    this.reply(req, u, res, body, 200, `${kept.join("\n")}\n`);
   }
 }
 
