@@ -65,6 +65,16 @@ export const isPolicyName = (s: string): s is PolicyName => (POLICY_NAMES as rea
 export const policyFor = (name: PolicyName): Policy => POLICIES[name];
 export const initialPolicyState = (name: PolicyName): PolicyState => ({ policy: name, lockedOnDemand: false });
 
+/** A state read back from the database; a row from another version or a typo fails loudly. */
+export function parsePolicyState(raw: unknown): PolicyState {
+  const r = raw as { policy?: unknown; lockedOnDemand?: unknown } | null;
+  if (typeof r !== "object" || r === null || typeof r.lockedOnDemand !== "boolean")
+    throw new Error(`not a policy state: ${JSON.stringify(raw)}`);
+  if (typeof r.policy !== "string" || !isPolicyName(r.policy))
+    throw new Error(`unknown policy ${JSON.stringify(r.policy)} in a stored policy state`);
+  return { policy: r.policy, lockedOnDemand: r.lockedOnDemand };
+}
+
 /** One tick's decision by name, for callers that keep only the state row. */
 export function decide(obs: Observation, state: PolicyState): Decision {
   return POLICIES[state.policy].decide(obs, state);

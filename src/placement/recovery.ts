@@ -39,12 +39,13 @@ const lastLaunched = (h: readonly PlacementEvent[]): Offer | undefined => h.find
  */
 export function offerBlockedUntil(offer: Offer, input: Omit<PlacementInput, "offers">): number {
   let until = Number.NEGATIVE_INFINITY;
-  const since = input.nowMs - input.recovery.block_zone_for;
+  // Never retried within the same instant, even with block_zone_for 0.
+  const hold = Math.max(1, input.recovery.block_zone_for);
   for (const e of input.history) {
-    if (e.atMs <= since || e.kind === "launched") continue;
-    const zoneWide = offer.spot && e.offer.spot && zoneKey(e.offer) === zoneKey(offer);
-    const zoneEvent = e.kind === "preempted" || e.refusal === "capacity";
-    if ((zoneWide && zoneEvent) || e.offer.id === offer.id) until = Math.max(until, e.atMs + input.recovery.block_zone_for);
+    if (e.kind === "launched") continue;
+    const sameZone =
+      offer.spot && e.offer.spot && zoneKey(e.offer) === zoneKey(offer) && (e.kind === "preempted" || e.refusal === "capacity");
+    if (sameZone || e.offer.id === offer.id) until = Math.max(until, e.atMs + hold);
   }
   return until;
 }

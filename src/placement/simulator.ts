@@ -67,6 +67,8 @@ function checkInput(input: SimulationInput): { tickMs: number; startTick: number
   for (const t of input.traces)
     if (t.tickMs !== tickMs)
       throw usageError(`traces ${first.name} and ${t.name} have different ticks`, "simulate zones from one collection together");
+  if (new Set(input.traces.map((t) => t.name)).size !== input.traces.length)
+    throw usageError("two traces have the same zone name", "give each zone's trace once");
   if (!(input.workMs > 0)) throw usageError("work must be more than zero", "pass --work, e.g. 48h");
   if (input.deadlineMs < input.workMs) throw usageError("the deadline is shorter than the work", "pass a later --deadline");
   const startTick = Math.floor((input.startOffsetMs ?? 0) / tickMs);
