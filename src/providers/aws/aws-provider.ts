@@ -1,0 +1,450 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateFleetCommand,
+  type CreateFleetCommandOutput,
+  CreateLaunchTemplateCommand,
+  DeleteLaunchTemplateCommand,
+  type EC2Client,
+  type Filter,
+  type Instance,
+  paginateDescribeInstances,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { type Clock, systemClock } from "../../base/clock.js";
+import { SpotrunError, usageError } from "../../base/errors.js";
+import { InstanceId } from "../../base/ids.js";
+import type { Logger } from "../../base/logger.js";
+import type { Random } from "../../base/random.js";
+import type { Resources } from "../../spec/task-schema.js";
+import type { Transport } from "../../transport/transport.js";
+import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
+import { TAG } from "../provider.js";
+import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
+import { createEc2Client } from "./ec2-client.js";
+import { toInstanceInfo } from "./instance-info.js";
+import { ensureImported, type LocalKeyPair, localKeyPair } from "./key-pair.js";
+import {
+  createFleetInput,
+  defaultImage,
+  interruptionBehavior,
+  type LaunchPlan,
+  launchTemplateInput,
+  launchTemplateName,
+  priceString,
+  runInstancesInput,
+} from "./launch-input.js";
+import { loadOnDemandCatalog, type OnDemandCatalog, onDemandPrice } from "./on-demand-catalog.js";
+import { packageVersion } from "./package-version.js";
+import type { RetryPolicy } from "./retry-strategy.js";
+import { latestSpotPrices, type SpotPool } from "./spot-prices.js";
+import { type SpotConfig, userDataScript } from "./user-data.js";
+
+/** Tags the AWS provider adds so it can reach the instance later (who logs in, with which key). */
+export const AWS_TAG = { sshUser: "spotrun:ssh-user", keyName: "spotrun:key-name" } as const;
+
+const DEFAULT_TYPE = "m7i.large";
+const SPOT_PRICE_TTL_MS = 5 * 60_000;
+/** EC2 tag values are at most 256 characters. */
+const tagValue = (v: string) => v.slice(0, 256);
+
+export interface AwsProviderOptions {
+  home: string;
+  logger: Logger;
+  /** A client to use for every region (tests point one at the in-repo server). */
+  ec2?: EC2Client;
+  clock?: Clock;
+  random?: Random;
+  retry?: RetryPolicy;
+  /** The spotrun version instances install; the running one by default. */
+  spotrunVersion?: string;
+  /** Network placement the task schema does not carry yet (env SPOTRUN_AWS_SECURITY_GROUP_IDS / SPOTRUN_AWS_SUBNET_ID). */
+  securityGroupIds?: string[];
+  subnetId?: string;
+}
+
+export class AwsProvider implements Provider {
+  readonly kind = "aws" as const;
+  readonly noticeSource = "aws-imds" as const;
+  private readonly clock: Clock;
+  private readonly clients = new Map<string, EC2Client>();
+  private readonly ownedClients: EC2Client[] = [];
+  private catalog: OnDemandCatalog | undefined;
+  private readonly spotCache = new Map<string, { at: number; pools: SpotPool[] }>();
+  private readonly importedKeys = new Map<string, Promise<LocalKeyPair>>();
+
+  constructor(private readonly opts: AwsProviderOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  private client(region?: string): EC2Client {
+    if (this.opts.ec2) return this.opts.ec2;
+    const key = region ?? "";
+    let c = this.clients.get(key);
+    if (!c) {
+      c = createEc2Client({ region, clock: this.opts.clock, random: this.opts.random, retry: this.opts.retry });
+      this.clients.set(key, c);
+      this.ownedClients.push(c);
+    }
+    return c;
+  }
+
+  private async regionOf(ec2: EC2Client): Promise<string> {
+    try {
+      return await ec2.config.region();
+    } catch {
+      throw usageError(
+        "no AWS region configured",
+        "set AWS_REGION, pass --region, or set region in ~/.aws/config",
+        "RegionMissing",
+      );
+    }
+  }
+
+  private async onDemand(region: string, type: string): Promise<number | undefined> {
+    this.catalog ??= await loadOnDemandCatalog(this.opts.home);
+    return onDemandPrice(this.catalog, region, type);
+  }
+
+  /** Latest spot prices of these types in the client's region, cached for a few minutes. */
+  private async spotPools(ec2: EC2Client, region: string, types: string[]): Promise<SpotPool[]> {
+    const key = `${region}\u0000${[...types].sort().join(",")}`;
+    const hit = this.spotCache.get(key);
+    const now = this.clock.now();
+    if (hit && now - hit.at < SPOT_PRICE_TTL_MS) return hit.pools;
+    let pools: SpotPool[];
+    try {
+      pools = await latestSpotPrices(ec2, types, now);
+    } catch (e) {
+      throw toProviderError(e, "DescribeSpotPriceHistory");
+    }
+    this.spotCache.set(key, { at: now, pools });
+    return pools;
+  }
+
+  async offers(resources: Resources): Promise<Offer[]> {
+    const types = resources.instance_types ?? [resources.instance_type ?? DEFAULT_TYPE];
+    const ec2 = this.client(resources.region);
+    const region = resources.region ?? (await this.regionOf(ec2));
+    const pools = (await this.spotPools(ec2, region, types)).filter((p) => !resources.zone || p.zone === resources.zone);
+    const out: Offer[] = [];
+    for (const type of types) {
+      const od = await this.onDemand(region, type);
+      if (resources.spot)
+        for (const p of pools.filter((x) => x.instanceType === type)) {
+          if (resources.max_price !== undefined && p.price > resources.max_price) continue;
+          out.push({
+            provider: "aws",
+            id: `aws:${region}:${p.zone}:${type}:spot`,
+            instanceType: type,
+            region,
+            zone: p.zone,
+            spot: true,
+            pricePerHour: p.price,
+            onDemandPricePerHour: od ?? p.price,
+            detail: { price_at: new Date(p.timestamp).toISOString(), on_demand_price_known: od !== undefined },
+          });
+        }
+      if (od !== undefined)
+        out.push({
+          provider: "aws",
+          id: `aws:${region}:${type}:on-demand`,
+          instanceType: type,
+          region,
+          ...(resources.zone ? { zone: resources.zone } : {}),
+          spot: false,
+          pricePerHour: od,
+          onDemandPricePerHour: od,
+        });
+    }
+    return out.sort((a, b) => a.pricePerHour - b.pricePerHour);
+  }
+
+  private keyFor(ec2: EC2Client, region: string): Promise<LocalKeyPair> {
+    let p = this.importedKeys.get(region);
+    if (!p) {
+      p = (async () => {
+        const key = await localKeyPair(this.opts.home);
+        await ensureImported(ec2, key, { [TAG.managed]: "true" });
+        return key;
+      })();
+      // A failed import is not cached: the next launch tries again.
+      p.catch(() => this.importedKeys.delete(region));
+      this.importedKeys.set(region, p);
+    }
+    return p;
+  }
+
+  async launch(req: LaunchRequest): Promise<LaunchResult> {
+    const r = req.resources;
+    const types = req.offer ? [req.offer.instanceType] : req.instanceTypes;
+    if (types.length === 0) throw usageError("no instance type to launch", "set resources.instance_type or --instance-type");
+    const spot = req.offer ? req.offer.spot : req.spot;
+    const region = req.offer?.region ?? req.region ?? r.region;
+    const zone = req.offer?.zone ?? req.zone ?? r.zone;
+    const ec2 = this.client(region);
+    const regionName = region ?? (await this.regionOf(ec2));
+    const maxPrice =
+      spot && (req.maxPrice ?? r.max_price) !== undefined ? priceString((req.maxPrice ?? r.max_price) as number) : undefined;
+    const interruption = interruptionBehavior(r.on_interruption);
+    if (types.length > 1 && spot && interruption !== "terminate")
+      return {
+        kind: "refused",
+        refusal: "unsupported",
+        code: "spotrun.FleetInterruptionBehavior",
+        message: `on_interruption ${r.on_interruption} needs a persistent request; instant fleets (several instance types) only terminate — give one instance type`,
+      };
+
+    let keyName = r.key_name;
+    // The default image is Ubuntu; a custom image names its login user (tag or env).
+    const sshUser = req.tags[AWS_TAG.sshUser] ?? (r.image ? process.env.SPOTRUN_AWS_SSH_USER : undefined) ?? "ubuntu";
+    if (!keyName) keyName = (await this.keyFor(ec2, regionName)).keyName;
+    const checkpointScript = req.tags[TAG.checkpointScript] ?? "";
+    const tags: Record<string, string> = {
+      ...req.tags,
+      [TAG.spot]: String(spot),
+      [TAG.maxPrice]: maxPrice ?? "",
+      [TAG.onInterruption]: r.on_interruption,
+      [TAG.checkpointScript]: tagValue(checkpointScript),
+      [AWS_TAG.sshUser]: sshUser,
+      [AWS_TAG.keyName]: keyName,
+    };
+    const config: SpotConfig = {
+      provider: "aws",
+      spot,
+      on_interruption: r.on_interruption,
+      checkpoint_script: checkpointScript || null,
+      checkpoint_timeout_s: 90,
+      max_price_usd: maxPrice !== undefined ? Number(maxPrice) : null,
+      job_id: req.tags[TAG.job] ?? null,
+      attempt_id: req.tags[TAG.attempt] ?? null,
+    };
+    const plan: LaunchPlan = {
+      token: req.token,
+      instanceTypes: types,
+      spot,
+      maxPrice,
+      zone,
+      count: req.count,
+      imageId: r.image ?? defaultImage(types[0] as string),
+      keyName,
+      userData: Buffer.from(userDataScript({ config, spotrunVersion: this.opts.spotrunVersion ?? packageVersion() })).toString(
+        "base64",
+      ),
+      tags,
+      interruption,
+      diskGb: r.disk,
+      securityGroupIds: this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean),
+      subnetId: this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID,
+    };
+    this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
+    return types.length === 1 ? this.runInstances(ec2, regionName, plan) : this.fleet(ec2, regionName, plan);
+  }
+
+  private async runInstances(ec2: EC2Client, region: string, plan: LaunchPlan): Promise<LaunchResult> {
+    try {
+      const res = await ec2.send(new RunInstancesCommand(runInstancesInput(plan)));
+      return { kind: "launched", instances: await this.infos(ec2, region, res.Instances ?? []) };
+    } catch (e) {
+      return this.refusedOrThrow(e, "RunInstances");
+    }
+  }
+
+  private refusedOrThrow(e: unknown, operation: string): LaunchResult {
+    const f = awsErrorFacts(e);
+    const refusal = refusalOf(f.code);
+    if (refusal) {
+      this.opts.logger.info({ code: f.code, refusal }, `aws ${operation} refused`);
+      return { kind: "refused", refusal, code: f.code, message: f.message };
+    }
+    throw toProviderError(e, operation);
+  }
+
+  private async fleet(ec2: EC2Client, region: string, plan: LaunchPlan): Promise<LaunchResult> {
+    const template = launchTemplateName(plan.token);
+    try {
+      await ec2.send(new CreateLaunchTemplateCommand(launchTemplateInput(plan)));
+    } catch (e) {
+      // A restarted controller replays the same token: the template from last time is ours.
+      if (awsErrorFacts(e).code !== "InvalidLaunchTemplateName.AlreadyExistsException")
+        throw toProviderError(e, "CreateLaunchTemplate");
+    }
+    let res: CreateFleetCommandOutput;
+    try {
+      res = await ec2.send(new CreateFleetCommand(createFleetInput(plan, template)));
+    } catch (e) {
+      await this.deleteTemplate(ec2, template);
+      return this.refusedOrThrow(e, "CreateFleet");
+    }
+    await this.deleteTemplate(ec2, template);
+    const errors = res.Errors ?? [];
+    for (const err of errors)
+      this.opts.logger.info(
+        { code: err.ErrorCode, type: err.LaunchTemplateAndOverrides?.Overrides?.InstanceType, lifecycle: err.Lifecycle },
+        "aws fleet pool refused",
+      );
+    const launched = (res.Instances ?? []).flatMap((fi) =>
+      (fi.InstanceIds ?? []).map(
+        (id): Instance => ({
+          InstanceId: id,
+          InstanceType: fi.InstanceType,
+          Placement: { AvailabilityZone: fi.AvailabilityZone ?? fi.LaunchTemplateAndOverrides?.Overrides?.AvailabilityZone },
+          InstanceLifecycle: fi.Lifecycle === "spot" ? "spot" : undefined,
+          State: { Name: "pending", Code: 0 },
+          LaunchTime: new Date(this.clock.now()),
+          Tags: Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      ),
+    );
+    if (launched.length >= plan.count) return { kind: "launched", instances: await this.infos(ec2, region, launched) };
+    if (launched.length > 0) {
+      // Nodes of one attempt are all-or-nothing: give back the part we got.
+      await this.terminate(launched.map((i) => InstanceId(i.InstanceId as string)));
+    }
+    const codes = errors.map((e) => e.ErrorCode ?? "Unknown");
+    const classified = codes.map((c) => ({ code: c, refusal: refusalOf(c) })).filter((c) => c.refusal);
+    const pick = classified.find((c) => c.refusal === "capacity") ?? classified[0];
+    if (pick?.refusal) {
+      const first = errors.find((e) => e.ErrorCode === pick.code);
+      return {
+        kind: "refused",
+        refusal: pick.refusal,
+        code: pick.code,
+        message: `fleet got ${launched.length}/${plan.count}: ${errors.map((e) => `${e.LaunchTemplateAndOverrides?.Overrides?.InstanceType ?? "?"} ${e.ErrorCode}`).join(", ")}${first?.ErrorMessage ? ` (${first.ErrorMessage})` : ""}`,
+      };
+    }
+    throw toProviderError(
+      Object.assign(new Error(`fleet launched ${launched.length}/${plan.count}: ${codes.join(", ") || "no errors reported"}`), {
+        name: codes[0] ?? "FleetUnfulfilled",
+        $metadata: {},
+      }),
+      "CreateFleet",
+    );
+  }
+
+  private async deleteTemplate(ec2: EC2Client, name: string): Promise<void> {
+    try {
+      await ec2.send(new DeleteLaunchTemplateCommand({ LaunchTemplateName: name }));
+    } catch (e) {
+      this.opts.logger.warn(
+        { code: awsErrorFacts(e).code, template: name },
+        "could not delete launch template; the reaper removes it",
+      );
+    }
+  }
+
+  private async infos(ec2: EC2Client, region: string, instances: Instance[]): Promise<InstanceInfo[]> {
+    const spotTypes = [...new Set(instances.filter((i) => i.InstanceLifecycle === "spot").map((i) => i.InstanceType as string))];
+    let pools: SpotPool[] = [];
+    if (spotTypes.length) {
+      try {
+        pools = await this.spotPools(ec2, region, spotTypes);
+      } catch (e) {
+        this.opts.logger.warn({ err: (e as Error).message }, "spot prices unavailable; using on-demand prices as the bound");
+      }
+    }
+    const od = new Map<string, number | undefined>();
+    for (const i of instances)
+      if (i.InstanceType && !od.has(i.InstanceType)) od.set(i.InstanceType, await this.onDemand(region, i.InstanceType));
+    const now = this.clock.now();
+    return instances.map((i) =>
+      toInstanceInfo(i, {
+        region,
+        now,
+        price: (type, zone, spot) => {
+          const onDemand = od.get(type);
+          const spotPrice = pools.find((p) => p.instanceType === type && p.zone === zone)?.price;
+          const price = spot ? (spotPrice ?? onDemand ?? 0) : (onDemand ?? 0);
+          return { price, onDemand: onDemand ?? price };
+        },
+      }),
+    );
+  }
+
+  private async describeBy(ec2: EC2Client, filters: Filter[]): Promise<InstanceInfo[]> {
+    const region = await this.regionOf(ec2);
+    const found: Instance[] = [];
+    try {
+      for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 1000 }, { Filters: filters }))
+        for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
+    } catch (e) {
+      throw toProviderError(e, "DescribeInstances");
+    }
+    return this.infos(ec2, region, found);
+  }
+
+  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    if (ids.length === 0) return [];
+    const ec2 = this.client();
+    const out: InstanceInfo[] = [];
+    // A filter (not InstanceIds) so one id that is long gone does not fail the whole call.
+    for (let i = 0; i < ids.length; i += 200)
+      out.push(...(await this.describeBy(ec2, [{ Name: "instance-id", Values: ids.slice(i, i + 200) }])));
+    return out;
+  }
+
+  async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
+    const filters: Filter[] = Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] }));
+    if (filters.length === 0) filters.push({ Name: "tag-key", Values: [TAG.job] });
+    return this.describeBy(this.client(), filters);
+  }
+
+  async terminate(ids: InstanceId[]): Promise<void> {
+    if (ids.length === 0) return;
+    const ec2 = this.client();
+    try {
+      await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
+    } catch (e) {
+      if (awsErrorFacts(e).code !== "InvalidInstanceID.NotFound") throw toProviderError(e, "TerminateInstances");
+      // One of them is already gone (EC2 forgets terminated instances): terminate the rest one by one.
+      for (const id of ids) {
+        try {
+          await ec2.send(new TerminateInstancesCommand({ InstanceIds: [id] }));
+        } catch (err) {
+          if (awsErrorFacts(err).code !== "InvalidInstanceID.NotFound") throw toProviderError(err, "TerminateInstances");
+        }
+      }
+    }
+  }
+
+  async transport(instance: InstanceInfo): Promise<Transport> {
+    if (!instance.address)
+      throw new SpotrunError("failed", `instance ${instance.id} has no address yet`, {
+        fix: "wait until it is running, then retry",
+      });
+    const colon = instance.address.lastIndexOf(":");
+    const host = instance.address.slice(0, colon);
+    const port = Number(instance.address.slice(colon + 1)) || 22;
+    const user = instance.tags[AWS_TAG.sshUser] ?? "ubuntu";
+    const keyName = instance.tags[AWS_TAG.keyName];
+    const local = await localKeyPair(this.opts.home);
+    let privateKeyPath: string | undefined;
+    if (keyName === local.keyName) privateKeyPath = local.privateKeyPath;
+    else if (keyName && existsSync(join(homedir(), ".ssh", `${keyName}.pem`)))
+      privateKeyPath = join(homedir(), ".ssh", `${keyName}.pem`);
+    const { connectSsh } = await import("../../transport/ssh/connect.js");
+    return connectSsh(
+      {
+        host,
+        port,
+        user,
+        ...(privateKeyPath ? { privateKeyPath } : {}),
+        knownHostsPath: join(this.opts.home, "ssh", "known_hosts"),
+        label: `ssh:${user}@${host}:${port} (${instance.id})`,
+      },
+      { logger: this.opts.logger, clock: this.clock },
+    );
+  }
+
+  agentEnv(_instance: InstanceInfo): Record<string, string> {
+    return {};
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.ownedClients) c.destroy();
+    this.ownedClients.length = 0;
+    this.clients.clear();
+  }
+}
