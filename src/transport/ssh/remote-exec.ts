@@ -29,13 +29,13 @@ const PID_RE = /@@spotrun-pid (\d+)\n/;
 
 /**
  * sshd makes each session's shell a session and process-group leader, and a non-interactive
- * shell keeps its children in that group; so `kill -- -PID` stops the whole command tree,
+ * shell keeps its children in that group; so `kill -TERM -PID` stops the whole command tree,
  * which closing the channel alone would not.
  */
 export const wrapWithPid = (script: string): string => `printf '${PID_MARK}%s\\n' $$ >&2; ${script}`;
 
 export const killGroupScript = (pid: number): string =>
-  `kill -TERM -- -${pid} 2>/dev/null; i=0; while kill -0 -- -${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -- -${pid} 2>/dev/null; true`;
+  `kill -TERM -${pid} 2>/dev/null; i=0; while kill -0 -${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null; true`;
 
 /** Run one already-wrapped script on a connection, collecting raw bytes. */
 export function runRemote(client: Client, label: string, script: string, clock: Clock, opts: RawExecOptions = {}): Promise<RawExecResult> {
@@ -61,8 +61,9 @@ export function runRemote(client: Client, label: string, script: string, clock: 
     const stop = (why: Error) => {
       if (stopReason || settled) return;
       stopReason = why;
+      // Without the pid (the command has not started yet) the channel is all we can signal.
+      if (!pid) channel?.signal("KILL");
       const kill = pid ? killGroup(client, pid) : Promise.resolve();
-      channel?.signal("KILL");
       kill.finally(() => {
         channel?.close();
         finish(() => reject(why));
@@ -130,10 +131,8 @@ export function runRemote(client: Client, label: string, script: string, clock: 
       });
       ch.on("close", () => {
         if (pending?.length) err.push(pending);
-        if (stopReason) {
-          const why = stopReason;
-          return finish(() => reject(why));
-        }
+        // A stop in progress settles once the whole group is gone, not when its leader exits.
+        if (stopReason) return;
         finish(() => resolve({ exitCode, signal: exitSignal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
       });
       const input = opts.stdin;
