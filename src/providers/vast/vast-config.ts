@@ -41,7 +41,7 @@ export const spotrunUrlPath = (home: string) => join(home, "config", "vast_api_u
 export async function resolveVastConfig(
   home: string,
   env: NodeJS.ProcessEnv = process.env,
-  osHome: string = homedir(),
+  osHome: string = env.HOME || homedir(),
 ): Promise<VastConfig> {
   const urlRaw = env.VAST_API_URL?.trim() || (await readTrimmed(spotrunUrlPath(home))) || DEFAULT_VAST_API_URL;
   const baseUrl = normalizeBaseUrl(urlRaw);
