@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { DescribeKeyPairsCommand, ImportKeyPairCommand } from "@aws-sdk/client-ec2";
-import { utils } from "ssh2";
+import ssh2 from "ssh2";
 import { awsErrorFacts, toProviderError } from "./aws-error.js";
 
 /**
@@ -28,7 +28,7 @@ export async function localKeyPair(home: string): Promise<LocalKeyPair> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "spotrun" });
+    const pair = ssh2.utils.generateKeyPairSync("ed25519", { comment: "spotrun" });
     // wx: two processes racing to create the key must not overwrite each other's private half.
     await writeFile(privateKeyPath, pair.private, { mode: 0o600, flag: "wx" }).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== "EEXIST") throw err;

@@ -103,6 +103,11 @@ export class Ec2Server {
     this.faults.push({ remaining: n, action, status, code, message: `simulated ${code}` });
   }
 
+  /** Forget pending throttles and failures. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   setSpotPrices(points: SpotPricePoint[]): void {
     this.world.spotPrices = points;
   }
