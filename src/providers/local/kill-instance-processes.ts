@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Every process started on a local instance carries this variable; it is how a reclaim finds them all. */
 export const INSTANCE_MARKER = "SPOTRUN_LOCAL_INSTANCE";
@@ -41,11 +41,4 @@ export function killInstanceProcesses(instanceId: string, rounds = 5): number {
   return killed;
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
+export { isAlive } from "../../base/process.js";

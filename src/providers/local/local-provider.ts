@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
-import { openSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
 import { type Clock, systemClock } from "../../base/clock.js";
@@ -55,10 +55,17 @@ export class LocalProvider implements Provider {
   }
 
   async offers(resources: Resources): Promise<Offer[]> {
-    const wanted = resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : LOCAL_TYPES.map((t) => t.name));
+    const wanted =
+      resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : LOCAL_TYPES.map((t) => t.name));
     return wanted.flatMap((name) => {
       const t = this.type(name);
-      const base = { provider: "local" as const, instanceType: t.name, region: "local", zone: LOCAL_ZONE, onDemandPricePerHour: t.onDemandPerHour };
+      const base = {
+        provider: "local" as const,
+        instanceType: t.name,
+        region: "local",
+        zone: LOCAL_ZONE,
+        onDemandPricePerHour: t.onDemandPerHour,
+      };
       const offers: Offer[] = [{ ...base, id: `${t.name}/on-demand`, spot: false, pricePerHour: t.onDemandPerHour }];
       if (resources.spot) {
         const mtbi = resources.market?.mtbi;
@@ -94,13 +101,23 @@ export class LocalProvider implements Provider {
     if (existing.every((e) => e !== undefined)) return { kind: "launched", instances: existing as InstanceInfo[] };
     if (req.spot) {
       if (seq < market.refuse_spot)
-        return { kind: "refused", refusal: "capacity", code: "InsufficientInstanceCapacity", message: `no spot capacity for ${typeName} (market refuses ${market.refuse_spot} spot launches)` };
+        return {
+          kind: "refused",
+          refusal: "capacity",
+          code: "InsufficientInstanceCapacity",
+          message: `no spot capacity for ${typeName} (market refuses ${market.refuse_spot} spot launches)`,
+        };
       if (market.trace) {
         const avail = loadTraceAvailability(market.trace);
         const startedAt = this.traceStart(market.trace);
         const tick = Math.floor((this.clock.now() - startedAt) / ((avail.gapSeconds * 1000) / market.time_scale));
         if (!avail.availableAt(tick))
-          return { kind: "refused", refusal: "capacity", code: "InsufficientInstanceCapacity", message: `trace: no spot capacity for ${typeName} at tick ${tick}` };
+          return {
+            kind: "refused",
+            refusal: "capacity",
+            code: "InsufficientInstanceCapacity",
+            message: `trace: no spot capacity for ${typeName} at tick ${tick}`,
+          };
       }
     }
     const instances: InstanceInfo[] = [];
@@ -148,7 +165,13 @@ export class LocalProvider implements Provider {
     return (await this.describe([InstanceId(id)]))[0];
   }
 
-  private async create(token: string, typeName: string, req: LaunchRequest, market: LocalMarket, interruptAfterMs: number | undefined): Promise<InstanceInfo> {
+  private async create(
+    token: string,
+    typeName: string,
+    req: LaunchRequest,
+    market: LocalMarket,
+    interruptAfterMs: number | undefined,
+  ): Promise<InstanceInfo> {
     const t = this.type(typeName);
     const id = `i-${randomBytes(9).toString("hex").slice(0, 17)}`;
     await mkdir(join(this.root, "tokens"), { recursive: true });
@@ -179,7 +202,9 @@ export class LocalProvider implements Provider {
       provisioningDelayMs: market.provisioning_delay,
       noticeMs: market.notice,
       ...(interruptAfterMs !== undefined ? { interruptAfterMs } : {}),
-      ...(market.trace ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } } : {}),
+      ...(market.trace
+        ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } }
+        : {}),
     };
     await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
     await writeStatus(dir, { status: "pending" });
@@ -260,7 +285,10 @@ export class LocalProvider implements Provider {
         const host = readHost(dir);
         if (host && isAlive(host.pid)) {
           try {
-            await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/terminate`, { method: "POST", signal: AbortSignal.timeout(2000) });
+            await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/terminate`, {
+              method: "POST",
+              signal: AbortSignal.timeout(2000),
+            });
             for (let i = 0; i < 300 && isAlive(host.pid); i++) await new Promise((r) => setTimeout(r, 10));
             if (!isAlive(host.pid)) return;
           } catch {

@@ -73,10 +73,7 @@ export function destroySync(stateRoot: string, rec: HostRecord): void {
 
 function nsPids(ns: string): number[] {
   try {
-    return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" })
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
+    return execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8" }).split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }

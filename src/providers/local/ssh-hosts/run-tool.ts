@@ -1,7 +1,11 @@
 import { execFile, execFileSync } from "node:child_process";
 
 /** Run a system tool (`ip`, `ssh-keygen`), failing with its stderr so the cause is visible. */
-export function runTool(file: string, args: string[], opts: { allowFail?: boolean } = {}): Promise<{ code: number; stdout: string }> {
+export function runTool(
+  file: string,
+  args: string[],
+  opts: { allowFail?: boolean } = {},
+): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { encoding: "utf8", maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;

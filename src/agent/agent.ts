@@ -1,0 +1,274 @@
+import { appendFileSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../base/atomic-file.js";
+import { shellQuote } from "../base/self.js";
+import type { CheckpointStore } from "../checkpoints/generations.js";
+import { openCheckpointStore } from "../checkpoints/open-store.js";
+import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js";
+import { runHook } from "./hook-runner.js";
+import type { Notice, NoticeWatcher } from "./notice.js";
+import { type AgentConfig, type AgentEvent, type AgentOutcome, agentPaths, type ControlRequest } from "./protocol.js";
+import { Supervisor } from "./supervisor.js";
+
+type Distributive<T> = T extends unknown ? Omit<T, "at"> : never;
+type EventBody = Distributive<AgentEvent>;
+
+/**
+ * The agent on the instance: restores the newest checkpoint, runs setup and the user's command,
+ * watches the provider's notice source, and on a notice (or a stop request) runs the hook within
+ * the deadline, stops the trainer and uploads its checkpoint as a new generation. It also uploads
+ * whenever the trainer writes a new checkpoint, so an abrupt loss costs at most one interval.
+ */
+export class Agent {
+  private readonly paths: ReturnType<typeof agentPaths>;
+  private readonly logFd: number;
+  private store!: CheckpointStore;
+  private readonly supervisor = new Supervisor();
+  private readonly ckWatcher: CheckpointDirWatcher;
+  private watcher: NoticeWatcher | undefined;
+  private stopping: Promise<void> | undefined;
+  private uploading: Promise<void> = Promise.resolve();
+  private lastCheckpointAt: number;
+  private stallWarnedAt = 0;
+  private resumedFrom: string | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private exitOutcome: { outcome: AgentOutcome; exit_code?: number | null; message?: string } | undefined;
+
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly home: string,
+    private readonly makeWatcher: (cfg: AgentConfig) => Promise<NoticeWatcher | undefined>,
+  ) {
+    this.paths = agentPaths(join(home, ".spotrun"));
+    mkdirSync(dirname(this.paths.log), { recursive: true });
+    this.logFd = openSync(this.paths.log, "a");
+    this.ckWatcher = new CheckpointDirWatcher(cfg.checkpoint.dir);
+    this.lastCheckpointAt = Date.now();
+  }
+
+  /** Append-only and synchronous: an event the controller may act on is on disk before we go on. */
+  private emit(e: EventBody): void {
+    appendFileSync(this.paths.events, `${JSON.stringify({ at: Date.now(), ...e })}\n`);
+  }
+
+  private log(line: string): void {
+    appendFileSync(this.logFd, `[spotrun-agent] ${line}\n`);
+  }
+
+  private userEnv(): NodeJS.ProcessEnv {
+    const c = this.cfg;
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...c.envs,
+      SPOT_CHECKPOINT_DIR: c.checkpoint.dir,
+      SPOT_IS_RESTART: c.restart_count > 0 ? "true" : "false",
+      SPOT_RESTART_COUNT: String(c.restart_count),
+      SPOT_RESUME_FROM: this.resumedFrom ?? "",
+      SPOT_WORKER_ID: String(c.node),
+      SPOT_NUM_WORKERS: String(c.num_nodes),
+      SPOT_JOB_ID: c.job_id,
+      SPOT_ATTEMPT: String(c.attempt),
+    };
+    if (c.coordinator_address) {
+      env.JAX_COORDINATOR_ADDRESS = c.coordinator_address;
+      const [addr] = c.coordinator_address.split(":");
+      env.MASTER_ADDR = addr;
+      env.MASTER_PORT = String(c.master_port ?? 29500);
+    }
+    return env;
+  }
+
+  async run(): Promise<AgentOutcome> {
+    const c = this.cfg;
+    this.emit({ kind: "agent_started", pid: process.pid });
+    this.heartbeat();
+    this.timers.push(setInterval(() => this.heartbeat(), 2000));
+    process.on("SIGTERM", () => this.interrupt(Date.now() + 25_000, "shutdown", "signal"));
+
+    this.store = await openCheckpointStore(c.checkpoint.store_url);
+    this.watcher = await this.makeWatcher(c);
+    this.watcher?.start((n) => this.onNotice(n));
+    this.timers.push(setInterval(() => void this.pollControl(), c.notice.poll_ms));
+
+    const t0 = Date.now();
+    const restored = await this.store.restoreLatest(c.checkpoint.dir).catch((e: Error) => {
+      this.emit({ kind: "warning", message: `restore failed: ${e.message}` });
+      return undefined;
+    });
+    mkdirSync(c.checkpoint.dir, { recursive: true });
+    this.resumedFrom = restored?.generation ?? null;
+    if (restored) this.ckWatcher.markUploaded(await dirSignature(c.checkpoint.dir));
+    this.emit({ kind: "restored", generation: this.resumedFrom, ms: Date.now() - t0 });
+    if (restored) this.log(`restored checkpoint generation ${restored.generation} into ${c.checkpoint.dir}`);
+
+    if (c.setup && !this.stopping) {
+      const t1 = Date.now();
+      const res = await runHook(c.setup, { cwd: c.workdir, env: this.userEnv(), timeoutMs: 24 * 3_600_000, logFd: this.logFd });
+      this.emit({ kind: "setup_done", exit_code: res.exitCode ?? -1, ms: Date.now() - t1 });
+      if (res.outcome !== "ok" && !this.stopping) return this.finish({ outcome: "setup_failed", exit_code: res.exitCode });
+    }
+    if (this.stopping) {
+      await this.stopping;
+      return this.exitOutcome?.outcome ?? "preempted";
+    }
+
+    let command = c.run;
+    if (c.restart_count > 0 && this.resumedFrom && c.checkpoint.resume_arg)
+      command = `${command} ${c.checkpoint.resume_arg} ${shellQuote(c.checkpoint.dir)}`;
+    const pid = this.supervisor.start(command, { cwd: c.workdir, env: this.userEnv(), logFd: this.logFd });
+    this.emit({ kind: "run_started", restart: c.restart_count > 0, pid });
+    this.timers.push(setInterval(() => void this.pollCheckpoints(), 500));
+
+    const exit = await this.supervisor.exited;
+    this.emit({ kind: "run_exited", exit_code: exit.exitCode, signal: exit.signal });
+    if (this.stopping) {
+      await this.stopping;
+      return this.exitOutcome?.outcome ?? "preempted";
+    }
+    // The trainer finished on its own: keep what it wrote last, then report.
+    await this.uploadIfChanged(exit.exitCode === 0 ? "final" : "failure");
+    return this.finish(
+      exit.exitCode === 0 ? { outcome: "succeeded", exit_code: 0 } : { outcome: "failed", exit_code: exit.exitCode },
+    );
+  }
+
+  private heartbeat(): void {
+    void writeFileAtomic(this.paths.heartbeat, String(Date.now())).catch(() => {});
+  }
+
+  private async pollControl(): Promise<void> {
+    if (this.stopping) return;
+    let req: ControlRequest | undefined;
+    try {
+      req = JSON.parse(readFileSync(this.paths.control, "utf8")) as ControlRequest;
+    } catch {
+      return;
+    }
+    if (req?.action === "checkpoint-and-stop")
+      this.interrupt(Date.now() + this.cfg.checkpoint.hook_timeout_ms + 30_000, `stop:${req.reason}`, "controller");
+  }
+
+  private async pollCheckpoints(): Promise<void> {
+    if (this.stopping) return;
+    const sig = await this.ckWatcher.poll();
+    if (sig) this.upload("periodic", sig);
+    const stall = this.cfg.checkpoint.stall_warning_ms;
+    const since = Date.now() - this.lastCheckpointAt;
+    if (since > stall && Date.now() - this.stallWarnedAt > stall) {
+      this.stallWarnedAt = Date.now();
+      this.emit({ kind: "checkpoint_stalled", since_ms: since });
+      this.log(
+        `warning: no new checkpoint in ${Math.round(since / 60_000)} min — is the trainer writing to $SPOT_CHECKPOINT_DIR?`,
+      );
+    }
+  }
+
+  /** Uploads are serialised: a notice waits for the periodic upload in flight, then sends its own. */
+  private upload(reason: string, sig?: string): Promise<void> {
+    if (!this.cfg.checkpoint.upload) return this.uploading;
+    this.uploading = this.uploading.then(async () => {
+      const signature = sig ?? (await dirSignature(this.cfg.checkpoint.dir));
+      if (!signature) return;
+      const t0 = Date.now();
+      try {
+        const m = await this.store.save(this.cfg.checkpoint.dir, {
+          jobId: this.cfg.job_id,
+          attempt: this.cfg.attempt,
+          reason,
+          now: Date.now(),
+        });
+        this.ckWatcher.markUploaded(signature);
+        this.lastCheckpointAt = Date.now();
+        this.emit({
+          kind: "checkpoint_uploaded",
+          generation: m.generation,
+          bytes: m.total_bytes,
+          files: m.files.length,
+          ms: Date.now() - t0,
+          reason,
+        });
+        await this.store.prune(this.cfg.checkpoint.keep).catch(() => {});
+      } catch (e) {
+        this.emit({ kind: "checkpoint_failed", message: (e as Error).message });
+      }
+    });
+    return this.uploading;
+  }
+
+  private async uploadIfChanged(reason: string): Promise<void> {
+    await this.uploading;
+    if (await this.ckWatcher.changedSinceUpload()) await this.upload(reason);
+  }
+
+  private onNotice(n: Notice): void {
+    if (n.kind === "interruption") {
+      this.emit({ kind: "notice", action: n.action, time: n.deadline, source: n.source, seen_at: n.seenAt });
+      this.interrupt(n.deadline, n.action, n.source, true);
+    } else if (n.kind === "rebalance") {
+      // Elevated risk: take a checkpoint now rather than wait for the notice.
+      this.emit({ kind: "rebalance", source: n.source });
+      void this.uploadIfChanged("rebalance");
+    } else if (n.kind === "maintenance") {
+      this.emit({
+        kind: "notice",
+        action: `maintenance:${n.code}`,
+        time: n.deadline ?? Date.now() + 30_000,
+        source: n.source,
+        seen_at: n.seenAt,
+      });
+      this.interrupt(n.deadline ?? Date.now() + 30_000, n.code, n.source, true);
+    }
+  }
+
+  /**
+   * The save path: hook (or SIGTERM) within min(hook_timeout, time left − safety margin), then the
+   * upload of whatever exists — a failing or hanging hook never stops it.
+   */
+  private interrupt(deadline: number, action: string, source: string, alreadyEmitted = false): void {
+    if (this.stopping) return;
+    if (!alreadyEmitted && source !== "controller")
+      this.emit({ kind: "notice", action, time: deadline, source, seen_at: Date.now() });
+    const stopOnly = source === "controller";
+    this.stopping = (async () => {
+      const c = this.cfg;
+      const left = deadline - Date.now();
+      const margin = Math.min(10_000, Math.max(1_000, left * 0.25));
+      const bound = Math.max(0, Math.min(c.checkpoint.hook_timeout_ms, left - margin));
+      const env = { ...this.userEnv(), INTERRUPTION_TIME: new Date(deadline).toISOString(), INTERRUPTION_ACTION: action };
+      if (c.checkpoint.hook) {
+        this.log(`interruption (${action}) — running checkpoint hook, ${Math.round(bound)} ms allowed`);
+        const res = await runHook(c.checkpoint.hook, { cwd: c.workdir, env, timeoutMs: bound, logFd: this.logFd });
+        this.emit({ kind: "hook_ran", outcome: res.outcome, exit_code: res.exitCode, ms: res.ms });
+      } else {
+        this.emit({ kind: "hook_ran", outcome: "none", exit_code: null, ms: 0 });
+      }
+      const grace = Math.max(0, deadline - margin - Date.now());
+      this.log(
+        `interruption (${action}) — stopping the trainer (SIGTERM, ${Math.round(Math.min(grace, bound || grace))} ms grace)`,
+      );
+      await this.supervisor.stop(Math.min(grace, c.checkpoint.hook ? grace : bound));
+      await this.uploadIfChanged(stopOnly ? "stop" : "notice");
+      const gen = (await this.store.latest().catch(() => undefined))?.generation ?? null;
+      this.finish({ outcome: stopOnly ? "stopped" : "preempted", generation: gen });
+    })();
+  }
+
+  private finish(o: {
+    outcome: AgentOutcome;
+    exit_code?: number | null;
+    generation?: string | null;
+    message?: string;
+  }): AgentOutcome {
+    if (this.exitOutcome) return this.exitOutcome.outcome;
+    this.exitOutcome = o;
+    this.emit({ kind: "agent_exit", ...o });
+    for (const t of this.timers) clearInterval(t);
+    void this.watcher?.stop();
+    return o.outcome;
+  }
+
+  async cleanup(): Promise<void> {
+    await rm(`${this.cfg.checkpoint.dir}.old-${process.pid}`, { recursive: true, force: true });
+  }
+}

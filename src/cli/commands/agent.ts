@@ -1,0 +1,132 @@
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parseDuration } from "../../base/duration.js";
+import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
+import { isAlive } from "../../base/process.js";
+import type { CommandSpec } from "../command.js";
+
+/** One agent per instance: a pid file taken exclusively, so a repeated bootstrap cannot start a second. */
+function takePidFile(path: string): boolean {
+  for (let i = 0; i < 2; i++) {
+    try {
+      const fd = openSync(path, "wx");
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      const pid = Number(readFileSync(path, "utf8"));
+      if (pid && isAlive(pid)) return false;
+      unlinkSync(path);
+    }
+  }
+  return false;
+}
+
+export const agentRunCommand: CommandSpec = {
+  name: "agent run",
+  summary: "On an instance: supervise a job's run, watch for interruption notices, checkpoint (started by the controller)",
+  examples: ["spotrun agent run --config ~/.spotrun/agent.json"],
+  options: (cmd) => cmd.requiredOption("--config <file>", "agent configuration written by the controller"),
+  async run(_ctx, _args, opts) {
+    const { agentConfigSchema } = await import("../../agent/protocol.js");
+    const { Agent } = await import("../../agent/agent.js");
+    const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
+    const home = process.env.HOME ?? homedir();
+    const file = isAbsolute(String(opts.config)) ? String(opts.config) : join(home, String(opts.config));
+    const cfg = agentConfigSchema.parse(JSON.parse(readFileSync(file, "utf8")));
+    if (!takePidFile(join(dirname(file), "agent.pid"))) return { exitCode: 0, human: "an agent is already running here" };
+    const agent = new Agent(cfg, home, createWatcher);
+    const outcome = await agent.run();
+    await agent.cleanup();
+    // Exit at once: the instance may be reclaimed any moment and nothing else is left to do.
+    process.exit(outcome === "succeeded" || outcome === "preempted" || outcome === "stopped" ? 0 : 1);
+  },
+};
+
+export const agentWatchCommand: CommandSpec = {
+  name: "agent watch",
+  summary: "Print each interruption notice as one JSON line the moment it is seen (rehearse against a metadata mock)",
+  examples: [
+    "spotrun agent watch --provider aws",
+    "AWS_EC2_METADATA_SERVICE_ENDPOINT=http://localhost:1338 spotrun agent watch --provider aws --json",
+    "GCE_METADATA_HOST=localhost:8080 spotrun agent watch --provider gcp --once",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("--provider <kind>", "aws | gcp | local (local speaks IMDSv2)", "aws")
+      .option("--endpoint <url>", "metadata endpoint (default: as the SDKs resolve it)")
+      .option("--poll <duration>", "poll interval", "250ms")
+      .option("--once", "exit after the first interruption notice"),
+  async run(ctx, _args, opts) {
+    const pollMs = parseDuration(String(opts.poll));
+    if (pollMs === undefined) throw usageError(`--poll ${opts.poll} is not a duration`);
+    let watcher: import("../../agent/notice.js").NoticeWatcher;
+    const kind = String(opts.provider);
+    if (kind === "aws" || kind === "local") {
+      const { ImdsWatcher } = await import("../../agent/watchers/imds-watcher.js");
+      watcher = new ImdsWatcher({ pollMs, ...(opts.endpoint ? { endpoint: String(opts.endpoint) } : {}) });
+    } else if (kind === "gcp") {
+      const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
+      const w = await createWatcher({ notice: { source: "gce-metadata", poll_ms: pollMs } } as never);
+      if (!w) throw new Error("no GCE watcher");
+      watcher = w;
+    } else
+      throw usageError(
+        `--provider ${kind} has no on-instance notice`,
+        "use aws, gcp or local (Vast.ai interruptions are seen by the controller)",
+      );
+    await new Promise<void>((done) => {
+      watcher.start((n) => {
+        const value = {
+          kind: n.kind,
+          source: n.source,
+          seen_at: new Date(n.seenAt).toISOString(),
+          ...(n.kind === "interruption" ? { action: n.action, time: new Date(n.deadline).toISOString() } : {}),
+          ...(n.kind === "maintenance" ? { code: n.code } : {}),
+        };
+        process.stdout.write(`${JSON.stringify(value)}\n`);
+        if (opts.once && n.kind === "interruption") done();
+      });
+      ctx.signal.addEventListener("abort", () => done(), { once: true });
+      process.once("SIGINT", () => done());
+    });
+    await watcher.stop();
+    return {};
+  },
+};
+
+export const agentGuardCommand: CommandSpec = {
+  name: "agent guard",
+  summary: "On a `spotrun launch` instance: on a notice run the checkpoint script within its timeout, then exit",
+  examples: ["spotrun agent guard --provider aws --config /etc/spotrun/spot.json"],
+  options: (cmd) =>
+    cmd
+      .option("--provider <kind>", "aws | gcp | local", "aws")
+      .option("--config <file>", "spot configuration: {checkpoint_script, hook_timeout_ms, on_interruption}")
+      .option("--checkpoint-script <path>", "script or s3:// URL to run on a notice")
+      .option("--hook-timeout <duration>", "how long the script may run", "90s"),
+  async run(_ctx, _args, opts) {
+    const { guard } = await import("../../agent/guard.js");
+    const fileCfg = opts.config
+      ? (JSON.parse(readFileSync(resolve(String(opts.config)), "utf8")) as Record<string, unknown>)
+      : {};
+    const timeout = parseDuration(String(opts.hookTimeout)) ?? 90_000;
+    const cfg = {
+      hook_timeout_ms: Number(fileCfg.hook_timeout_ms ?? timeout),
+      on_interruption: String(fileCfg.on_interruption ?? "checkpoint"),
+      ...((fileCfg.checkpoint_script ?? opts.checkpointScript)
+        ? { checkpoint_script: String(fileCfg.checkpoint_script ?? opts.checkpointScript) }
+        : {}),
+    };
+    let watcher: import("../../agent/notice.js").NoticeWatcher | undefined;
+    const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
+    watcher = await createWatcher({
+      notice: { source: opts.provider === "gcp" ? "gce-metadata" : "aws-imds", poll_ms: 250 },
+    } as never);
+    if (!watcher) throw new SpotrunError("usage", `no notice watcher for ${opts.provider}`);
+    const res = await guard(cfg, watcher, (e) => process.stdout.write(`${JSON.stringify(e)}\n`));
+    return { exitCode: res && res.outcome !== "ok" ? ExitCode.failed : ExitCode.ok };
+  },
+};

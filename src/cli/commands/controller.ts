@@ -1,0 +1,32 @@
+import { Controller } from "../../core/controller.js";
+import { openApp } from "../app.js";
+import type { CommandSpec } from "../command.js";
+
+export const controllerRunCommand: CommandSpec = {
+  name: "controller run",
+  summary: "Run the controller for this state store in the foreground (normally started for you)",
+  examples: ["spotrun controller run", "spotrun controller run --exit-when-idle"],
+  options: (cmd) => cmd.option("--exit-when-idle", "stop when no job is active"),
+  async run(ctx, _args, opts) {
+    const app = await openApp(ctx);
+    try {
+      const c = new Controller({
+        store: app.store,
+        providers: app.providers,
+        home: ctx.home,
+        clock: app.clock,
+        logger: ctx.logger,
+      });
+      const abort = new AbortController();
+      process.once("SIGINT", () => abort.abort());
+      ctx.signal.addEventListener("abort", () => abort.abort(), { once: true });
+      const why = await c.run({ signal: abort.signal, exitWhenIdle: Boolean(opts.exitWhenIdle) });
+      return {
+        data: { stopped: why },
+        human: why === "lease-lost" ? "another controller owns this state store" : `controller stopped (${why})`,
+      };
+    } finally {
+      await app.close();
+    }
+  },
+};

@@ -1,0 +1,177 @@
+import { createInterface } from "node:readline/promises";
+import { Option } from "commander";
+import { parseDuration } from "../../base/duration.js";
+import { ExitCode, usageError } from "../../base/errors.js";
+import { Controller } from "../../core/controller.js";
+import type { JobState } from "../../core/job-state.js";
+import { submitJob } from "../../core/submit.js";
+import { formatUsd } from "../../cost/ledger.js";
+import { loadTaskFile, type Overrides } from "../../spec/load-task.js";
+import { type App, controllerAlive, ensureController, openApp } from "../app.js";
+import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
+import { followJob } from "../follow-job.js";
+import { jobView } from "../job-view.js";
+
+function overridesFrom(opts: Record<string, unknown>): Overrides {
+  const o: Overrides = {};
+  const num = (k: string) => (opts[k] === undefined ? undefined : Number(opts[k]));
+  if (opts.name !== undefined) o.name = opts.name;
+  if (opts.provider !== undefined) o["resources.provider"] = opts.provider;
+  if (opts.instanceType !== undefined) o["resources.instance_type"] = opts.instanceType;
+  if (opts.instanceTypes !== undefined) o["resources.instance_types"] = String(opts.instanceTypes).split(",");
+  if (opts.spot !== undefined) o["resources.spot"] = opts.spot;
+  if (opts.maxPrice !== undefined) o["resources.max_price"] = num("maxPrice");
+  if (opts.fallbackOnDemand !== undefined) o["resources.fallback_on_demand"] = opts.fallbackOnDemand;
+  if (opts.region !== undefined) o["resources.region"] = opts.region;
+  if (opts.numNodes !== undefined) o.num_nodes = num("numNodes");
+  if (opts.maxCost !== undefined) o["budget.max_cost"] = num("maxCost");
+  if (opts.maxHourly !== undefined) o["budget.max_hourly"] = num("maxHourly");
+  if (opts.maxRestarts !== undefined) o["recovery.max_restarts"] = num("maxRestarts");
+  if (opts.count !== undefined)
+    o.array = { count: num("count"), ...(opts.spotCount !== undefined ? { spot_count: num("spotCount") } : {}) };
+  if (opts.interruptEvery !== undefined) {
+    const every = parseDuration(String(opts.interruptEvery));
+    if (every === undefined)
+      throw usageError(`--interrupt-every ${opts.interruptEvery} is not a duration`, "write it like 8s or 2m");
+    const n = Number(opts.interruptions ?? 3);
+    o["resources.market.interrupt_after"] = Array.from({ length: n }, () => `${every}ms`);
+  }
+  if (opts.notice !== undefined) o["resources.market.notice"] = opts.notice;
+  for (const kv of (opts.env as string[] | undefined) ?? []) {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw usageError(`--env ${kv} is not KEY=VALUE`);
+    o[`envs.${kv.slice(0, i)}`] = kv.slice(i + 1);
+  }
+  return o;
+}
+
+export function exitCodeFor(state: JobState, lastEnd: string | null): number {
+  if (state === "SUCCEEDED") return ExitCode.ok;
+  if (state === "FAILED" && lastEnd === "launch_failed") return ExitCode.providerRefused;
+  return ExitCode.failed;
+}
+
+async function summary(app: App, ids: string[], ctx: CommandContext): Promise<CommandResult> {
+  const views = await Promise.all(ids.map(async (id) => jobView(app.store, (await app.store.job(id))!, app.clock.now())));
+  const lines = views.map(
+    (v) =>
+      `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${v.savings_pct}%)`,
+  );
+  const worst = views.map((v) => exitCodeFor(v.state as JobState, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
+  void ctx;
+  return { data: views.length === 1 ? views[0] : views, human: lines.join("\n"), exitCode: worst };
+}
+
+/** Ctrl-C on a foreground run: keep the job in the background, or tear it down. Never leaves an instance unaccounted for. */
+async function onInterrupt(app: App, ids: string[], ctx: CommandContext): Promise<"keep" | "cancel"> {
+  if (!process.stdin.isTTY || ctx.json) return "keep";
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  const answer = (
+    await rl.question("\nKeep the job running in the background [k] or cancel it and tear down its instances [c]? [k] ")
+  )
+    .trim()
+    .toLowerCase();
+  rl.close();
+  if (answer.startsWith("c")) {
+    for (const id of ids) await app.store.updateJob(id, { desired: "cancel" });
+    return "cancel";
+  }
+  return "keep";
+}
+
+export const runCommand: CommandSpec = {
+  name: "run <task>",
+  summary: "Run a task as a managed job: launch, run, survive interruptions, resume, finish",
+  examples: [
+    "spotrun run examples/quickstart/task.yaml",
+    "spotrun run task.yaml --detach --json",
+    "spotrun run task.yaml --instance-type local.medium --max-cost 0.50 --env EPOCHS=10",
+    "spotrun run task.yaml --interrupt-every 8s --interruptions 3 --notice 4s   # local provider chaos",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("-d, --detach", "hand the job to a background controller and return its id")
+      .option("--name <name>", "job name")
+      .option("--provider <kind>", "local | aws | gcp | vast")
+      .option("--instance-type <type>", "instance type")
+      .option("--instance-types <a,b,c>", "several instance types, in order of preference")
+      .option("--spot", "use spot capacity")
+      .option("--no-spot", "use on-demand capacity")
+      .option("--max-price <usd>", "highest spot price per hour")
+      .option("--fallback-on-demand", "launch on-demand when spot capacity is refused")
+      .option("--region <region>", "region")
+      .option("--num-nodes <n>", "nodes placed together")
+      .option("--max-cost <usd>", "stop the job (with a final checkpoint) when it has cost this much")
+      .option("--max-hourly <usd>", "refuse capacity that costs more per hour")
+      .option("--max-restarts <n>", "recoveries from preemption before giving up")
+      .option("--count <n>", "run a job array of N members")
+      .option("--spot-count <k>", "in an array, K members on spot and the rest on-demand")
+      .option("--env <KEY=VALUE...>", "environment for the run (repeatable)")
+      .addOption(
+        new Option("--interrupt-every <duration>", "local provider: interrupt each spot instance this long after it starts"),
+      )
+      .addOption(
+        new Option("--interruptions <n>", "local provider: how many instances --interrupt-every applies to").default("3"),
+      )
+      .addOption(new Option("--notice <duration>", "local provider: notice length before the reclaim")),
+  async run(ctx, args, opts) {
+    const loaded = await loadTaskFile(args[0] as string, overridesFrom(opts));
+    const app = await openApp(ctx);
+    try {
+      const ids = await submitJob(app.store, loaded, ctx.home, app.clock);
+      if (opts.detach) {
+        await ensureController(app, ctx.home);
+        const views = await Promise.all(ids.map(async (id) => jobView(app.store, (await app.store.job(id))!, app.clock.now())));
+        return {
+          data: views.length === 1 ? views[0] : views,
+          human: ids.map((id) => `${id} submitted — follow with: spotrun logs ${id} --follow`).join("\n"),
+        };
+      }
+      ctx.out.info(`[spotrun] job ${ids.join(", ")} submitted (${loaded.task.name}); Ctrl-C to detach or cancel`);
+      const stop = new AbortController();
+      let interrupted = false;
+      const onSigint = () => {
+        interrupted = true;
+        stop.abort();
+      };
+      process.on("SIGINT", onSigint);
+      ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
+      const controller = new Controller({
+        store: app.store,
+        providers: app.providers,
+        home: ctx.home,
+        clock: app.clock,
+        logger: ctx.logger,
+      });
+      const allDone = async () => {
+        for (const id of ids) {
+          const j = await app.store.job(id);
+          if (j && !["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(j.state)) return false;
+        }
+        return true;
+      };
+      // Drive the job here when no other controller owns this store; otherwise just follow it.
+      const driving = (await controllerAlive(app.store, app.clock.now()))
+        ? undefined
+        : controller.run({ signal: stop.signal, until: allDone });
+      await Promise.all(ids.map((id) => followJob(app.store, ctx.home, id, ctx.out, { signal: stop.signal })));
+      await driving?.catch(() => {});
+      process.off("SIGINT", onSigint);
+      if (interrupted) {
+        const choice = await onInterrupt(app, ids, ctx);
+        await ensureController(app, ctx.home);
+        ctx.out.info(
+          choice === "keep"
+            ? `[spotrun] ${ids.join(", ")} keeps running in the background — spotrun logs ${ids[0]} --follow; spotrun cancel ${ids[0]}`
+            : `[spotrun] cancelling ${ids.join(", ")}; its instances are being torn down`,
+        );
+        const res = await summary(app, ids, ctx);
+        return { ...res, exitCode: ExitCode.interrupted };
+      }
+      await ensureController(app, ctx.home);
+      return await summary(app, ids, ctx);
+    } finally {
+      await app.close();
+    }
+  },
+};

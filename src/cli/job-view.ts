@@ -1,0 +1,37 @@
+import { toIso } from "../base/clock.js";
+import { summarize } from "../cost/ledger.js";
+import type { JobRow, StateStore } from "../state/state-store.js";
+
+/** The JSON shape of a job in `status`, `run` and `cost` (snake_case, RFC 3339, `_usd`). */
+export async function jobView(store: StateStore, job: JobRow, now: number) {
+  const [attempts, instances] = await Promise.all([store.attempts(job.id), store.instances({ jobId: job.id })]);
+  const cost = summarize(instances, now);
+  const current = attempts[attempts.length - 1];
+  const live = instances.filter((i) => i.attempt === current?.idx);
+  return {
+    id: job.id,
+    name: job.name,
+    state: job.state,
+    message: job.message,
+    created_at: toIso(job.created_at),
+    ended_at: job.ended_at ? toIso(job.ended_at) : null,
+    attempts: attempts.length,
+    preemptions: job.preemptions,
+    error_restarts: job.error_restarts,
+    array_id: job.array_id,
+    array_index: job.array_index,
+    current_attempt: current
+      ? {
+          attempt: current.idx,
+          state: current.state,
+          spot: current.spot === 1,
+          instance_type: current.instance_type,
+          instance_ids: live.map((i) => i.id),
+          end: current.end_kind,
+        }
+      : null,
+    checkpoint_store: job.store_url,
+    ...cost,
+  };
+}
+export type JobView = Awaited<ReturnType<typeof jobView>>;

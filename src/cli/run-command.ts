@@ -1,0 +1,79 @@
+import { type Command, Option } from "commander";
+import { ExitCode, SpotrunError } from "../base/errors.js";
+import { createLogger } from "../base/logger.js";
+import type { CommandContext, CommandSpec } from "./command.js";
+import { resolveHome } from "./home.js";
+import { createOutput } from "./output.js";
+
+const EXIT_HELP = `
+Exit codes:
+  0  success            3  not found
+  1  the job or operation failed   4  a provider refused (capacity, quota, price)
+  2  bad usage or input  5  interrupted by the user`;
+
+/**
+ * The one wrapper every command goes through: global flags, context, rendering of data as a
+ * table or `--json`, mapping of errors to one line and an exit code (a stack only with --debug).
+ */
+export function mount(program: Command, spec: CommandSpec): void {
+  const words = spec.name.split(" ");
+  let parent = program;
+  const path = words.filter((w) => !w.startsWith("<") && !w.startsWith("["));
+  const argsSyntax = words.slice(path.length).join(" ");
+  for (const w of path.slice(0, -1)) {
+    parent = parent.commands.find((c) => c.name() === w) ?? parent.command(w).description(`${w} commands`);
+  }
+  const cmd = parent.command(`${path[path.length - 1]}${argsSyntax ? ` ${argsSyntax}` : ""}`).description(spec.summary);
+  spec.options?.(cmd);
+  cmd.addHelpText("after", `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join("\n")}\n${EXIT_HELP}`);
+  cmd.action(async (...raw: unknown[]) => {
+    const command = raw[raw.length - 1] as Command;
+    const opts = command.opts() as Record<string, unknown>;
+    const globals = command.optsWithGlobals() as { json?: boolean; debug?: boolean; home?: string };
+    const args = (raw.slice(0, -2) as (string | string[] | undefined)[]).flatMap((a) =>
+      a === undefined ? [] : Array.isArray(a) ? a : [a],
+    );
+    const json = Boolean(globals.json);
+    const debug = Boolean(globals.debug);
+    const abort = new AbortController();
+    const ctx: CommandContext = {
+      home: resolveHome(globals.home),
+      json,
+      debug,
+      out: createOutput(json),
+      logger: createLogger({ level: debug ? "debug" : (process.env.SPOTRUN_LOG_LEVEL ?? "warn") }),
+      signal: abort.signal,
+    };
+    const onSignal = () => abort.abort(new SpotrunError("interrupted", "interrupted"));
+    process.once("SIGTERM", onSignal);
+    try {
+      const result = await spec.run(ctx, args, { ...opts, ...globals });
+      if (json && result.data !== undefined) process.stdout.write(`${JSON.stringify(result.data, null, 2)}\n`);
+      else if (!json && result.human) process.stdout.write(result.human.endsWith("\n") ? result.human : `${result.human}\n`);
+      process.exitCode = result.exitCode ?? ExitCode.ok;
+    } catch (e) {
+      process.exitCode = reportError(e, debug);
+    } finally {
+      process.off("SIGTERM", onSignal);
+    }
+  });
+}
+
+export function reportError(e: unknown, debug: boolean): number {
+  if (e instanceof SpotrunError) {
+    process.stderr.write(`spotrun: ${e.oneLine()}\n`);
+    if (debug && e.cause) process.stderr.write(`${(e.cause as Error).stack ?? e.cause}\n`);
+    return e.exitCode;
+  }
+  const err = e as Error;
+  process.stderr.write(`spotrun: ${err?.message ?? String(e)} — rerun with --debug for details, or report it as a bug\n`);
+  if (debug) process.stderr.write(`${err?.stack ?? ""}\n`);
+  return ExitCode.failed;
+}
+
+export function globalOptions(program: Command): Command {
+  return program
+    .addOption(new Option("--json", "print exactly one JSON document on stdout (streams: one object per line)"))
+    .addOption(new Option("--debug", "verbose logs and stack traces"))
+    .addOption(new Option("--home <dir>", "state directory (default $SPOTRUN_HOME or ~/.spotrun)"));
+}

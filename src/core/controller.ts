@@ -1,0 +1,680 @@
+import { randomBytes } from "node:crypto";
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join } from "node:path";
+import { type AgentEvent, agentPaths, parseEventLines } from "../agent/protocol.js";
+import type { Clock } from "../base/clock.js";
+import { errorMessage, SpotrunError } from "../base/errors.js";
+import { attemptIdOf, InstanceId, idempotencyKey } from "../base/ids.js";
+import type { Logger } from "../base/logger.js";
+import { isAlive } from "../base/process.js";
+import { summarize } from "../cost/ledger.js";
+import { type InstanceInfo, type Provider, ProviderError, TAG } from "../providers/provider.js";
+import type { ProviderCache } from "../providers/registry.js";
+import type { ProviderKind, Task } from "../spec/task-schema.js";
+import type { AttemptRow, JobRow, StateStore } from "../state/state-store.js";
+import type { Transport } from "../transport/transport.js";
+import { bootstrapAgent } from "./agent-bootstrap.js";
+import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBackoffMs, planLaunch } from "./decide.js";
+import type { JobEvent } from "./events.js";
+import { canMove, isTerminal, type JobState } from "./job-state.js";
+import { jobLogPath } from "./paths.js";
+
+export interface ControllerOptions {
+  store: StateStore;
+  providers: ProviderCache;
+  home: string;
+  clock: Clock;
+  logger: Logger;
+  /** How often the loop wakes. */
+  tickMs?: number;
+  /** How often a steadily running job is polled; jobs in transition are polled every tick. */
+  steadyPollMs?: number;
+  leaseTtlMs?: number;
+  reapEveryMs?: number;
+  /** An agent silent this long on a running instance is taken as lost. */
+  heartbeatTimeoutMs?: number;
+}
+
+export const LEASE = "controller";
+const MAX_LAUNCH_FAILURES = 10;
+
+/** This state store's id, in every instance's tags, so the reaper never touches another store's instances. */
+export function storeId(home: string): string {
+  const file = join(home, "store-id");
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    mkdirSync(home, { recursive: true });
+    const id = randomBytes(6).toString("hex");
+    writeFileSync(file, id, { flag: "wx" });
+    return id;
+  }
+}
+
+/**
+ * The reconcile loop: one per state store (held by a lease), one timer for all jobs. Each job is
+ * moved one step toward its desired state per visit; every step is recorded before or after its
+ * side effect in a way that a restarted controller can repeat safely (idempotency keys on every
+ * launch, an agent that refuses to start twice, a reaper for what no live attempt owns).
+ */
+export class Controller {
+  readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
+  private readonly inflight = new Set<string>();
+  private readonly nextVisit = new Map<string, number>();
+  private readonly transports = new Map<string, Transport>();
+  private lastReap = 0;
+  private readonly tickMs: number;
+  private readonly steadyPollMs: number;
+  private readonly leaseTtlMs: number;
+  private readonly reapEveryMs: number;
+  private readonly heartbeatTimeoutMs: number;
+  private readonly storeTag: string;
+
+  constructor(private readonly o: ControllerOptions) {
+    this.tickMs = o.tickMs ?? 100;
+    this.steadyPollMs = o.steadyPollMs ?? 500;
+    this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
+    this.reapEveryMs = o.reapEveryMs ?? 10_000;
+    this.heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 60_000;
+    this.storeTag = storeId(o.home);
+  }
+
+  private get store() {
+    return this.o.store;
+  }
+  private now() {
+    return this.o.clock.now();
+  }
+
+  async acquire(): Promise<boolean> {
+    return this.store.acquireLease(LEASE, this.owner, this.leaseTtlMs, this.now(), isAlive);
+  }
+
+  async release(): Promise<void> {
+    await this.store.releaseLease(LEASE, this.owner);
+    for (const t of this.transports.values()) await t.close().catch(() => {});
+    this.transports.clear();
+  }
+
+  /** Run until aborted, or until `until()` says so, or (with exitWhenIdle) no job is active. */
+  async run(
+    opts: { signal?: AbortSignal; exitWhenIdle?: boolean; until?: () => Promise<boolean> } = {},
+  ): Promise<"idle" | "aborted" | "done" | "lease-lost"> {
+    try {
+      for (;;) {
+        if (opts.signal?.aborted) return "aborted";
+        if (!(await this.acquire())) return "lease-lost";
+        await this.tick();
+        if (opts.until && (await opts.until())) return "done";
+        if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) return "idle";
+        await this.o.clock.sleep(this.tickMs, opts.signal).catch(() => {});
+      }
+    } finally {
+      await this.waitInflight();
+      await this.release();
+    }
+  }
+
+  private async waitInflight(): Promise<void> {
+    for (let i = 0; i < 300 && this.inflight.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  /** One pass: visit every active job that is due and not already being worked on. */
+  async tick(): Promise<void> {
+    const jobs = await this.store.jobs({ active: true });
+    const now = this.now();
+    for (const job of jobs) {
+      if (this.inflight.has(job.id) || (this.nextVisit.get(job.id) ?? 0) > now) continue;
+      this.inflight.add(job.id);
+      void this.visit(job).finally(() => this.inflight.delete(job.id));
+    }
+    if (now - this.lastReap >= this.reapEveryMs) {
+      this.lastReap = now;
+      await this.reap(jobs).catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "reaper pass failed"));
+    }
+  }
+
+  private async visit(job: JobRow): Promise<void> {
+    try {
+      const steady = await this.reconcile(job);
+      this.nextVisit.set(job.id, this.now() + (steady ? this.steadyPollMs : 0));
+    } catch (e) {
+      this.o.logger.warn({ job: job.id, err: errorMessage(e) }, "reconcile failed; will retry");
+      this.nextVisit.set(job.id, this.now() + 1000);
+    }
+  }
+
+  private event(jobId: string, e: JobEvent, tx: StateStore = this.store): Promise<void> {
+    return tx.appendEvent(jobId, this.now(), e);
+  }
+
+  private async setState(tx: StateStore, job: JobRow, to: JobState, reason: string, patch: Partial<JobRow> = {}): Promise<void> {
+    const from = job.state as JobState;
+    if (!canMove(from, to)) throw new Error(`bug: illegal job transition ${from} → ${to} for ${job.id}`);
+    const now = this.now();
+    await tx.updateJob(job.id, {
+      ...patch,
+      state: to,
+      message: reason,
+      updated_at: now,
+      ...(isTerminal(to) ? { ended_at: now } : {}),
+    });
+    if (from !== to) await this.event(job.id, { kind: "state_changed", from, to, reason }, tx);
+    job.state = to;
+  }
+
+  /** Returns true when the job is in a steady state (poll it less often). */
+  private async reconcile(job: JobRow): Promise<boolean> {
+    const task = JSON.parse(job.task_json) as Task;
+    const provider = await this.o.providers.get(task.resources.provider);
+    if (job.desired === "cancel") {
+      await this.cancel(job, provider);
+      return false;
+    }
+    switch (job.state as JobState) {
+      case "PENDING":
+      case "RECOVERING":
+        await this.startAttempt(job, task, provider);
+        return false;
+      case "PROVISIONING":
+        await this.provision(job, task, provider);
+        return false;
+      case "SETTING_UP":
+      case "RUNNING":
+        return this.supervise(job, task, provider);
+      default:
+        return true;
+    }
+  }
+
+  private async jobCost(jobId: string): Promise<number> {
+    return summarize(await this.store.instances({ jobId }), this.now()).cost_usd;
+  }
+
+  private async startAttempt(job: JobRow, task: Task, provider: Provider): Promise<void> {
+    if (this.now() < job.not_before) return;
+    if (task.budget.max_cost !== undefined && (await this.jobCost(job.id)) >= task.budget.max_cost) {
+      await this.store.transaction((tx) => this.setState(tx, job, "OVER_BUDGET", `budget of $${task.budget.max_cost} spent`));
+      return;
+    }
+    const past = (await this.store.attempts(job.id)).map((a) => ({
+      spot: a.spot === 1,
+      endKind: a.end_kind,
+      endedAt: a.ended_at,
+    }));
+    const plan = planLaunch(task, past, this.now());
+    const idx = job.attempt + 1;
+    await this.store.transaction(async (tx) => {
+      await tx.insertAttempt({
+        job_id: job.id,
+        idx,
+        state: "LAUNCHING",
+        spot: plan.spot ? 1 : 0,
+        instance_type: plan.instanceTypes[0] ?? "",
+        started_at: this.now(),
+        ended_at: null,
+        end_kind: null,
+        end_detail: null,
+        events_offset: 0,
+        log_offset: 0,
+        agent_started: 0,
+        notice_at: null,
+        last_heartbeat: null,
+      });
+      await this.event(
+        job.id,
+        { kind: "attempt_started", attempt: idx, spot: plan.spot, instance_type: plan.instanceTypes.join(",") },
+        tx,
+      );
+      await this.setState(
+        tx,
+        job,
+        "PROVISIONING",
+        `attempt ${idx}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
+        {
+          attempt: idx,
+        },
+      );
+    });
+    job.attempt = idx;
+    await this.provision(job, task, provider);
+  }
+
+  private async provision(job: JobRow, task: Task, provider: Provider): Promise<void> {
+    const attempt = await this.store.attempt(job.id, job.attempt);
+    if (!attempt || attempt.state !== "LAUNCHING") return;
+    const spot = attempt.spot === 1;
+    const types =
+      task.resources.instance_types ??
+      (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean));
+    const attemptId = attemptIdOf(job.id as never, attempt.idx);
+    const spotSequence = job.spot_requests;
+    let result: Awaited<ReturnType<Provider["launch"]>>;
+    try {
+      result = await provider.launch({
+        token: `${idempotencyKey(attemptId)}${spot ? "" : "-od"}`,
+        instanceTypes: types,
+        spot,
+        ...(task.resources.max_price !== undefined ? { maxPrice: task.resources.max_price } : {}),
+        ...(task.resources.region ? { region: task.resources.region } : {}),
+        ...(task.resources.zone ? { zone: task.resources.zone } : {}),
+        count: task.num_nodes,
+        tags: {
+          [TAG.managed]: this.storeTag,
+          [TAG.job]: job.id,
+          [TAG.attempt]: String(attempt.idx),
+          [TAG.spot]: String(spot),
+          ...(task.resources.max_price !== undefined ? { [TAG.maxPrice]: String(task.resources.max_price) } : {}),
+          [TAG.onInterruption]: task.resources.on_interruption,
+          ...(task.checkpoint.hook ? { [TAG.checkpointScript]: task.checkpoint.hook } : {}),
+        },
+        resources: task.resources,
+        spotSequence,
+      });
+    } catch (e) {
+      if (e instanceof ProviderError && e.retryable) {
+        await this.store.updateJob(job.id, {
+          not_before: this.now() + launchBackoffMs(job.launch_failures + 1),
+          launch_failures: job.launch_failures + 1,
+        });
+        return;
+      }
+      const msg = e instanceof SpotrunError ? e.oneLine() : errorMessage(e);
+      await this.endAttempt(job, task, attempt, "launch_failed", msg, provider, { fatal: true });
+      return;
+    }
+    if (spot) await this.store.updateJob(job.id, { spot_requests: spotSequence + 1 });
+    job.spot_requests = spot ? spotSequence + 1 : job.spot_requests;
+    if (result.kind === "refused") {
+      await this.event(job.id, {
+        kind: "launch_refused",
+        attempt: attempt.idx,
+        code: result.code,
+        message: result.message,
+        spot,
+      });
+      if (spot && task.resources.fallback_on_demand) {
+        await this.store.transaction(async (tx) => {
+          await tx.updateAttempt(job.id, attempt.idx, { spot: 0 });
+          await this.event(job.id, { kind: "fallback_on_demand", attempt: attempt.idx, code: result.code }, tx);
+        });
+        this.o.logger.info({ job: job.id }, `spot refused (${result.code}); falling back to on-demand`);
+        return this.provision(job, task, provider);
+      }
+      const fatal = job.attempt === 0 || job.launch_failures + 1 > MAX_LAUNCH_FAILURES;
+      await this.endAttempt(
+        job,
+        task,
+        attempt,
+        "launch_failed",
+        `provider refused: ${result.code} — ${result.message}`,
+        provider,
+        { fatal },
+      );
+      return;
+    }
+    const priceCap = task.budget.max_hourly;
+    const hourly = result.instances.reduce((a, i) => a + i.pricePerHour, 0);
+    await this.store.transaction(async (tx) => {
+      for (const [node, i] of result.instances.entries()) {
+        await tx.upsertInstance({
+          id: i.id,
+          job_id: job.id,
+          attempt: attempt.idx,
+          node,
+          provider: i.provider,
+          instance_type: i.instanceType,
+          zone: i.zone ?? null,
+          spot: i.spot ? 1 : 0,
+          price_per_hour: i.pricePerHour,
+          od_price_per_hour: i.onDemandPricePerHour,
+          launched_at: i.launchedAt,
+          ended_at: null,
+          end_reason: null,
+          address: i.address ?? null,
+        });
+        await this.event(
+          job.id,
+          {
+            kind: "instance_launched",
+            attempt: attempt.idx,
+            instance_id: i.id,
+            spot: i.spot,
+            price_usd_per_hour: i.pricePerHour,
+            ...(i.zone ? { zone: i.zone } : {}),
+          },
+          tx,
+        );
+      }
+      await tx.updateAttempt(job.id, attempt.idx, {
+        state: "SETTING_UP",
+        instance_type: result.instances[0]?.instanceType ?? attempt.instance_type,
+      });
+      await this.setState(
+        tx,
+        job,
+        "SETTING_UP",
+        `attempt ${attempt.idx}: ${result.instances.map((i) => i.id).join(", ")} launched`,
+        { launch_failures: 0 },
+      );
+    });
+    if (priceCap !== undefined && hourly > priceCap) {
+      await this.endAttempt(
+        job,
+        task,
+        { ...attempt, state: "SETTING_UP" },
+        "over_budget",
+        `hourly price $${hourly} is over budget.max_hourly $${priceCap}`,
+        provider,
+      );
+    }
+  }
+
+  private async transportFor(provider: Provider, info: InstanceInfo): Promise<Transport> {
+    let t = this.transports.get(info.id);
+    if (!t) {
+      t = await provider.transport(info);
+      this.transports.set(info.id, t);
+    }
+    return t;
+  }
+
+  private async supervise(job: JobRow, task: Task, provider: Provider): Promise<boolean> {
+    const attempt = await this.store.attempt(job.id, job.attempt);
+    if (!attempt || attempt.state === "ENDED") return true;
+    const rows = await this.store.instances({ jobId: job.id, attempt: attempt.idx });
+    const infos = await provider.describe(rows.map((r) => InstanceId(r.id)));
+    const byId = new Map(infos.map((i) => [i.id as string, i]));
+    const nodes = rows.map((r) => byId.get(r.id));
+    const primary = nodes[0];
+    const gone = nodes.find((i) => !i || i.status === "terminated" || i.interrupted);
+
+    if (!attempt.agent_started) {
+      if (gone) return this.instanceGone(job, task, attempt, provider, gone);
+      if (!primary || nodes.some((i) => i?.status !== "running")) return false;
+      await this.bootstrap(job, task, attempt, provider, nodes as InstanceInfo[]);
+      return false;
+    }
+
+    // Read what the agent reported before judging the instance: its last words say why it ended.
+    let ended = false;
+    if (primary && primary.status !== "terminated") ended = await this.ingest(job, task, attempt, provider, primary);
+    if (ended) return false;
+    if (gone) return this.instanceGone(job, task, attempt, provider, gone);
+    if (primary) await this.checkHeartbeat(job, task, attempt, provider, primary);
+    await this.checkBudget(job, task, attempt, provider, primary);
+    return attempt.notice_at === null && job.state === "RUNNING";
+  }
+
+  private async instanceGone(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    info: InstanceInfo | undefined,
+  ): Promise<boolean> {
+    const spot = info?.spot ?? attempt.spot === 1;
+    const reason = info?.interrupted?.reason ?? (info ? `instance ${info.id} ${info.status}` : "instance vanished");
+    await this.endAttempt(job, task, attempt, spot ? "preempted" : "lost", reason, provider);
+    return false;
+  }
+
+  private async bootstrap(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    nodes: InstanceInfo[],
+  ): Promise<void> {
+    const coordinator = nodes.length > 1 && nodes[0]?.address ? `${nodes[0].address.split(":")[0]}:8476` : undefined;
+    const logPath = jobLogPath(this.o.home, job.id);
+    mkdirSync(dirname(logPath), { recursive: true });
+    appendFileSync(
+      logPath,
+      `[spotrun] attempt ${attempt.idx} on ${nodes.map((n) => `${n.id} (${n.spot ? "spot" : "on-demand"} ${n.instanceType})`).join(", ")}\n`,
+    );
+    await Promise.all(
+      nodes.map(async (info, node) =>
+        bootstrapAgent(provider, info, await this.transportFor(provider, info), {
+          jobId: job.id,
+          attempt: attempt.idx,
+          restartCount: attempt.idx,
+          node,
+          numNodes: nodes.length,
+          ...(coordinator ? { coordinatorAddress: coordinator } : {}),
+          task,
+          baseDir: job.base_dir,
+          storeUrl: job.store_url,
+        }),
+      ),
+    );
+    await this.store.transaction(async (tx) => {
+      await tx.updateAttempt(job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.now() });
+      await this.event(job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
+    });
+  }
+
+  /** Pull new agent events and log bytes; apply them. Returns true if the attempt ended. */
+  private async ingest(job: JobRow, task: Task, attempt: AttemptRow, provider: Provider, info: InstanceInfo): Promise<boolean> {
+    const t = await this.transportFor(provider, info);
+    const paths = agentPaths();
+    const [evBytes, logBytes] = await Promise.all([
+      t.readFile(paths.events, attempt.events_offset).catch(() => undefined),
+      t.readFile(paths.log, attempt.log_offset).catch(() => undefined),
+    ]);
+    if (logBytes && logBytes.length > 0) {
+      appendFileSync(jobLogPath(this.o.home, job.id), logBytes);
+      await this.store.updateAttempt(job.id, attempt.idx, { log_offset: attempt.log_offset + logBytes.length });
+      attempt.log_offset += logBytes.length;
+    }
+    if (!evBytes || evBytes.length === 0) return false;
+    const { events, consumed } = parseEventLines(evBytes.toString("utf8"));
+    if (events.length === 0) return false;
+    let exit: Extract<AgentEvent, { kind: "agent_exit" }> | undefined;
+    await this.store.transaction(async (tx) => {
+      for (const e of events) {
+        const mapped = this.mapAgentEvent(attempt.idx, e);
+        if (mapped) await tx.appendEvent(job.id, e.at, mapped);
+        if (e.kind === "run_started" && job.state === "SETTING_UP")
+          await this.setState(tx, job, "RUNNING", `attempt ${attempt.idx}: running${e.restart ? " (restart)" : ""}`);
+        if (e.kind === "notice") await tx.updateAttempt(job.id, attempt.idx, { notice_at: e.seen_at });
+        if (e.kind === "agent_exit") exit = e;
+      }
+      await tx.updateAttempt(job.id, attempt.idx, {
+        events_offset: attempt.events_offset + consumed,
+        last_heartbeat: this.now(),
+      });
+    });
+    attempt.events_offset += consumed;
+    if (!exit) return false;
+    const stopReason = exit.outcome === "stopped" ? (job.budget_warned >= 2 ? "budget" : "cancel") : undefined;
+    const kind = endKindOf(exit.outcome, stopReason);
+    const detail = exit.exit_code !== undefined && exit.exit_code !== null ? `exit code ${exit.exit_code}` : (exit.message ?? "");
+    // Pull the last log bytes before the instance goes.
+    const tail = await t.readFile(paths.log, attempt.log_offset).catch(() => undefined);
+    if (tail && tail.length > 0) appendFileSync(jobLogPath(this.o.home, job.id), tail);
+    await this.endAttempt(job, task, attempt, kind, detail, provider);
+    return true;
+  }
+
+  private mapAgentEvent(attempt: number, e: AgentEvent): JobEvent | undefined {
+    switch (e.kind) {
+      case "restored":
+        return { kind: "restored", attempt, generation: e.generation, ms: e.ms };
+      case "setup_done":
+        return { kind: "setup_done", attempt, ms: e.ms, exit_code: e.exit_code };
+      case "run_started":
+        return { kind: "run_started", attempt, restart: e.restart };
+      case "notice":
+        return {
+          kind: "notice",
+          attempt,
+          action: e.action,
+          time: new Date(e.time).toISOString(),
+          source: e.source,
+          seen_at: new Date(e.seen_at).toISOString(),
+        };
+      case "hook_ran":
+        return { kind: "hook_ran", attempt, ms: e.ms, outcome: e.outcome, exit_code: e.exit_code };
+      case "checkpoint_uploaded":
+        return {
+          kind: "checkpoint_uploaded",
+          attempt,
+          generation: e.generation,
+          bytes: e.bytes,
+          files: e.files,
+          ms: e.ms,
+          reason: e.reason,
+        };
+      case "checkpoint_stalled":
+        return { kind: "checkpoint_stalled", attempt, since_ms: e.since_ms };
+      case "run_exited":
+        return { kind: "run_exited", attempt, exit_code: e.exit_code, signal: e.signal };
+      case "checkpoint_failed":
+        return { kind: "warning", message: `attempt ${attempt}: checkpoint upload failed: ${e.message}` };
+      case "warning":
+        return { kind: "warning", message: e.message };
+      default:
+        return undefined;
+    }
+  }
+
+  private async checkHeartbeat(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    info: InstanceInfo,
+  ): Promise<void> {
+    const now = this.now();
+    if (now - (attempt.last_heartbeat ?? now) < this.heartbeatTimeoutMs / 2) return;
+    const t = await this.transportFor(provider, info);
+    const hb = Number((await t.readFile(agentPaths().heartbeat).catch(() => undefined))?.toString() ?? Number.NaN);
+    if (Number.isFinite(hb) && now - hb < this.heartbeatTimeoutMs) {
+      await this.store.updateAttempt(job.id, attempt.idx, { last_heartbeat: now });
+      return;
+    }
+    if (now - (attempt.last_heartbeat ?? now) >= this.heartbeatTimeoutMs)
+      await this.endAttempt(job, task, attempt, "lost", "the agent stopped reporting", provider);
+  }
+
+  private async checkBudget(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    info: InstanceInfo | undefined,
+  ): Promise<void> {
+    const max = task.budget.max_cost;
+    if (max === undefined) return;
+    const spent = await this.jobCost(job.id);
+    const action = budgetAction(spent, max, job.budget_warned);
+    if (action === "warn") {
+      await this.store.transaction(async (tx) => {
+        await tx.updateJob(job.id, { budget_warned: 1 });
+        await this.event(job.id, { kind: "budget_warning", spent_usd: spent, max_cost_usd: max }, tx);
+      });
+    } else if (action === "stop") {
+      await this.store.transaction(async (tx) => {
+        await tx.updateJob(job.id, { budget_warned: 2 });
+        await this.event(job.id, { kind: "budget_exceeded", spent_usd: spent, max_cost_usd: max }, tx);
+      });
+      job.budget_warned = 2;
+      if (info && attempt.agent_started) {
+        const t = await this.transportFor(provider, info);
+        await t.writeFile(agentPaths().control, JSON.stringify({ action: "checkpoint-and-stop", reason: "budget" }));
+      } else await this.endAttempt(job, task, attempt, "over_budget", `spent $${spent}`, provider);
+    }
+  }
+
+  /** End the attempt and move the job, in one transaction; then end its instances. */
+  private async endAttempt(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    kind: AttemptEndKind,
+    detail: string,
+    provider: Provider,
+    opts: { fatal?: boolean } = {},
+  ): Promise<void> {
+    const now = this.now();
+    let next = afterAttempt(kind, { preemptions: job.preemptions, error_restarts: job.error_restarts }, task, detail);
+    const patch: Partial<JobRow> = { preemptions: next.counters.preemptions, error_restarts: next.counters.error_restarts };
+    if (kind === "launch_failed") {
+      patch.launch_failures = job.launch_failures + 1;
+      patch.not_before = now + launchBackoffMs(job.launch_failures + 1);
+      if (opts.fatal) next = { ...next, state: "FAILED", message: detail };
+    }
+    await this.store.transaction(async (tx) => {
+      await tx.updateAttempt(job.id, attempt.idx, { state: "ENDED", ended_at: now, end_kind: kind, end_detail: detail });
+      await this.event(job.id, { kind: "attempt_ended", attempt: attempt.idx, end: kind, ...(detail ? { detail } : {}) }, tx);
+      await this.setState(tx, job, next.state, next.message, patch);
+    });
+    await this.terminateAttempt(job.id, attempt.idx, provider, kind);
+  }
+
+  private async terminateAttempt(jobId: string, idx: number, provider: Provider, reason: string): Promise<void> {
+    const live = await this.store.instances({ jobId, attempt: idx, live: true });
+    if (live.length === 0) return;
+    await provider.terminate(live.map((r) => InstanceId(r.id)));
+    for (const r of live) {
+      await this.store.endInstance(r.id, this.now(), reason);
+      await this.event(jobId, { kind: "instance_ended", attempt: idx, instance_id: r.id, reason });
+      await this.transports
+        .get(r.id)
+        ?.close()
+        .catch(() => {});
+      this.transports.delete(r.id);
+    }
+  }
+
+  private async cancel(job: JobRow, provider: Provider): Promise<void> {
+    const attempt = job.attempt >= 0 ? await this.store.attempt(job.id, job.attempt) : undefined;
+    await this.store.transaction(async (tx) => {
+      if (attempt && attempt.state !== "ENDED") {
+        await tx.updateAttempt(job.id, attempt.idx, {
+          state: "ENDED",
+          ended_at: this.now(),
+          end_kind: "cancelled",
+          end_detail: "cancelled by the user",
+        });
+        await this.event(job.id, { kind: "attempt_ended", attempt: attempt.idx, end: "cancelled" }, tx);
+      }
+      await this.setState(tx, job, "CANCELLED", "cancelled by the user");
+    });
+    if (attempt) await this.terminateAttempt(job.id, attempt.idx, provider, "cancelled");
+  }
+
+  /**
+   * End every instance this store launched that no live attempt owns: leftovers of a controller
+   * that died between a launch and its record, or of an attempt whose terminate failed.
+   */
+  async reap(activeJobs?: JobRow[]): Promise<string[]> {
+    const kinds = new Set<ProviderKind>(["local"]);
+    for (const j of activeJobs ?? (await this.store.jobs({ active: true })))
+      kinds.add((JSON.parse(j.task_json) as Task).resources.provider);
+    const reaped: string[] = [];
+    for (const kind of kinds) {
+      const provider = await this.o.providers.get(kind).catch(() => undefined);
+      if (!provider) continue;
+      const found = await provider.list({ [TAG.managed]: this.storeTag }).catch(() => []);
+      for (const i of found) {
+        if (i.status === "terminated") continue;
+        const jobId = i.tags[TAG.job];
+        const idx = Number(i.tags[TAG.attempt]);
+        const job = jobId ? await this.store.job(jobId) : undefined;
+        const attempt = job ? await this.store.attempt(job.id, idx) : undefined;
+        const owned = job && !isTerminal(job.state as JobState) && job.attempt === idx && attempt && attempt.state !== "ENDED";
+        if (owned) continue;
+        await provider.terminate([i.id]);
+        reaped.push(i.id);
+        if (job) {
+          await this.store.endInstance(i.id, this.now(), "reaped");
+          await this.event(job.id, { kind: "reaped", instance_id: i.id, reason: `attempt ${idx} is not live` });
+        }
+      }
+    }
+    return reaped;
+  }
+}
