@@ -37,7 +37,7 @@ export class Agent {
 
   constructor(
     private readonly cfg: AgentConfig,
-    private readonly home: string,
+    home: string,
     private readonly makeWatcher: (cfg: AgentConfig) => Promise<NoticeWatcher | undefined>,
   ) {
     this.paths = agentPaths(join(home, ".spotrun"));

@@ -243,7 +243,7 @@ export class Controller {
 
   private async provision(job: JobRow, task: Task, provider: Provider): Promise<void> {
     const attempt = await this.store.attempt(job.id, job.attempt);
-    if (!attempt || attempt.state !== "LAUNCHING") return;
+    if (attempt?.state !== "LAUNCHING") return;
     const spot = attempt.spot === 1;
     const types =
       task.resources.instance_types ??

@@ -120,9 +120,8 @@ export const agentGuardCommand: CommandSpec = {
         ? { checkpoint_script: String(fileCfg.checkpoint_script ?? opts.checkpointScript) }
         : {}),
     };
-    let watcher: import("../../agent/notice.js").NoticeWatcher | undefined;
     const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
-    watcher = await createWatcher({
+    const watcher = await createWatcher({
       notice: { source: opts.provider === "gcp" ? "gce-metadata" : "aws-imds", poll_ms: 250 },
     } as never);
     if (!watcher) throw new SpotrunError("usage", `no notice watcher for ${opts.provider}`);

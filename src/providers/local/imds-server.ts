@@ -63,20 +63,41 @@ export class ImdsServer {
     const path = (req.url ?? "/").split("?")[0] as string;
     const token = req.headers["x-aws-ec2-metadata-token"] as string | undefined;
     if (this.requests.length < 10_000) this.requests.push({ method: req.method ?? "GET", path, token });
-    if (path.startsWith("/spotrun/") && this.opts.control) return this.opts.control(path, req, res);
-    if (path === "/latest/api/token") return this.issueToken(req, res);
-    if (req.method !== "GET") return send(res, 405, "");
+    if (path.startsWith("/spotrun/") && this.opts.control) {
+      this.opts.control(path, req, res);
+      return;
+    }
+    if (path === "/latest/api/token") {
+      this.issueToken(req, res);
+      return;
+    }
+    if (req.method !== "GET") {
+      send(res, 405, "");
+      return;
+    }
     const expires = token ? this.tokens.get(token) : undefined;
-    if (expires === undefined || expires < this.now()) return send(res, 401, "");
+    if (expires === undefined || expires < this.now()) {
+      send(res, 401, "");
+      return;
+    }
     const body = this.lookup(path);
-    if (body === undefined) return send(res, 404, notFoundHtml);
+    if (body === undefined) {
+      send(res, 404, notFoundHtml);
+      return;
+    }
     send(res, 200, body, body.startsWith("{") || body.startsWith("[") ? "application/json" : "text/plain");
   }
 
   private issueToken(req: IncomingMessage, res: ServerResponse): void {
-    if (req.method !== "PUT") return send(res, 405, "");
+    if (req.method !== "PUT") {
+      send(res, 405, "");
+      return;
+    }
     const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
-    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return send(res, 400, "");
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) {
+      send(res, 400, "");
+      return;
+    }
     const token = randomBytes(24).toString("base64url");
     this.tokens.set(token, this.now() + ttl * 1000);
     res.setHeader("X-aws-ec2-metadata-token-ttl-seconds", String(ttl));

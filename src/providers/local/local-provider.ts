@@ -45,7 +45,7 @@ export class LocalProvider implements Provider {
   private readonly root: string;
   private readonly clock: Clock;
 
-  constructor(private readonly opts: LocalProviderOptions) {
+  constructor(opts: LocalProviderOptions) {
     this.root = join(opts.home, "local");
     this.clock = opts.clock ?? systemClock;
   }
