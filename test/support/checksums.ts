@@ -9,7 +9,13 @@ export async function checksums(dir: string): Promise<Map<string, string>> {
     for (const e of await readdir(join(dir, rel), { withFileTypes: true })) {
       const p = rel ? posix.join(rel, e.name) : e.name;
       if (e.isDirectory()) await walk(p);
-      else if (e.isFile()) out.set(p, createHash("sha256").update(await readFile(join(dir, p))).digest("hex"));
+      else if (e.isFile())
+        out.set(
+          p,
+          createHash("sha256")
+            .update(await readFile(join(dir, p)))
+            .digest("hex"),
+        );
     }
   };
   await walk("");

@@ -61,7 +61,9 @@ export async function startSshCluster(opts: {
         authorizedKeys: [pub],
         withoutRsync: opts.withoutRsync?.includes(i) ?? false,
       };
-      hosts.push(useNetns ? await createSshHost({ ...common, index: (opts.firstIndex ?? 1) + i }) : await createLoopbackSshHost(common));
+      hosts.push(
+        useNetns ? await createSshHost({ ...common, index: (opts.firstIndex ?? 1) + i }) : await createLoopbackSshHost(common),
+      );
     }
   } catch (e) {
     await stop();
@@ -74,7 +76,15 @@ export async function startSshCluster(opts: {
     knownHostsPath,
     target: (i) => {
       const h = hosts[i]!;
-      return { host: h.address, port: h.port, user: h.user, privateKeyPath: keyPath, knownHostsPath, label: `node-${i + 1}`, home: h.home };
+      return {
+        host: h.address,
+        port: h.port,
+        user: h.user,
+        privateKeyPath: keyPath,
+        knownHostsPath,
+        label: `node-${i + 1}`,
+        home: h.home,
+      };
     },
     stop,
   };

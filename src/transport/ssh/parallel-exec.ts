@@ -28,7 +28,11 @@ export interface ParallelExecOptions extends Omit<ExecOptions, "onStdout" | "onS
 }
 
 /** Run one command on every host at once; every host is waited for, and each one's fate is reported. */
-export async function parallelExec(hosts: NamedTransport[], command: string, opts: ParallelExecOptions = {}): Promise<ParallelExecResult> {
+export async function parallelExec(
+  hosts: NamedTransport[],
+  command: string,
+  opts: ParallelExecOptions = {},
+): Promise<ParallelExecResult> {
   const { envFor, onLine, env, ...rest } = opts;
   const outcomes = await Promise.all(
     hosts.map(async ({ name, transport }, i): Promise<HostOutcome> => {

@@ -38,7 +38,13 @@ export const killGroupScript = (pid: number): string =>
   `kill -TERM -${pid} 2>/dev/null; i=0; while kill -0 -${pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill -KILL -${pid} 2>/dev/null; true`;
 
 /** Run one already-wrapped script on a connection, collecting raw bytes. */
-export function runRemote(client: Client, label: string, script: string, clock: Clock, opts: RawExecOptions = {}): Promise<RawExecResult> {
+export function runRemote(
+  client: Client,
+  label: string,
+  script: string,
+  clock: Clock,
+  opts: RawExecOptions = {},
+): Promise<RawExecResult> {
   return new Promise<RawExecResult>((resolve, reject) => {
     if (opts.signal?.aborted) return reject(opts.signal.reason);
     const out: Buffer[] = [];

@@ -83,11 +83,15 @@ export class SshSession {
     config.hostVerifier = (blob: Buffer, verify: (ok: boolean) => void) => {
       pinHostKey(t.knownHostsPath, t.host, t.port, hostKeyFromBlob(blob)).then(
         (outcome) => {
-          if (outcome.kind === "pinned") this.logger.info({ host: this.label, fingerprint: outcome.fingerprint }, "pinned host key");
+          if (outcome.kind === "pinned")
+            this.logger.info({ host: this.label, fingerprint: outcome.fingerprint }, "pinned host key");
           verify(true);
         },
         (e: unknown) => {
-          refusal = e instanceof SpotrunError ? e : new SpotrunError("failed", `cannot check host key of ${this.label}: ${errorMessage(e)}`, { cause: e });
+          refusal =
+            e instanceof SpotrunError
+              ? e
+              : new SpotrunError("failed", `cannot check host key of ${this.label}: ${errorMessage(e)}`, { cause: e });
           verify(false);
         },
       );

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { mkdir } from "node:fs/promises";
 import { PassThrough } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
-import type { Clock } from "../../base/clock.js";
 import { writeFileAtomic } from "../../base/atomic-file.js";
+import type { Clock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import type { Logger } from "../../base/logger.js";
 import { listSyncFiles } from "../sync/list-sync-files.js";
@@ -71,7 +71,9 @@ export class SshTransport implements Transport {
 
   async readFile(path: string, offset = 0): Promise<Buffer | undefined> {
     const p = shq(remotePath(this.home, path));
-    const r = await this.run(`[ -e ${p} ] || exit ${NOT_FOUND_EXIT}; exec tail -c +${Math.max(0, Math.floor(offset)) + 1} -- ${p}`);
+    const r = await this.run(
+      `[ -e ${p} ] || exit ${NOT_FOUND_EXIT}; exec tail -c +${Math.max(0, Math.floor(offset)) + 1} -- ${p}`,
+    );
     if (r.exitCode === NOT_FOUND_EXIT) return undefined;
     this.check(r, `read ${path}`);
     return r.stdout;
@@ -95,7 +97,10 @@ export class SshTransport implements Transport {
     if (method === "rsync") {
       this.check(await this.run(`mkdir -p -- ${shq(dest)}`), `create ${remoteDir}`);
       const list = Buffer.from(entries.map((e) => `${e.path}\0`).join(""));
-      await this.rsync(["-a", "--from0", "--files-from=-", `${localDir.replace(/\/+$/, "")}/`, `${rsyncTarget(this.target, dest)}/`], list);
+      await this.rsync(
+        ["-a", "--from0", "--files-from=-", `${localDir.replace(/\/+$/, "")}/`, `${rsyncTarget(this.target, dest)}/`],
+        list,
+      );
       return;
     }
     const tar = tarCreate(localDir, entries);
@@ -105,9 +110,13 @@ export class SshTransport implements Transport {
 
   async download(remote: string, localPath: string): Promise<void> {
     const p = remotePath(this.home, remote);
-    const kind = await this.run(`if [ -d ${shq(p)} ]; then echo dir; elif [ -e ${shq(p)} ]; then echo file; else exit ${NOT_FOUND_EXIT}; fi`);
+    const kind = await this.run(
+      `if [ -d ${shq(p)} ]; then echo dir; elif [ -e ${shq(p)} ]; then echo file; else exit ${NOT_FOUND_EXIT}; fi`,
+    );
     if (kind.exitCode === NOT_FOUND_EXIT) {
-      throw new SpotrunError("not_found", `${remote} does not exist on ${this.label}`, { fix: "check the path (relative paths start at the job's home)" });
+      throw new SpotrunError("not_found", `${remote} does not exist on ${this.label}`, {
+        fix: "check the path (relative paths start at the job's home)",
+      });
     }
     this.check(kind, `inspect ${remote}`);
     if (kind.stdout.toString().trim() === "file") {
@@ -163,10 +172,14 @@ export class SshTransport implements Transport {
       child.once("close", (code) => {
         if (code === 0) return resolve();
         reject(
-          new SpotrunError("failed", `rsync with ${this.label} failed (exit ${code}): ${stderr.trim().split("\n").slice(-2).join(" ")}`, {
-            code: RSYNC_FAILED,
-            fix: "check the host is reachable and has free disk space, then retry",
-          }),
+          new SpotrunError(
+            "failed",
+            `rsync with ${this.label} failed (exit ${code}): ${stderr.trim().split("\n").slice(-2).join(" ")}`,
+            {
+              code: RSYNC_FAILED,
+              fix: "check the host is reachable and has free disk space, then retry",
+            },
+          ),
         );
       });
       child.stdin.end(stdin ?? Buffer.alloc(0));

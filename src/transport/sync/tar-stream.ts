@@ -14,7 +14,9 @@ export interface TarProcess {
 }
 
 export function tarCreate(root: string, entries: SyncEntry[]): TarProcess {
-  const child = spawn("tar", ["-C", root, "-cf", "-", "--no-recursion", "--null", "-T", "-"], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn("tar", ["-C", root, "-cf", "-", "--no-recursion", "--null", "-T", "-"], {
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   child.stdin.end(Buffer.from(entries.map((e) => `${e.path}\0`).join("")));
   return { stream: child.stdout, done: finished(child, "tar -c") };
 }

@@ -79,7 +79,11 @@ describe("SSH transport against real sshd hosts", () => {
       const line = lines.find((l) => l.startsWith(`${name} `));
       assert.ok(line, `no line for ${name}`);
       const blob = Buffer.from(line.split(" ")[2]!, "base64");
-      assert.equal(`SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`, h.hostKeyFingerprint, `node-${i + 1}`);
+      assert.equal(
+        `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`,
+        h.hostKeyFingerprint,
+        `node-${i + 1}`,
+      );
     }
   });
 
@@ -139,7 +143,7 @@ describe("SSH transport against real sshd hosts", () => {
     await t.writeFile("state/agent.json", '{"a":1}');
     await t.writeFile("state/agent.json", '{"a":22}');
     assert.equal((await t.readFile("state/agent.json"))?.toString(), '{"a":22}');
-    assert.equal((await t.readFile(`${cluster.hosts[2]!.home}/state/agent.json`, 5))?.toString(), '22}');
+    assert.equal((await t.readFile(`${cluster.hosts[2]!.home}/state/agent.json`, 5))?.toString(), "22}");
     assert.equal(await t.readFile("state/missing.json"), undefined);
     const bin = Buffer.from([0, 255, 10, 13, 0, 128]);
     await t.writeFile("state/bin", bin);
@@ -151,11 +155,15 @@ describe("SSH transport against real sshd hosts", () => {
     const named: NamedTransport[] = transports.map((transport, i) => ({ name: `node-${i + 1}`, transport }));
     const lines: string[] = [];
     const started = Date.now();
-    const r = await parallelExec(named, 'echo "worker $SPOT_WORKER_ID of $SPOT_NUM_WORKERS"; sleep 0.5; [ "$SPOT_WORKER_ID" != 1 ] || exit 3', {
-      env: { SPOT_NUM_WORKERS: "3" },
-      envFor: (_name, i) => ({ SPOT_WORKER_ID: String(i) }),
-      onLine: (l) => lines.push(l),
-    });
+    const r = await parallelExec(
+      named,
+      'echo "worker $SPOT_WORKER_ID of $SPOT_NUM_WORKERS"; sleep 0.5; [ "$SPOT_WORKER_ID" != 1 ] || exit 3',
+      {
+        env: { SPOT_NUM_WORKERS: "3" },
+        envFor: (_name, i) => ({ SPOT_WORKER_ID: String(i) }),
+        onLine: (l) => lines.push(l),
+      },
+    );
     assert.ok(Date.now() - started < 1400, "hosts ran one after another");
     assert.deepEqual(lines.sort(), ["[node-1] worker 0 of 3", "[node-2] worker 1 of 3", "[node-3] worker 2 of 3"]);
     assert.equal(r.ok, false);
@@ -182,13 +190,18 @@ describe("SSH transport against real sshd hosts", () => {
     const dest = await mkdtemp(join(tmpdir(), "spotrun-results-"));
     try {
       for (const [i, t] of transports.entries()) {
-        await t.exec(`mkdir -p results/sub && head -c 200000 /dev/urandom > results/sub/weights.bin && echo ${i} > results/node.txt`);
+        await t.exec(
+          `mkdir -p results/sub && head -c 200000 /dev/urandom > results/sub/weights.bin && echo ${i} > results/node.txt`,
+        );
         await t.download("results", join(dest, `node-${i + 1}`));
         await t.download("results/node.txt", join(dest, `node-${i + 1}.txt`));
         assert.deepEqual(await checksums(join(dest, `node-${i + 1}`)), await checksums(join(cluster.hosts[i]!.home, "results")));
         assert.equal(await readFile(join(dest, `node-${i + 1}.txt`), "utf8"), `${i}\n`);
       }
-      await assert.rejects(transports[0]!.download("no/such/dir", join(dest, "x")), (e: unknown) => e instanceof SpotrunError && e.kind === "not_found");
+      await assert.rejects(
+        transports[0]!.download("no/such/dir", join(dest, "x")),
+        (e: unknown) => e instanceof SpotrunError && e.kind === "not_found",
+      );
     } finally {
       await rm(dest, { recursive: true, force: true });
     }
