@@ -21,7 +21,7 @@ test("throttling and 5xx are retried with growing, capped, jittered delays, then
   await assert.rejects(s.refreshRetryTokenForRetry(token, { errorType: "THROTTLING" }));
   assert.equal(sleeps.length, 4);
   const bounds = [400, 400, 700, 700]; // throttling doubles the base; capMs bounds the rest
-  sleeps.forEach((ms, i) => assert.ok(ms >= 1 && ms <= (bounds[i] as number), `retry ${i + 1}: ${ms} ms`));
+  for (const [i, ms] of sleeps.entries()) assert.ok(ms >= 1 && ms <= (bounds[i] as number), `retry ${i + 1}: ${ms} ms`);
   assert.ok(new Set(sleeps).size > 1, "jittered, not constant");
 });
 
