@@ -74,8 +74,11 @@ export function gcpErrorInfo(e: unknown): GcpErrorInfo | undefined {
     info.reasons.push(...reasonsOf(body));
   }
   if (isObj(e.response) && typeof e.response.status === "number") info.httpStatus = e.response.status;
-  // google-gax GoogleError: numeric gRPC code plus ErrorInfo's reason.
-  if (e.name === "GoogleError" || "statusDetails" in e || "reason" in e) {
+  // google-gax GoogleError: a numeric gRPC code (0–16) plus ErrorInfo's reason; gaxios errors
+  // (which carry `config`) use `code` for the HTTP status instead.
+  const isGoogleError =
+    e.constructor?.name === "GoogleError" || (!("config" in e) && typeof e.code === "number" && e.code >= 0 && e.code <= 16);
+  if (isGoogleError) {
     if (typeof e.code === "number" && info.status === undefined) info.status = GRPC_NAMES[e.code];
     if (typeof e.reason === "string") info.reasons.push(e.reason);
     for (const d of Array.isArray(e.statusDetails) ? e.statusDetails : [])

@@ -99,17 +99,22 @@ export class TpuSlices {
       ...(req.spot ? { spot: {} } : {}),
       queueingPolicy: { validUntilDuration: { seconds: Math.ceil(this.d.waitMs / 1000) } },
     };
-    try {
-      const [op] = await this.d.clients.tpu.createQueuedResource({ parent: n.parent, queuedResourceId: id, queuedResource });
-      await op.promise();
-    } catch (e) {
-      const c = classifyError(e);
-      if (c.kind === "refused")
-        return { kind: "refused", refusal: c.refusal, code: c.code, message: `TPU ${accel} in ${zone}: ${c.code}` };
-      // A restarted controller asking again for the same token adopts the queued resource it made.
-      if (c.kind !== "already-exists") throw providerError(e, `create queued resource ${id} in ${zone}`);
-      this.d.logger.info({ queuedResource: n.qr }, "queued resource exists; adopting it");
-    }
+    // A restarted controller asking again for the same token adopts the queued resource it made.
+    const existing = await this.getOrUndefined(() => this.d.clients.tpu.getQueuedResource({ name: n.qr }));
+    if (existing) this.d.logger.info({ queuedResource: n.qr }, "queued resource exists; adopting it");
+    else
+      try {
+        const [op] = await this.d.clients.tpu.createQueuedResource({ parent: n.parent, queuedResourceId: id, queuedResource });
+        await op.promise();
+      } catch (e) {
+        const c = classifyError(e);
+        if (c.kind === "refused")
+          return { kind: "refused", refusal: c.refusal, code: c.code, message: `TPU ${accel} in ${zone}: ${c.code}` };
+        // A concurrent create of the same id (HTTP 409, which gax's REST transport reports as ABORTED) is adopted too.
+        const conflict = c.kind === "already-exists" || gcpErrorInfo(e)?.status === "ABORTED";
+        if (!conflict || !(await this.getOrUndefined(() => this.d.clients.tpu.getQueuedResource({ name: n.qr }))))
+          throw providerError(e, `create queued resource ${id} in ${zone}`);
+      }
     try {
       const qr = await this.followToActive(n.qr);
       const state = stateName(qr?.state?.state);
