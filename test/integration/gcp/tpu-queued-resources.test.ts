@@ -107,7 +107,7 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
     assert.equal(r.instances.length, 1);
     const create = server.apiCalls.find((c) => c.method === "POST");
     assert.equal(
-      ((((create?.json as Json).tpu as Json).nodeSpec as Json[])[0]?.node as Json).runtimeVersion,
+      ((((create!.json as Json).tpu as Json).nodeSpec as Json[])[0]!.node as Json).runtimeVersion,
       "v2-alpha-tpuv5-lite",
     );
     await fx.provider.terminate(r.instances.map((i) => i.id));
@@ -132,7 +132,7 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
       assert.ok(r.kind === "refused");
       assert.equal(r.code, "TPU_WAIT_EXPIRED");
       const create = server.apiCalls.find((c) => c.method === "POST");
-      assert.deepEqual((create?.json as Json).queueingPolicy, { validUntilDuration: "1s" });
+      assert.deepEqual((create!.json as Json).queueingPolicy, { validUntilDuration: "1s" });
       assert.equal(server.queued.size, 0);
     } finally {
       await short.close();

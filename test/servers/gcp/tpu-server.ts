@@ -152,7 +152,7 @@ export class TpuServer {
       );
     const body = req.json as Json;
     const nodeSpec = ((body.tpu as Json | undefined)?.nodeSpec as Json[] | undefined)?.[0];
-    if (!nodeSpec || !nodeSpec.nodeId || !(nodeSpec.node as Json | undefined)?.acceleratorType)
+    if (!nodeSpec?.nodeId || !(nodeSpec.node as Json | undefined)?.acceleratorType)
       return sendJson(
         res,
         400,
