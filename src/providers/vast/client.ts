@@ -39,14 +39,15 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
  */
 export class VastClient {
   readonly baseUrl: string;
-  private readonly apiKey: string;
+  /** A true private field: JSON.stringify, util.inspect and loggers never see it. */
+  readonly #apiKey: string;
   private readonly clock: Clock;
   private readonly attempts: number;
   private readonly firstBackoffMs: number;
   private readonly timeoutMs: number;
 
   constructor(opts: VastClientOptions) {
-    this.apiKey = opts.apiKey;
+    this.#apiKey = opts.apiKey;
     this.baseUrl = opts.baseUrl.replace(/\/+$/, "");
     this.clock = opts.clock ?? systemClock;
     this.attempts = Math.max(1, opts.attempts ?? 3);
@@ -182,7 +183,7 @@ export class VastClient {
         res = await fetch(url, {
           method,
           headers: {
-            Authorization: `Bearer ${this.apiKey}`,
+            Authorization: `Bearer ${this.#apiKey}`,
             Accept: "application/json",
             ...(body === undefined ? {} : { "Content-Type": "application/json" }),
           },
@@ -216,7 +217,7 @@ export class VastClient {
   }
 
   private scrub(s: string): string {
-    return redact(s, this.apiKey);
+    return redact(s, this.#apiKey);
   }
 }
 

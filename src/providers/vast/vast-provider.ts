@@ -42,6 +42,13 @@ export function parseAccelerators(spec: string): { gpuName: string; count: numbe
   return { gpuName: m[1].replace(/_/g, " "), count };
 }
 
+/** Placement may name the GPU only in `instanceTypes` (an offer's `RTX_4090:1`): use it when the task did not. */
+function withAccelerators(req: LaunchRequest): LaunchRequest {
+  const named = req.instanceTypes[0];
+  if (req.resources.accelerators || !named || !/^[A-Za-z0-9_.-]+(:\d+)?$/.test(named)) return req;
+  return { ...req, resources: { ...req.resources, accelerators: named } };
+}
+
 /** A task's resources as a Vast search: the filters, the offer type, and the price order. */
 export function resourcesToSearch(r: Resources) {
   const filters: Filters = {};
@@ -119,6 +126,7 @@ export class VastProvider implements Provider {
   }
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
+    req = withAccelerators(req);
     const api = await this.api();
     const mine = (await api.showInstances()).filter((i) => classify(i, false).kind !== "gone");
     const labels = Array.from({ length: req.count }, (_, k) => (req.count === 1 ? req.token : `${req.token}-${k}`));
@@ -291,6 +299,7 @@ export class VastProvider implements Provider {
       onReplace?: (e: InstanceStartError) => void;
     },
   ): Promise<LaunchResult> {
+    req = withAccelerators(req);
     const offers = req.offer
       ? [req.offer]
       : await this.offers({ ...req.resources, spot: req.spot, max_price: req.maxPrice ?? req.resources.max_price });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, test } from "node:test";
+import { inspect } from "node:util";
 import { VastClient } from "../../../src/providers/vast/client.js";
 import { VastApiError } from "../../../src/providers/vast/vast-api-error.js";
 import type { CreateInstanceBody } from "../../../src/providers/vast/wire.js";
@@ -168,6 +169,8 @@ test("the API key never appears in an error, even when the server echoes it back
   const e3 = await errorOf(unreachable.showInstances());
   assert.equal(e3.code, "network");
   assert.equal(e3.retryable, true);
+  assert.ok(!inspect(client, { showHidden: true, depth: 5 }).includes(API_KEY), "the client object does not show its key");
+  assert.ok(!JSON.stringify(client).includes(API_KEY));
   for (const e of [e1, e2, e3]) {
     const everything = `${e.message} ${e.serverMsg ?? ""} ${e.stack ?? ""} ${JSON.stringify(e)}`;
     assert.ok(!everything.includes(API_KEY), everything);

@@ -105,6 +105,16 @@ test("launch on-demand sends price null; a given offer is used as is", async () 
   assert.equal(res.kind === "launched" ? res.instances[0]?.spot : undefined, false);
 });
 
+test("a launch that names the GPU only in instanceTypes searches for it", async () => {
+  const res = await provider.launch(
+    request({ spot: false, instanceTypes: ["RTX_3090:1"], resources: resources({ accelerators: undefined }) }),
+  );
+  assert.equal(res.kind, "launched");
+  const sent = h.server.requestsTo("POST", "/bundles/")[0]?.body as Record<string, unknown>;
+  assert.deepEqual(sent.gpu_name, { eq: "RTX 3090" });
+  assert.equal(createBodies()[0]?.path, "/api/v0/asks/103/");
+});
+
 test("launch refuses offers over the max price, and says when nothing matches", async () => {
   const over = await provider.launch(request({ spot: false, maxPrice: 0.3 }));
   assert.deepEqual(over.kind === "refused" ? [over.refusal, over.code] : over, ["capacity", "no_offers"]);

@@ -41,6 +41,8 @@ export interface VastServerOptions {
   /** Where instances' SSH points (default 127.0.0.1, ports from 40000 + id). */
   ssh?: (id: number) => { host: string; port: number };
   now?: () => number;
+  /** Called when an instance is destroyed, e.g. to stop the SSH host that played it. */
+  onDestroy?: (id: number) => void;
 }
 
 const CONTROL_KEYS = new Set(["order", "type", "limit", "allocated_storage", "disable_bundling"]);
@@ -386,6 +388,7 @@ export class VastServer {
     const s = this.instances.get(id);
     if (!s) return [200, { success: false, msg: `Instance ${id} not found.` }];
     this.instances.delete(id);
+    this.opts.onDestroy?.(id);
     const offer = this.offers.find((o) => o.id === s.offerId);
     if (offer) offer.rented = false;
     return [200, { success: true }];
