@@ -23,6 +23,12 @@ export interface Observation {
   workDoneMs: number;
   /** Measured time from launching an instance to the job making progress again. */
   restartOverheadMs: number;
+  /**
+   * Whether a spot can be had this tick: the current spot is alive, or the market shows capacity.
+   * A controller that only learns it by trying decides with `true`, and when the launch is refused
+   * decides again with `false` from the state it had before (a decision's state is kept only
+   * once the decision is acted on).
+   */
   spotAvailable: boolean;
   current: Current;
   /** When the current instance was launched; with the overhead it says how much setup is still ahead. */
