@@ -15,3 +15,16 @@ export class ScaledClock implements Clock {
     return systemClock.sleep(ms / this.factor, signal);
   }
 }
+
+/** Every sleep returns at once and is remembered: for unit tests of retry schedules. */
+export class InstantClock implements Clock {
+  readonly sleeps: number[] = [];
+  private t = Date.UTC(2026, 0, 1);
+  now(): number {
+    return this.t;
+  }
+  async sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    this.t += ms;
+  }
+}

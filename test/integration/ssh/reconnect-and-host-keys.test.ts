@@ -80,7 +80,8 @@ describe("SSH connections that drop, and hosts whose key changes", () => {
     assert.notEqual(fresh, old);
     const name = h.port === 22 ? h.address : `[${h.address}]:${h.port}`;
     const before = await readFile(cluster.knownHostsPath, "utf8");
-    await assert.rejects(connectSsh(cluster.target(0), { keepaliveMs: KEEPALIVE_MS }), (e: unknown) => {
+    const clock = new ScaledClock(40);
+    await assert.rejects(connectSsh(cluster.target(0), { clock, keepaliveMs: KEEPALIVE_MS }), (e: unknown) => {
       assert.ok(e instanceof SpotrunError);
       assert.equal(e.code, HOST_KEY_CHANGED);
       const line = e.oneLine();
@@ -90,6 +91,7 @@ describe("SSH connections that drop, and hosts whose key changes", () => {
       assert.match(line, / — .*ssh-keygen -R/);
       return true;
     });
+    assert.deepEqual(clock.sleeps, [], "waiting cannot fix a changed key, so there are no retries");
     assert.equal(await readFile(cluster.knownHostsPath, "utf8"), before, "the pinned key must not be replaced");
 
     // The system ssh that rsync runs reads the same pins and must refuse the new key as well.

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { stopListener } from "./create-ssh-host.js";
 import { defaultStateRoot, destroySync, type HostRecord, trackHost, untrackHost, writeRecord } from "./host-registry.js";
 import type { CreateSshHostOptions, LoopbackSshHost } from "./ssh-host.js";
-import { generateClientKey, generateHostKey, processTree, startSshd, writeSshdConfig } from "./sshd-process.js";
+import { generateClientKey, generateHostKey, processTree, startSshd, waitGone, writeSshdConfig } from "./sshd-process.js";
 
 /**
  * The same host for machines without network namespaces (no root, containers without
@@ -58,6 +58,7 @@ export async function createLoopbackSshHost(opts: Omit<CreateSshHostOptions, "in
         signalAll(tree, "SIGCONT");
         signalAll(tree, "SIGKILL");
         destroySync(stateRoot, rec);
+        await waitGone(tree);
       },
       async cut() {
         frozen = rec.sshdPid ? await processTree(rec.sshdPid) : [];

@@ -149,3 +149,17 @@ export async function processTree(root: number): Promise<number[]> {
   for (let i = 0; i < out.length; i++) for (const [pid, ppid] of parent) if (ppid === out[i]) out.push(pid);
   return out;
 }
+
+/** Wait (up to `ms`) until none of `pids` runs any more; a zombie awaiting its parent's reaping counts as gone. */
+export async function waitGone(pids: number[], ms = 3000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const running = [];
+    for (const pid of pids) {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      if (stat && stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z") running.push(pid);
+    }
+    if (running.length === 0 || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
