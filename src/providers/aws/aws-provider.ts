@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
+import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import {
   CreateFleetCommand,
   type CreateFleetCommandOutput,
@@ -47,6 +48,8 @@ export const AWS_TAG = { sshUser: "spotrun:ssh-user", keyName: "spotrun:key-name
 
 const DEFAULT_TYPE = "m7i.large";
 const SPOT_PRICE_TTL_MS = 5 * 60_000;
+/** EC2 user data is at most 16 KiB before base64; the bootstrap takes about 3. */
+const MAX_EMBEDDED_SCRIPT = 12 * 1024;
 /** EC2 tag values are at most 256 characters. */
 const tagValue = (v: string) => v.slice(0, 256);
 
@@ -241,6 +244,18 @@ export class AwsProvider implements Provider {
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
     return types.length === 1 ? this.runInstances(ec2, regionName, plan) : this.fleet(ec2, regionName, plan);
+  }
+
+  /** A checkpoint script on this machine travels inside the user data; s3:// and remote paths are the agent's to fetch. */
+  private async localScript(path: string): Promise<string | undefined> {
+    if (!path || !isAbsolute(path) || !existsSync(path)) return undefined;
+    const size = (await stat(path)).size;
+    if (size > MAX_EMBEDDED_SCRIPT)
+      throw usageError(
+        `checkpoint script ${path} is ${size} bytes, more than EC2 user data can carry (${MAX_EMBEDDED_SCRIPT})`,
+        "upload it to S3 and pass --checkpoint-script s3://bucket/key",
+      );
+    return readFile(path, "utf8");
   }
 
   private async runInstances(ec2: EC2Client, region: string, plan: LaunchPlan): Promise<LaunchResult> {
