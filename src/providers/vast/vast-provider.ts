@@ -20,6 +20,7 @@ import { VastClient } from "./client.js";
 import { classify, statusOf } from "./instance-state.js";
 import { encodeTagEnv, hasTags, metaOf, tagsOf } from "./instance-tags.js";
 import { acceleratorName, applyRentedFilter, toOffer } from "./offer-mapping.js";
+import { agentLauncher, onstartScript, packageVersion } from "./onstart-script.js";
 import { buildSearchBody } from "./query.js";
 import { sshEndpoint } from "./ssh-target.js";
 import { VastApiError } from "./vast-api-error.js";
@@ -85,6 +86,9 @@ export interface VastProviderOptions {
   logger: Logger;
   client?: VastClient;
   clock?: Clock;
+  /** npm version of spotrun the container installs on start (default: this one's). */
+  spotrunVersion?: string;
+  npmRegistry?: string;
 }
 
 /**
@@ -99,6 +103,7 @@ export class VastProvider implements Provider {
   private readonly home: string;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly onstart: string;
   private client: VastClient | undefined;
   /** When an interruption was first seen, so repeated describes report the same time. */
   private readonly interruptedSince = new Map<number, number>();
@@ -110,6 +115,10 @@ export class VastProvider implements Provider {
     this.logger = opts.logger;
     this.clock = opts.clock ?? systemClock;
     this.client = opts.client;
+    this.onstart = onstartScript({
+      spotrunVersion: opts.spotrunVersion ?? packageVersion(),
+      ...(opts.npmRegistry ? { npmRegistry: opts.npmRegistry } : {}),
+    });
   }
 
   private async api(): Promise<VastClient> {
@@ -181,7 +190,7 @@ export class VastProvider implements Provider {
       price: req.spot ? offer.pricePerHour : null,
       disk: req.resources.disk ?? DEFAULT_VAST_DISK_GB,
       label,
-      onstart: null,
+      onstart: this.onstart,
       runtype: "ssh_direc ssh_proxy",
       image_login: null,
       python_utf8: false,
@@ -273,6 +282,11 @@ export class VastProvider implements Provider {
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {
     return {};
+  }
+
+  /** spotrun is installed by the container's onstart script; the agent waits for it (onstart-script.ts). */
+  agentCommand(): string {
+    return agentLauncher();
   }
 
   /** Poll one instance until it runs (see wait-for-running.ts); throws InstanceStartError. */

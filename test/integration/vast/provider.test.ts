@@ -78,6 +78,12 @@ test("launch spot: bids the cheapest offer's min_bid, labels with the token, car
   assert.equal(created?.body.image, "pytorch/pytorch");
   assert.equal(created?.body.disk, 40);
   assert.equal(created?.body.runtype, "ssh_direc ssh_proxy");
+  assert.match(
+    created?.body.onstart ?? "",
+    /npm install -g --no-fund --no-audit spotrun@/,
+    "the container installs the agent on start",
+  );
+  assert.match(provider.agentCommand(), /exec spotrun "\$@"/);
   assert.deepEqual(JSON.parse(created?.body.env[TAGS_ENV] ?? "{}"), { ...request().tags, [TAG.spot]: "true" });
   const info = res.kind === "launched" ? res.instances[0] : undefined;
   assert.ok(info);
