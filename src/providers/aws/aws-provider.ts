@@ -233,9 +233,13 @@ export class AwsProvider implements Provider {
       count: req.count,
       imageId: r.image ?? defaultImage(types[0] as string),
       keyName,
-      userData: Buffer.from(userDataScript({ config, spotrunVersion: this.opts.spotrunVersion ?? packageVersion() })).toString(
-        "base64",
-      ),
+      userData: Buffer.from(
+        userDataScript({
+          config,
+          spotrunVersion: this.opts.spotrunVersion ?? packageVersion(),
+          checkpointScriptBody: await this.localScript(checkpointScript),
+        }),
+      ).toString("base64"),
       tags,
       interruption,
       diskGb: r.disk,

@@ -41,7 +41,7 @@ test("a version spec that could inject shell is refused", () => {
  * Runs the script for real against a scratch root, with the package manager, npm, node and
  * systemctl replaced by recorders on PATH: what it writes and what it asks them to do is observed.
  */
-async function bootstrap(nodeMajorBefore: number): Promise<{ root: string; log: string }> {
+async function bootstrap(nodeMajorBefore: number, checkpointScriptBody?: string): Promise<{ root: string; log: string }> {
   const root = await mkdtemp(join(dir, "root-"));
   const bin = join(root, "stub-bin");
   const log = join(root, "calls.log");
@@ -64,7 +64,7 @@ done`,
   await stub("systemctl", `echo "systemctl $*" >> "${log}"`);
   await stub("apt-get", `echo "apt-get $*" >> "${log}"`);
   const script = join(root, "user-data.sh");
-  await writeFile(script, userDataScript({ config: CONFIG, spotrunVersion: "0.1.0" }));
+  await writeFile(script, userDataScript({ config: CONFIG, spotrunVersion: "0.1.0", checkpointScriptBody }));
   await run("bash", [script], { env: { PATH: `${bin}:/usr/bin:/bin`, SPOTRUN_ROOT: root } });
   return { root, log: await readFile(log, "utf8") };
 }
@@ -98,4 +98,12 @@ test("an image whose Node is older than 20 gets the distro packages, then Node 2
     "npm install -g --no-fund --no-audit node@20",
     "npm install -g --no-fund --no-audit spotrun@0.1.0",
   ]);
+});
+
+test("a local checkpoint script is written byte for byte, even if it contains the heredoc delimiter", async () => {
+  const body = "#!/bin/bash\necho \"$HOME\" '$(x)' `y`\nSPOTRUN_CHECKPOINT_EOF\nexit 0\n";
+  const { root } = await bootstrap(20, body);
+  assert.equal(await readFile(join(root, "etc/spotrun/checkpoint.sh"), "utf8"), body);
+  const config = JSON.parse(await readFile(join(root, "etc/spotrun/spot.json"), "utf8"));
+  assert.equal(config.checkpoint_script, "/etc/spotrun/checkpoint.sh");
 });
