@@ -169,9 +169,8 @@ export class ComputeServer {
     if (req.method === "POST" && verb === "attachDisk") {
       const body = req.json as Json;
       const source = String(body.source ?? "");
-      const disk = [...this.disks.values()].find(
-        (d) => d.selfLink === source || source.endsWith(`/zones/${zone}/disks/${d.name}`),
-      );
+      const disk =
+        [...this.disks.values()].find((d) => d.selfLink === source) ?? this.disks.get(`${zone}/${source.split("/").pop()}`);
       if (!disk || !String(disk.zone).endsWith(`/zones/${zone}`)) return notFound(res, `disk ${source} in ${zone}`);
       if ((disk.users ?? []).length > 0 && body.mode !== "READ_ONLY")
         return sendJson(
