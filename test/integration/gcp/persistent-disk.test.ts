@@ -34,7 +34,7 @@ describe("persistent disks that outlive spot VMs", () => {
     const creates = server.apiCalls.filter((c) => c.method === "POST" && c.path.endsWith("/zones/us-central1-a/disks"));
     assert.equal(creates.length, 1, "created once");
     assert.deepEqual(
-      { name: (creates[0]?.json as Json).name, sizeGb: (creates[0]?.json as Json).sizeGb, type: (creates[0]?.json as Json).type },
+      { name: (creates[0]!.json as Json).name, sizeGb: (creates[0]!.json as Json).sizeGb, type: (creates[0]!.json as Json).type },
       { name: "claude-persist", sizeGb: "10", type: "zones/us-central1-a/diskTypes/pd-ssd" },
     );
 
@@ -76,7 +76,7 @@ describe("persistent disks that outlive spot VMs", () => {
     const snap = calls("createSnapshot")[0];
     assert.equal(snap?.path, `/compute/v1/projects/${PROJECT}/zones/us-central1-a/disks/claude-persist/createSnapshot`);
     const fromSnap = server.apiCalls.find((c) => c.method === "POST" && c.path.endsWith("/zones/us-central1-b/disks"));
-    assert.equal((fromSnap?.json as Json).sourceSnapshot, "global/snapshots/claude-persist-to-b");
+    assert.equal((fromSnap!.json as Json).sourceSnapshot, "global/snapshots/claude-persist-to-b");
     assert.equal(server.snapshots.size, 0, "the transfer snapshot is removed");
     const r3 = await fx.provider.launch(launchRequest({ token: "t-disk-a3", zone: "us-central1-b" }));
     assert.ok(r3.kind === "launched");
