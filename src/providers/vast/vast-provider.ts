@@ -228,12 +228,16 @@ export class VastProvider implements Provider {
   }
 
   async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
-    const all = new Map((await (await this.api()).showInstances()).map((i) => [String(i.id), i]));
-    return ids.map((id) => {
-      const inst = all.get(id);
-      if (inst) return this.toInfo(inst);
-      return this.vanished(Number(id));
-    });
+    const api = await this.api();
+    const all = new Map((await api.showInstances()).map((i) => [String(i.id), i]));
+    const out: InstanceInfo[] = [];
+    for (const id of ids) {
+      // One list call answers for all; an id missing from it is asked about alone before it is
+      // declared gone, so a list that lags a fresh create never reads as a lost instance.
+      const inst = all.get(id) ?? (await api.showInstance(Number(id)));
+      out.push(inst && classify(inst, false).kind !== "gone" ? this.toInfo(inst) : this.vanished(Number(id)));
+    }
+    return out;
   }
 
   async list(tags: Record<string, string>): Promise<InstanceInfo[]> {

@@ -73,6 +73,8 @@ test("aliases, unit scaling, strings, booleans, versions, null", () => {
   assert.deepEqual(f.driver_version, { gte: 535_086_005 });
   assert.deepEqual(f.cpu_arch, { eq: null });
   assert.equal(numericVersion("550.54"), 550_054_000);
+  assert.deepEqual(parseQuery('gpu_name="RTX 4090"', {}).gpu_name, { eq: "RTX 4090" });
+  assert.deepEqual(parseQuery('gpu_name in ["RTX 4090", "RTX 3090"]', {}).gpu_name, { in: ["RTX 4090", "RTX 3090"] });
 });
 
 test("two clauses on one field merge into a range; a later clause overrides a default", () => {
