@@ -95,10 +95,18 @@ export class SshTransport implements Transport {
     const method = await this.method();
     this.logger.debug({ host: this.label, files: entries.length, method, dest }, "upload");
     if (method === "rsync") {
-      this.check(await this.run(`mkdir -p -- ${shq(dest)}`), `create ${remoteDir}`);
       const list = Buffer.from(entries.map((e) => `${e.path}\0`).join(""));
+      // The remote rsync is started through the shell, so creating the destination costs no extra round trip.
+      const rsyncPath = `mkdir -p -- ${shq(dest)} && rsync`;
       await this.rsync(
-        ["-a", "--from0", "--files-from=-", `${localDir.replace(/\/+$/, "")}/`, `${rsyncTarget(this.target, dest)}/`],
+        [
+          "-a",
+          "--from0",
+          "--files-from=-",
+          `--rsync-path=${rsyncPath}`,
+          `${localDir.replace(/\/+$/, "")}/`,
+          `${rsyncTarget(this.target, dest)}/`,
+        ],
         list,
       );
       return;

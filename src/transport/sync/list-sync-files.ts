@@ -13,7 +13,20 @@ export interface SyncEntry {
   kind: "file" | "dir" | "symlink";
 }
 
-export async function listSyncFiles(root: string, exclude: string[] = []): Promise<SyncEntry[]> {
+/** A fan-out uploads one workdir to every node at once; those concurrent calls share one walk. */
+const inFlight = new Map<string, Promise<SyncEntry[]>>();
+
+export function listSyncFiles(root: string, exclude: string[] = []): Promise<SyncEntry[]> {
+  const key = JSON.stringify([root, exclude]);
+  let p = inFlight.get(key);
+  if (!p) {
+    p = walkRoot(root, exclude).finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+  }
+  return p;
+}
+
+async function walkRoot(root: string, exclude: string[]): Promise<SyncEntry[]> {
   const out: SyncEntry[] = [];
   const top = ignore().add(exclude);
   await walk(root, "", [{ base: "", ig: top }], out);
