@@ -28,8 +28,16 @@ after(async () => {
 
 test("catalog update: GetProducts with the Linux/shared filters, paged, written atomically and used by the provider", async () => {
   const { ctx, out } = commandContext(fx.home);
-  const res = await catalogUpdateCommand.run(ctx, [], { regions: "us-east-1,eu-west-1", types: "m7i.large,g5.xlarge,p3.2xlarge" });
-  const data = res.data as { path: string; prices_count: number; missing: string[]; prices_usd_per_hour: Record<string, Record<string, number>> };
+  const res = await catalogUpdateCommand.run(ctx, [], {
+    regions: "us-east-1,eu-west-1",
+    types: "m7i.large,g5.xlarge,p3.2xlarge",
+  });
+  const data = res.data as {
+    path: string;
+    prices_count: number;
+    missing: string[];
+    prices_usd_per_hour: Record<string, Record<string, number>>;
+  };
   assert.equal(data.path, userCatalogPath(fx.home));
   assert.deepEqual(data.prices_usd_per_hour, {
     "us-east-1": { "g5.xlarge": 1.2345, "m7i.large": 0.1111, "p3.2xlarge": 3.06 },
