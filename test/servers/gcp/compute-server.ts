@@ -112,6 +112,11 @@ export class ComputeServer {
     if (!req.path.startsWith(prefix)) return notFound(res, req.path);
     const parts = req.path.slice(prefix.length).split("/").map(decodeURIComponent);
     const [scope, scopeName, coll, id, verb] = parts;
+    if (scope === "regions" && parts.length === 1)
+      return sendJson(res, 200, {
+        kind: "compute#regionList",
+        items: [...this.regions.keys()].map((name) => ({ kind: "compute#region", name, status: "UP" })),
+      });
     if (scope === "regions" && parts.length === 2) {
       const zones = this.regions.get(scopeName as string);
       if (!zones) return notFound(res, req.path);
