@@ -60,6 +60,8 @@ export interface GcpProviderOptions {
 
 const DEFAULT_MACHINE_TYPE = "e2-standard-4";
 const DEFAULT_IMAGE = "projects/debian-cloud/global/images/family/debian-12";
+/** Async iterators page on demand anyway; saying so keeps google-gax from warning on every call. */
+const NO_AUTOPAGE = { autoPaginate: false } as const;
 /** Marks a VM with the launch token's name, so a relaunch finds it in any zone and adopts it. */
 const LAUNCH_LABEL = "spotrun-launch";
 
@@ -305,7 +307,7 @@ export class GcpProvider implements Provider {
     const c = await this.clients();
     const filter = `labels.${LAUNCH_LABEL} = "${resourceName(req.token)}"`;
     const found: InstanceInfo[] = [];
-    for await (const [scope, list] of c.instances.aggregatedListAsync({ project: await this.project(), filter }))
+    for await (const [scope, list] of c.instances.aggregatedListAsync({ project: await this.project(), filter }, NO_AUTOPAGE))
       for (const inst of list.instances ?? [])
         if (inst.status !== "TERMINATED") found.push(this.toInfo(inst, lastSegment(scope)));
     return found;
@@ -380,7 +382,7 @@ export class GcpProvider implements Provider {
   private async preemptedAt(c: GcpClients, project: string, zone: string, name: string): Promise<number | undefined> {
     const target = `https://www.googleapis.com/compute/v1/projects/${project}/zones/${zone}/instances/${name}`;
     const filter = `operationType = "compute.instances.preempted" AND targetLink = "${target}"`;
-    for await (const op of c.zoneOperations.listAsync({ project, zone, filter })) {
+    for await (const op of c.zoneOperations.listAsync({ project, zone, filter }, NO_AUTOPAGE)) {
       const t = Date.parse(op.insertTime ?? "");
       return Number.isFinite(t) ? t : this.clock.now();
     }
@@ -391,10 +393,8 @@ export class GcpProvider implements Provider {
     const c = await this.clients();
     const out: InstanceInfo[] = [];
     const filter = labelFilter(tags);
-    for await (const [scope, list] of c.instances.aggregatedListAsync({
-      project: await this.project(),
-      ...(filter ? { filter } : {}),
-    }))
+    const request = { project: await this.project(), ...(filter ? { filter } : {}) };
+    for await (const [scope, list] of c.instances.aggregatedListAsync(request, NO_AUTOPAGE))
       for (const inst of list.instances ?? []) out.push(this.toInfo(inst, lastSegment(scope)));
     try {
       out.push(...(await (await this.tpu()).list(tags)));

@@ -229,7 +229,7 @@ export class TpuSlices {
     const want = toLabels(tags);
     const parent = `projects/${await this.d.project()}/locations/-`;
     const out: InstanceInfo[] = [];
-    for await (const node of this.d.clients.tpu.listNodesAsync({ parent })) {
+    for await (const node of this.d.clients.tpu.listNodesAsync({ parent }, { autoPaginate: false })) {
       const labels = node.labels ?? {};
       if (!Object.entries(want).every(([k, v]) => labels[k] === v)) continue;
       const parts = (node.name ?? "").split("/");

@@ -52,6 +52,9 @@ describe("persistent disks that outlive spot VMs", () => {
     assert.deepEqual(att?.json, { source: d1.selfLink, deviceName: "claude-persist", mode: "READ_WRITE", autoDelete: false });
 
     server.preempt("us-central1-a", vm1.name);
+    const [seen] = await fx.provider.describe([r1.instances[0]!.id]);
+    assert.equal(seen?.status, "stopped", "STOP action: GCE keeps the VM, stopped");
+    assert.equal(seen?.interrupted?.reason, "gce-preempted");
     const r2 = await fx.provider.launch(launchRequest({ token: "t-disk-a2", zone: "us-central1-a" }));
     assert.ok(r2.kind === "launched");
     const vm2 = vmOf(r2.instances[0] as InstanceInfo);
