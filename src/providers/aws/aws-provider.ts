@@ -66,6 +66,8 @@ export interface AwsProviderOptions {
   /** Network placement the task schema does not carry yet (env SPOTRUN_AWS_SECURITY_GROUP_IDS / SPOTRUN_AWS_SUBNET_ID). */
   securityGroupIds?: string[];
   subnetId?: string;
+  /** Instance profile name for the agent's S3 access (env SPOTRUN_AWS_INSTANCE_PROFILE). */
+  instanceProfile?: string;
 }
 
 export class AwsProvider implements Provider {
@@ -245,6 +247,7 @@ export class AwsProvider implements Provider {
       diskGb: r.disk,
       securityGroupIds: this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean),
       subnetId: this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID,
+      instanceProfile: this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
     return types.length === 1 ? this.runInstances(ec2, regionName, plan) : this.fleet(ec2, regionName, plan);

@@ -32,6 +32,8 @@ export interface LaunchPlan {
   diskGb?: number;
   securityGroupIds?: string[];
   subnetId?: string;
+  /** Instance profile (role) the agent uses for S3 checkpoints and s3:// checkpoint scripts. */
+  instanceProfile?: string;
 }
 
 /** `checkpoint` means "let our agent checkpoint, then let EC2 terminate": the machine goes either way. */
@@ -74,6 +76,7 @@ export function runInstancesInput(plan: LaunchPlan): RunInstancesCommandInput {
     Placement: plan.zone ? { AvailabilityZone: plan.zone } : undefined,
     SecurityGroupIds: plan.securityGroupIds,
     SubnetId: plan.subnetId,
+    IamInstanceProfile: plan.instanceProfile ? { Name: plan.instanceProfile } : undefined,
     BlockDeviceMappings: rootDisk(plan.diskGb),
     InstanceMarketOptions: plan.spot
       ? {
@@ -102,6 +105,7 @@ export function launchTemplateInput(plan: LaunchPlan): CreateLaunchTemplateComma
       KeyName: plan.keyName,
       UserData: plan.userData,
       SecurityGroupIds: plan.securityGroupIds,
+      IamInstanceProfile: plan.instanceProfile ? { Name: plan.instanceProfile } : undefined,
       BlockDeviceMappings: rootDisk(plan.diskGb),
       MetadataOptions: { HttpTokens: "required", HttpEndpoint: "enabled", HttpPutResponseHopLimit: 2 },
       TagSpecifications: tagSpecs(["instance", "volume"], plan.tags),

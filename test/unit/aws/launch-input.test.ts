@@ -39,6 +39,8 @@ test("on-demand RunInstances has no market options; spot stop needs a persistent
   assert.equal(input.MaxCount, 4);
   assert.equal(input.BlockDeviceMappings?.[0]?.Ebs?.VolumeSize, 100);
   assert.equal(input.MetadataOptions?.HttpTokens, "required", "IMDSv2 only");
+  assert.equal(input.IamInstanceProfile, undefined);
+  assert.deepEqual(runInstancesInput(plan({ instanceProfile: "spotrun-agent" })).IamInstanceProfile, { Name: "spotrun-agent" });
 });
 
 test("fleets: one override per type, capacity split by market, all-or-nothing for several nodes", () => {
