@@ -42,6 +42,8 @@ export interface PolicyState {
   policy: PolicyName;
   /** Set once the safety net fired: on-demand until the end (the paper's "stay on it until the end"). */
   lockedOnDemand: boolean;
+  /** Uniform progress: where its line starts, once the deadline is tight enough to follow one. */
+  line?: { atMs: number; workDoneMs: number };
 }
 
 export interface Decision {
@@ -78,7 +80,11 @@ export function parsePolicyState(raw: unknown): PolicyState {
     throw new Error(`not a policy state: ${JSON.stringify(raw)}`);
   if (typeof r.policy !== "string" || !isPolicyName(r.policy))
     throw new Error(`unknown policy ${JSON.stringify(r.policy)} in a stored policy state`);
-  return { policy: r.policy, lockedOnDemand: r.lockedOnDemand };
+  const line = (raw as { line?: { atMs?: unknown; workDoneMs?: unknown } }).line;
+  if (line === undefined) return { policy: r.policy, lockedOnDemand: r.lockedOnDemand };
+  if (typeof line?.atMs !== "number" || typeof line.workDoneMs !== "number")
+    throw new Error(`not a progress line in a stored policy state: ${JSON.stringify(line)}`);
+  return { policy: r.policy, lockedOnDemand: r.lockedOnDemand, line: { atMs: line.atMs, workDoneMs: line.workDoneMs } };
 }
 
 /** One tick's decision by name, for callers that keep only the state row. */

@@ -30,10 +30,16 @@ export function worstSlackAfterMs(o: Observation, choice: Exclude<Choice, "on_de
 export const breaksSafetyNet = (o: Observation, choice: Exclude<Choice, "on_demand">): boolean =>
   worstSlackAfterMs(o, choice) < o.restartOverheadMs;
 
-/** Work the straight line from (start, 0) to (deadline, total) expects done at `atMs`. */
-export function expectedProgressMs(o: Observation, atMs: number): number {
-  const span = o.deadlineMs - o.startMs;
+/** A straight line of expected progress: from (atMs, workDoneMs) to (deadline, total work). */
+export interface ProgressLine {
+  atMs: number;
+  workDoneMs: number;
+}
+
+/** Work the line expects done at `atMs`. */
+export function expectedProgressMs(o: Observation, line: ProgressLine, atMs: number): number {
+  const span = o.deadlineMs - line.atMs;
   if (span <= 0) return o.workTotalMs;
-  const f = Math.min(1, Math.max(0, (atMs - o.startMs) / span));
-  return o.workTotalMs * f;
+  const f = Math.min(1, Math.max(0, (atMs - line.atMs) / span));
+  return line.workDoneMs + (o.workTotalMs - line.workDoneMs) * f;
 }

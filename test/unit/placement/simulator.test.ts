@@ -37,10 +37,12 @@ test("greedy waits out the gap, then the safety net puts it on on-demand exactly
 
 test("uniform progress catches up on on-demand when behind its line", () => {
   const r = run("uniform-progress", 6 * HOUR);
-  // t2: 1.5 h done vs line 1.33 h → idle; t3: 1.5 h vs 2 h → on-demand; t4 spot would break the net.
+  // t0: 4 h of work in 6 h is under 70 %, no line yet. t1: 3.5 of 5 h = 70 %: the line runs from
+  // (1 h, 0.5 h) to (6 h, 4 h). t2: 1.5 h done vs 1.2 h → idle; t3: 1.5 h vs 1.9 h → on-demand;
+  // t4: going back to spot would break the safety net.
   assert.deepEqual(
     r.timeline?.map((t) => t.rule),
-    ["take-risk-spot", "exploit-spot", "ahead-of-line", "behind-line", "safety-net", "safety-net"],
+    ["loose-deadline-spot", "exploit-spot", "ahead-of-line", "behind-line", "safety-net", "safety-net"],
   );
   near(r.costUsd, 11);
   assert.equal(r.deadlineMet, true);
