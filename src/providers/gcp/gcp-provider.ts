@@ -23,7 +23,7 @@ import { classifyError, classifyGcpError, type GcpErrorClass, isServiceDisabled 
 import { formatGcpId, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import { fromLabels, labelFilter, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
 import { requestIdOf, resourceName } from "./gcp-names.js";
-import { type AgentScriptOptions, shutdownScript, startupScript } from "./startup-script.js";
+import { agentLauncher, shutdownScript, spotrunVersion, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
 
 type Instance = protos.google.cloud.compute.v1.IInstance;
@@ -43,11 +43,8 @@ export interface GcpProviderOptions {
   image?: string;
   /** Zones to try, in order, when the request names only a region (default: the region's zones from Compute). */
   zones?: string[];
-  /** `spotrun` version the startup script installs. */
+  /** `spotrun` version the startup script installs (default: this one's). */
   spotrunVersion?: string;
-  /** Arguments to `spotrun agent run` on the instance (job id, checkpoint store, …). */
-  agentArgs?: (req: LaunchRequest) => string[];
-  agentEnv?: (req: LaunchRequest) => Record<string, string>;
   /** SSH: user, private key (its `.pub` goes into `ssh-keys` metadata unless OS Login is used). */
   sshUser?: string;
   sshPrivateKeyPath?: string;
@@ -110,7 +107,7 @@ export class GcpProvider implements Provider {
           pollMs: this.opts.tpuPollMs ?? 10_000,
           waitMs: this.opts.tpuWaitMs ?? 3_600_000,
           ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
-          metadata: (req) => this.metadata(req),
+          metadata: () => this.metadata(),
         }),
     );
     return this.tpuP;
@@ -208,7 +205,7 @@ export class GcpProvider implements Provider {
       // The agent uploads checkpoints with the VM's service account.
       serviceAccounts: [{ email: "default", scopes: ["https://www.googleapis.com/auth/cloud-platform"] }],
       metadata: {
-        items: Object.entries({ ...this.metadata(req), [TAGS_METADATA_KEY]: JSON.stringify(tags) }).map(([key, value]) => ({
+        items: Object.entries({ ...this.metadata(), [TAGS_METADATA_KEY]: JSON.stringify(tags) }).map(([key, value]) => ({
           key,
           value,
         })),
@@ -246,26 +243,22 @@ export class GcpProvider implements Provider {
     };
   }
 
-  private metadata(req: LaunchRequest): Record<string, string> {
-    const script: AgentScriptOptions = {
-      spotrunVersion: this.opts.spotrunVersion ?? "latest",
-      agentArgs: this.opts.agentArgs?.(req) ?? [
-        "--job",
-        req.tags[TAG.job] ?? "",
-        "--attempt",
-        req.tags[TAG.attempt] ?? "",
-        "--notice-source",
-        "gce-metadata",
-      ],
-      env: this.opts.agentEnv?.(req) ?? {},
+  private metadata(): Record<string, string> {
+    const md: Record<string, string> = {
+      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? spotrunVersion() }),
+      "shutdown-script": shutdownScript({ sshUser: this.sshUser() }),
     };
-    const md: Record<string, string> = { "startup-script": startupScript(script), "shutdown-script": shutdownScript(script) };
     if (this.opts.osLogin) md["enable-oslogin"] = "TRUE";
     else {
       const pub = this.publicKey();
       if (pub) md["ssh-keys"] = `${this.sshUser()}:${pub}`;
     }
     return md;
+  }
+
+  /** The controller starts the agent over SSH; this waits for the startup script's install first. */
+  agentCommand(): string {
+    return agentLauncher();
   }
 
   private sshUser(): string {
@@ -446,10 +439,9 @@ export class GcpProvider implements Provider {
         user: this.sshUser(),
         privateKeyPath: this.privateKeyPath(),
         knownHostsPath: join(this.opts.home, "gcp", "known_hosts"),
-        label: instance.id,
-        home: this.opts.home,
+        label: `ssh:${this.sshUser()}@${instance.address} (${instance.id})`,
       },
-      {},
+      { logger: this.logger, clock: this.clock },
     );
   }
 

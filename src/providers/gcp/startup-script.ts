@@ -1,66 +1,97 @@
-/**
- * The metadata scripts a spotrun VM (or TPU worker) boots with. The startup script installs Node
- * and spotrun if missing and starts the agent, which watches the metadata server for the notice.
- * The shutdown script is the safety net GCE itself runs in the ~30 s between the preemption
- * notice and the hard stop: if the agent died it runs the same save; if the agent is alive it
- * waits for the agent's save to finish so the OS does not kill it halfway.
- */
-export interface AgentScriptOptions {
-  /** npm version spec for `npm install -g spotrun@…`. */
-  spotrunVersion: string;
-  /** Arguments after `spotrun agent run`. */
-  agentArgs: string[];
-  /** Environment for the agent (job id, checkpoint store, …). */
-  env: Record<string, string>;
-}
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { shellQuote } from "../../base/self.js";
 
-export const AGENT_PID_FILE = "/var/run/spotrun-agent.pid";
-export const AGENT_SAVED_FILE = "/var/run/spotrun-agent.saved";
+/**
+ * The metadata scripts a spotrun VM or TPU worker boots with, and the command the controller runs
+ * over SSH to start the agent.
+ *
+ * - `startup-script` installs Node ≥ 20 and spotrun (GCE images carry neither) and writes a ready
+ *   marker; the controller's SSH bootstrap may begin first, so `agentLauncher` waits for it.
+ * - `shutdown-script` is the safety net GCE itself runs in the ~30 s between the preemption notice
+ *   and the hard stop. The agent normally sees the notice on the metadata server (and SIGTERM) and
+ *   saves; the script waits for it to finish so the OS does not cut the upload. If the agent died,
+ *   it runs the same save (`spotrun agent save`) from the agent's config, within 25 s.
+ */
+export const READY_MARKER = "/var/lib/spotrun/agent-ready";
+export const FAILED_MARKER = "/var/lib/spotrun/agent-install-failed";
+export const STARTUP_LOG = "/var/log/spotrun-startup.log";
 /** Leaves ~5 s of GCE's 30 s for the OS to stop after the save. */
 export const SHUTDOWN_SAVE_SECONDS = 25;
 
 /** POSIX single-quote a word for bash. */
 export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function envLines(env: Record<string, string>): string {
-  return Object.entries(env)
-    .filter(([k]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(k))
-    .map(([k, v]) => `export ${k}=${shQuote(v)}`)
-    .join("\n");
-}
-
-export function startupScript(o: AgentScriptOptions): string {
+export function startupScript(opts: { spotrunVersion: string }): string {
+  if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
+  const pkg = shQuote(`spotrun@${opts.spotrunVersion}`);
   return `#!/bin/bash
-# spotrun startup script: install the agent if missing and start it.
-set -euo pipefail
-exec >>/var/log/spotrun-startup.log 2>&1
-${envLines(o.env)}
-if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
-  curl -fsSL https://deb.nodesource.com/setup_20.x | bash -
-  apt-get install -y nodejs
+# spotrun startup script (GCE VM / TPU worker): install Node >= 20 and ${opts.spotrunVersion === "latest" ? "spotrun" : `spotrun ${opts.spotrunVersion}`}.
+mkdir -p /var/lib/spotrun
+exec >>${STARTUP_LOG} 2>&1
+echo "spotrun startup: $(date -u +%FT%TZ)"
+rm -f ${FAILED_MARKER}
+fail() { echo "spotrun startup: $1" | tee ${FAILED_MARKER} >&2; exit 1; }
+node_too_old() { ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; }
+if [ -e ${READY_MARKER} ] && command -v spotrun >/dev/null 2>&1; then exit 0; fi
+if node_too_old; then
+  export DEBIAN_FRONTEND=noninteractive
+  # Debian 12 and Ubuntu 22.04 (TPU VM images) ship Node 18 or older: take Node 20 from NodeSource.
+  curl -fsSL https://deb.nodesource.com/setup_20.x | bash - || fail "adding the NodeSource repository failed"
+  apt-get install -y -q nodejs || fail "apt-get install nodejs failed"
 fi
-command -v spotrun >/dev/null || npm install -g ${shQuote(`spotrun@${o.spotrunVersion}`)}
-if [ -s ${AGENT_PID_FILE} ] && kill -0 "$(cat ${AGENT_PID_FILE})" 2>/dev/null; then exit 0; fi
-rm -f ${AGENT_SAVED_FILE}
-nohup spotrun agent run ${o.agentArgs.map(shQuote).join(" ")} >>/var/log/spotrun-agent.log 2>&1 &
-echo $! > ${AGENT_PID_FILE}
+npm install -g --no-fund --no-audit ${pkg} || fail "npm install -g spotrun failed"
+command -v spotrun >/dev/null 2>&1 || fail "spotrun is not on PATH after npm install"
+touch ${READY_MARKER}
+echo "spotrun startup: ready $(date -u +%FT%TZ)"
 `;
 }
 
-export function shutdownScript(o: AgentScriptOptions): string {
+export function shutdownScript(opts: { sshUser: string }): string {
+  if (!/^[a-z_][a-z0-9_-]*$/.test(opts.sshUser)) throw new Error(`not a Linux user name: ${opts.sshUser}`);
   return `#!/bin/bash
 # spotrun shutdown script: GCE runs it on preemption with ~30 s left.
-${envLines(o.env)}
-pid="$(cat ${AGENT_PID_FILE} 2>/dev/null || true)"
+home="$(getent passwd ${opts.sshUser} | cut -d: -f6)"
+[ -n "$home" ] || exit 0
+cfg="$home/.spotrun/agent.json"
+[ -f "$cfg" ] || exit 0
+pid="$(cat "$home/.spotrun/agent.pid" 2>/dev/null || true)"
 if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-  # The agent saw the notice on the metadata server and is saving; give it the time.
-  for _ in $(seq 1 ${SHUTDOWN_SAVE_SECONDS}); do
-    [ -e ${AGENT_SAVED_FILE} ] && exit 0
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 1
+  # The agent saw the notice and is saving; it exits when its upload is done.
+  for _ in $(seq 1 $((${SHUTDOWN_SAVE_SECONDS} * 5))); do
+    kill -0 "$pid" 2>/dev/null || exit 0
+    sleep 0.2
   done
-  [ -e ${AGENT_SAVED_FILE} ] && exit 0
+  exit 0
 fi
-timeout ${SHUTDOWN_SAVE_SECONDS} spotrun agent save --reason shutdown ${o.agentArgs.map(shQuote).join(" ")} >>/var/log/spotrun-agent.log 2>&1 || true
+# The agent is gone: run the same save (hook within the deadline, then the upload) ourselves.
+timeout ${SHUTDOWN_SAVE_SECONDS} runuser -u ${opts.sshUser} -- spotrun agent save --config "$cfg" --reason shutdown >>"$home/.spotrun/agent.err" 2>&1 || true
 `;
+}
+
+/**
+ * What the controller runs over SSH to start the agent: wait (up to `waitSeconds`) for the
+ * startup script's install, stop at once if it failed, then exec spotrun with the arguments given.
+ */
+export function agentLauncher(waitSeconds = 900): string {
+  const ready = shQuote(READY_MARKER);
+  const failed = shQuote(FAILED_MARKER);
+  const script = `i=0; while [ ! -e ${ready} ]; do if [ -e ${failed} ]; then cat ${failed} >&2; exit 1; fi; i=$((i+1)); if [ $i -gt ${waitSeconds} ]; then echo "spotrun agent: startup-script install not done after ${waitSeconds}s (see ${STARTUP_LOG})" >&2; exit 1; fi; sleep 1; done; exec spotrun "$@"`;
+  return `sh -c ${shellQuote(script)} spotrun`;
+}
+
+/** The running spotrun's version, so instances install the same one. */
+export function spotrunVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "spotrun" && pkg.version) return pkg.version;
+    } catch {
+      // not here: keep walking up
+    }
+    dir = dirname(dir);
+  }
+  return "latest";
 }

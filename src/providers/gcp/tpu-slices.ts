@@ -34,7 +34,7 @@ export interface TpuSlicesDeps {
   waitMs: number;
   onProgress?: (p: TpuProgress) => void;
   /** Node metadata: startup-script, shutdown-script, ssh-keys. */
-  metadata: (req: LaunchRequest) => Record<string, string>;
+  metadata: () => Record<string, string>;
 }
 
 const QR_DONE = new Set(["ACTIVE", "FAILED", "SUSPENDING", "SUSPENDED"]);
@@ -78,7 +78,7 @@ export class TpuSlices {
       );
     const id = resourceName(req.token);
     const n = await this.names(zone, id);
-    const metadata = { ...this.d.metadata(req), [TAGS_METADATA_KEY]: JSON.stringify(req.tags) };
+    const metadata = { ...this.d.metadata(), [TAGS_METADATA_KEY]: JSON.stringify(req.tags) };
     const queuedResource: QueuedResource = {
       tpu: {
         nodeSpec: [

@@ -52,7 +52,7 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
     assert.equal(node.runtimeVersion, "tpu-ubuntu2204-base");
     assert.deepEqual(node.schedulingConfig, { spot: true });
     assert.equal((node.labels as Json)["spotrun-job"], "j-abc");
-    assert.match(String((node.metadata as Json)["startup-script"]), /spotrun agent run/);
+    assert.match(String((node.metadata as Json)["startup-script"]), /npm install -g/);
     assert.match(String((node.metadata as Json)["shutdown-script"]), /spotrun agent save/);
 
     assert.deepEqual(

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
 import { classifyGcpError, gcpErrorInfo } from "../../../src/providers/gcp/gcp-errors.js";
 import { formatGcpId, parseGcpId, regionOf } from "../../../src/providers/gcp/gcp-instance-id.js";
 import { fromLabels, labelFilter, toLabels } from "../../../src/providers/gcp/gcp-labels.js";
 import { requestIdOf, resourceName } from "../../../src/providers/gcp/gcp-names.js";
-import { shQuote, shutdownScript, startupScript } from "../../../src/providers/gcp/startup-script.js";
+import { agentLauncher, shQuote, shutdownScript, startupScript } from "../../../src/providers/gcp/startup-script.js";
 import { parseTpuType } from "../../../src/providers/gcp/tpu-types.js";
 
 describe("GCP naming, labels and ids", () => {
@@ -106,15 +107,30 @@ describe("GCP error classification reads codes, not messages", () => {
 });
 
 describe("agent scripts", () => {
-  test("quote everything from the user, and the shutdown script saves only if the agent did not", () => {
-    const o = { spotrunVersion: "0.1.0", agentArgs: ["--job", "j-1; rm -rf /"], env: { SPOT_JOB_ID: "j-'1'", "BAD KEY": "x" } };
-    const s = startupScript(o);
-    assert.match(s, /npm install -g 'spotrun@0\.1\.0'/);
-    assert.ok(s.includes(`spotrun agent run '--job' ${shQuote("j-1; rm -rf /")}`));
-    assert.ok(s.includes(`export SPOT_JOB_ID='j-'\\''1'\\'''`));
-    assert.ok(!s.includes("BAD KEY"));
-    const d = shutdownScript(o);
-    assert.match(d, /kill -0 "\$pid"/);
-    assert.match(d, /timeout 25 spotrun agent save --reason shutdown/);
+  test("startup installs Node >= 20 and this spotrun, with ready/failed markers; all scripts parse", () => {
+    const up = startupScript({ spotrunVersion: "0.1.0" });
+    assert.match(up, /npm install -g --no-fund --no-audit 'spotrun@0\.1\.0'/);
+    assert.match(up, /setup_20\.x/);
+    assert.match(up, /touch \/var\/lib\/spotrun\/agent-ready/);
+    assert.throws(() => startupScript({ spotrunVersion: "1; rm -rf /" }));
+    const down = shutdownScript({ sshUser: "spotrun" });
+    assert.match(down, /kill -0 "\$pid"/);
+    assert.match(down, /timeout 25 runuser -u spotrun -- spotrun agent save --config "\$cfg" --reason shutdown/);
+    assert.throws(() => shutdownScript({ sshUser: "x; reboot" }));
+    const launcher = agentLauncher(5);
+    assert.match(launcher, /^sh -c '.*exec spotrun "\$@"' spotrun$/);
+    for (const script of [up, down, launcher.replace(/^sh -c /, "")]) {
+      const r = spawnSync("bash", ["-n"], { input: script });
+      assert.equal(r.status, 0, r.stderr.toString());
+    }
+    assert.equal(shQuote("a'b"), `'a'\\''b'`);
+  });
+
+  test("the launcher waits for the install, and stops at once if it failed", () => {
+    const launcher = agentLauncher(1);
+    const r = spawnSync("bash", ["-c", `${launcher} --version`], { timeout: 10_000 });
+    // No install on this machine: it waits its 1 s and reports where to look.
+    assert.equal(r.status, 1);
+    assert.match(r.stderr.toString(), /not done after 1s \(see \/var\/log\/spotrun-startup\.log\)/);
   });
 });
