@@ -26,6 +26,7 @@ import { TAG } from "../provider.js";
 import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
 import { createEc2Client } from "./ec2-client.js";
 import { toInstanceInfo } from "./instance-info.js";
+import { InstanceRegions } from "./instance-regions.js";
 import { ensureImported, type LocalKeyPair, localKeyPair } from "./key-pair.js";
 import {
   createFleetInput,
@@ -79,9 +80,11 @@ export class AwsProvider implements Provider {
   private catalog: OnDemandCatalog | undefined;
   private readonly spotCache = new Map<string, { at: number; pools: SpotPool[] }>();
   private readonly importedKeys = new Map<string, Promise<LocalKeyPair>>();
+  private readonly instanceRegions: InstanceRegions;
 
   constructor(private readonly opts: AwsProviderOptions) {
     this.clock = opts.clock ?? systemClock;
+    this.instanceRegions = new InstanceRegions(opts.home);
   }
 
   private client(region?: string): EC2Client {
@@ -250,7 +253,14 @@ export class AwsProvider implements Provider {
       instanceProfile: this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
-    return types.length === 1 ? this.runInstances(ec2, regionName, plan) : this.fleet(ec2, regionName, plan);
+    const result = types.length === 1 ? await this.runInstances(ec2, regionName, plan) : await this.fleet(ec2, regionName, plan);
+    if (result.kind === "launched")
+      await this.instanceRegions.remember(
+        result.instances.map((i) => i.id),
+        regionName,
+        this.clock.now(),
+      );
+    return result;
   }
 
   /** A checkpoint script on this machine travels inside the user data; s3:// and remote paths are the agent's to fetch. */
@@ -323,7 +333,10 @@ export class AwsProvider implements Provider {
     if (launched.length >= plan.count) return { kind: "launched", instances: await this.infos(ec2, region, launched) };
     if (launched.length > 0) {
       // Nodes of one attempt are all-or-nothing: give back the part we got.
-      await this.terminate(launched.map((i) => InstanceId(i.InstanceId as string)));
+      await this.terminateIn(
+        ec2,
+        launched.map((i) => InstanceId(i.InstanceId as string)),
+      );
     }
     const codes = errors.map((e) => e.ErrorCode ?? "Unknown");
     const classified = codes.map((c) => ({ code: c, refusal: refusalOf(c) })).filter((c) => c.refusal);
@@ -397,25 +410,52 @@ export class AwsProvider implements Provider {
     return this.infos(ec2, region, found);
   }
 
-  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
-    if (ids.length === 0) return [];
-    const ec2 = this.client();
-    const out: InstanceInfo[] = [];
-    // A filter (not InstanceIds) so one id that is long gone does not fail the whole call.
-    for (let i = 0; i < ids.length; i += 200)
-      out.push(...(await this.describeBy(ec2, [{ Name: "instance-id", Values: ids.slice(i, i + 200) }])));
+  /** Ids grouped by the region they were launched in (the default region when not known). */
+  private async byRegion(ids: InstanceId[]): Promise<Map<string | undefined, InstanceId[]>> {
+    const known = await this.instanceRegions.lookup(ids);
+    const out = new Map<string | undefined, InstanceId[]>();
+    for (const id of ids) {
+      const r = this.opts.ec2 ? undefined : known.get(id);
+      out.set(r, [...(out.get(r) ?? []), id]);
+    }
     return out;
   }
 
+  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    if (ids.length === 0) return [];
+    const out: InstanceInfo[] = [];
+    for (const [region, group] of await this.byRegion(ids)) {
+      const ec2 = this.client(region);
+      // A filter (not InstanceIds) so one id that is long gone does not fail the whole call.
+      for (let i = 0; i < group.length; i += 200)
+        out.push(...(await this.describeBy(ec2, [{ Name: "instance-id", Values: group.slice(i, i + 200) }])));
+    }
+    return out;
+  }
+
+  /** Every instance with these tags in the default region and every region spotrun launched in. */
   async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
     const filters: Filter[] = Object.entries(tags).map(([k, v]) => ({ Name: `tag:${k}`, Values: [v] }));
     if (filters.length === 0) filters.push({ Name: "tag-key", Values: [TAG.job] });
-    return this.describeBy(this.client(), filters);
+    const regions: (string | undefined)[] = this.opts.ec2 ? [undefined] : [undefined, ...(await this.instanceRegions.regions())];
+    const seen = new Map<string, InstanceInfo>();
+    const queried = new Set<string>();
+    for (const region of regions) {
+      const ec2 = this.client(region);
+      const name = await this.regionOf(ec2);
+      if (queried.has(name)) continue;
+      queried.add(name);
+      for (const i of await this.describeBy(ec2, filters)) seen.set(i.id, i);
+    }
+    return [...seen.values()];
   }
 
   async terminate(ids: InstanceId[]): Promise<void> {
+    for (const [region, group] of await this.byRegion(ids)) await this.terminateIn(this.client(region), group);
+  }
+
+  private async terminateIn(ec2: EC2Client, ids: InstanceId[]): Promise<void> {
     if (ids.length === 0) return;
-    const ec2 = this.client();
     try {
       await ec2.send(new TerminateInstancesCommand({ InstanceIds: ids }));
     } catch (e) {

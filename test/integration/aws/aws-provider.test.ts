@@ -357,3 +357,42 @@ test("an EC2Client handed in is used as is (explicit endpoint, no environment)",
     await rm(home, { recursive: true, force: true });
   }
 });
+
+test("an instance launched outside the default region is described, listed and terminated there, even by a new provider", async () => {
+  const fx = await startEc2Fixture();
+  try {
+    const res = await fx.provider.launch(request({ token: "tok-region", spot: false, region: "eu-west-1" }));
+    assert.equal(res.kind, "launched");
+    if (res.kind !== "launched") return;
+    const id = res.instances[0]?.id as InstanceId;
+    assert.equal(res.instances[0]?.region, "eu-west-1");
+    assert.equal(res.instances[0]?.onDemandPricePerHour, 0.1124, "priced from the eu-west-1 catalog");
+    assert.equal(fx.server.requests.find((r) => r.action === "RunInstances")?.region, "eu-west-1");
+
+    // A controller restarted in another process: same home, fresh provider, default region us-east-1.
+    const again = new AwsProvider({ home: fx.home, logger: silentLogger, spotrunVersion: "0.1.0" });
+    try {
+      fx.server.requests.length = 0;
+      const [seen] = await again.describe([id]);
+      assert.equal(seen?.id, id);
+      assert.equal(seen?.region, "eu-west-1");
+      assert.deepEqual(
+        fx.server.requests.map((r) => [r.action, r.region]),
+        [["DescribeInstances", "eu-west-1"]],
+      );
+      fx.server.requests.length = 0;
+      await again.list({ [TAG.job]: "j-test" });
+      assert.deepEqual(fx.server.requests.map((r) => r.region).sort(), ["eu-west-1", "us-east-1"]);
+      fx.server.requests.length = 0;
+      await again.terminate([id]);
+      assert.deepEqual(
+        fx.server.requests.map((r) => [r.action, r.region]),
+        [["TerminateInstances", "eu-west-1"]],
+      );
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await fx.close();
+  }
+});
