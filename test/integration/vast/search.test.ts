@@ -104,7 +104,7 @@ test("searchOffers: the exported entry point, configured from <home>/config, pri
   const bids = await searchOffers("gpu_ram >= 24 dph < 0.5", { order: "dph", limit: 3, type: "bid", home: h.home });
   const req = h.server.requests.slice(before)[0];
   assert.equal(req?.auth, "bearer");
-  assert.deepEqual((req?.body as Record<string, unknown>).type, "bid");
+  assert.deepEqual((req?.body as Record<string, unknown> | undefined)?.type, "bid");
   assert.deepEqual(ids(bids), [103, 102, 101]);
   const first = bids[0];
   assert.ok(first);
