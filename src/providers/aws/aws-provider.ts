@@ -41,6 +41,7 @@ import {
 import { loadOnDemandCatalog, type OnDemandCatalog, onDemandPrice } from "./on-demand-catalog.js";
 import { packageVersion } from "./package-version.js";
 import type { RetryPolicy } from "./retry-strategy.js";
+import { ensureSshSecurityGroup } from "./security-group.js";
 import { latestSpotPrices, type SpotPool } from "./spot-prices.js";
 import { type SpotConfig, userDataScript } from "./user-data.js";
 
@@ -69,6 +70,8 @@ export interface AwsProviderOptions {
   subnetId?: string;
   /** Instance profile name for the agent's S3 access (env SPOTRUN_AWS_INSTANCE_PROFILE). */
   instanceProfile?: string;
+  /** Who may SSH in when spotrun makes its own security group (env SPOTRUN_AWS_SSH_CIDR; default anywhere, key-only). */
+  sshCidr?: string;
 }
 
 export class AwsProvider implements Provider {
@@ -81,6 +84,7 @@ export class AwsProvider implements Provider {
   private readonly spotCache = new Map<string, { at: number; pools: SpotPool[] }>();
   private readonly importedKeys = new Map<string, Promise<LocalKeyPair>>();
   private readonly instanceRegions: InstanceRegions;
+  private readonly sshGroups = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: AwsProviderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -175,7 +179,7 @@ export class AwsProvider implements Provider {
     if (!p) {
       p = (async () => {
         const key = await localKeyPair(this.opts.home);
-        await ensureImported(ec2, key, { [TAG.managed]: "true" });
+        await ensureImported(ec2, key, { "spotrun:purpose": "ssh" });
         return key;
       })();
       // A failed import is not cached: the next launch tries again.
@@ -183,6 +187,25 @@ export class AwsProvider implements Provider {
       this.importedKeys.set(region, p);
     }
     return p;
+  }
+
+  /**
+   * Security groups for a launch: the user's, or (in the default VPC, when no subnet is named)
+   * the `spotrun-ssh` group made once per region.
+   */
+  private async securityGroups(ec2: EC2Client, region: string, subnetId: string | undefined): Promise<string[] | undefined> {
+    const given = this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean);
+    if (given?.length) return given;
+    if (subnetId) return undefined;
+    let p = this.sshGroups.get(region);
+    if (!p) {
+      p = ensureSshSecurityGroup(ec2, this.opts.sshCidr ?? process.env.SPOTRUN_AWS_SSH_CIDR ?? "0.0.0.0/0", {
+        "spotrun:purpose": "ssh",
+      });
+      p.catch(() => this.sshGroups.delete(region));
+      this.sshGroups.set(region, p);
+    }
+    return [await p];
   }
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
@@ -210,6 +233,7 @@ export class AwsProvider implements Provider {
     const sshUser = req.tags[AWS_TAG.sshUser] ?? (r.image ? process.env.SPOTRUN_AWS_SSH_USER : undefined) ?? "ubuntu";
     if (!keyName) keyName = (await this.keyFor(ec2, regionName)).keyName;
     const checkpointScript = req.tags[TAG.checkpointScript] ?? "";
+    const subnetId = this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID;
     const tags: Record<string, string> = {
       ...req.tags,
       [TAG.spot]: String(spot),
@@ -248,8 +272,8 @@ export class AwsProvider implements Provider {
       tags,
       interruption,
       diskGb: r.disk,
-      securityGroupIds: this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean),
-      subnetId: this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID,
+      securityGroupIds: await this.securityGroups(ec2, regionName, subnetId),
+      subnetId,
       instanceProfile: this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");

@@ -83,6 +83,20 @@ describe("AwsProvider against the in-repo EC2 server", () => {
     assert.match(script, /"checkpoint_script": "s3:\/\/ckpt-bucket\/save\.sh"/);
     assert.match(script, /"max_price_usd": 0\.05/);
 
+    const [group] = fx.server.received("CreateSecurityGroup");
+    assert.equal(group?.GroupName, "spotrun-ssh");
+    assert.equal(group?.VpcId, undefined, "in the default VPC");
+    const [rule] = fx.server.received("AuthorizeSecurityGroupIngress");
+    assert.deepEqual(sub(rule ?? {}, "IpPermissions.1"), {
+      IpProtocol: "tcp",
+      FromPort: "22",
+      ToPort: "22",
+      "IpRanges.1.CidrIp": "0.0.0.0/0",
+      "IpRanges.1.Description": "spotrun ssh",
+    });
+    const sg = [...fx.server.world.securityGroups.values()][0];
+    assert.equal(run["SecurityGroupId.1"], sg?.id);
+
     const signed = fx.server.requests.find((r) => r.action === "RunInstances");
     assert.equal(signed?.region, "us-east-1", "SigV4 scope names the region from AWS_REGION");
     assert.equal(signed?.service, "ec2");
@@ -100,6 +114,8 @@ describe("AwsProvider against the in-repo EC2 server", () => {
       a.instances.map((i) => i.id),
     );
     assert.equal(fx.server.world.instances.size, before + 1);
+    assert.equal(fx.server.received("CreateSecurityGroup").length, 1, "the SSH group is made once");
+    assert.equal(fx.server.received("ImportKeyPair").length, 1, "the key is imported once");
     await assert.rejects(fx.provider.launch(request({ token: "tok-idem", spot: false, count: 2 })), (e: unknown) => {
       assert.ok(e instanceof ProviderError);
       assert.equal(e.code, "IdempotentParameterMismatch");
@@ -393,6 +409,30 @@ test("an instance launched outside the default region is described, listed and t
       await again.close();
     }
   } finally {
+    await fx.close();
+  }
+});
+
+test("the user's security groups (SPOTRUN_AWS_SECURITY_GROUP_IDS) are used as given, none made", async () => {
+  const fx = await startEc2Fixture();
+  const saved = process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS;
+  try {
+    fx.server.world.securityGroups.set("sg-0mine", {
+      id: "sg-0mine",
+      name: "mine",
+      description: "x",
+      vpcId: fx.server.world.defaultVpcId,
+      tags: {},
+      ingress: [],
+    });
+    process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS = "sg-0mine";
+    const res = await fx.provider.launch(request({ token: "tok-sg", spot: false }));
+    assert.equal(res.kind, "launched");
+    assert.equal(fx.server.received("RunInstances")[0]?.["SecurityGroupId.1"], "sg-0mine");
+    assert.equal(fx.server.received("CreateSecurityGroup", true).length, 0);
+  } finally {
+    if (saved === undefined) delete process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS;
+    else process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS = saved;
     await fx.close();
   }
 });

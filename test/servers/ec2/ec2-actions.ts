@@ -1,4 +1,4 @@
-import { Ec2World, type LaunchTemplate, type SimInstance, STATE_CODE } from "./ec2-world.js";
+import { Ec2World, type LaunchTemplate, type SecurityGroup, type SimInstance, STATE_CODE } from "./ec2-world.js";
 import { members, type QueryParams, scalars, sub, tagSpecifications } from "./query-params.js";
 import { el, items, type XmlNode } from "./xml.js";
 
@@ -145,6 +145,8 @@ export function runInstances(ctx: ActionContext, p: QueryParams): XmlNode[] {
     const priceFault = checkMaxPrice(world, market["SpotOptions.MaxPrice"], type, zone);
     if (priceFault) throw priceFault;
   }
+  for (const sg of scalars(p, "SecurityGroupId"))
+    if (!world.securityGroups.has(sg)) throw new Ec2Fault("InvalidGroup.NotFound", `The security group '${sg}' does not exist`);
   const tags = tagSpecifications(p).get("instance") ?? {};
   const reservationId = world.newReservationId();
   const launched: SimInstance[] = [];
@@ -473,6 +475,103 @@ export function describeKeyPairs(ctx: ActionContext, p: QueryParams): XmlNode[] 
   ];
 }
 
+const groupXml = (g: SecurityGroup): XmlNode[] => [
+  el("ownerId", "123456789012"),
+  el("groupId", g.id),
+  el("groupName", g.name),
+  el("groupDescription", g.description),
+  el("vpcId", g.vpcId),
+  items(
+    "ipPermissions",
+    g.ingress.map((r) => [
+      el("ipProtocol", r.protocol),
+      el("fromPort", r.fromPort),
+      el("toPort", r.toPort),
+      items("ipRanges", [[el("cidrIp", r.cidr)]]),
+    ]),
+  ),
+  tagItems(g.tags),
+];
+
+export function describeSecurityGroups(ctx: ActionContext, p: QueryParams): XmlNode[] {
+  const names = scalars(p, "GroupName");
+  const ids = scalars(p, "GroupId");
+  const all = [...ctx.world.securityGroups.values()];
+  // By name, EC2 looks in the default VPC only.
+  for (const n of names)
+    if (!all.some((g) => g.name === n && g.vpcId === ctx.world.defaultVpcId))
+      throw new Ec2Fault(
+        "InvalidGroup.NotFound",
+        `The security group '${n}' does not exist in default VPC '${ctx.world.defaultVpcId}'`,
+      );
+  for (const id of ids)
+    if (!ctx.world.securityGroups.has(id))
+      throw new Ec2Fault("InvalidGroup.NotFound", `The security group '${id}' does not exist`);
+  const filters = filtersOf(p);
+  const found = all.filter(
+    (g) =>
+      (!names.length || (names.includes(g.name) && g.vpcId === ctx.world.defaultVpcId)) &&
+      (!ids.length || ids.includes(g.id)) &&
+      filters.every((f) => {
+        if (f.name === "group-name") return f.values.includes(g.name);
+        if (f.name === "vpc-id") return f.values.includes(g.vpcId);
+        if (f.name.startsWith("tag:")) return f.values.includes(g.tags[f.name.slice(4)] ?? "\u0000");
+        throw new Ec2Fault("InvalidParameterValue", `The filter '${f.name}' is invalid`);
+      }),
+  );
+  return [items("securityGroupInfo", found.map(groupXml))];
+}
+
+export function createSecurityGroup(ctx: ActionContext, p: QueryParams): XmlNode[] {
+  const name = requireParam(p, "GroupName");
+  const description = requireParam(p, "GroupDescription");
+  const vpcId = p.VpcId ?? ctx.world.defaultVpcId;
+  if ([...ctx.world.securityGroups.values()].some((g) => g.name === name && g.vpcId === vpcId))
+    throw new Ec2Fault("InvalidGroup.Duplicate", `The security group '${name}' already exists for VPC '${vpcId}'`);
+  const g: SecurityGroup = {
+    id: ctx.world.newId("sg"),
+    name,
+    description,
+    vpcId,
+    tags: tagSpecifications(p).get("security-group") ?? {},
+    ingress: [],
+  };
+  ctx.world.securityGroups.set(g.id, g);
+  return [el("return", true), el("groupId", g.id), tagItems(g.tags)];
+}
+
+export function authorizeSecurityGroupIngress(ctx: ActionContext, p: QueryParams): XmlNode[] {
+  const g = ctx.world.securityGroups.get(requireParam(p, "GroupId"));
+  if (!g) throw new Ec2Fault("InvalidGroup.NotFound", `The security group '${p.GroupId}' does not exist`);
+  const added: XmlNode[][] = [];
+  for (const perm of members(p, "IpPermissions")) {
+    for (const range of members(perm, "IpRanges")) {
+      const rule = {
+        protocol: perm.IpProtocol ?? "",
+        fromPort: Number(perm.FromPort),
+        toPort: Number(perm.ToPort),
+        cidr: range.CidrIp ?? "",
+      };
+      if (g.ingress.some((r) => JSON.stringify(r) === JSON.stringify(rule)))
+        throw new Ec2Fault(
+          "InvalidPermission.Duplicate",
+          `the specified rule "peer: ${rule.cidr}, TCP, from port: ${rule.fromPort}, to port: ${rule.toPort}, ALLOW" already exists`,
+        );
+      g.ingress.push(rule);
+      added.push([
+        el("securityGroupRuleId", ctx.world.newId("sgr")),
+        el("groupId", g.id),
+        el("isEgress", false),
+        el("ipProtocol", rule.protocol),
+        el("fromPort", rule.fromPort),
+        el("toPort", rule.toPort),
+        el("cidrIpv4", rule.cidr),
+      ]);
+    }
+  }
+  return [el("return", true), items("securityGroupRuleSet", added)];
+}
+
 export const ACTIONS: Record<string, (ctx: ActionContext, p: QueryParams) => XmlNode[]> = {
   RunInstances: runInstances,
   CreateFleet: createFleet,
@@ -483,4 +582,7 @@ export const ACTIONS: Record<string, (ctx: ActionContext, p: QueryParams) => Xml
   DescribeSpotPriceHistory: describeSpotPriceHistory,
   ImportKeyPair: importKeyPair,
   DescribeKeyPairs: describeKeyPairs,
+  DescribeSecurityGroups: describeSecurityGroups,
+  CreateSecurityGroup: createSecurityGroup,
+  AuthorizeSecurityGroupIngress: authorizeSecurityGroupIngress,
 };

@@ -45,6 +45,15 @@ export interface KeyPair {
   fingerprint: string;
 }
 
+export interface SecurityGroup {
+  id: string;
+  name: string;
+  description: string;
+  vpcId: string;
+  tags: Record<string, string>;
+  ingress: { protocol: string; fromPort: number; toPort: number; cidr: string }[];
+}
+
 export const STATE_CODE: Record<SimInstance["state"], number> = {
   pending: 0,
   running: 16,
@@ -63,6 +72,9 @@ export class Ec2World {
   readonly instances = new Map<string, SimInstance>();
   readonly launchTemplates = new Map<string, LaunchTemplate>();
   readonly keyPairs = new Map<string, KeyPair>();
+  readonly securityGroups = new Map<string, SecurityGroup>();
+  /** The account's default VPC, where groups made without a VpcId land. */
+  readonly defaultVpcId = "vpc-0default0000000";
   spotPrices: SpotPricePoint[] = [];
   private launched = 0;
 
