@@ -223,3 +223,64 @@ recovery: {max_restarts: 3}
   const state = JSON.parse(readFileSync(join(second.home, "workdir", "checkpoints", "state.json"), "utf8")) as { step: number };
   assert.equal(state.step, 80);
 });
+
+test("budget: max_cost stops the job on Vast and its instance is destroyed", async () => {
+  const home = join(root, "home-budget");
+  const work = join(root, "work-budget");
+  await mkdir(work, { recursive: true });
+  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
+  const taskPath = join(work, "task.yaml");
+  // $0.15/h (the cheapest bid) spends $0.0002 in about 5 s; the run would take 20 s.
+  await writeFile(
+    taskPath,
+    `name: vast-budget
+resources: {provider: vast, accelerators: "RTX_4090:1", spot: true, max_price: 0.5}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 400, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints, store: "file://${join(root, "store-budget")}"}
+budget: {max_cost: 0.0002}
+`,
+  );
+  const before = new Set(hostOf.keys());
+  const store = new StateStore(await openSqlite(home));
+  const provider = new LoopbackVastProvider({
+    home,
+    logger: silentLogger,
+    client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
+  });
+  const controller = new Controller({
+    store,
+    providers: new FixedProviders(provider),
+    home,
+    clock: systemClock,
+    logger: silentLogger,
+    tickMs: 50,
+    steadyPollMs: 200,
+  });
+  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
+  assert.ok(jobId);
+  const deadline = Date.now() + 45_000;
+  await controller.run({
+    until: async () => {
+      const job = await store.job(jobId);
+      if (!job || ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(job.state)) return true;
+      if (Date.now() > deadline) throw new Error(`job still ${job.state} after 45 s: ${job.message}`);
+      return false;
+    },
+  });
+  const job = await store.job(jobId);
+  await store.close();
+  assert.equal(job?.state, "OVER_BUDGET", job?.message ?? "");
+  const mine = [...hostOf.keys()].filter((id) => !before.has(id));
+  assert.equal(mine.length, 1);
+  assert.ok(
+    server.requestsTo("DELETE", "/instances/").some((r) => r.path === `/api/v0/instances/${mine[0]}/`),
+    "the instance was destroyed when the budget ran out",
+  );
+  assert.equal(server.instances.size, 0);
+  const ckpt = JSON.parse(
+    readFileSync(join(hostOf.get(mine[0] as number)?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8"),
+  ) as { step: number };
+  assert.ok(ckpt.step > 0 && ckpt.step < 400, `stopped part way, at step ${ckpt.step}`);
+});
