@@ -1,6 +1,6 @@
 import type { Offer } from "../providers/provider.js";
 import type { Resources } from "../spec/task-schema.js";
-import { onDemandVariant, zoneKey } from "./on-demand-variant.js";
+import { capacityPool, onDemandVariant } from "./on-demand-variant.js";
 
 /**
  * The offers a task may launch on: its spot offers when it asks for spot, and on-demand ones when
@@ -10,13 +10,13 @@ import { onDemandVariant, zoneKey } from "./on-demand-variant.js";
 export function candidateOffers(offers: readonly Offer[], resources: Pick<Resources, "spot" | "fallback_on_demand">): Offer[] {
   const wantSpot = resources.spot;
   const wantOnDemand = !resources.spot || resources.fallback_on_demand;
-  const listedOnDemand = new Set(offers.filter((o) => !o.spot).map(zoneKey));
+  const listedOnDemand = new Set(offers.filter((o) => !o.spot).map(capacityPool));
   const out: Offer[] = [];
   for (const o of offers) {
     if (o.spot && wantSpot) out.push(o);
     if (!o.spot && wantOnDemand) out.push(o);
-    if (o.spot && wantOnDemand && o.onDemandPricePerHour > 0 && !listedOnDemand.has(zoneKey(o))) {
-      listedOnDemand.add(zoneKey(o));
+    if (o.spot && wantOnDemand && o.onDemandPricePerHour > 0 && !listedOnDemand.has(capacityPool(o))) {
+      listedOnDemand.add(capacityPool(o));
       out.push(onDemandVariant(o));
     }
   }

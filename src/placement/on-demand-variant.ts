@@ -7,5 +7,8 @@ export function onDemandVariant(offer: Offer): Offer {
   return { ...rest, id: `${offer.id}:on-demand`, spot: false, pricePerHour: offer.onDemandPricePerHour };
 }
 
-/** Where a spot market lives: preemptions are correlated within a zone, not across zones. */
-export const zoneKey = (o: Offer): string => `${o.provider}/${o.region ?? "-"}/${o.zone ?? "-"}/${o.instanceType}`;
+/**
+ * A spot capacity pool: one instance type in one zone. Preemptions and shortages are correlated
+ * within a pool, so failover blocks the pool, and another type in the same zone stays eligible.
+ */
+export const capacityPool = (o: Offer): string => `${o.provider}/${o.region ?? "-"}/${o.zone ?? "-"}/${o.instanceType}`;

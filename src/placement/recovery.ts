@@ -1,6 +1,6 @@
 import type { Offer, RefusalKind } from "../providers/provider.js";
 import type { RecoverySpec } from "../spec/task-schema.js";
-import { onDemandVariant, zoneKey } from "./on-demand-variant.js";
+import { capacityPool, onDemandVariant } from "./on-demand-variant.js";
 import type { Choice } from "./policy.js";
 
 /**
@@ -34,8 +34,8 @@ const lastLaunched = (h: readonly PlacementEvent[]): Offer | undefined => h.find
 
 /**
  * When each offer becomes usable again: a spot offer is blocked for `block_zone_for` after a
- * preemption or capacity refusal in its zone (the zone is likely still short), any offer after
- * a refusal of that very offer (price, quota).
+ * preemption or capacity refusal in its capacity pool (its type in its zone, likely still short),
+ * any offer after a refusal of that very offer (price, quota).
  */
 export function offerBlockedUntil(offer: Offer, input: Omit<PlacementInput, "offers">): number {
   let until = Number.NEGATIVE_INFINITY;
@@ -44,7 +44,10 @@ export function offerBlockedUntil(offer: Offer, input: Omit<PlacementInput, "off
   for (const e of input.history) {
     if (e.kind === "launched") continue;
     const sameZone =
-      offer.spot && e.offer.spot && zoneKey(e.offer) === zoneKey(offer) && (e.kind === "preempted" || e.refusal === "capacity");
+      offer.spot &&
+      e.offer.spot &&
+      capacityPool(e.offer) === capacityPool(offer) &&
+      (e.kind === "preempted" || e.refusal === "capacity");
     if (sameZone || e.offer.id === offer.id) until = Math.max(until, e.atMs + hold);
   }
   return until;
