@@ -50,6 +50,11 @@ export function runRemote(
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let pid: number | undefined;
+    let onPid: (p: number | undefined) => void = () => {};
+    const pidKnown = new Promise<number | undefined>((resolve) => {
+      onPid = resolve;
+      setTimeout(() => resolve(pid), 2000).unref();
+    });
     let pending: Buffer | undefined = Buffer.alloc(0);
     let settled = false;
     let channel: ClientChannel | undefined;
@@ -67,9 +72,12 @@ export function runRemote(
     const stop = (why: Error) => {
       if (stopReason || settled) return;
       stopReason = why;
-      // Without the pid (the command has not started yet) the channel is all we can signal.
-      if (!pid) channel?.signal("KILL");
-      const kill = pid ? killGroup(client, pid) : Promise.resolve();
+      // The pid line goes out on stderr before the command starts, but stdout may overtake it on
+      // the wire; give it a moment before settling for signalling only the channel's shell.
+      const kill = pidKnown.then((p) => {
+        if (p) return killGroup(client, p);
+        channel?.signal("KILL");
+      });
       kill.finally(() => {
         channel?.close();
         finish(() => reject(why));
@@ -129,6 +137,7 @@ export function runRemote(
         if (!m && pending.length < 4096) return;
         const rest = m ? Buffer.concat([pending.subarray(0, m.index), pending.subarray(m.index + m[0].length)]) : pending;
         if (m) pid = Number(m[1]);
+        onPid(pid);
         pending = undefined;
         if (rest.length) {
           err.push(rest);
@@ -136,6 +145,7 @@ export function runRemote(
         }
       });
       ch.on("close", () => {
+        onPid(pid);
         if (pending?.length) err.push(pending);
         // A stop in progress settles once the whole group is gone, not when its leader exits.
         if (stopReason) return;

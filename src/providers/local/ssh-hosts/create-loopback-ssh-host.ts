@@ -12,7 +12,7 @@ import { generateClientKey, generateHostKey, processTree, startSshd, waitGone, w
  * SIGSTOP, so clients see silence on an open connection, as they would across a lost link.
  */
 export async function createLoopbackSshHost(opts: Omit<CreateSshHostOptions, "index">): Promise<LoopbackSshHost> {
-  const stateRoot = opts.stateRoot ?? defaultStateRoot();
+  const stateRoot = defaultStateRoot();
   const name = `loopback-${opts.id}`;
   const rec: HostRecord = { name, ownerPid: process.pid };
   trackHost(stateRoot, rec);

@@ -15,7 +15,7 @@ const MAX_INDEX = 254;
  * with 10.213.<index>.1 (here) and .2 (there), and a real sshd listening on .2:22 inside.
  */
 export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSshHost> {
-  const stateRoot = opts.stateRoot ?? defaultStateRoot();
+  const stateRoot = defaultStateRoot();
   const ns = `spotrun-${opts.id}`;
   const rec: HostRecord = { name: ns, ownerPid: process.pid, ns };
   await runTool("ip", ["netns", "add", ns]).catch((e) => {

@@ -16,7 +16,14 @@ export interface HostRecord {
   sshdPid?: number;
 }
 
-export const defaultStateRoot = (): string => join(tmpdir(), "spotrun-ssh-hosts");
+/**
+ * One registry per user at a fixed place (not per TMPDIR), so every process's sweeper sees every
+ * host: a namespace missing from it would look abandoned and be removed from under its owner.
+ */
+export const defaultStateRoot = (): string => {
+  const uid = process.getuid?.() ?? 0;
+  return uid === 0 ? "/run/spotrun-ssh-hosts" : join(tmpdir(), `spotrun-ssh-hosts-${uid}`);
+};
 
 export function writeRecord(stateRoot: string, rec: HostRecord): void {
   mkdirSync(join(stateRoot, rec.name), { recursive: true });
@@ -88,10 +95,24 @@ export function trackHost(stateRoot: string, rec: HostRecord): void {
   writeRecord(stateRoot, rec);
   if (!hooked) {
     hooked = true;
-    process.on("exit", () => {
-      for (const { stateRoot: root, rec: r } of live.values()) destroySync(root, r);
-    });
+    process.on("exit", destroyAll);
+    // Ctrl-C or a test runner's SIGTERM skips "exit" handlers; clean up, then die of the signal as we would have.
+    for (const sig of ["SIGINT", "SIGTERM"] as const) {
+      const onSignal = () => {
+        destroyAll();
+        if (process.listenerCount(sig) === 1) {
+          process.removeListener(sig, onSignal);
+          process.kill(process.pid, sig);
+        }
+      };
+      process.on(sig, onSignal);
+    }
   }
+}
+
+function destroyAll(): void {
+  for (const { stateRoot, rec } of live.values()) destroySync(stateRoot, rec);
+  live.clear();
 }
 
 export const untrackHost = (name: string): void => {

@@ -48,6 +48,4 @@ export interface CreateSshHostOptions {
   authorizedKeys?: string[];
   /** Run sshd sessions with a PATH that has no rsync, so clients must fall back to tar. */
   withoutRsync?: boolean;
-  /** Where sshd's config, keys and the owner record live; defaults under the OS temp dir. */
-  stateRoot?: string;
 }

@@ -7,8 +7,8 @@ import { runTool } from "./run-tool.js";
  * and recorded loopback sshd whose owning process is gone. Hosts of live processes (another
  * test file, another engineer's run) are left alone.
  */
-export async function sweepSshHosts(opts: { stateRoot?: string } = {}): Promise<string[]> {
-  const stateRoot = opts.stateRoot ?? defaultStateRoot();
+export async function sweepSshHosts(): Promise<string[]> {
+  const stateRoot = defaultStateRoot();
   const records = readRecords(stateRoot);
   const owned = new Map(records.map((r) => [r.ns ?? r.name, r]));
   const removed: string[] = [];
