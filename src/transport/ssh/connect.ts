@@ -1,4 +1,5 @@
 import { type Clock, systemClock } from "../../base/clock.js";
+import { SpotrunError } from "../../base/errors.js";
 import { type Logger, silentLogger } from "../../base/logger.js";
 import type { Transport } from "../transport.js";
 import { shq } from "./shell-quote.js";
@@ -29,7 +30,10 @@ export async function connectSsh(
     const probe = new SshTransport(label, "/", target, session, clock, logger, keepaliveMs);
     const home = target.home ?? (await probe.exec('printf %s "$HOME"')).stdout;
     const made = await probe.exec(`mkdir -p -- ${shq(home)}`);
-    if (made.exitCode !== 0) throw new Error(`cannot create home ${home} on ${label}: ${made.stderr.trim()}`);
+    if (made.exitCode !== 0)
+      throw new SpotrunError("failed", `cannot create home ${home} on ${label}: ${made.stderr.trim()}`, {
+        fix: "pick a home the SSH user can write, or fix its permissions",
+      });
     return new SshTransport(label, home, target, session, clock, logger, keepaliveMs);
   } catch (e) {
     session.close();

@@ -25,6 +25,8 @@ export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSs
   try {
     const index = await claimVeth(opts.index ?? 1);
     const veth = vethOf(index);
+    rec.veth = veth.host;
+    writeRecord(stateRoot, rec);
     const net = subnetOf(index);
     await runTool("ip", ["link", "set", veth.ns, "netns", ns]);
     await runTool("ip", ["addr", "add", `${net.gateway}/${net.prefix}`, "dev", veth.host]);

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runToolSync } from "./run-tool.js";
@@ -13,6 +13,8 @@ export interface HostRecord {
   name: string;
   ownerPid: number;
   ns?: string;
+  /** The host end of the veth pair, removed explicitly in case it never made it into the namespace. */
+  veth?: string;
   sshdPid?: number;
 }
 
@@ -66,6 +68,8 @@ export function destroySync(stateRoot: string, rec: HostRecord): void {
       process.kill(rec.sshdPid, "SIGKILL");
     } catch {}
   }
+  // While our namespace exists the veth name is still ours; once it is gone the name may belong to another host.
+  const ownsVeth = rec.ns !== undefined && existsSync(`/run/netns/${rec.ns}`);
   if (rec.ns) {
     // Sessions forked by sshd live in the namespace too; the namespace cannot be reused while they run.
     for (const pid of nsPids(rec.ns)) {
@@ -75,6 +79,7 @@ export function destroySync(stateRoot: string, rec: HostRecord): void {
     }
     runToolSync("ip", ["netns", "del", rec.ns]);
   }
+  if (rec.veth && ownsVeth) runToolSync("ip", ["link", "del", rec.veth]);
   rmSync(join(stateRoot, rec.name), { recursive: true, force: true });
 }
 
