@@ -90,7 +90,13 @@ export class SshTransport implements Transport {
   }
 
   async upload(localDir: string, remoteDir: string, opts: SyncOptions = {}): Promise<void> {
-    const entries = await listSyncFiles(localDir, opts.exclude ?? []);
+    const entries = await listSyncFiles(localDir, opts.exclude ?? []).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== "ENOENT" && e.code !== "ENOTDIR") throw e;
+      throw new SpotrunError("not_found", `cannot upload ${localDir}: not a directory`, {
+        fix: "check the task's workdir (relative paths start where the task file is)",
+        cause: e,
+      });
+    });
     const dest = remotePath(this.home, remoteDir);
     const method = await this.method();
     this.logger.debug({ host: this.label, files: entries.length, method, dest }, "upload");
