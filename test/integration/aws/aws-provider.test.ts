@@ -247,6 +247,33 @@ describe("AwsProvider against the in-repo EC2 server", () => {
     assert.match(res.message, /g4dn\.xlarge UnfulfillableCapacity/);
   });
 
+  test("a multi-node fleet is all or nothing: pools are combined, and below MinTargetCapacity nothing launches", async () => {
+    fx.server.world.setCapacity("c7i.xlarge", "spot", 1);
+    fx.server.world.setCapacity("m7i.xlarge", "spot", 5);
+    const both = await fx.provider.launch(request({ token: "tok-mn-1", instanceTypes: ["c7i.xlarge", "m7i.xlarge"], count: 2 }));
+    assert.equal(both.kind, "launched");
+    if (both.kind !== "launched") return;
+    assert.deepEqual(both.instances.map((i) => i.instanceType).sort(), ["c7i.xlarge", "m7i.xlarge"]);
+    const fleet = fx.server.received("CreateFleet").at(-1) ?? {};
+    assert.equal(fleet["SpotOptions.MinTargetCapacity"], "2");
+    assert.equal(fleet["SpotOptions.SingleAvailabilityZone"], "true");
+
+    fx.server.world.setCapacity("c7i.xlarge", "spot", 1);
+    fx.server.world.setCapacity("m7i.xlarge", "spot", 0);
+    const before = fx.server.world.instances.size;
+    const none = await fx.provider.launch(request({ token: "tok-mn-2", instanceTypes: ["c7i.xlarge", "m7i.xlarge"], count: 2 }));
+    assert.equal(none.kind, "refused");
+    if (none.kind !== "refused") return;
+    assert.equal(none.refusal, "capacity");
+    assert.match(none.message, /^fleet got 0\/2: /);
+    assert.equal(fx.server.world.instances.size, before, "nothing left running");
+    assert.equal(fx.server.world.available("c7i.xlarge", "spot"), 1);
+
+    fx.server.world.setCapacity("m7i.2xlarge", "on-demand", 2);
+    const run = await fx.provider.launch(request({ token: "tok-mn-3", instanceTypes: ["m7i.2xlarge"], spot: false, count: 3 }));
+    assert.equal(run.kind === "refused" && run.code, "InsufficientInstanceCapacity", "MinCount = MaxCount = 3 and room for 2");
+  });
+
   test("list by tag pages through DescribeInstances; terminate; describe sees the end", async () => {
     const res = await fx.provider.launch(
       request({ token: "tok-list", spot: false, count: 3, tags: { [TAG.job]: "j-list", [TAG.attempt]: "j-list-a0" } }),

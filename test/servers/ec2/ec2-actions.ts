@@ -147,10 +147,16 @@ export function runInstances(ctx: ActionContext, p: QueryParams): XmlNode[] {
   }
   for (const sg of scalars(p, "SecurityGroupId"))
     if (!world.securityGroups.has(sg)) throw new Ec2Fault("InvalidGroup.NotFound", `The security group '${sg}' does not exist`);
+  // EC2 launches as many as it has room for between MinCount and MaxCount.
+  const room = world.available(type, m);
+  if (room < min)
+    throw new Ec2Fault("InsufficientInstanceCapacity", refusalMessage("InsufficientInstanceCapacity", type, zone, m));
+  const n = Math.min(max, room);
+  world.consume(type, m, n);
   const tags = tagSpecifications(p).get("instance") ?? {};
   const reservationId = world.newReservationId();
   const launched: SimInstance[] = [];
-  for (let k = 0; k < max; k++)
+  for (let k = 0; k < n; k++)
     launched.push(
       world.newInstance({
         reservationId,
@@ -237,7 +243,6 @@ export function createFleet(ctx: ActionContext, p: QueryParams): XmlNode[] {
   if (rest > 0) defaultType === "spot" ? (spotCount += rest) : (odCount += rest);
   const fleetTags = tagSpecifications(p);
   const spotOptions = sub(p, "SpotOptions");
-  const minTarget = Number(spotOptions.MinTargetCapacity ?? 0);
 
   type Candidate = { lt: LaunchTemplate; override: Record<string, string>; ltSpec: Record<string, string> };
   const candidates: Candidate[] = [];
@@ -269,14 +274,23 @@ export function createFleet(ctx: ActionContext, p: QueryParams): XmlNode[] {
       );
     else if (market === "spot" || sub(p, "OnDemandOptions").AllocationStrategy === "prioritized")
       ordered.sort((a, b) => Number(a.override.Priority ?? 0) - Number(b.override.Priority ?? 0));
+    const minTarget = Number((market === "spot" ? spotOptions : sub(p, "OnDemandOptions")).MinTargetCapacity ?? 0);
+    const made: { entry: XmlNode[]; ids: string[]; type: string }[] = [];
+    const errorsBefore = errors.length;
+    let remaining = count;
     for (const c of ordered) {
+      if (remaining === 0) break;
       const type = typeOf(c);
       const zone = zoneOf(c, market);
       const rule = takeRefusal(ctx, "CreateFleet", market, type, zone);
+      const available = world.available(type, market);
       const fault =
         (rule && new Ec2Fault(rule.code, rule.message ?? refusalMessage(rule.code, type, zone, market))) ||
         (market === "spot"
           ? checkMaxPrice(world, c.override.MaxPrice ?? c.lt.data["InstanceMarketOptions.SpotOptions.MaxPrice"], type, zone)
+          : undefined) ||
+        (available === 0
+          ? new Ec2Fault("InsufficientInstanceCapacity", refusalMessage("InsufficientInstanceCapacity", type, zone, market))
           : undefined);
       if (fault) {
         errors.push([
@@ -287,10 +301,12 @@ export function createFleet(ctx: ActionContext, p: QueryParams): XmlNode[] {
         ]);
         continue;
       }
-      if (market === "spot" && minTarget > 0 && count < minTarget) return;
+      // A pool with less room than asked gives what it has; the fleet moves on to the next pool.
+      const take = Math.min(remaining, available);
+      const short = take < remaining;
       const tags = { ...tagsOfTemplate(c.lt), ...(fleetTags.get("instance") ?? {}) };
       const ids: string[] = [];
-      for (let k = 0; k < count; k++)
+      for (let k = 0; k < take; k++)
         ids.push(
           world.newInstance({
             reservationId,
@@ -305,16 +321,43 @@ export function createFleet(ctx: ActionContext, p: QueryParams): XmlNode[] {
             userData: c.lt.data.UserData,
           }).id,
         );
-      fleetInstances.push([
-        overridesXml(c, zone),
-        el("lifecycle", market),
-        items("instanceIds", ids),
-        el("instanceType", type),
-        el("availabilityZone", zone),
-        el("platform", undefined),
-      ]);
+      world.consume(type, market, take);
+      remaining -= take;
+      made.push({
+        ids,
+        type,
+        entry: [
+          overridesXml(c, zone),
+          el("lifecycle", market),
+          items("instanceIds", ids),
+          el("instanceType", type),
+          el("availabilityZone", zone),
+          el("platform", undefined),
+        ],
+      });
+      if (short)
+        errors.push([
+          overridesXml(c, zone),
+          el("lifecycle", market),
+          el("errorCode", "InsufficientInstanceCapacity"),
+          el("errorMessage", refusalMessage("InsufficientInstanceCapacity", type, zone, market)),
+        ]);
+    }
+    // MinTargetCapacity: below it, EC2 launches nothing at all.
+    if (minTarget > 0 && count - remaining < minTarget) {
+      for (const m of made) {
+        for (const id of m.ids) world.instances.delete(id);
+        world.consume(m.type, market, -m.ids.length);
+      }
+      if (errors.length === errorsBefore)
+        errors.push([
+          el("lifecycle", market),
+          el("errorCode", "UnfulfillableCapacity"),
+          el("errorMessage", "MinTargetCapacity not reached"),
+        ]);
       return;
     }
+    for (const m of made) fleetInstances.push(m.entry);
   };
   fill("spot", spotCount);
   fill("on-demand", odCount);

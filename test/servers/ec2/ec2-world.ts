@@ -76,6 +76,8 @@ export class Ec2World {
   /** The account's default VPC, where groups made without a VpcId land. */
   readonly defaultVpcId = "vpc-0default0000000";
   spotPrices: SpotPricePoint[] = [];
+  /** Instances a pool (market + type) still has room for; unlimited when absent. */
+  readonly capacity = new Map<string, number>();
   private launched = 0;
 
   constructor(
@@ -107,6 +109,21 @@ export class Ec2World {
 
   newId(prefix: string, n = 17): string {
     return `${prefix}-${hex(n)}`;
+  }
+
+  setCapacity(instanceType: string, market: "spot" | "on-demand", n: number): void {
+    this.capacity.set(`${market}:${instanceType}`, n);
+  }
+
+  available(instanceType: string, market: "spot" | "on-demand"): number {
+    return this.capacity.get(`${market}:${instanceType}`) ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Take `n` from a pool's room (a negative `n` gives it back). */
+  consume(instanceType: string, market: "spot" | "on-demand", n: number): void {
+    const key = `${market}:${instanceType}`;
+    const left = this.capacity.get(key);
+    if (left !== undefined) this.capacity.set(key, left - n);
   }
 
   /** The latest spot price of a type in a zone, or undefined if the table has none. */
