@@ -8,6 +8,7 @@ import { SpotrunError } from "../../../src/base/errors.js";
 import { seededRandom } from "../../../src/base/random.js";
 import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import { type NamedTransport, parallelExec } from "../../../src/transport/ssh/parallel-exec.js";
+import { parallelUpload } from "../../../src/transport/ssh/parallel-upload.js";
 import { EXEC_TIMEOUT } from "../../../src/transport/ssh/remote-exec.js";
 import type { SshTransport } from "../../../src/transport/ssh/ssh-transport.js";
 import type { Transport } from "../../../src/transport/transport.js";
@@ -185,7 +186,18 @@ describe("SSH transport against real sshd hosts", () => {
     assert.deepEqual(methods, ["rsync", "rsync", "tar"]);
     assert.notEqual((await transports[2]!.exec("command -v rsync")).exitCode, 0, "node-3 should really have no rsync");
 
-    await Promise.all(transports.map((t) => t.upload(work, "work", { exclude: EXCLUDE })));
+    const named = transports.map((transport, i) => ({ name: `node-${i + 1}`, transport }));
+    const up = await parallelUpload(named, work, "work", { exclude: EXCLUDE });
+    assert.deepEqual(up.failed, []);
+    assert.deepEqual(Object.keys(up.seconds).sort(), ["node-1", "node-2", "node-3"]);
+    const missing = await parallelUpload(named.slice(0, 2), join(work, "no-such-dir"), "x");
+    assert.deepEqual(
+      missing.failed.map((f) => [f.name, f.error instanceof SpotrunError && f.error.kind]),
+      [
+        ["node-1", "not_found"],
+        ["node-2", "not_found"],
+      ],
+    );
     const local = await checksums(work);
     const expected = new Map(EXPECTED.map((p) => [p, local.get(p)]));
     for (const [i, h] of cluster.hosts.entries()) {

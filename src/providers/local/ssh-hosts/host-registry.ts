@@ -101,14 +101,15 @@ export function trackHost(stateRoot: string, rec: HostRecord): void {
   if (!hooked) {
     hooked = true;
     process.on("exit", destroyAll);
-    // Ctrl-C or a test runner's SIGTERM skips "exit" handlers; clean up, then die of the signal as we would have.
+    // A signal nobody else handles kills the process without running "exit" handlers: clean up,
+    // then die of it as we would have. When another listener handles it (the CLI asking whether
+    // to keep a job running), that listener decides, and the exit hook cleans up if we do exit.
     for (const sig of ["SIGINT", "SIGTERM"] as const) {
       const onSignal = () => {
+        if (process.listenerCount(sig) > 1) return;
         destroyAll();
-        if (process.listenerCount(sig) === 1) {
-          process.removeListener(sig, onSignal);
-          process.kill(process.pid, sig);
-        }
+        process.removeListener(sig, onSignal);
+        process.kill(process.pid, sig);
       };
       process.on(sig, onSignal);
     }
