@@ -9,7 +9,11 @@ import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js"
 import { runHook } from "./hook-runner.js";
 import type { Notice, NoticeWatcher } from "./notice.js";
 import { type AgentConfig, type AgentEvent, type AgentOutcome, agentPaths, type ControlRequest } from "./protocol.js";
+import { snapshotDir } from "./snapshot-dir.js";
 import { Supervisor } from "./supervisor.js";
+
+/** Time kept back from the notice for the upload: a quarter of what is left, within [200 ms, 10 s]. */
+export const safetyMargin = (leftMs: number): number => Math.min(10_000, Math.max(200, leftMs * 0.25));
 
 type Distributive<T> = T extends unknown ? Omit<T, "at"> : never;
 type EventBody = Distributive<AgentEvent>;
@@ -31,13 +35,14 @@ export class Agent {
   private uploading: Promise<void> = Promise.resolve();
   private lastCheckpointAt: number;
   private stallWarnedAt = 0;
+  private polling = false;
   private resumedFrom: string | null = null;
   private timers: NodeJS.Timeout[] = [];
   private exitOutcome: { outcome: AgentOutcome; exit_code?: number | null; message?: string } | undefined;
 
   constructor(
     private readonly cfg: AgentConfig,
-    home: string,
+    private readonly home: string,
     private readonly makeWatcher: (cfg: AgentConfig) => Promise<NoticeWatcher | undefined>,
   ) {
     this.paths = agentPaths(join(home, ".spotrun"));
@@ -118,7 +123,7 @@ export class Agent {
       command = `${command} ${c.checkpoint.resume_arg} ${shellQuote(c.checkpoint.dir)}`;
     const pid = this.supervisor.start(command, { cwd: c.workdir, env: this.userEnv(), logFd: this.logFd });
     this.emit({ kind: "run_started", restart: c.restart_count > 0, pid });
-    this.timers.push(setInterval(() => void this.pollCheckpoints(), 500));
+    this.timers.push(setInterval(() => void this.pollCheckpoints(), 250));
 
     const exit = await this.supervisor.exited;
     this.emit({ kind: "run_exited", exit_code: exit.exitCode, signal: exit.signal });
@@ -150,9 +155,14 @@ export class Agent {
   }
 
   private async pollCheckpoints(): Promise<void> {
-    if (this.stopping) return;
-    const sig = await this.ckWatcher.poll();
-    if (sig) this.upload("periodic", sig);
+    if (this.stopping || this.polling) return;
+    this.polling = true;
+    try {
+      const sig = await this.ckWatcher.poll();
+      if (sig) await this.upload("periodic", sig);
+    } finally {
+      this.polling = false;
+    }
     const stall = this.cfg.checkpoint.stall_warning_ms;
     const since = Date.now() - this.lastCheckpointAt;
     if (since > stall && Date.now() - this.stallWarnedAt > stall) {
@@ -171,8 +181,10 @@ export class Agent {
       const signature = sig ?? (await dirSignature(this.cfg.checkpoint.dir));
       if (!signature) return;
       const t0 = Date.now();
+      // Upload from hard links taken now: a checkpoint the trainer renames over mid-upload cannot tear it.
+      const snap = await snapshotDir(this.cfg.checkpoint.dir, join(this.home, ".spotrun", `snap-${t0}`));
       try {
-        const m = await this.store.save(this.cfg.checkpoint.dir, {
+        const m = await this.store.save(snap, {
           jobId: this.cfg.job_id,
           attempt: this.cfg.attempt,
           reason,
@@ -191,6 +203,8 @@ export class Agent {
         await this.store.prune(this.cfg.checkpoint.keep).catch(() => {});
       } catch (e) {
         this.emit({ kind: "checkpoint_failed", message: (e as Error).message });
+      } finally {
+        await rm(snap, { recursive: true, force: true });
       }
     });
     return this.uploading;
@@ -233,7 +247,7 @@ export class Agent {
     this.stopping = (async () => {
       const c = this.cfg;
       const left = deadline - Date.now();
-      const margin = Math.min(10_000, Math.max(1_000, left * 0.25));
+      const margin = safetyMargin(left);
       const bound = Math.max(0, Math.min(c.checkpoint.hook_timeout_ms, left - margin));
       const env = { ...this.userEnv(), INTERRUPTION_TIME: new Date(deadline).toISOString(), INTERRUPTION_ACTION: action };
       if (c.checkpoint.hook) {

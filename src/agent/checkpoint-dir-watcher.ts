@@ -3,11 +3,16 @@ import { join } from "node:path";
 
 /**
  * Tells when the trainer has written a new checkpoint: the directory's signature (paths, sizes,
- * mtimes) changed and then held still for one poll, so a file being written is not uploaded torn.
+ * mtimes) changed and then held still, so a file being written is not uploaded torn.
  * Trainers should write to a temp name and rename; `*.tmp` files are ignored.
  */
 export async function dirSignature(dir: string): Promise<string> {
+  return (await dirState(dir)).signature;
+}
+
+export async function dirState(dir: string): Promise<{ signature: string; newestMtime: number }> {
   const parts: string[] = [];
+  let newestMtime = 0;
   const visit = async (d: string, rel: string) => {
     let entries: import("node:fs").Dirent[];
     try {
@@ -23,12 +28,13 @@ export async function dirSignature(dir: string): Promise<string> {
         try {
           const s = await stat(p);
           parts.push(`${rel}${e.name}:${s.size}:${s.mtimeMs}`);
+          newestMtime = Math.max(newestMtime, s.mtimeMs);
         } catch {}
       }
     }
   };
   await visit(dir, "");
-  return parts.sort().join("|");
+  return { signature: parts.sort().join("|"), newestMtime };
 }
 
 export class CheckpointDirWatcher {
@@ -37,10 +43,14 @@ export class CheckpointDirWatcher {
 
   constructor(private readonly dir: string) {}
 
-  /** Returns the signature to upload now, or undefined if nothing new and settled. */
-  async poll(): Promise<string | undefined> {
-    const sig = await dirSignature(this.dir);
-    const settled = sig === this.previous;
+  /**
+   * Returns the signature to upload now, or undefined if nothing is new and settled. Settled: the
+   * same as at the last poll, or untouched for `quietMs` — so a trainer that checkpoints faster
+   * than we poll is still uploaded.
+   */
+  async poll(quietMs = 200): Promise<string | undefined> {
+    const { signature: sig, newestMtime } = await dirState(this.dir);
+    const settled = sig === this.previous || Date.now() - newestMtime >= quietMs;
     this.previous = sig;
     if (!sig || !settled || sig === this.lastUploaded) return undefined;
     return sig;

@@ -48,7 +48,7 @@ export function mount(program: Command, spec: CommandSpec): void {
     process.once("SIGTERM", onSignal);
     try {
       const result = await spec.run(ctx, args, { ...opts, ...globals });
-      if (json && result.data !== undefined) process.stdout.write(`${JSON.stringify(result.data, null, 2)}\n`);
+      if (json && result.data !== undefined) process.stdout.write(`${JSON.stringify(result.data)}\n`);
       else if (!json && result.human) process.stdout.write(result.human.endsWith("\n") ? result.human : `${result.human}\n`);
       process.exitCode = result.exitCode ?? ExitCode.ok;
     } catch (e) {

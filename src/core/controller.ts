@@ -107,7 +107,12 @@ export class Controller {
         if (!(await this.acquire())) return "lease-lost";
         await this.tick();
         if (opts.until && (await opts.until())) return "done";
-        if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) return "idle";
+        if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) {
+          // A job submitted while we decided to leave saw our lease and did not start a controller:
+          // let go of the lease first, then look once more.
+          await this.store.releaseLease(LEASE, this.owner);
+          if ((await this.store.countActive()) === 0) return "idle";
+        }
         await this.o.clock.sleep(this.tickMs, opts.signal).catch(() => {});
       }
     } finally {

@@ -102,6 +102,8 @@ export interface Provider {
   transport(instance: InstanceInfo): Promise<Transport>;
   /** Environment the agent needs to find its notice source (e.g. AWS_EC2_METADATA_SERVICE_ENDPOINT on local). */
   agentEnv(instance: InstanceInfo): Record<string, string>;
+  /** Reject what can never launch (an unknown instance type) before a job is recorded; throws a usage error. */
+  validateResources?(resources: Resources): void;
   /** The command that starts spotrun on the instance; `spotrun` (from PATH) unless the provider knows better. */
   agentCommand?(): string;
   close?(): Promise<void>;

@@ -106,7 +106,10 @@ export class StateStore {
 
   async appendEvent(jobId: string, at: number, event: JobEvent): Promise<void> {
     const { kind, ...data } = event;
-    await this.db.insertInto("events").values({ job_id: jobId, at, kind, data: JSON.stringify(data) }).execute();
+    await this.db
+      .insertInto("events")
+      .values({ job_id: jobId, at, kind, data: JSON.stringify(data) })
+      .execute();
   }
 
   async events(jobId: string, afterSeq = 0): Promise<EventRow[]> {
@@ -124,7 +127,13 @@ export class StateStore {
    * Take or renew a named lease. A lease is free when it expired or its holder's process is gone
    * (same host), so a `kill -9`ed controller is replaced at once rather than after the expiry.
    */
-  async acquireLease(name: string, owner: string, ttlMs: number, now: number, isAlive: (pid: number) => boolean): Promise<boolean> {
+  async acquireLease(
+    name: string,
+    owner: string,
+    ttlMs: number,
+    now: number,
+    isAlive: (pid: number) => boolean,
+  ): Promise<boolean> {
     return this.transaction(async (tx) => {
       const cur = await tx.db.selectFrom("leases").selectAll().where("name", "=", name).executeTakeFirst();
       const host = hostname();

@@ -118,6 +118,7 @@ export const runCommand: CommandSpec = {
     const loaded = await loadTaskFile(args[0] as string, overridesFrom(opts));
     const app = await openApp(ctx);
     try {
+      (await app.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
       const ids = await submitJob(app.store, loaded, ctx.home, app.clock);
       if (opts.detach) {
         await ensureController(app, ctx.home);

@@ -65,8 +65,12 @@ export const statusCommand: CommandSpec = {
         : opts.all
           ? "no jobs yet — start one with: spotrun run examples/quickstart/task.yaml"
           : "no active jobs (spotrun status --all shows finished ones)";
+      const lease = await app.store.lease("controller");
       return {
         data: {
+          controller: lease
+            ? { pid: lease.pid, host: lease.host, lease_expires_at: new Date(Number(lease.expires_at)).toISOString() }
+            : null,
           jobs: views,
           arrays: [...arrays].map(([id, a]) => ({
             id,

@@ -37,10 +37,11 @@ export async function runInstanceHost(dir: string): Promise<void> {
   const notice = (noticeMs: number) => {
     if (status.status !== "running" || status.notice || ending) return;
     const now = Date.now();
-    const time = now + noticeMs;
+    // IMDS gives the reclaim time to the second; reclaim exactly then, never before what it said.
+    const time = Math.ceil((now + noticeMs) / 1000) * 1000;
     imds.setNotice("terminate", time);
     void setStatus({ status: "running", notice: { action: "terminate", time, seenAt: now } });
-    noticeTimer = setTimeout(() => void reclaim("spot-reclaim"), noticeMs);
+    noticeTimer = setTimeout(() => void reclaim("spot-reclaim"), time - now);
   };
 
   const control = (path: string, req: IncomingMessage, res: ServerResponse) => {

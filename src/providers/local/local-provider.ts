@@ -81,6 +81,10 @@ export class LocalProvider implements Provider {
     });
   }
 
+  validateResources(resources: Resources): void {
+    for (const name of resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : [])) this.type(name);
+  }
+
   private type(name: string) {
     const t = localType(name);
     if (!t)

@@ -26,16 +26,16 @@ export class LocalTransport implements Transport {
       const child = spawn("bash", ["-c", command], {
         cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
         env: { ...process.env, HOME: this.home, ...this.env, ...opts.env },
-        stdio: ["pipe", "pipe", "pipe"],
+        stdio: [opts.stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
         signal: opts.signal,
       });
       let stdout = "";
       let stderr = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      child.stdout?.setEncoding("utf8").on("data", (d: string) => {
         stdout += d;
         opts.onStdout?.(d);
       });
-      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+      child.stderr?.setEncoding("utf8").on("data", (d: string) => {
         stderr += d;
         opts.onStderr?.(d);
       });
@@ -48,7 +48,11 @@ export class LocalTransport implements Transport {
         if (timer) clearTimeout(timer);
         resolvePromise({ exitCode: code, signal, stdout, stderr });
       });
-      child.stdin.end(opts.stdin ?? "");
+      if (child.stdin) {
+        // A command that exits without reading its input must not crash us with EPIPE.
+        child.stdin.on("error", () => {});
+        child.stdin.end(opts.stdin);
+      }
     });
   }
 
@@ -78,7 +82,9 @@ export class LocalTransport implements Transport {
   /** Copy a directory, leaving out what its top-level .gitignore and `exclude` name. */
   async upload(localDir: string, remoteDir: string, opts: SyncOptions = {}): Promise<void> {
     const src = resolve(localDir);
-    const ig = ignore().add(opts.exclude ?? []).add(".git");
+    const ig = ignore()
+      .add(opts.exclude ?? [])
+      .add(".git");
     const gi = await readFile(join(src, ".gitignore"), "utf8").catch(() => "");
     ig.add(gi);
     const dest = this.abs(remoteDir);

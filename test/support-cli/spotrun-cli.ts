@@ -1,0 +1,124 @@
+import { execFile, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+/** Run the real CLI (`bin/spotrun.js`) as a user would, against a throwaway home. */
+export const repoRoot = resolve(process.cwd());
+export const bin = join(repoRoot, "bin", "spotrun.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function spotrun(
+  home: string,
+  args: string[],
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+): Promise<CliResult> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [bin, "--home", home, ...args],
+      {
+        env: { ...process.env, NO_COLOR: "1", ...opts.env },
+        timeout: opts.timeoutMs ?? 120_000,
+        cwd: opts.cwd ?? repoRoot,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+export function spawnSpotrun(home: string, args: string[]) {
+  return spawn(process.execPath, [bin, "--home", home, ...args], {
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** A fresh home and a copy of the quickstart trainer in a workdir of its own. */
+export async function sandbox(name: string): Promise<{ home: string; work: string; cleanup: () => Promise<void> }> {
+  const root = await mkdtemp(join(tmpdir(), `spotrun-${name}-`));
+  const work = join(root, "work");
+  await mkdir(work);
+  await cp(join(repoRoot, "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
+  const home = join(root, "home");
+  return {
+    home,
+    work,
+    cleanup: async () => {
+      // Whatever a failed test left running: cancel it, then make sure nothing under this root survives.
+      const active = await spotrun(home, ["status", "--json"], { timeoutMs: 10_000 });
+      const ids = active.code === 0 ? (JSON.parse(active.stdout) as { jobs: { id: string }[] }).jobs.map((j) => j.id) : [];
+      if (ids.length) await spotrun(home, ["cancel", ...ids], { timeoutMs: 30_000 });
+      killProcessesUnder(root);
+      await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+    },
+  };
+}
+
+export async function writeTask(work: string, yaml: string, file = "task.yaml"): Promise<string> {
+  const path = join(work, file);
+  await writeFile(path, yaml);
+  return path;
+}
+
+/** Parse `--json` stdout: one JSON value per line. */
+export const jsonLines = (stdout: string): unknown[] =>
+  stdout
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+
+export const lastJson = <T>(stdout: string): T => jsonLines(stdout).at(-1) as T;
+
+/** Step numbers the quickstart trainer printed, in order. */
+export async function stepsInLog(home: string, job: string): Promise<number[]> {
+  const r = await spotrun(home, ["logs", job]);
+  return r.stdout
+    .split("\n")
+    .map((l) => /^step (\d+)$/.exec(l)?.[1])
+    .filter((x): x is string => x !== undefined)
+    .map(Number);
+}
+
+/** SIGKILL every process whose working directory or HOME lies under `root` (a test's sandbox). */
+export function killProcessesUnder(root: string): void {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "utf8");
+      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`)) process.kill(Number(name), "SIGKILL");
+    } catch {}
+  }
+}
+
+/** Pids of processes still carrying a local instance marker for any of these instances. */
+export function leftoverProcesses(instanceIds: string[]): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "utf8");
+      if (instanceIds.some((id) => env.includes(`SPOTRUN_LOCAL_INSTANCE=${id}\0`))) out.push(Number(name));
+    } catch {}
+  }
+  return out;
+}
+
+export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export const readJson = async <T>(p: string): Promise<T> => JSON.parse(await readFile(p, "utf8")) as T;
