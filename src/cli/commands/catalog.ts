@@ -1,6 +1,7 @@
 import { toIso } from "../../base/clock.js";
 import { usageError } from "../../base/errors.js";
 import type { CommandSpec } from "../command.js";
+import { asUserError } from "./launch.js";
 
 /** `spotrun catalog update`: refresh the AWS on-demand price catalog from the Pricing API. */
 export const catalogUpdateCommand: CommandSpec = {
@@ -66,6 +67,8 @@ export const catalogUpdateCommand: CommandSpec = {
         },
         human: `wrote ${priced} on-demand prices for ${Object.keys(catalog.prices).join(", ")} to ${path}`,
       };
+    } catch (e) {
+      throw asUserError(e);
     } finally {
       pricing.destroy();
     }

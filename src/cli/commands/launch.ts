@@ -4,8 +4,9 @@ import { Option } from "commander";
 import { toIso } from "../../base/clock.js";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
 import { attemptIdOf, idempotencyKey, newJobId } from "../../base/ids.js";
+import { fixForAwsCode } from "../../providers/aws/aws-error.js";
 import type { InstanceInfo, LaunchResult, Offer, Provider } from "../../providers/provider.js";
-import { TAG } from "../../providers/provider.js";
+import { ProviderError, TAG } from "../../providers/provider.js";
 import { PROVIDERS, type ProviderKind, type Resources, resourcesSchema } from "../../spec/task-schema.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
@@ -258,6 +259,18 @@ async function launchMember(
   return { node, wanted_spot: spot, fell_back: true, instances: [], refused: second };
 }
 
+/** Provider errors become the CLI's one line with what to do; the provider's error code stays attached. */
+export function asUserError(e: unknown): unknown {
+  if (!(e instanceof ProviderError)) return e;
+  const fix =
+    e.provider === "aws"
+      ? fixForAwsCode(e.code, e.retryable)
+      : e.retryable
+        ? "retry in a minute"
+        : "see the provider's error code";
+  return new SpotrunError("failed", e.message, { code: e.code, fix, cause: e });
+}
+
 export const launchCommand: CommandSpec = {
   name: "launch",
   summary: "Launch instances directly: spot or on-demand, several types, job arrays with K spot members",
@@ -363,6 +376,8 @@ export const launchCommand: CommandSpec = {
         });
       }
       return { data, human: lines.join("\n"), exitCode: refused.length ? ExitCode.providerRefused : ExitCode.ok };
+    } catch (e) {
+      throw asUserError(e);
     } finally {
       await provider.close?.();
     }

@@ -4,6 +4,7 @@ import { InstanceId } from "../../base/ids.js";
 import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
+import { asUserError } from "./launch.js";
 
 /** `spotrun terminate ID…`: end instances started by `spotrun launch` (or any the provider can reach). */
 export const terminateCommand: CommandSpec = {
@@ -33,6 +34,8 @@ export const terminateCommand: CommandSpec = {
           rows.map((r) => [r.id, r.state]),
         ),
       };
+    } catch (e) {
+      throw asUserError(e);
     } finally {
       await provider.close?.();
     }

@@ -58,3 +58,23 @@ export function toProviderError(e: unknown, operation: string): ProviderError {
   const retryable = RETRYABLE.has(f.code) || (f.status !== undefined && f.status >= 500);
   return new ProviderError("aws", f.code, `aws ${operation} failed: ${f.code}: ${f.message}`, retryable, { cause: e });
 }
+
+/** What a person should do about an AWS error code, for the CLI's one line. */
+export function fixForAwsCode(code: string, retryable: boolean): string {
+  if (retryable) return "AWS is throttling or unavailable; retry in a minute";
+  if (/^(UnauthorizedOperation|AccessDenied|AccessDeniedException|OptInRequired|Blocked)$/.test(code))
+    return "grant the permissions in docs/aws/iam-policy.json to these credentials";
+  if (
+    /^(CredentialsProviderError|AuthFailure|InvalidClientTokenId|ExpiredToken|SignatureDoesNotMatch|UnrecognizedClientException)$/.test(
+      code,
+    )
+  )
+    return "configure AWS credentials (AWS_PROFILE, `aws configure` or `aws sso login`, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)";
+  if (/^InvalidAMIID\./.test(code)) return "check --image: the AMI must exist in this region and be visible to the account";
+  if (/^InvalidKeyPair\./.test(code)) return "check --key-name: the key pair must exist in this region";
+  if (/^(InvalidGroup|InvalidSubnet|InvalidVpc)/.test(code))
+    return "check SPOTRUN_AWS_SECURITY_GROUP_IDS / SPOTRUN_AWS_SUBNET_ID for this region";
+  if (code === "IdempotentParameterMismatch")
+    return "a launch with this token but other parameters already happened; use a new job";
+  return "the AWS error code above says what to change";
+}

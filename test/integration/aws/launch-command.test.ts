@@ -160,6 +160,21 @@ describe("spotrun launch / terminate through the handler, against the in-repo EC
     assert.match(userData, /"checkpoint_script": "\/etc\/spotrun\/checkpoint\.sh"/);
   });
 
+  test("an AWS error that is not a refusal is one line with its code and what to do (exit 1)", async () => {
+    fx.server.refuse({ action: "RunInstances", instanceType: "m5.large", code: "UnauthorizedOperation", times: 1 });
+    await assert.rejects(launch({ instanceType: "m5.large" }), (e: unknown) => {
+      assert.ok(e instanceof SpotrunError);
+      assert.equal(e.exitCode, 1);
+      assert.equal(e.code, "UnauthorizedOperation");
+      assert.match(
+        e.oneLine(),
+        /^aws RunInstances failed: UnauthorizedOperation: .* — grant the permissions in docs\/aws\/iam-policy\.json/,
+      );
+      assert.doesNotMatch(e.oneLine(), /\n/);
+      return true;
+    });
+  });
+
   test("bad flag combinations are usage errors (exit 2) and launch nothing", async () => {
     const before = fx.server.requests.length;
     const cases: [Record<string, unknown>, RegExp][] = [
