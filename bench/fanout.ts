@@ -4,7 +4,8 @@
  * .gitignore-aware, rsync over pinned ssh) against a plain sequential `rsync -a` loop to the
  * same hosts, in the same run, into fresh directories each time. Then a warm re-sync with
  * nothing changed, which is what a retry on the same hosts costs.
- * Usage: node dist/bench/fanout.js [--hosts 3] [--mb 50] [--small 2000] [--rounds 2]
+ * With --with-tar, as many hosts again without rsync time the tar-stream fallback.
+ * Usage: node dist/bench/fanout.js [--hosts 3] [--mb 50] [--small 2000] [--rounds 2] [--with-tar]
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -70,31 +71,47 @@ const seconds = async (f: () => Promise<unknown>): Promise<number> => {
 async function main(): Promise<void> {
   await sweepSshHosts();
   const dir = await mkdtemp(join(tmpdir(), "spotrun-fanout-"));
-  const hosts: SshHost[] = [];
-  const transports: Transport[] = [];
+  const allHosts: SshHost[] = [];
+  const allTransports: Transport[] = [];
   try {
     const key = join(dir, "id_ed25519");
     await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
     const pub = (await readFile(`${key}.pub`, "utf8")).trim();
     const netns = process.getuid?.() === 0;
-    for (let i = 0; i < HOSTS; i++) {
-      const o = { id: `fan-${process.pid}-${i + 1}`, home: join(dir, `home-${i + 1}`), authorizedKeys: [pub] };
-      hosts.push(netns ? await createSshHost({ ...o, index: 61 + i }) : await createLoopbackSshHost(o));
-    }
     const knownHostsPath = join(dir, "known_hosts");
-    for (const [i, h] of hosts.entries()) {
-      transports.push(
-        await connectSsh({
+    const makeHosts = async (
+      prefix: string,
+      firstIndex: number,
+      withoutRsync: boolean,
+    ): Promise<{ hosts: SshHost[]; transports: Transport[] }> => {
+      const hosts: SshHost[] = [];
+      const transports: Transport[] = [];
+      for (let i = 0; i < HOSTS; i++) {
+        const o = {
+          id: `${prefix}-${process.pid}-${i + 1}`,
+          home: join(dir, `${prefix}-home-${i + 1}`),
+          authorizedKeys: [pub],
+          withoutRsync,
+        };
+        const h = netns ? await createSshHost({ ...o, index: firstIndex + i }) : await createLoopbackSshHost(o);
+        allHosts.push(h);
+        hosts.push(h);
+        const t = await connectSsh({
           host: h.address,
           port: h.port,
           user: h.user,
           privateKeyPath: key,
           knownHostsPath,
           home: h.home,
-          label: `node-${i + 1}`,
-        }),
-      );
-    }
+        });
+        allTransports.push(t);
+        transports.push(t);
+      }
+      return { hosts, transports };
+    };
+    const { hosts, transports } = await makeHosts("fan", 61, false);
+    // Hosts without rsync show what the tar-stream fallback costs for the same workdir.
+    const tar = process.argv.includes("--with-tar") ? await makeHosts("fantar", 71, true) : undefined;
     const work = join(dir, "work");
     const made = await makeWorkdir(work);
     const sshE = `ssh -i ${key} -o UserKnownHostsFile=${knownHostsPath} -o StrictHostKeyChecking=yes -o BatchMode=yes -o LogLevel=ERROR`;
@@ -141,9 +158,15 @@ async function main(): Promise<void> {
     console.log(
       `warm re-sync: spotrun upload ${ow.toFixed(2)} s, sequential rsync loop ${lw.toFixed(2)} s, ratio ${(lw / ow).toFixed(2)}x`,
     );
+    if (tar) {
+      const tarCold = await seconds(() => Promise.all(tar.transports.map((t) => t.upload(work, "tar-fan"))));
+      console.log(
+        `tar-stream fallback (hosts without rsync): spotrun upload ${tarCold.toFixed(2)} s, ratio to the rsync loop ${(lc / tarCold).toFixed(2)}x`,
+      );
+    }
   } finally {
-    await Promise.all(transports.map((t) => t.close()));
-    for (const h of hosts) await h.stop();
+    await Promise.all(allTransports.map((t) => t.close()));
+    for (const h of allHosts) await h.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
