@@ -1,0 +1,254 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { systemClock } from "../../../src/base/clock.js";
+import { createLogger, silentLogger } from "../../../src/base/logger.js";
+import { spotrunCommand } from "../../../src/base/self.js";
+import { Controller } from "../../../src/core/controller.js";
+import { submitJob } from "../../../src/core/submit.js";
+import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
+import { parseGcpId } from "../../../src/providers/gcp/gcp-instance-id.js";
+import { GcpProvider } from "../../../src/providers/gcp/gcp-provider.js";
+import type { TpuProgress } from "../../../src/providers/gcp/tpu-slices.js";
+import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
+import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
+import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
+import { ProviderCache } from "../../../src/providers/registry.js";
+import { loadTaskFile } from "../../../src/spec/load-task.js";
+import type { ProviderKind } from "../../../src/spec/task-schema.js";
+import { openSqlite } from "../../../src/state/open-sqlite.js";
+import { StateStore } from "../../../src/state/state-store.js";
+import { connectSsh } from "../../../src/transport/ssh/connect.js";
+import type { Transport } from "../../../src/transport/transport.js";
+import { GcsServer } from "../../servers/gcp/gcs-server.js";
+import { MetadataServer } from "../../servers/gcp/metadata-server.js";
+import { TpuServer } from "../../servers/gcp/tpu-server.js";
+import { clientsFor, PROJECT } from "./gcp-fixture.js";
+
+/**
+ * A managed JAX-style job on a spot v4-32 slice, end to end except for Google itself: the real
+ * controller and GcpProvider, @google-cloud/tpu against the in-repo TPU server, each of the
+ * slice's 4 workers a real sshd on 127.0.0.1, the agents watching a GCE-format metadata server and
+ * checkpointing to the in-repo GCS server through @google-cloud/storage. The slice is preempted
+ * mid-run (metadata `preempted` → TRUE, node PREEMPTED); the job must save, have its node and
+ * queued resource deleted, get a new slice and resume from its newest checkpoint.
+ */
+
+const ZONE = "us-central2-b";
+const BUCKET = "tpu-ckpt";
+let root: string;
+let hosts: LoopbackSshHost[] = [];
+let tpu: TpuServer;
+let gcs: GcsServer;
+const metadata: MetadataServer[] = [];
+let clients: GcpClients;
+const savedEmulator = process.env.STORAGE_EMULATOR_HOST;
+
+/** Slices in order of first sight: slice k's workers get hosts 4k…4k+3 and metadata server k. */
+const sliceOrder: string[] = [];
+const sliceIndex = (info: InstanceInfo): number => {
+  const ref = parseGcpId(info.id);
+  assert.ok(ref?.kind === "tpu", `not a TPU worker id: ${info.id}`);
+  if (!sliceOrder.includes(ref.queuedResource)) sliceOrder.push(ref.queuedResource);
+  return sliceOrder.indexOf(ref.queuedResource);
+};
+const hostFor = (info: InstanceInfo): LoopbackSshHost => {
+  const ref = parseGcpId(info.id);
+  assert.ok(ref?.kind === "tpu");
+  const host = hosts[sliceIndex(info) * 4 + ref.worker];
+  assert.ok(host, `no host for ${info.id}`);
+  return host;
+};
+
+/** The GcpProvider with its machines on this one: each worker is a loopback sshd, reached on its own port. */
+class LoopbackGcpProvider extends GcpProvider {
+  override agentCommand(): string {
+    return spotrunCommand();
+  }
+  override agentEnv(info: InstanceInfo): Record<string, string> {
+    const meta = metadata[sliceIndex(info)];
+    assert.ok(meta);
+    return { GCE_METADATA_HOST: meta.host, STORAGE_EMULATOR_HOST: gcs.http.url };
+  }
+  override async transport(info: InstanceInfo): Promise<Transport> {
+    const host = hostFor(info);
+    assert.match(info.address ?? "", /^127\.0\.1\.[1-4]$/, "the address came from the node's networkEndpoints");
+    const t = await connectSsh({
+      host: host.address,
+      port: host.port,
+      user: "root",
+      privateKeyPath: host.clientKeyPath,
+      knownHostsPath: join(root, "known_hosts"),
+      home: host.home,
+    });
+    return withHome(t, host.home);
+  }
+}
+
+/**
+ * The loopback hosts all log in as this machine's root, whose $HOME is shared; on a real slice each
+ * worker is its own machine with its own $HOME. Each command runs with HOME set to the worker's home.
+ */
+function withHome(t: Transport, home: string): Transport {
+  const exportHome = `export HOME='${home.replace(/'/g, `'\\''`)}'\n`;
+  return {
+    label: t.label,
+    home: t.home,
+    exec: (command, opts) => t.exec(exportHome + command, opts),
+    readFile: (p, o) => t.readFile(p, o),
+    writeFile: (p, d) => t.writeFile(p, d),
+    upload: (a, b, o) => t.upload(a, b, o),
+    download: (a, b) => t.download(a, b),
+    close: () => t.close(),
+  };
+}
+
+class FixedProviders extends ProviderCache {
+  constructor(private readonly p: Provider) {
+    super({ home: "", logger: silentLogger });
+  }
+  override get(_kind: ProviderKind): Promise<Provider> {
+    return Promise.resolve(this.p);
+  }
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "spotrun-tpu-e2e-"));
+  for (let k = 0; k < 8; k++)
+    hosts.push(await createLoopbackSshHost({ id: `tpu-e2e-${process.pid}-${k}`, home: join(root, `worker-${k}`) }));
+  tpu = await new TpuServer(PROJECT).start();
+  tpu.plans.set("v4-32", { states: ["WAITING_FOR_RESOURCES", "WAITING_FOR_RESOURCES", "PROVISIONING", "ACTIVE"], workers: 4 });
+  gcs = await new GcsServer([BUCKET]).start();
+  process.env.STORAGE_EMULATOR_HOST = gcs.http.url;
+  for (let k = 0; k < 2; k++) metadata.push(await new MetadataServer().start());
+  clients = await clientsFor(tpu.http, root);
+});
+
+after(async () => {
+  if (savedEmulator === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+  else process.env.STORAGE_EMULATOR_HOST = savedEmulator;
+  await closeGcpClients(clients);
+  for (const m of metadata) await m.close();
+  await gcs?.close();
+  await tpu?.close();
+  for (const h of hosts) await h.stop();
+  hosts = [];
+  await rm(root, { recursive: true, force: true });
+});
+
+test("spot v4-32: WAITING_FOR_RESOURCES → ACTIVE on 4 workers, preempted, node and queued resource deleted, resumed on a new slice", async () => {
+  const home = join(root, "home");
+  const work = join(root, "work");
+  await mkdir(work, { recursive: true });
+  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
+  const taskPath = join(work, "task.yaml");
+  await writeFile(
+    taskPath,
+    `name: tpu-e2e
+resources: {provider: gcp, tpu: v4-32, zone: ${ZONE}, spot: true}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints, store: "gs://${BUCKET}/jobs"}
+recovery: {max_restarts: 3}
+`,
+  );
+  const progress: TpuProgress[] = [];
+  const store = new StateStore(await openSqlite(home));
+  const provider = new LoopbackGcpProvider({
+    home,
+    logger: silentLogger,
+    clients,
+    project: PROJECT,
+    tpuPollMs: 20,
+    tpuWaitMs: 30_000,
+    onProgress: (p) => progress.push(p),
+  });
+  const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
+  const controller = new Controller({
+    store,
+    providers: new FixedProviders(provider),
+    home,
+    clock: systemClock,
+    logger: debug,
+    tickMs: 50,
+    steadyPollMs: 200,
+  });
+  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
+  assert.ok(jobId);
+
+  let preempted: string | undefined;
+  const deadline = Date.now() + 50_000;
+  const result = await controller.run({
+    until: async () => {
+      const job = await store.job(jobId);
+      if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
+      // Once worker 0 of the first slice has checkpointed past step 20, GCE reclaims the slice.
+      if (preempted === undefined && sliceOrder[0]) {
+        try {
+          const s = JSON.parse(readFileSync(join(hosts[0]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+            step: number;
+          };
+          if (s.step >= 20) {
+            preempted = sliceOrder[0];
+            metadata[0]?.set("instance/preempted", "TRUE");
+            tpu.preempt(preempted);
+          }
+        } catch {}
+      }
+      return false;
+    },
+  });
+  assert.equal(result, "done");
+  const job = await store.job(jobId);
+  const events = await store.events(jobId);
+  await store.close();
+  assert.equal(job?.state, "SUCCEEDED", job?.message ?? "");
+  assert.equal(job?.preemptions, 1);
+  assert.ok(preempted);
+
+  // What the TPU API was asked: two spot queued resources, each followed to ACTIVE; node then QR deleted for both.
+  const creates = tpu.apiCalls.filter((c) => c.method === "POST" && c.path.endsWith("/queuedResources"));
+  assert.equal(creates.length, 2);
+  assert.ok(creates.every((c) => JSON.stringify((c.json as { spot?: unknown }).spot) === "{}"));
+  assert.deepEqual(
+    sliceOrder,
+    creates.map((c) => c.query.get("queuedResourceId")),
+  );
+  for (const id of sliceOrder) {
+    const deletes = tpu.apiCalls
+      .filter((c) => c.method === "DELETE" && c.path.endsWith(`/${id}`))
+      .map((c) => c.path.split("/")[6]);
+    assert.deepEqual(deletes, ["nodes", "queuedResources"], `slice ${id}: node first, then the queued resource`);
+  }
+  assert.equal(tpu.queued.size, 0, "no queued resource left");
+  assert.equal(tpu.nodes.size, 0, "no node left");
+  assert.deepEqual(
+    progress.filter((p) => p.queuedResource.endsWith(`/${sliceOrder[0]}`)).map((p) => p.state),
+    ["WAITING_FOR_RESOURCES", "PROVISIONING", "ACTIVE"],
+  );
+
+  // The agents saw the notice on the metadata server (long poll) and the checkpoint went to GCS.
+  assert.ok(
+    metadata[0]?.http.received.some(
+      (r) => r.query.get("wait_for_change") === "true" && r.headers["metadata-flavor"] === "Google",
+    ),
+  );
+  assert.ok(
+    events.some((e) => e.kind === "notice"),
+    "the notice reached the controller",
+  );
+  const generations = new Set([...gcs.objects.keys()].filter((k) => k.endsWith("MANIFEST.json")).map((k) => k.split("/")[2]));
+  assert.ok(generations.size >= 1, "generations uploaded to GCS");
+
+  // The second slice's worker 0 resumed from the checkpoint and finished.
+  const state = JSON.parse(readFileSync(join(hosts[4]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+    step: number;
+  };
+  assert.equal(state.step, 80);
+  const log = readFileSync(join(hosts[4]?.home ?? "", ".spotrun", "run.log"), "utf8");
+  assert.match(log, /start at step [2-7]\d \(restart=true, from g-/);
+});
