@@ -528,6 +528,14 @@ export class AwsProvider implements Provider {
     return {};
   }
 
+  /**
+   * The controller may log in while cloud-init is still installing spotrun from the user data:
+   * wait for cloud-init to finish, then become `spotrun` with the controller's arguments.
+   */
+  agentCommand(): string {
+    return `sh -c 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi; exec spotrun "$@"' spotrun`;
+  }
+
   async close(): Promise<void> {
     for (const c of this.ownedClients) c.destroy();
     this.ownedClients.length = 0;

@@ -107,3 +107,24 @@ test("a local checkpoint script is written byte for byte, even if it contains th
   const config = JSON.parse(await readFile(join(root, "etc/spotrun/spot.json"), "utf8"));
   assert.equal(config.checkpoint_script, "/etc/spotrun/checkpoint.sh");
 });
+
+test("the agent command waits for cloud-init, then runs spotrun with the controller's arguments", async () => {
+  const { AwsProvider } = await import("../../../src/providers/aws/aws-provider.js");
+  const { silentLogger } = await import("../../../src/base/logger.js");
+  const bin = await mkdtemp(join(dir, "agent-cmd-"));
+  const log = join(bin, "calls.log");
+  const stub = async (name: string, body: string) => {
+    await writeFile(join(bin, name), `#!/bin/bash\n${body}\n`);
+    await chmod(join(bin, name), 0o755);
+  };
+  await stub("cloud-init", `echo "cloud-init $*" >> "${log}"`);
+  await stub("spotrun", `echo "spotrun $*" >> "${log}"`);
+  const cmd = new AwsProvider({ home: dir, logger: silentLogger }).agentCommand();
+  await run("bash", ["-c", `${cmd} agent run --config '.spotrun/agent dir/agent.json'`], {
+    env: { PATH: `${bin}:/usr/bin:/bin` },
+  });
+  assert.deepEqual((await readFile(log, "utf8")).trim().split("\n"), [
+    "cloud-init status --wait",
+    "spotrun agent run --config .spotrun/agent dir/agent.json",
+  ]);
+});

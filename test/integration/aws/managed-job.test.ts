@@ -1,0 +1,283 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { systemClock } from "../../../src/base/clock.js";
+import { createLogger, silentLogger } from "../../../src/base/logger.js";
+import { spotrunCommand } from "../../../src/base/self.js";
+import { CheckpointStore } from "../../../src/checkpoints/generations.js";
+import { jobStoreUrl, splitBucketUrl } from "../../../src/checkpoints/open-store.js";
+import { S3BlobStore } from "../../../src/checkpoints/s3/s3-blob-store.js";
+import { Controller } from "../../../src/core/controller.js";
+import { submitJob } from "../../../src/core/submit.js";
+import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
+import { ImdsServer } from "../../../src/providers/local/imds-server.js";
+import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
+import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
+import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
+import { ProviderCache } from "../../../src/providers/registry.js";
+import { loadTaskFile } from "../../../src/spec/load-task.js";
+import type { ProviderKind } from "../../../src/spec/task-schema.js";
+import { openSqlite } from "../../../src/state/open-sqlite.js";
+import { StateStore } from "../../../src/state/state-store.js";
+import { connectSsh } from "../../../src/transport/ssh/connect.js";
+import type { Transport } from "../../../src/transport/transport.js";
+import { sub } from "../../servers/ec2/query-params.js";
+import { type Ec2Fixture, priceTable, startEc2Fixture } from "./ec2-fixture.js";
+import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
+
+/**
+ * A managed spot job on AWS, end to end except for AWS itself: the real controller and
+ * AwsProvider (real EC2Client) against the in-repo EC2 server, checkpoints in s3rver through the
+ * real S3 client, and each "instance" a real sshd on 127.0.0.1 with its own IMDSv2 endpoint. The
+ * test plays EC2: it posts a spot notice on the first instance's IMDS, lets the agent checkpoint
+ * to S3, then reclaims the instance (state terminated, Server.SpotInstanceTermination, its
+ * processes killed). The job must resume on a new spot instance from the generation in S3.
+ */
+interface Machine {
+  host: LoopbackSshHost;
+  imds?: ImdsServer;
+  imdsUrl?: string;
+}
+
+let root: string;
+let fx: Ec2Fixture;
+let s3: S3rverFixture;
+const machines: Machine[] = [];
+const machineOf = new Map<string, Machine>();
+
+/** Kill, by pid, every process working inside a machine's home: what a reclaim does to it. */
+function killMachine(m: Machine): number {
+  let killed = 0;
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const cwd = readlinkSync(`/proc/${name}/cwd`);
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (cwd.startsWith(m.host.home) || cmd.includes(m.host.home)) {
+        process.kill(Number(name), "SIGKILL");
+        killed++;
+      }
+    } catch {}
+  }
+  return killed;
+}
+
+/** The AwsProvider with what a loopback machine needs: its sshd, its IMDS, S3 credentials the instance role would give. */
+class LoopbackAwsProvider extends AwsProvider {
+  override agentCommand(): string {
+    return spotrunCommand();
+  }
+  override agentEnv(info: InstanceInfo): Record<string, string> {
+    const m = machineOf.get(info.id);
+    assert.ok(m?.imdsUrl, `no IMDS for ${info.id}`);
+    return {
+      AWS_EC2_METADATA_SERVICE_ENDPOINT: m.imdsUrl,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_REGION: "us-east-1",
+    };
+  }
+  override async transport(info: InstanceInfo): Promise<Transport> {
+    let m = machineOf.get(info.id);
+    if (!m) {
+      m = machines[machineOf.size];
+      assert.ok(m, "out of machines");
+      machineOf.set(info.id, m);
+      m.imds = new ImdsServer({
+        identity: {
+          instanceId: info.id,
+          instanceType: info.instanceType,
+          availabilityZone: info.zone ?? "us-east-1a",
+          lifecycle: info.spot ? "spot" : "on-demand",
+        },
+      });
+      m.imdsUrl = `http://127.0.0.1:${await m.imds.listen()}`;
+    }
+    const host = m.host;
+    const t = await connectSsh({
+      host: host.address,
+      port: host.port,
+      user: host.user,
+      privateKeyPath: host.clientKeyPath,
+      knownHostsPath: join(root, "known_hosts"),
+      home: host.home,
+    });
+    // Every sshd here shares /root: each command gets its machine's home as $HOME.
+    return {
+      label: t.label,
+      home: t.home,
+      exec: (command, opts) => t.exec(command, { ...opts, env: { HOME: host.home, ...opts?.env } }),
+      readFile: (path, offset) => t.readFile(path, offset),
+      writeFile: (path, data) => t.writeFile(path, data),
+      upload: (from, to, opts) => t.upload(from, to, opts),
+      download: (from, to) => t.download(from, to),
+      close: () => t.close(),
+    };
+  }
+}
+
+class FixedProviders extends ProviderCache {
+  constructor(private readonly p: Provider) {
+    super({ home: "", logger: silentLogger });
+  }
+  override get(_kind: ProviderKind): Promise<Provider> {
+    return Promise.resolve(this.p);
+  }
+}
+
+const log = () => (process.env.AWS_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "spotrun-aws-e2e-"));
+  for (const k of [0, 1])
+    machines.push({ host: await createLoopbackSshHost({ id: `aws-e2e-${process.pid}-${k}`, home: join(root, `machine-${k}`) }) });
+  fx = await startEc2Fixture();
+  fx.server.setSpotPrices(priceTable(Date.now(), { "m7i.large": { "us-east-1a": 0.0302, "us-east-1b": 0.035 } }));
+  s3 = await startS3rver(["ckpt"]);
+});
+
+after(async () => {
+  for (const m of machines) {
+    killMachine(m);
+    await m.imds?.close();
+    await m.host.stop();
+  }
+  await s3?.close();
+  await fx?.close();
+  if (process.env.AWS_E2E_KEEP) process.stderr.write(`kept ${root}\n`);
+  else await rm(root, { recursive: true, force: true });
+});
+
+async function findText(dir: string, needle: RegExp): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const p = join(e.parentPath, e.name);
+    const text = await readFile(p, "utf8").catch(() => "");
+    for (const line of text.split("\n")) if (needle.test(line)) out.push(line);
+  }
+  return out;
+}
+
+test("spot notice via IMDSv2 → checkpoint to S3 → reclaim → resumed on a new spot instance from S3, nothing left running", async () => {
+  const home = join(root, "home");
+  const work = join(root, "work");
+  await mkdir(work, { recursive: true });
+  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
+  const taskPath = join(work, "task.yaml");
+  await writeFile(
+    taskPath,
+    `name: aws-e2e
+resources: {provider: aws, instance_type: m7i.large, spot: true, max_price: 0.05}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints, store: "s3://ckpt/e2e"}
+recovery: {max_restarts: 3}
+`,
+  );
+  const store = new StateStore(await openSqlite(home));
+  const provider = new LoopbackAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
+  const controller = new Controller({
+    store,
+    providers: new FixedProviders(provider),
+    home,
+    clock: systemClock,
+    logger: log(),
+    tickMs: 50,
+    steadyPollMs: 200,
+  });
+  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
+  assert.ok(jobId);
+  const { bucket, prefix } = splitBucketUrl(jobStoreUrl("s3://ckpt/e2e", jobId));
+  const ckpt = new CheckpointStore(new S3BlobStore(bucket, prefix, s3.client()));
+
+  let phase: "running" | "noticed" | "reclaimed" = "running";
+  let first: string | undefined;
+  let generationsAtNotice = 0;
+  const deadline = Date.now() + 50_000;
+  try {
+    const result = await controller.run({
+      until: async () => {
+        const job = await store.job(jobId);
+        if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
+        if (Date.now() > deadline)
+          throw new Error(
+            `job still ${job.state} after 50 s (${phase}): ${job.message}; last EC2 calls ${fx.server.requests
+              .slice(-5)
+              .map((r) => `${r.action}:${r.status}`)
+              .join(", ")}`,
+          );
+        const [id, m] = [...machineOf.entries()][0] ?? [];
+        if (!id || !m) return false;
+        if (phase === "running") {
+          // Once the first instance has checkpointed past step 20, EC2 posts the two-minute notice.
+          try {
+            const s = JSON.parse(readFileSync(join(m.host.home, "workdir", "checkpoints", "state.json"), "utf8")) as {
+              step: number;
+            };
+            if (s.step >= 20) {
+              first = id;
+              generationsAtNotice = (await ckpt.verified()).length;
+              m.imds?.setNotice("terminate", Date.now() + 120_000);
+              phase = "noticed";
+            }
+          } catch {}
+        } else if (phase === "noticed") {
+          // The agent answered the notice with a generation in S3: now EC2 takes the machine back.
+          if ((await ckpt.verified()).length > generationsAtNotice) {
+            fx.server.world.interrupt(id);
+            killMachine(m);
+            phase = "reclaimed";
+          }
+        }
+        return false;
+      },
+    });
+    assert.equal(result, "done");
+  } finally {
+    await provider.close();
+  }
+  const job = await store.job(jobId);
+  await store.close();
+  assert.equal(phase, "reclaimed");
+  assert.equal(job?.state, "SUCCEEDED", job?.message ?? "");
+  assert.equal(job?.preemptions, 1);
+
+  // What EC2 was asked: two spot launches with the max price, each attempt its own ClientToken.
+  const runs = fx.server.received("RunInstances");
+  assert.equal(runs.length, 2);
+  for (const r of runs) {
+    assert.equal(sub(r, "InstanceMarketOptions").MarketType, "spot");
+    assert.equal(r["InstanceMarketOptions.SpotOptions.MaxPrice"], "0.05");
+  }
+  assert.notEqual(runs[0]?.ClientToken, runs[1]?.ClientToken);
+  // Nothing left running: the reclaimed one is gone, the second was terminated when the job ended.
+  const live = [...fx.server.world.instances.values()].filter((i) => i.state !== "terminated" && i.state !== "shutting-down");
+  assert.deepEqual(live, []);
+  assert.ok(first);
+  assert.equal(fx.server.world.instances.get(first)?.stateReason?.code, "Server.SpotInstanceTermination");
+
+  // The second machine started from the generation in S3, not from scratch, and finished.
+  const second = machines[1];
+  assert.ok(second);
+  const state = JSON.parse(readFileSync(join(second.host.home, "workdir", "checkpoints", "state.json"), "utf8")) as {
+    step: number;
+  };
+  assert.equal(state.step, 80);
+  const starts = await findText(second.host.home, /^start at step \d+/);
+  assert.ok(starts.length > 0, "the trainer's output is in the agent's log");
+  assert.ok(
+    starts.every((l) => !/^start at step 0 /.test(l)),
+    `resumed, not restarted: ${starts.join(" | ")}`,
+  );
+  const imdsCalls = machines[0]?.imds?.requests ?? [];
+  assert.ok(
+    imdsCalls.some((r) => r.method === "PUT" && r.path === "/latest/api/token"),
+    "the agent used IMDSv2 tokens",
+  );
+});
