@@ -186,6 +186,10 @@ recovery: {max_restarts: 3}
     until: async () => {
       const job = await store.job(jobId);
       if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
+      if (Date.now() > deadline)
+        throw new Error(
+          `job still ${job.state} after 50 s: ${job.message}; slices ${JSON.stringify([...tpu.queued.values()].map((q) => [q.id, q.state]))}`,
+        );
       // Once worker 0 of the first slice has checkpointed past step 20, GCE reclaims the slice.
       if (preempted === undefined && sliceOrder[0]) {
         try {
