@@ -89,6 +89,13 @@ export interface VastProviderOptions {
   /** npm version of spotrun the container installs on start (default: this one's). */
   spotrunVersion?: string;
   npmRegistry?: string;
+  /**
+   * An instance still not running this long after it was rented is reported as interrupted
+   * ("never_started"), so the controller replaces it, and its machine is avoided for
+   * `avoidMachineMs` (defaults: 10 min, 30 min).
+   */
+  startTimeoutMs?: number;
+  avoidMachineMs?: number;
 }
 
 /**
@@ -109,12 +116,18 @@ export class VastProvider implements Provider {
   private readonly interruptedSince = new Map<number, number>();
   /** Last view of each instance, so one that has vanished from the API is reported as terminated. */
   private readonly lastSeen = new Map<number, InstanceInfo>();
+  /** Machines whose instance never started, and until when their offers are skipped. */
+  private readonly avoidMachines = new Map<number, number>();
+  private readonly startTimeoutMs: number;
+  private readonly avoidMachineMs: number;
 
   constructor(opts: VastProviderOptions) {
     this.home = opts.home;
     this.logger = opts.logger;
     this.clock = opts.clock ?? systemClock;
     this.client = opts.client;
+    this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
+    this.avoidMachineMs = opts.avoidMachineMs ?? 1_800_000;
     this.onstart = onstartScript({
       spotrunVersion: opts.spotrunVersion ?? packageVersion(),
       ...(opts.npmRegistry ? { npmRegistry: opts.npmRegistry } : {}),
@@ -129,7 +142,11 @@ export class VastProvider implements Provider {
   async offers(resources: Resources): Promise<Offer[]> {
     const { body, type } = resourcesToSearch(resources);
     const raw = await (await this.api()).searchOffers(body);
-    const offers = applyRentedFilter(raw, body.rented as FieldFilter | undefined).map((o) => toOffer(o, type));
+    const now = this.clock.now();
+    const usable = applyRentedFilter(raw, body.rented as FieldFilter | undefined).filter(
+      (o) => o.machine_id === undefined || (this.avoidMachines.get(o.machine_id) ?? 0) <= now,
+    );
+    const offers = usable.map((o) => toOffer(o, type));
     const max = resources.max_price;
     return offers.filter((o) => max === undefined || o.pricePerHour <= max).sort((a, b) => a.pricePerHour - b.pricePerHour);
   }
@@ -386,10 +403,14 @@ export class VastProvider implements Provider {
     if (inst.geolocation) info.region = inst.geolocation;
     const ep = sshEndpoint(inst);
     if (ep) info.address = `${ep.host}:${ep.port}`;
-    if (cond.kind === "interrupted" || cond.kind === "disk_full") {
-      const at = this.interruptedSince.get(inst.id) ?? this.clock.now();
+    const now = this.clock.now();
+    const neverStarted = cond.kind === "starting" && inst.start_date && now - inst.start_date * 1000 > this.startTimeoutMs;
+    if (neverStarted && inst.machine_id !== undefined) this.avoidMachines.set(inst.machine_id, now + this.avoidMachineMs);
+    if (cond.kind === "interrupted" || cond.kind === "disk_full" || neverStarted) {
+      const at = this.interruptedSince.get(inst.id) ?? now;
       this.interruptedSince.set(inst.id, at);
-      info.interrupted = { reason: cond.kind === "disk_full" ? "disk_full" : cond.reason, at };
+      const reason = cond.kind === "interrupted" ? cond.reason : cond.kind === "disk_full" ? "disk_full" : "never_started";
+      info.interrupted = { reason, at };
     } else this.interruptedSince.delete(inst.id);
     this.lastSeen.set(inst.id, info);
     return info;

@@ -87,6 +87,8 @@ class LoopbackVastProvider extends VastProvider {
   }
 }
 
+const log = () => (process.env.VAST_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
+
 class FixedProviders extends ProviderCache {
   constructor(private readonly p: Provider) {
     super({ home: "", logger: silentLogger });
@@ -98,7 +100,7 @@ class FixedProviders extends ProviderCache {
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vast-e2e-"));
-  for (const k of [0, 1, 2])
+  for (const k of [0, 1, 2, 3, 4, 5])
     hosts.push(await createLoopbackSshHost({ id: `vast-e2e-${process.pid}-${k}`, home: join(root, `machine-${k}`) }));
   let next = 0;
   server = new VastServer({
@@ -130,157 +132,173 @@ after(async () => {
   else await rm(root, { recursive: true, force: true });
 });
 
-test("outbid mid-run: detected from the API, instance destroyed, resumed from its checkpoint on a new offer, everything torn down", async () => {
-  const home = join(root, "home");
-  const work = join(root, "work");
+interface JobRun {
+  state: string | undefined;
+  message: string | undefined;
+  preemptions: number | undefined;
+  /** Instances rented for this job, in order. */
+  instances: number[];
+  /** Paths of the creates this job made. */
+  creates: { path: string; body: CreateInstanceBody }[];
+}
+
+/** Submit a task and run the real controller until the job ends (or 45 s pass, with what the server saw). */
+async function runJob(
+  name: string,
+  resourcesAndMore: string,
+  opts: { startTimeoutMs?: number; whileRunning?: () => void } = {},
+): Promise<JobRun> {
+  const home = join(root, `home-${name}`);
+  const work = join(root, `work-${name}`);
   await mkdir(work, { recursive: true });
   await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
   const taskPath = join(work, "task.yaml");
   await writeFile(
     taskPath,
-    `name: vast-e2e
-resources: {provider: vast, accelerators: "RTX_4090:1", min_reliability: 0.9, spot: true, max_price: 0.5, disk: 20}
-workdir: .
-run: python3 trainer.py
-envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
-checkpoint: {dir: checkpoints, store: "file://${join(root, "store")}"}
-recovery: {max_restarts: 3}
-`,
+    `name: ${name}\nworkdir: .\nrun: python3 trainer.py\ncheckpoint: {dir: checkpoints, store: "file://${join(root, `store-${name}`)}"}\n${resourcesAndMore}`,
   );
+  const before = new Set(hostOf.keys());
+  const createsBefore = server.requestsTo("PUT", "/asks/").length;
   const store = new StateStore(await openSqlite(home));
   const provider = new LoopbackVastProvider({
     home,
-    logger: silentLogger,
+    logger: log(),
     client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
+    ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}),
   });
   const controller = new Controller({
     store,
     providers: new FixedProviders(provider),
     home,
     clock: systemClock,
-    logger: process.env.VAST_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger,
+    logger: log(),
     tickMs: 50,
     steadyPollMs: 200,
   });
-  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
-  assert.ok(jobId);
-
-  let outbidId: number | undefined;
-  const deadline = Date.now() + 45_000;
-  const result = await controller.run({
-    until: async () => {
-      const job = await store.job(jobId);
-      if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
-      if (Date.now() > deadline)
-        throw new Error(
-          `job still ${job.state} after 45 s: ${job.message}; instances ${JSON.stringify([...server.instances.values()].map((s) => [s.inst.id, s.inst.actual_status]))}; last requests ${server.requests
-            .slice(-5)
-            .map((r) => `${r.method} ${r.path}`)
-            .join(", ")}`,
-        );
-      // Once the first machine has checkpointed past step 20, someone outbids it.
-      if (outbidId === undefined) {
-        const [first] = server.instances.values();
-        const ckpt = first && hostOf.get(first.inst.id);
-        if (first?.inst.actual_status === "running" && ckpt) {
-          try {
-            const s = JSON.parse(readFileSync(join(ckpt.home, "workdir", "checkpoints", "state.json"), "utf8")) as {
-              step: number;
-            };
-            if (s.step >= 20) {
-              outbidId = first.inst.id;
-              server.outbid(outbidId, 0.45);
-              assert.ok(stopContainer(ckpt) > 0, "the outbid container had processes to stop");
-            }
-          } catch {}
+  try {
+    const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
+    assert.ok(jobId);
+    const deadline = Date.now() + 45_000;
+    await controller.run({
+      until: async () => {
+        const job = await store.job(jobId);
+        if (!job || ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(job.state)) return true;
+        if (Date.now() > deadline) {
+          const seen = server.requests.slice(-6).map((r) => `${r.method} ${r.path} ${r.status}`);
+          throw new Error(`job still ${job.state} after 45 s: ${job.message}; server saw ${seen.join(", ")}`);
         }
-      }
-      return false;
-    },
-  });
-  assert.equal(result, "done");
-  const job = await store.job(jobId);
-  await store.close();
-  assert.equal(job?.state, "SUCCEEDED", job?.message ?? "");
-  assert.equal(job?.preemptions, 1);
-  assert.ok(outbidId);
+        opts.whileRunning?.();
+        return false;
+      },
+    });
+    const job = await store.job(jobId);
+    return {
+      state: job?.state,
+      message: job?.message ?? undefined,
+      preemptions: job?.preemptions,
+      instances: [...hostOf.keys()].filter((id) => !before.has(id)),
+      creates: server
+        .requestsTo("PUT", "/asks/")
+        .slice(createsBefore)
+        .map((r) => ({ path: r.path, body: r.body as CreateInstanceBody })),
+    };
+  } finally {
+    await store.close();
+  }
+}
 
+const destroyedIds = () => new Set(server.requestsTo("DELETE", "/instances/").map((r) => Number(r.path.split("/")[4])));
+const checkpointStep = (id: number): number => {
+  const host = hostOf.get(id);
+  assert.ok(host);
+  return (JSON.parse(readFileSync(join(host.home, "workdir", "checkpoints", "state.json"), "utf8")) as { step: number }).step;
+};
+
+test("outbid mid-run: detected from the API, instance destroyed, resumed from its checkpoint on a new offer, everything torn down", async () => {
+  let outbidId: number | undefined;
+  const run = await runJob(
+    "outbid",
+    `resources: {provider: vast, accelerators: "RTX_4090:1", min_reliability: 0.9, spot: true, max_price: 0.5, disk: 20}
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+recovery: {max_restarts: 3}
+`,
+    {
+      // Once the first machine has checkpointed past step 20, someone outbids it.
+      whileRunning: () => {
+        if (outbidId !== undefined) return;
+        const [first] = server.instances.values();
+        if (first?.inst.actual_status !== "running") return;
+        try {
+          if (checkpointStep(first.inst.id) < 20) return;
+        } catch {
+          return;
+        }
+        outbidId = first.inst.id;
+        server.outbid(outbidId, 0.45);
+        const host = hostOf.get(outbidId);
+        assert.ok(host && stopContainer(host) > 0, "the outbid container had processes to stop");
+      },
+    },
+  );
+  assert.equal(run.state, "SUCCEEDED", run.message ?? "");
+  assert.equal(run.preemptions, 1);
+  assert.ok(outbidId);
   // What Vast was asked: two bids, the first instance destroyed after the outbid, the second at the end.
-  const creates = server.requestsTo("PUT", "/asks/").map((r) => r.body as CreateInstanceBody);
-  assert.equal(creates.length, 2);
+  assert.equal(run.creates.length, 2);
   assert.ok(
-    creates.every((c) => c.price !== null && c.price <= 0.5),
+    run.creates.every((c) => c.body.price !== null && c.body.price <= 0.5),
     "interruptible, within max_price",
   );
-  assert.notEqual(creates[0]?.label, creates[1]?.label, "each attempt has its own idempotency token");
-  const destroyed = server.requestsTo("DELETE", "/instances/").map((r) => Number(r.path.split("/")[4]));
-  assert.ok(destroyed.includes(outbidId), "the outbid instance was destroyed");
+  assert.notEqual(run.creates[0]?.body.label, run.creates[1]?.body.label, "each attempt has its own idempotency token");
+  const destroyed = destroyedIds();
+  assert.ok(run.instances.length === 2 && run.instances.every((id) => destroyed.has(id)), "both instances destroyed");
   assert.equal(server.instances.size, 0, "nothing left rented");
-  assert.equal(new Set(destroyed).size, 2);
-  // The second machine resumed from the checkpoint, not from scratch.
-  const second = [...hostOf.entries()].find(([id]) => id !== outbidId)?.[1];
-  assert.ok(second);
-  const state = JSON.parse(readFileSync(join(second.home, "workdir", "checkpoints", "state.json"), "utf8")) as { step: number };
-  assert.equal(state.step, 80);
+  // The second machine resumed from the checkpoint, not from scratch, and finished.
+  const second = run.instances.find((id) => id !== outbidId) as number;
+  assert.equal(checkpointStep(second), 80);
+  const log = readFileSync(join(hostOf.get(second)?.home ?? "", ".spotrun", "run.log"), "utf8");
+  assert.match(log, /start at step [1-9]\d* \(restart=true/, log.slice(0, 300));
 });
 
 test("budget: max_cost stops the job on Vast and its instance is destroyed", async () => {
-  const home = join(root, "home-budget");
-  const work = join(root, "work-budget");
-  await mkdir(work, { recursive: true });
-  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
-  const taskPath = join(work, "task.yaml");
-  // $0.15/h (the cheapest bid) spends $0.0002 in about 5 s; the run would take 20 s.
-  await writeFile(
-    taskPath,
-    `name: vast-budget
-resources: {provider: vast, accelerators: "RTX_4090:1", spot: true, max_price: 0.5}
-workdir: .
-run: python3 trainer.py
-envs: {TOTAL_STEPS: 400, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
-checkpoint: {dir: checkpoints, store: "file://${join(root, "store-budget")}"}
-budget: {max_cost: 0.0002}
+  // $0.15/h (the cheapest bid) spends $0.0005 in 12 s; the run would take 50 s.
+  const run = await runJob(
+    "budget",
+    `resources: {provider: vast, accelerators: "RTX_4090:1", spot: true, max_price: 0.5}
+envs: {TOTAL_STEPS: 1000, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+budget: {max_cost: 0.0005}
 `,
   );
-  const before = new Set(hostOf.keys());
-  const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackVastProvider({
-    home,
-    logger: silentLogger,
-    client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
-  });
-  const controller = new Controller({
-    store,
-    providers: new FixedProviders(provider),
-    home,
-    clock: systemClock,
-    logger: silentLogger,
-    tickMs: 50,
-    steadyPollMs: 200,
-  });
-  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
-  assert.ok(jobId);
-  const deadline = Date.now() + 45_000;
-  await controller.run({
-    until: async () => {
-      const job = await store.job(jobId);
-      if (!job || ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(job.state)) return true;
-      if (Date.now() > deadline) throw new Error(`job still ${job.state} after 45 s: ${job.message}`);
-      return false;
-    },
-  });
-  const job = await store.job(jobId);
-  await store.close();
-  assert.equal(job?.state, "OVER_BUDGET", job?.message ?? "");
-  const mine = [...hostOf.keys()].filter((id) => !before.has(id));
-  assert.equal(mine.length, 1);
+  assert.equal(run.state, "OVER_BUDGET", run.message ?? "");
+  assert.equal(run.instances.length, 1);
+  assert.ok(destroyedIds().has(run.instances[0] as number), "the instance was destroyed when the budget ran out");
+  assert.equal(server.instances.size, 0);
+  const step = checkpointStep(run.instances[0] as number);
+  assert.ok(step > 0 && step < 1000, `stopped part way, at step ${step}`);
+});
+
+test("a machine that never starts is given up after the start limit, destroyed, and the job runs on the next offer", async () => {
+  server.neverStart(102);
+  const run = await runJob(
+    "stuck",
+    `resources: {provider: vast, accelerators: "RTX_4090:1", spot: false, max_price: 0.5}
+envs: {TOTAL_STEPS: 10, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+`,
+    { startTimeoutMs: 2_000 },
+  );
+  assert.equal(run.state, "SUCCEEDED", run.message ?? "");
+  assert.deepEqual(
+    run.creates.map((c) => [c.path, c.body.price]),
+    [
+      ["/api/v0/asks/102/", null],
+      ["/api/v0/asks/101/", null],
+    ],
+    "on-demand, cheapest first, then the next offer",
+  );
+  const destroyed = destroyedIds();
   assert.ok(
-    server.requestsTo("DELETE", "/instances/").some((r) => r.path === `/api/v0/instances/${mine[0]}/`),
-    "the instance was destroyed when the budget ran out",
+    run.instances.length === 2 && run.instances.every((id) => destroyed.has(id)),
+    "the stuck instance and the one that ran were both destroyed",
   );
   assert.equal(server.instances.size, 0);
-  const ckpt = JSON.parse(
-    readFileSync(join(hostOf.get(mine[0] as number)?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8"),
-  ) as { step: number };
-  assert.ok(ckpt.step > 0 && ckpt.step < 400, `stopped part way, at step ${ckpt.step}`);
 });

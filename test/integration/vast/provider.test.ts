@@ -18,8 +18,8 @@ let provider: VastProvider;
 let client: VastClient;
 
 const setup = async (loadingPolls = 1) => {
-  h = await harness({ loadingPolls });
   clock = new SteppingClock();
+  h = await harness({ loadingPolls, now: () => clock.now() });
   client = new VastClient({ apiKey: API_KEY, baseUrl: h.server.url, clock });
   provider = new VastProvider({ home: h.home, logger: silentLogger, client, clock });
 };
@@ -206,6 +206,40 @@ test("an instance that never starts times out; launchRunning destroys it and tak
   const destroyed = h.server.requestsTo("DELETE", "/instances/").map((r) => r.path);
   assert.equal(destroyed.length, 2, "both never-starting instances were destroyed");
   assert.deepEqual([...h.server.instances.keys()], [Number(good?.id)]);
+});
+
+test("an instance still starting past the start limit reads as interrupted (never_started) and its machine is avoided", async () => {
+  provider = new VastProvider({
+    home: h.home,
+    logger: silentLogger,
+    client,
+    clock,
+    startTimeoutMs: 60_000,
+    avoidMachineMs: 600_000,
+  });
+  h.server.neverStart(102);
+  const res = await provider.launch(request());
+  const id = res.kind === "launched" ? (res.instances[0]?.id as InstanceId) : assert.fail("not launched");
+  clock.t += 30_000;
+  assert.equal((await provider.describe([id]))[0]?.interrupted, undefined, "within the limit it is just pending");
+  clock.t += 31_000;
+  const [late] = await provider.describe([id]);
+  assert.equal(late?.status, "pending");
+  assert.equal(late?.interrupted?.reason, "never_started");
+  await provider.terminate([id]);
+  const offers = await provider.offers(resources({ spot: true }));
+  assert.ok(!offers.some((o) => o.id === "102"), "the machine that never started is skipped");
+  const next = await provider.launch(request({ token: "spotrun-j-abc-a1-n0" }));
+  assert.equal(next.kind, "launched");
+  assert.deepEqual(
+    createBodies().map((c) => c.path),
+    ["/api/v0/asks/102/", "/api/v0/asks/101/"],
+  );
+  clock.t += 600_001;
+  assert.ok(
+    (await provider.offers(resources({ spot: true }))).some((o) => o.id === "102"),
+    "until the avoidance runs out",
+  );
 });
 
 test("outbid: describe reports stopped + interrupted while intended running; a higher bid brings it back", async () => {
