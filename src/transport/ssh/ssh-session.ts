@@ -98,6 +98,8 @@ export class SshSession {
     };
 
     const client = new Client();
+    // Every command in flight watches the connection for a drop; a fan-out may run dozens at once.
+    client.setMaxListeners(0);
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error & { level?: string }) => {
         client.removeListener("ready", onReady);

@@ -9,6 +9,7 @@ import type { Logger } from "../../base/logger.js";
 import { listSyncFiles } from "../sync/list-sync-files.js";
 import { remoteTarExtract, tarCreate, tarExtract } from "../sync/tar-stream.js";
 import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../transport.js";
+import { ChannelSlots } from "./channel-slots.js";
 import { type RawExecOptions, type RawExecResult, runRemote, wrapWithPid } from "./remote-exec.js";
 import { rsyncSshCommand, rsyncTarget } from "./rsync-command.js";
 import { remotePath, shq } from "./shell-quote.js";
@@ -25,6 +26,7 @@ export type SyncMethod = "rsync" | "tar";
 
 export class SshTransport implements Transport {
   private syncMethod: Promise<SyncMethod> | undefined;
+  private readonly slots = new ChannelSlots();
 
   constructor(
     readonly label: string,
@@ -160,8 +162,13 @@ export class SshTransport implements Transport {
   }
 
   private async run(script: string, opts: RawExecOptions = {}): Promise<RawExecResult> {
-    const client = await this.session.client();
-    return runRemote(client, this.label, wrapWithPid(script), this.clock, opts);
+    const release = await this.slots.acquire(opts.signal);
+    try {
+      const client = await this.session.client();
+      return await runRemote(client, this.label, wrapWithPid(script), this.clock, opts);
+    } finally {
+      release();
+    }
   }
 
   private check(r: RawExecResult, what: string): void {

@@ -119,6 +119,15 @@ describe("SSH transport against real sshd hosts", () => {
     assert.equal(input.stdout.trim(), "5");
   });
 
+  it("runs more commands at once than sshd's default MaxSessions (10) allows on one connection", async () => {
+    const t = transports[1]!;
+    const results = await Promise.all(Array.from({ length: 24 }, (_, i) => t.exec(`sleep 0.2; echo ${i}`)));
+    assert.deepEqual(
+      results.map((r) => [r.exitCode, r.stdout]),
+      Array.from({ length: 24 }, (_, i) => [0, `${i}\n`]),
+    );
+  });
+
   it("a timeout or an abort stops the whole remote process tree", async () => {
     const t = transports[0]!;
     const started = Date.now();

@@ -85,8 +85,8 @@ export async function writeSshdConfig(opts: {
     "StrictModes no",
     "PrintMotd no",
     "PrintLastLog no",
-    // A fan-out opens many sessions at once; the defaults (10 / 10:30:100) drop some.
-    "MaxSessions 64",
+    // MaxSessions stays at OpenSSH's default (10), as on a cloud image, so clients are tested against it;
+    // MaxStartups is raised because every rsync of a fan-out opens its own connection at once.
     "MaxStartups 64:30:128",
     "Subsystem sftp internal-sftp",
     "LogLevel INFO",
