@@ -54,8 +54,18 @@ export class ImdsWatcher implements NoticeWatcher {
     await this.inflight;
   }
 
-  private async getToken(): Promise<string> {
-    if (this.token && this.token.expiresAt - 60_000 > this.now()) return this.token.value;
+  private tokenRequest: Promise<string> | undefined;
+
+  /** One token request at a time: the two paths polled together share it. */
+  private getToken(): Promise<string> {
+    if (this.token && this.token.expiresAt - 60_000 > this.now()) return Promise.resolve(this.token.value);
+    this.tokenRequest ??= this.fetchToken().finally(() => {
+      this.tokenRequest = undefined;
+    });
+    return this.tokenRequest;
+  }
+
+  private async fetchToken(): Promise<string> {
     const res = await fetch(`${this.base}/latest/api/token`, {
       method: "PUT",
       headers: { "X-aws-ec2-metadata-token-ttl-seconds": String(this.ttl) },

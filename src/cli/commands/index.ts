@@ -1,13 +1,19 @@
 import type { CommandSpec } from "../command.js";
 import { agentGuardCommand, agentRunCommand, agentWatchCommand } from "./agent.js";
 import { cancelCommand } from "./cancel.js";
+import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
 import { controllerRunCommand } from "./controller.js";
 import { costCommand } from "./cost.js";
+import { launchCommand } from "./launch.js";
 import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
+import { offersCommand } from "./offers.js";
 import { runCommand } from "./run.js";
+import { setupCommand } from "./setup.js";
+import { simulateCommand } from "./simulate.js";
 import { statusCommand } from "./status.js";
+import { terminateCommand } from "./terminate.js";
 
 /** Every command, in the order `--help` lists them. */
 export const commands: CommandSpec[] = [
@@ -17,6 +23,12 @@ export const commands: CommandSpec[] = [
   cancelCommand,
   costCommand,
   listCommand,
+  launchCommand,
+  terminateCommand,
+  offersCommand,
+  simulateCommand,
+  catalogUpdateCommand,
+  setupCommand,
   chaosInterruptCommand,
   controllerRunCommand,
   agentRunCommand,

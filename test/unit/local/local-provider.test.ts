@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { silentLogger } from "../../../src/base/logger.js";
+import { LocalProvider } from "../../../src/providers/local/local-provider.js";
+import type { LaunchRequest } from "../../../src/providers/provider.js";
+import { resourcesSchema } from "../../../src/spec/task-schema.js";
+
+const home = await mkdtemp(join(tmpdir(), "spotrun-local-"));
+const provider = new LocalProvider({ home, logger: silentLogger });
+after(async () => {
+  const all = await provider.list({});
+  await provider.terminate(all.filter((i) => i.status !== "terminated").map((i) => i.id));
+  await rm(home, { recursive: true, force: true });
+});
+
+const req = (token: string, extra: Partial<LaunchRequest> = {}): LaunchRequest => ({
+  token,
+  instanceTypes: ["local.small"],
+  spot: true,
+  count: 1,
+  tags: { "spotrun:job": "j-test" },
+  resources: resourcesSchema.parse({ provider: "local", market: { notice: "1s" } }),
+  ...extra,
+});
+
+test("the same idempotency key never launches twice", async () => {
+  const a = await provider.launch(req("tok-1"));
+  const b = await provider.launch(req("tok-1"));
+  assert.equal(a.kind, "launched");
+  assert.equal(b.kind, "launched");
+  if (a.kind !== "launched" || b.kind !== "launched") return;
+  assert.equal(a.instances[0]?.id, b.instances[0]?.id);
+  assert.equal((await provider.list({ "spotrun:job": "j-test" })).length, 1);
+});
+
+test("spot refusals, tags, and a chaos notice that ends in a reclaim", async () => {
+  const refused = await provider.launch(
+    req("tok-2", { resources: resourcesSchema.parse({ provider: "local", market: { refuse_spot: 1 } }), spotSequence: 0 }),
+  );
+  assert.deepEqual(refused.kind === "refused" && [refused.refusal, refused.code], ["capacity", "InsufficientInstanceCapacity"]);
+  const r = await provider.launch(req("tok-3", { tags: { k: "v" } }));
+  assert.equal(r.kind, "launched");
+  if (r.kind !== "launched") return;
+  const id = r.instances[0]!.id;
+  for (let i = 0; i < 100 && (await provider.describe([id]))[0]?.status !== "running"; i++)
+    await new Promise((x) => setTimeout(x, 20));
+  assert.equal((await provider.list({ k: "v" }))[0]?.id, id);
+  const n = await provider.interrupt(id, 300);
+  assert.equal(n.action, "terminate");
+  for (let i = 0; i < 150 && (await provider.describe([id]))[0]?.status !== "terminated"; i++)
+    await new Promise((x) => setTimeout(x, 20));
+  assert.equal((await provider.describe([id]))[0]?.status, "terminated");
+  await assert.rejects(provider.launch(req("tok-4", { instanceTypes: ["local.huge"] })), /unknown instance type local\.huge/);
+});
