@@ -199,7 +199,7 @@ recovery: {max_restarts: 3}
   let phase: "running" | "noticed" | "reclaimed" = "running";
   let first: string | undefined;
   let generationsAtNotice = 0;
-  const deadline = Date.now() + 50_000;
+  const deadline = Date.now() + 80_000; // about 20 s on an idle machine
   try {
     const result = await controller.run({
       until: async () => {
@@ -207,7 +207,7 @@ recovery: {max_restarts: 3}
         if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
         if (Date.now() > deadline)
           throw new Error(
-            `job still ${job.state} after 50 s (${phase}): ${job.message}; last EC2 calls ${fx.server.requests
+            `job still ${job.state} after 80 s (${phase}): ${job.message}; last EC2 calls ${fx.server.requests
               .slice(-5)
               .map((r) => `${r.action}:${r.status}`)
               .join(", ")}`,
