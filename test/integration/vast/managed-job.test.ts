@@ -38,15 +38,19 @@ let hosts: LoopbackSshHost[] = [];
 const hostOf = new Map<number, LoopbackSshHost>();
 let server: VastServer;
 
-/** Kill, by pid, every process working inside a host's home: what stopping its container does. */
+/**
+ * Kill, by pid, every process whose working directory is inside a host's home: what stopping its
+ * container does. Only the working directory counts: an SSH session's shell that is still in its
+ * login scripts (cwd /root) is never touched, because killing one mid-way can leave a stale lock
+ * behind (pyenv's rehash lock) that stalls every later SSH login on this machine.
+ */
 function stopContainer(host: LoopbackSshHost): number {
   let killed = 0;
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
       const cwd = readlinkSync(`/proc/${name}/cwd`);
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (cwd.startsWith(host.home) || cmd.includes(host.home)) {
+      if (cwd === host.home || cwd.startsWith(`${host.home}/`)) {
         process.kill(Number(name), "SIGKILL");
         killed++;
       }
