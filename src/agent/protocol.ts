@@ -62,6 +62,8 @@ export type AgentEvent = { at: number } & (
   | { kind: "checkpoint_stalled"; since_ms: number }
   | { kind: "run_exited"; exit_code: number | null; signal: string | null }
   | { kind: "warning"; message: string }
+  /** Written by programs the agent runs (the session supervisor): one timed step of a save or a restore. */
+  | { kind: "session_step"; step: string; ms: number; detail?: string }
   | { kind: "agent_exit"; outcome: AgentOutcome; exit_code?: number | null; generation?: string | null; message?: string }
 );
 

@@ -540,6 +540,8 @@ export class Controller {
         return { kind: "warning", message: `attempt ${attempt}: checkpoint upload failed: ${e.message}` };
       case "warning":
         return { kind: "warning", message: e.message };
+      case "session_step":
+        return { kind: "session_step", attempt, step: e.step, ms: e.ms, ...(e.detail ? { detail: e.detail } : {}) };
       default:
         return undefined;
     }

@@ -24,6 +24,7 @@ export type JobEvent =
   | { kind: "budget_exceeded"; spent_usd: number; max_cost_usd: number }
   | { kind: "reaped"; instance_id: string; reason: string }
   | { kind: "cancel_requested" }
-  | { kind: "warning"; message: string };
+  | { kind: "warning"; message: string }
+  | { kind: "session_step"; attempt: number; step: string; ms: number; detail?: string };
 
 export type JobEventKind = JobEvent["kind"];
