@@ -241,10 +241,22 @@ recovery: {max_restarts: 3}
       (r) => r.query.get("wait_for_change") === "true" && r.headers["metadata-flavor"] === "Google",
     ),
   );
+  const agentEvents = readFileSync(join(hosts[0]?.home ?? "", ".spotrun", "events.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { kind: string; source?: string; action?: string });
   assert.ok(
-    events.some((e) => e.kind === "notice"),
-    "the notice reached the controller",
+    agentEvents.some((e) => e.kind === "notice" && e.source === "gce-metadata" && e.action === "preempted"),
+    "worker 0's agent saw the preemption on the metadata server",
   );
+  assert.ok(
+    agentEvents.some((e) => e.kind === "checkpoint_uploaded"),
+    "worker 0's agent uploaded checkpoints",
+  );
+  const ended = events
+    .filter((e) => e.kind === "attempt_ended")
+    .map((e) => JSON.parse(e.data) as { attempt: number; end: string });
+  assert.equal(ended.find((e) => e.attempt === 0)?.end, "preempted");
   const generations = new Set([...gcs.objects.keys()].filter((k) => k.endsWith("MANIFEST.json")).map((k) => k.split("/")[2]));
   assert.ok(generations.size >= 1, "generations uploaded to GCS");
 
