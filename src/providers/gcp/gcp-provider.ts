@@ -361,7 +361,8 @@ export class GcpProvider implements Provider {
           tags: {},
         };
       }
-      if (info.spot || info.status === "terminated") {
+      // Only a VM that stopped or vanished can have been preempted; a running one costs no extra call.
+      if (info.status !== "running" && info.status !== "pending" && (info.spot || info.status === "terminated")) {
         const at = await this.preemptedAt(c, project, ref.zone, ref.name);
         if (at !== undefined) info.interrupted = { reason: "gce-preempted", at };
       }
