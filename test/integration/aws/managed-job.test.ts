@@ -10,18 +10,18 @@ import { spotrunCommand } from "../../../src/base/self.js";
 import { CheckpointStore } from "../../../src/checkpoints/generations.js";
 import { jobStoreUrl, splitBucketUrl } from "../../../src/checkpoints/open-store.js";
 import { S3BlobStore } from "../../../src/checkpoints/s3/s3-blob-store.js";
-import { Controller } from "../../../src/core/controller.js";
+import { Controller, storeId } from "../../../src/core/controller.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
 import { ImdsServer } from "../../../src/providers/local/imds-server.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
+import { type InstanceInfo, type Provider, TAG } from "../../../src/providers/provider.js";
 import { ProviderCache } from "../../../src/providers/registry.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
-import type { ProviderKind } from "../../../src/spec/task-schema.js";
+import { type ProviderKind, resourcesSchema } from "../../../src/spec/task-schema.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
-import { StateStore } from "../../../src/state/state-store.js";
+import { type JobRow, StateStore } from "../../../src/state/state-store.js";
 import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { sub } from "../../servers/ec2/query-params.js";
@@ -280,4 +280,41 @@ recovery: {max_restarts: 3}
     imdsCalls.some((r) => r.method === "PUT" && r.path === "/latest/api/token"),
     "the agent used IMDSv2 tokens",
   );
+});
+
+test("the reaper finds this store's orphan on AWS by tag and terminates it; another store's instance is left alone", async () => {
+  const home = join(root, "home-reaper");
+  const store = new StateStore(await openSqlite(home));
+  const provider = new LoopbackAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
+  const controller = new Controller({ store, providers: new FixedProviders(provider), home, clock: systemClock, logger: log() });
+  try {
+    const launch = async (token: string, managed: string) => {
+      const res = await provider.launch({
+        token,
+        instanceTypes: ["m7i.large"],
+        spot: true,
+        count: 1,
+        tags: { [TAG.managed]: managed, [TAG.job]: "j-ghost", [TAG.attempt]: "0" },
+        resources: resourcesSchema.parse({ provider: "aws", instance_type: "m7i.large" }),
+      });
+      assert.equal(res.kind, "launched");
+      return res.kind === "launched" ? (res.instances[0]?.id as string) : "";
+    };
+    const orphan = await launch("tok-orphan", storeId(home));
+    const foreign = await launch("tok-foreign", "some-other-store");
+    // An active AWS job is what makes the reaper look at AWS at all.
+    const active = [{ task_json: JSON.stringify({ resources: { provider: "aws" } }) } as JobRow];
+    const reaped = await controller.reap(active);
+    assert.deepEqual(reaped, [orphan]);
+    const term = fx.server.received("TerminateInstances").at(-1) ?? {};
+    assert.equal(term["InstanceId.1"], orphan);
+    const listed = fx.server.received("DescribeInstances").at(-1) ?? {};
+    assert.equal(listed["Filter.1.Name"], `tag:${TAG.managed}`);
+    assert.equal(listed["Filter.1.Value.1"], storeId(home));
+    assert.equal(fx.server.world.instances.get(foreign)?.state, "running");
+    await provider.terminate([foreign as InstanceInfo["id"]]);
+  } finally {
+    await provider.close();
+    await store.close();
+  }
 });
