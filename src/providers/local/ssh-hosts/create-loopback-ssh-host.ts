@@ -29,6 +29,7 @@ export async function createLoopbackSshHost(opts: Omit<CreateSshHostOptions, "in
       port,
       authorizedKeys: opts.authorizedKeys ?? [client!.publicLine],
       withoutRsync: opts.withoutRsync ?? false,
+      home: opts.home,
     });
     let hostKey = await generateHostKey(dir);
     rec.sshdPid = await startSshd(files, [], address, port);

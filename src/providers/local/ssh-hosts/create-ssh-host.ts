@@ -44,6 +44,7 @@ export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSs
       port: 22,
       authorizedKeys: opts.authorizedKeys ?? [client!.publicLine],
       withoutRsync: opts.withoutRsync ?? false,
+      home: opts.home,
     });
     let hostKey = await generateHostKey(dir);
     const prefix = ["ip", "netns", "exec", ns];

@@ -60,6 +60,8 @@ export async function writeSshdConfig(opts: {
   port: number;
   authorizedKeys: string[];
   withoutRsync: boolean;
+  /** The host's home; its sessions see it as $HOME. */
+  home: string;
 }): Promise<SshdFiles> {
   const files: SshdFiles = {
     dir: opts.dir,
@@ -91,7 +93,11 @@ export async function writeSshdConfig(opts: {
     "Subsystem sftp internal-sftp",
     "LogLevel INFO",
   ];
-  if (opts.withoutRsync) lines.push(`SetEnv PATH=${await pathWithoutRsync(opts.dir)}`);
+  // Sessions get the host's own home as $HOME, as a separate machine would have: the login shell
+  // then reads that home's dotfiles, not the dotfiles of whoever runs the tests on this machine.
+  const env = [`HOME=${opts.home}`];
+  if (opts.withoutRsync) env.push(`PATH=${await pathWithoutRsync(opts.dir)}`);
+  lines.push(`SetEnv ${env.map((e) => `"${e}"`).join(" ")}`);
   await writeFile(files.config, `${lines.join("\n")}\n`);
   return files;
 }
