@@ -174,6 +174,25 @@ export class AwsProvider implements Provider {
     return out.sort((a, b) => a.pricePerHour - b.pricePerHour);
   }
 
+  /** What EC2 would refuse for sure, said before a job is recorded (exit 2, with the field). */
+  validateResources(r: Resources): void {
+    const types = r.instance_types ?? (r.instance_type ? [r.instance_type] : []);
+    for (const t of types)
+      if (!/^[a-z][a-z0-9-]*\.[a-z0-9-]+$/.test(t))
+        throw usageError(`resources.instance_type ${t} is not an EC2 instance type`, "write it like m7i.large or g5.xlarge");
+    if (r.max_price !== undefined && r.max_price <= 0.001)
+      throw usageError(`resources.max_price ${r.max_price} is too low for EC2`, "give USD per hour above 0.001");
+    if (types.length > 1 && r.spot && (r.on_interruption === "stop" || r.on_interruption === "hibernate"))
+      throw usageError(
+        `resources.on_interruption ${r.on_interruption} with several instance types`,
+        "EC2 fleets can only terminate on interruption: give one instance_type, or use checkpoint/terminate",
+      );
+    if (r.region !== undefined && !/^[a-z]{2}(-gov)?-[a-z]+-\d$/.test(r.region))
+      throw usageError(`resources.region ${r.region} is not an AWS region`, "write it like us-east-1");
+    if (r.zone !== undefined && r.region !== undefined && !r.zone.startsWith(r.region))
+      throw usageError(`resources.zone ${r.zone} is not in region ${r.region}`, "give a zone of that region, like us-east-1a");
+  }
+
   private keyFor(ec2: EC2Client, region: string): Promise<LocalKeyPair> {
     let p = this.importedKeys.get(region);
     if (!p) {

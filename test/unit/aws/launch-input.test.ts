@@ -88,3 +88,25 @@ test("refusals by error code only", () => {
   assert.equal(refusalOf("InvalidParameterValue"), undefined);
   assert.equal(refusalOf("RequestLimitExceeded"), undefined);
 });
+
+test("validateResources: what EC2 would refuse is a usage error before any job exists", async () => {
+  const { AwsProvider } = await import("../../../src/providers/aws/aws-provider.js");
+  const { silentLogger } = await import("../../../src/base/logger.js");
+  const { SpotrunError } = await import("../../../src/base/errors.js");
+  const { resourcesSchema } = await import("../../../src/spec/task-schema.js");
+  const p = new AwsProvider({ home: "/nonexistent", logger: silentLogger });
+  const r = (o: Record<string, unknown>) => resourcesSchema.parse({ provider: "aws", ...o });
+  p.validateResources(r({ instance_type: "m7i.large", region: "eu-west-1", zone: "eu-west-1b", max_price: 0.05 }));
+  p.validateResources(r({ instance_types: ["g5.xlarge", "g4dn.xlarge"], region: "us-gov-west-1" }));
+  for (const [o, re] of [
+    [{ instance_type: "RTX_4090" }, /not an EC2 instance type/],
+    [{ max_price: 0.0005 }, /too low/],
+    [{ instance_types: ["a.large", "b.large"], on_interruption: "hibernate" }, /several instance types/],
+    [{ region: "europe" }, /not an AWS region/],
+    [{ region: "us-east-1", zone: "eu-west-1a" }, /not in region/],
+  ] as const)
+    assert.throws(
+      () => p.validateResources(r(o)),
+      (e: unknown) => e instanceof SpotrunError && e.exitCode === 2 && re.test(e.message),
+    );
+});
