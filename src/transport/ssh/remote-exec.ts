@@ -5,6 +5,7 @@ import { SpotrunError } from "../../base/errors.js";
 
 export const SSH_DISCONNECTED = "SSH_DISCONNECTED";
 export const EXEC_TIMEOUT = "EXEC_TIMEOUT";
+const OPEN_RETRY_MS = [50, 100, 200, 400, 800];
 
 export interface RawExecOptions {
   onStdout?: (chunk: Buffer) => void;
@@ -109,8 +110,17 @@ export function runRemote(
       );
     }
 
-    client.exec(script, (e, ch) => {
-      if (e) return finish(() => reject(e));
+    const onChannel = (e: Error | undefined, ch: ClientChannel) => {
+      if (e) {
+        // A refused channel never ran the command, so asking again is safe. sshd frees a finished
+        // session a moment after it closes, so a busy connection can be refused briefly at MaxSessions.
+        const wait = OPEN_RETRY_MS[openAttempt++];
+        if (wait === undefined || settled) return finish(() => reject(e));
+        clock.sleep(wait).then(() => {
+          if (!settled) client.exec(script, onChannel);
+        });
+        return;
+      }
       channel = ch;
       if (settled) return ch.close();
       let exitCode: number | null = null;
@@ -155,7 +165,9 @@ export function runRemote(
       if (input === undefined) ch.end();
       else if (typeof input === "string" || input instanceof Uint8Array) ch.end(input);
       else input.pipe(ch);
-    });
+    };
+    let openAttempt = 0;
+    client.exec(script, onChannel);
   });
 }
 
