@@ -15,10 +15,8 @@ import { GcpProvider } from "../../../src/providers/gcp/gcp-provider.js";
 import type { TpuProgress } from "../../../src/providers/gcp/tpu-slices.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
-import { ProviderCache } from "../../../src/providers/registry.js";
+import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
-import type { ProviderKind } from "../../../src/spec/task-schema.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
 import { connectSsh } from "../../../src/transport/ssh/connect.js";
@@ -26,6 +24,7 @@ import type { Transport } from "../../../src/transport/transport.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
 import { TpuServer } from "../../servers/gcp/tpu-server.js";
+import { agentEvents, FixedProviders, withHome } from "./e2e-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
 /**
@@ -85,33 +84,6 @@ class LoopbackGcpProvider extends GcpProvider {
       home: host.home,
     });
     return withHome(t, host.home);
-  }
-}
-
-/**
- * The loopback hosts all log in as this machine's root, whose $HOME is shared; on a real slice each
- * worker is its own machine with its own $HOME. Each command runs with HOME set to the worker's home.
- */
-function withHome(t: Transport, home: string): Transport {
-  const exportHome = `export HOME='${home.replace(/'/g, `'\\''`)}'\n`;
-  return {
-    label: t.label,
-    home: t.home,
-    exec: (command, opts) => t.exec(exportHome + command, opts),
-    readFile: (p, o) => t.readFile(p, o),
-    writeFile: (p, d) => t.writeFile(p, d),
-    upload: (a, b, o) => t.upload(a, b, o),
-    download: (a, b) => t.download(a, b),
-    close: () => t.close(),
-  };
-}
-
-class FixedProviders extends ProviderCache {
-  constructor(private readonly p: Provider) {
-    super({ home: "", logger: silentLogger });
-  }
-  override get(_kind: ProviderKind): Promise<Provider> {
-    return Promise.resolve(this.p);
   }
 }
 
@@ -241,16 +213,13 @@ recovery: {max_restarts: 3}
       (r) => r.query.get("wait_for_change") === "true" && r.headers["metadata-flavor"] === "Google",
     ),
   );
-  const agentEvents = readFileSync(join(hosts[0]?.home ?? "", ".spotrun", "events.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { kind: string; source?: string; action?: string });
+  const worker0 = agentEvents(readFileSync(join(hosts[0]?.home ?? "", ".spotrun", "events.jsonl"), "utf8"));
   assert.ok(
-    agentEvents.some((e) => e.kind === "notice" && e.source === "gce-metadata" && e.action === "preempted"),
+    worker0.some((e) => e.kind === "notice" && e.source === "gce-metadata" && e.action === "preempted"),
     "worker 0's agent saw the preemption on the metadata server",
   );
   assert.ok(
-    agentEvents.some((e) => e.kind === "checkpoint_uploaded"),
+    worker0.some((e) => e.kind === "checkpoint_uploaded"),
     "worker 0's agent uploaded checkpoints",
   );
   const ended = events

@@ -1,0 +1,200 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { systemClock } from "../../../src/base/clock.js";
+import { createLogger, silentLogger } from "../../../src/base/logger.js";
+import { spotrunCommand } from "../../../src/base/self.js";
+import { Controller } from "../../../src/core/controller.js";
+import { submitJob } from "../../../src/core/submit.js";
+import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
+import { parseGcpId } from "../../../src/providers/gcp/gcp-instance-id.js";
+import { GcpProvider } from "../../../src/providers/gcp/gcp-provider.js";
+import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
+import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
+import type { InstanceInfo } from "../../../src/providers/provider.js";
+import { loadTaskFile } from "../../../src/spec/load-task.js";
+import { openSqlite } from "../../../src/state/open-sqlite.js";
+import { StateStore } from "../../../src/state/state-store.js";
+import { connectSsh } from "../../../src/transport/ssh/connect.js";
+import type { Transport } from "../../../src/transport/transport.js";
+import { ComputeServer } from "../../servers/gcp/compute-server.js";
+import { GcsServer } from "../../servers/gcp/gcs-server.js";
+import { MetadataServer } from "../../servers/gcp/metadata-server.js";
+import { agentEvents, FixedProviders, withHome } from "./e2e-kit.js";
+import { clientsFor, PROJECT } from "./gcp-fixture.js";
+
+/**
+ * A managed job on a Compute Engine Spot VM, end to end except for Google itself: the real
+ * controller and GcpProvider, @google-cloud/compute against the in-repo Compute server (whose
+ * us-central1-a is out of capacity, so every launch fails over to -b), each VM a real sshd on
+ * 127.0.0.1, the agent watching a GCE-format metadata server and checkpointing to the GCS server.
+ * GCE reclaims the first VM (metadata `preempted` → TRUE, the VM deleted, a `preempted` operation
+ * logged); the job must resume on a new Spot VM from its newest checkpoint.
+ */
+
+const BUCKET = "vm-ckpt";
+let root: string;
+let hosts: LoopbackSshHost[] = [];
+let compute: ComputeServer;
+let gcs: GcsServer;
+const metadata: MetadataServer[] = [];
+let clients: GcpClients;
+const savedEmulator = process.env.STORAGE_EMULATOR_HOST;
+
+/** VMs in order of first sight: VM k is host k and metadata server k. */
+const vmOrder: string[] = [];
+const vmIndex = (info: InstanceInfo): number => {
+  const ref = parseGcpId(info.id);
+  assert.ok(ref?.kind === "vm", `not a VM id: ${info.id}`);
+  if (!vmOrder.includes(ref.name)) vmOrder.push(ref.name);
+  return vmOrder.indexOf(ref.name);
+};
+
+class LoopbackGcpProvider extends GcpProvider {
+  override agentCommand(): string {
+    return spotrunCommand();
+  }
+  override agentEnv(info: InstanceInfo): Record<string, string> {
+    const meta = metadata[vmIndex(info)];
+    assert.ok(meta, `no metadata server for ${info.id}`);
+    return { GCE_METADATA_HOST: meta.host, STORAGE_EMULATOR_HOST: gcs.http.url };
+  }
+  override async transport(info: InstanceInfo): Promise<Transport> {
+    const host = hosts[vmIndex(info)];
+    assert.ok(host, `no host for ${info.id}`);
+    assert.equal(info.address, compute.natIP, "the address came from the instance's accessConfigs");
+    const t = await connectSsh({
+      host: host.address,
+      port: host.port,
+      user: "root",
+      privateKeyPath: host.clientKeyPath,
+      knownHostsPath: join(root, "known_hosts"),
+      home: host.home,
+    });
+    return withHome(t, host.home);
+  }
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), "spotrun-vm-e2e-"));
+  for (let k = 0; k < 2; k++)
+    hosts.push(await createLoopbackSshHost({ id: `vm-e2e-${process.pid}-${k}`, home: join(root, `vm-${k}`) }));
+  compute = await new ComputeServer({ project: PROJECT }).start();
+  compute.failures.set("us-central1-a", { code: "ZONE_RESOURCE_POOL_EXHAUSTED", via: "operation" });
+  gcs = await new GcsServer([BUCKET]).start();
+  process.env.STORAGE_EMULATOR_HOST = gcs.http.url;
+  for (let k = 0; k < 2; k++) metadata.push(await new MetadataServer().start());
+  clients = await clientsFor(compute.http, root);
+});
+
+after(async () => {
+  if (savedEmulator === undefined) delete process.env.STORAGE_EMULATOR_HOST;
+  else process.env.STORAGE_EMULATOR_HOST = savedEmulator;
+  await closeGcpClients(clients);
+  for (const m of metadata) await m.close();
+  await gcs?.close();
+  await compute?.close();
+  for (const h of hosts) await h.stop();
+  hosts = [];
+  await rm(root, { recursive: true, force: true });
+});
+
+test("spot VM: us-central1-a exhausted → -b, preempted mid-run, deleted, resumed on a new spot VM from its GCS checkpoint", async () => {
+  const home = join(root, "home");
+  const work = join(root, "work");
+  await mkdir(work, { recursive: true });
+  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
+  const taskPath = join(work, "task.yaml");
+  await writeFile(
+    taskPath,
+    `name: vm-e2e
+resources: {provider: gcp, instance_type: n2-standard-4, zone: us-central1-a, spot: true}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints, store: "gs://${BUCKET}/jobs"}
+recovery: {max_restarts: 3}
+`,
+  );
+  const store = new StateStore(await openSqlite(home));
+  const provider = new LoopbackGcpProvider({ home, logger: silentLogger, clients, project: PROJECT });
+  const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
+  const controller = new Controller({
+    store,
+    providers: new FixedProviders(provider),
+    home,
+    clock: systemClock,
+    logger: debug,
+    tickMs: 50,
+    steadyPollMs: 200,
+  });
+  const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
+  assert.ok(jobId);
+
+  let preempted: string | undefined;
+  const deadline = Date.now() + 45_000;
+  const result = await controller.run({
+    until: async () => {
+      const job = await store.job(jobId);
+      if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
+      if (Date.now() > deadline)
+        throw new Error(
+          `job still ${job.state} after 45 s: ${job.message}; VMs ${JSON.stringify([...compute.instances.keys()])}`,
+        );
+      if (preempted === undefined && vmOrder[0]) {
+        try {
+          const s = JSON.parse(readFileSync(join(hosts[0]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+            step: number;
+          };
+          if (s.step >= 20) {
+            preempted = vmOrder[0];
+            metadata[0]?.set("instance/preempted", "TRUE");
+            compute.preempt("us-central1-b", preempted);
+          }
+        } catch {}
+      }
+      return false;
+    },
+  });
+  assert.equal(result, "done");
+  const job = await store.job(jobId);
+  const events = await store.events(jobId);
+  await store.close();
+  assert.equal(job?.state, "SUCCEEDED", job?.message ?? "");
+  assert.equal(job?.preemptions, 1);
+  assert.ok(preempted);
+
+  // Each attempt: an insert refused in -a (stockout in the operation), then a spot insert in -b.
+  const inserts = compute.apiCalls.filter((c) => c.method === "POST" && /\/zones\/[^/]+\/instances$/.test(c.path));
+  assert.deepEqual(
+    inserts.map((c) => c.path.split("/")[6]),
+    ["us-central1-a", "us-central1-b", "us-central1-a", "us-central1-b"],
+  );
+  for (const c of inserts)
+    assert.deepEqual((c.json as { scheduling: unknown }).scheduling, {
+      provisioningModel: "SPOT",
+      instanceTerminationAction: "DELETE",
+      automaticRestart: false,
+      onHostMaintenance: "TERMINATE",
+    });
+  assert.equal(vmOrder.length, 2);
+  assert.equal(compute.instances.size, 0, "no VM left");
+
+  const vm0 = agentEvents(readFileSync(join(hosts[0]?.home ?? "", ".spotrun", "events.jsonl"), "utf8"));
+  assert.ok(vm0.some((e) => e.kind === "notice" && e.source === "gce-metadata" && e.action === "preempted"));
+  const ended = events
+    .filter((e) => e.kind === "attempt_ended")
+    .map((e) => JSON.parse(e.data) as { attempt: number; end: string });
+  assert.equal(ended.find((e) => e.attempt === 0)?.end, "preempted");
+  const state = JSON.parse(readFileSync(join(hosts[1]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+    step: number;
+  };
+  assert.equal(state.step, 80);
+  assert.match(
+    readFileSync(join(hosts[1]?.home ?? "", ".spotrun", "run.log"), "utf8"),
+    /start at step [2-7]\d \(restart=true, from g-/,
+  );
+});
