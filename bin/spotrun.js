@@ -5,4 +5,17 @@ process.stdout.on("error", (e) => {
   if (e.code === "EPIPE") process.exit(0);
   throw e;
 });
-import("../dist/src/cli/main.js").then((m) => m.main(process.argv));
+const argv = process.argv.slice(2);
+const config = argv[0] === "agent" && argv[1] === "run" ? argv.indexOf("--config") : -1;
+if (config > 0 && argv[config + 1] && !argv.includes("--help")) {
+  // The on-instance agent skips the command table: its start-up time is recovery time.
+  import("../dist/src/agent/agent-main.js")
+    .then((m) => m.runAgent(argv[config + 1]))
+    .then((code) => process.exit(code))
+    .catch((e) => {
+      process.stderr.write(`spotrun agent: ${e?.stack ?? e}\n`);
+      process.exit(1);
+    });
+} else {
+  import("../dist/src/cli/main.js").then((m) => m.main(process.argv));
+}

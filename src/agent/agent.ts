@@ -89,7 +89,7 @@ export class Agent {
     this.emit({ kind: "agent_started", pid: process.pid });
     this.heartbeat();
     this.timers.push(setInterval(() => this.heartbeat(), 2000));
-    process.on("SIGTERM", () => this.interrupt(Date.now() + 25_000, "shutdown", "signal"));
+    process.on("SIGTERM", this.onSigterm);
 
     this.store = await openCheckpointStore(c.checkpoint.store_url);
     this.watcher = await this.makeWatcher(c);
@@ -137,6 +137,9 @@ export class Agent {
       exit.exitCode === 0 ? { outcome: "succeeded", exit_code: 0 } : { outcome: "failed", exit_code: exit.exitCode },
     );
   }
+
+  /** Our own SIGTERM (system shutdown, GCE's shutdown path): save as for a notice with the usual window. */
+  private readonly onSigterm = () => this.interrupt(Date.now() + 25_000, "shutdown", "signal");
 
   private heartbeat(): void {
     void writeFileAtomic(this.paths.heartbeat, String(Date.now())).catch(() => {});
@@ -278,6 +281,7 @@ export class Agent {
     this.exitOutcome = o;
     this.emit({ kind: "agent_exit", ...o });
     for (const t of this.timers) clearInterval(t);
+    process.off("SIGTERM", this.onSigterm);
     void this.watcher?.stop();
     return o.outcome;
   }

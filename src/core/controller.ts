@@ -73,7 +73,7 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
-    this.steadyPollMs = o.steadyPollMs ?? 500;
+    this.steadyPollMs = o.steadyPollMs ?? 250;
     this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
     this.reapEveryMs = o.reapEveryMs ?? 10_000;
     this.heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 60_000;
@@ -123,6 +123,7 @@ export class Controller {
 
   private async waitInflight(): Promise<void> {
     for (let i = 0; i < 300 && this.inflight.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await Promise.all([...this.pending]);
   }
 
   /** One pass: visit every active job that is due and not already being worked on. */
@@ -142,7 +143,14 @@ export class Controller {
 
   private async visit(job: JobRow): Promise<void> {
     try {
-      const steady = await this.reconcile(job);
+      let steady = await this.reconcile(job);
+      // An attempt that just ended goes straight on to the next one: recovery time is lost work.
+      for (let i = 0; i < 2 && job.state === "RECOVERING" && job.desired === "run" && job.not_before <= this.now(); i++) {
+        const fresh = await this.store.job(job.id);
+        if (!fresh) break;
+        job = fresh;
+        steady = await this.reconcile(job);
+      }
       this.nextVisit.set(job.id, this.now() + (steady ? this.steadyPollMs : 0));
     } catch (e) {
       this.o.logger.warn({ job: job.id, err: errorMessage(e) }, "reconcile failed; will retry");
@@ -618,7 +626,17 @@ export class Controller {
       await this.event(job.id, { kind: "attempt_ended", attempt: attempt.idx, end: kind, ...(detail ? { detail } : {}) }, tx);
       await this.setState(tx, job, next.state, next.message, patch);
     });
-    await this.terminateAttempt(job.id, attempt.idx, provider, kind);
+    // Ending the old instances does not hold up the next attempt; the reaper covers a failure here.
+    this.background(this.terminateAttempt(job.id, attempt.idx, provider, kind));
+  }
+
+  private readonly pending = new Set<Promise<void>>();
+
+  private background(p: Promise<void>): void {
+    const tracked = p
+      .catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "background teardown failed; the reaper will retry"))
+      .finally(() => this.pending.delete(tracked));
+    this.pending.add(tracked);
   }
 
   private async terminateAttempt(jobId: string, idx: number, provider: Provider, reason: string): Promise<void> {

@@ -69,7 +69,7 @@ export function parseTaskText(text: string, name: string, overrides: Overrides =
   if (doc.errors.length) {
     const e = doc.errors[0];
     const where = e?.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : "";
-    throw usageError(`${name}${where}: invalid YAML: ${e?.message.split("\n")[0]}`, "fix the YAML syntax");
+    throw usageError(`${name}${where}: invalid YAML: ${e?.message.split("\n")[0]?.replace(/:\s*$/, "")}`, "fix the YAML syntax");
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw))

@@ -1,28 +1,8 @@
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseDuration } from "../../base/duration.js";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
-import { isAlive } from "../../base/process.js";
 import type { CommandSpec } from "../command.js";
-
-/** One agent per instance: a pid file taken exclusively, so a repeated bootstrap cannot start a second. */
-function takePidFile(path: string): boolean {
-  for (let i = 0; i < 2; i++) {
-    try {
-      const fd = openSync(path, "wx");
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const pid = Number(readFileSync(path, "utf8"));
-      if (pid && isAlive(pid)) return false;
-      unlinkSync(path);
-    }
-  }
-  return false;
-}
 
 export const agentRunCommand: CommandSpec = {
   name: "agent run",
@@ -30,18 +10,9 @@ export const agentRunCommand: CommandSpec = {
   examples: ["spotrun agent run --config ~/.spotrun/agent.json"],
   options: (cmd) => cmd.requiredOption("--config <file>", "agent configuration written by the controller"),
   async run(_ctx, _args, opts) {
-    const { agentConfigSchema } = await import("../../agent/protocol.js");
-    const { Agent } = await import("../../agent/agent.js");
-    const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
-    const home = process.env.HOME ?? homedir();
-    const file = isAbsolute(String(opts.config)) ? String(opts.config) : join(home, String(opts.config));
-    const cfg = agentConfigSchema.parse(JSON.parse(readFileSync(file, "utf8")));
-    if (!takePidFile(join(dirname(file), "agent.pid"))) return { exitCode: 0, human: "an agent is already running here" };
-    const agent = new Agent(cfg, home, createWatcher);
-    const outcome = await agent.run();
-    await agent.cleanup();
+    const { runAgent } = await import("../../agent/agent-main.js");
     // Exit at once: the instance may be reclaimed any moment and nothing else is left to do.
-    process.exit(outcome === "succeeded" || outcome === "preempted" || outcome === "stopped" ? 0 : 1);
+    process.exit(await runAgent(String(opts.config)));
   },
 };
 
