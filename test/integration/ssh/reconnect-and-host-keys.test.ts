@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SpotrunError } from "../../../src/base/errors.js";
 import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import { HOST_KEY_CHANGED } from "../../../src/transport/ssh/pin-host-key.js";
 import { SSH_DISCONNECTED } from "../../../src/transport/ssh/remote-exec.js";
 import { rsyncSshCommand } from "../../../src/transport/ssh/rsync-command.js";
-import { RECONNECT_BACKOFF_MS, SSH_UNREACHABLE } from "../../../src/transport/ssh/ssh-session.js";
+import { RECONNECT_BACKOFF_MS, SSH_AUTH_FAILED, SSH_UNREACHABLE } from "../../../src/transport/ssh/ssh-session.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { ScaledClock } from "../../support/clocks.js";
 import { type SshCluster, startSshCluster } from "../../support/ssh-cluster.js";
@@ -71,6 +72,22 @@ describe("SSH connections that drop, and hosts whose key changes", () => {
     } finally {
       await cluster.hosts[1]!.restore();
     }
+  });
+
+  it("a key the host does not authorize fails at once with what to do, without retries", async () => {
+    const stranger = join(cluster.dir, "stranger_ed25519");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    const clock = new ScaledClock(40);
+    await assert.rejects(
+      connectSsh({ ...cluster.target(0), privateKeyPath: stranger }, { clock, keepaliveMs: KEEPALIVE_MS }),
+      (e: unknown) => {
+        assert.ok(e instanceof SpotrunError);
+        assert.equal(e.code, SSH_AUTH_FAILED);
+        assert.match(e.oneLine(), /node-1 refused our key for root: .* — add .*stranger_ed25519\.pub to root's authorized_keys/);
+        return true;
+      },
+    );
+    assert.deepEqual(clock.sleeps, []);
   });
 
   it("refuses a host whose key changed, naming the host, both fingerprints and the fix; rsync's ssh refuses too", async () => {
