@@ -1,0 +1,347 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
+import { homedir } from "node:os";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline/promises";
+import { formatDuration } from "../../base/duration.js";
+import { ExitCode, notFound, SpotrunError, usageError } from "../../base/errors.js";
+import { jobLogPath } from "../../core/paths.js";
+import { formatUsd } from "../../cost/ledger.js";
+import { SessionEvents } from "../../sessions/session-events.js";
+import {
+  cancelJob,
+  estimateSize,
+  isActive,
+  latestJob,
+  refuseIfActive,
+  requestStop,
+  submitSessionJob,
+  supervisorSpec,
+  waitTerminal,
+} from "../../sessions/session-lifecycle.js";
+import { listSessions, readSession, removeSession, requireSession } from "../../sessions/session-registry.js";
+import { loadSessionFile, parseSessionText, SESSION_NAME, type SessionFile } from "../../sessions/session-schema.js";
+import { SessionSupervisor } from "../../sessions/session-supervisor.js";
+import { sessionView } from "../../sessions/session-view.js";
+import { formatSize, parseSize } from "../../sessions/size.js";
+import { parseSupervisorSpec, SPEC_ENV, tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
+import { localVolumeDir, usedBytes } from "../../sessions/volume.js";
+import { ensureController, openApp } from "../app.js";
+import type { CommandContext, CommandSpec } from "../command.js";
+import { followJob } from "../follow-job.js";
+import { table } from "../output.js";
+
+function checkName(name: string): string {
+  if (!SESSION_NAME.test(name))
+    throw usageError(`session name ${JSON.stringify(name)} is not valid`, "use letters, digits, '_' or '-', at most 40");
+  return name;
+}
+
+/** `--agent NAME=COMMAND` and friends, as a session document validated by the same schema as a file. */
+function sessionFromFlags(opts: Record<string, unknown>): { session: SessionFile; file: string | null; baseDir: string } {
+  const agents = ((opts.agent as string[] | undefined) ?? []).map((kv) => {
+    const i = kv.indexOf("=");
+    if (i <= 0) throw usageError(`--agent ${kv} is not NAME=COMMAND`);
+    return { name: kv.slice(0, i), command: kv.slice(i + 1) };
+  });
+  const resources: Record<string, unknown> = {};
+  if (opts.provider !== undefined) resources.provider = opts.provider;
+  if (opts.instanceType !== undefined) resources.instance_type = opts.instanceType;
+  if (opts.spot !== undefined) resources.spot = opts.spot;
+  const doc = {
+    resources,
+    persist: opts.persist ?? [],
+    agents,
+    ...(opts.snapshotInterval !== undefined ? { snapshot_interval: opts.snapshotInterval } : {}),
+    ...(opts.volumeSize !== undefined ? { volume: { size: opts.volumeSize } } : {}),
+  };
+  return { session: parseSessionText(JSON.stringify(doc), "flags"), file: null, baseDir: process.cwd() };
+}
+
+async function loadSession(opts: Record<string, unknown>) {
+  if (opts.task) {
+    const l = await loadSessionFile(String(opts.task));
+    const s = { ...l.session };
+    if (opts.volumeSize !== undefined) {
+      const size = parseSize(String(opts.volumeSize));
+      if (size === undefined) throw usageError(`--volume-size ${opts.volumeSize} is not a size`, "write it like 10GB or 512MB");
+      s.volume = { size };
+    }
+    return { session: s, file: l.file as string | null, baseDir: l.baseDir };
+  }
+  return sessionFromFlags(opts);
+}
+
+export const sessionStartCommand: CommandSpec = {
+  name: "session start <name>",
+  summary: "Start a persistent session: named agents in tmux on a spot instance, their state on a volume that survives preemption",
+  examples: [
+    "spotrun session start work --task examples/sessions/session.yaml",
+    "spotrun session start quick --persist ~/.agent-state --agent coder='my-agent' --volume-size 5GB",
+    "spotrun session start work --task session.yaml --json",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("--task <file>", "session YAML (resources, persist, agents, snapshot_interval, volume, save_budget)")
+      .option("--persist <paths...>", "paths to keep on the volume (~/… or /…), without --task")
+      .option("--agent <NAME=COMMAND...>", "an agent in its own tmux window (repeatable), without --task")
+      .option("--provider <kind>", "local | aws | gcp | vast")
+      .option("--instance-type <type>", "instance type")
+      .option("--spot", "use spot capacity")
+      .option("--no-spot", "use on-demand capacity")
+      .option("--snapshot-interval <duration>", "how often the volume is snapshotted to the checkpoint store")
+      .option("--volume-size <size>", "volume size such as 10GB"),
+  async run(ctx, args, opts) {
+    const name = checkName(args[0] as string);
+    const loaded = await loadSession(opts);
+    const app = await openApp(ctx);
+    try {
+      const existing = readSession(ctx.home, name);
+      if (existing) refuseIfActive(ctx.home, name, await isActive(app, existing));
+      const est = await estimateSize(ctx.home, name, loaded.session);
+      if (est.warn)
+        ctx.out.warn(
+          `the persisted paths already hold ${formatSize(est.estimate_bytes)}, over ${Math.round(100 * 0.8)}% of the ${formatSize(est.size_bytes)} volume — start with --volume-size ${formatSize(est.suggested_bytes).replace(" ", "")} or grow it later with \`spotrun volume resize ${name} SIZE\``,
+        );
+      const id = await submitSessionJob(app, ctx.home, {
+        version: 1,
+        name,
+        created_at: app.clock.now(),
+        file: loaded.file,
+        base_dir: loaded.baseDir,
+        session: loaded.session,
+      });
+      await ensureController(app, ctx.home);
+      const view = await sessionView(app.store, requireSession(ctx.home, name), app.clock.now());
+      return {
+        data: { ...view, volume: { size_bytes: est.size_bytes, estimate_bytes: est.estimate_bytes, warn: est.warn } },
+        human: `session ${name} starting as job ${id} (${loaded.session.agents.map((a) => a.name).join(", ")}); volume ${formatSize(est.size_bytes)}, ${formatSize(est.estimate_bytes)} in use\nattach: spotrun session attach ${name}    list: spotrun session list`,
+      };
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+export const sessionListCommand: CommandSpec = {
+  name: "session list",
+  summary: "List sessions: state, instance, uptime, interruptions, cost, and how long each was away after a recovery",
+  examples: ["spotrun session list", "spotrun session list --json"],
+  async run(ctx) {
+    const app = await openApp(ctx);
+    try {
+      await ensureController(app, ctx.home);
+      const now = app.clock.now();
+      const views = await Promise.all(listSessions(ctx.home).map((r) => sessionView(app.store, r, now)));
+      const human = views.length
+        ? table(
+            ["SESSION", "STATE", "INSTANCE", "UPTIME", "INTERRUPTIONS", "COST", "NOTE"],
+            views.map((v) => [
+              v.name,
+              v.state,
+              v.instance_id ?? "-",
+              v.uptime_seconds ? formatDuration(v.uptime_seconds * 1000) : "-",
+              v.interruptions,
+              formatUsd(v.cost_usd),
+              v.away_seconds !== null ? `away for ${v.away_seconds}s after a recovery` : "",
+            ]),
+          )
+        : "no sessions — start one with `spotrun session start NAME --task SESSION.yaml`";
+      return { data: { sessions: views }, human };
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+export const sessionAttachCommand: CommandSpec = {
+  name: "session attach <name> [agent]",
+  summary: "Attach your terminal to a session's tmux (an agent's window); the same command works after every recovery",
+  examples: ["spotrun session attach work", "spotrun session attach work reviewer", "spotrun session attach work coder --read-only"],
+  options: (cmd) => cmd.option("-r, --read-only", "watch without typing into the agents"),
+  async run(ctx, args, opts) {
+    const name = args[0] as string;
+    const rec = requireSession(ctx.home, name);
+    const agent = args[1] ?? rec.session.agents[0]?.name;
+    if (agent && !rec.session.agents.some((a) => a.name === agent))
+      throw notFound(`session ${name} has no agent ${agent}`, `its agents: ${rec.session.agents.map((a) => a.name).join(", ")}`);
+    if (rec.session.resources.provider !== "local")
+      throw usageError(
+        `session attach over SSH is not available for provider ${rec.session.resources.provider} yet`,
+        `ssh to the instance and run: tmux -L spotrun-${name} attach -t ${name}:${agent}`,
+      );
+    const spec = supervisorSpec(ctx.home, name, rec.session);
+    const res = spawnSync(
+      "tmux",
+      [...tmuxSocketArgs(spec.tmux), "attach-session", ...(opts.readOnly ? ["-r"] : []), "-t", `${name}:${agent}`],
+      { stdio: "inherit" },
+    );
+    if (res.error) throw usageError(`cannot run tmux: ${res.error.message}`, "install tmux (apt-get install tmux)");
+    if (res.status !== 0)
+      throw new SpotrunError("failed", `session ${name} has no running tmux here`, {
+        fix: "see its state with `spotrun session list` (it may be recovering)",
+      });
+    return {};
+  },
+};
+
+export const sessionLogsCommand: CommandSpec = {
+  name: "session logs <name>",
+  summary: "A session's log: the supervisor's output and save steps from every instance, or an agent's screen",
+  examples: ["spotrun session logs work", "spotrun session logs work --follow", "spotrun session logs work --agent coder"],
+  options: (cmd) =>
+    cmd
+      .option("-f, --follow", "stream until the session stops")
+      .option("--agent <name>", "print this agent's tmux screen and scrollback instead"),
+  async run(ctx, args, opts) {
+    const name = args[0] as string;
+    const rec = requireSession(ctx.home, name);
+    if (opts.agent) {
+      const spec = supervisorSpec(ctx.home, name, rec.session);
+      const res = spawnSync("tmux", [...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`], {
+        encoding: "utf8",
+      });
+      if (res.status !== 0) throw notFound(`no running window ${opts.agent} in session ${name}`, "see `spotrun session list`");
+      return { data: { id: name, agent: opts.agent, screen: res.stdout }, human: res.stdout };
+    }
+    const app = await openApp(ctx);
+    try {
+      await ensureController(app, ctx.home);
+      if (opts.follow) {
+        const job = await latestJob(app, rec);
+        if (!job) return {};
+        await followJob(app.store, ctx.home, job.id, ctx.out, { signal: ctx.signal });
+        return {};
+      }
+      const parts: string[] = [];
+      const steps: unknown[] = [];
+      for (const id of rec.job_ids) {
+        try {
+          parts.push(readFileSync(jobLogPath(ctx.home, id), "utf8"));
+        } catch {}
+        for (const e of await app.store.events(id))
+          if (e.kind === "session_step") {
+            const d = JSON.parse(e.data) as { attempt: number; step: string; ms: number; detail?: string };
+            steps.push({ job_id: id, at: new Date(e.at).toISOString(), ...d });
+            parts.push(`[session] attempt ${d.attempt} ${d.step} ${d.ms} ms${d.detail ? ` — ${d.detail}` : ""}\n`);
+          }
+      }
+      return { data: { id: name, log: parts.join(""), steps }, human: parts.join("") };
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+async function stopAndWait(ctx: CommandContext, name: string) {
+  const rec = requireSession(ctx.home, name);
+  const app = await openApp(ctx);
+  try {
+    const path = await requestStop(app, rec);
+    const job = await latestJob(app, rec);
+    await ensureController(app, ctx.home);
+    if (job && path !== "already_stopped") {
+      const budget = rec.session.save_budget + 60_000;
+      if (!(await waitTerminal(app, job.id, budget, ctx.signal))) {
+        ctx.out.warn(`session ${name} did not stop within ${formatDuration(budget)}; cancelling its job`);
+        await cancelJob(app, job.id);
+        await ensureController(app, ctx.home);
+        await waitTerminal(app, job.id, 60_000, ctx.signal);
+      }
+    }
+    return { path, view: await sessionView(app.store, rec, app.clock.now()) };
+  } finally {
+    await app.close();
+  }
+}
+
+export const sessionStopCommand: CommandSpec = {
+  name: "session stop <name>",
+  summary: "Stop a session: agents stopped, final snapshot, instance gone; the volume is kept for `session resume`",
+  examples: ["spotrun session stop work", "spotrun session stop work --json"],
+  async run(ctx, args) {
+    const { path, view } = await stopAndWait(ctx, args[0] as string);
+    const how = path === "saved" ? "saved and stopped" : path === "cancelled" ? "stopped (it had no running instance to save)" : "already stopped";
+    return { data: { ...view, stop: path }, human: `session ${view.name}: ${how}; resume with \`spotrun session resume ${view.name}\`` };
+  },
+};
+
+export const sessionResumeCommand: CommandSpec = {
+  name: "session resume <name>",
+  summary: "Resume a stopped session on a new instance with the same volume; agents restart with their resume_command",
+  examples: ["spotrun session resume work", "spotrun session resume work --task session.yaml   # with an edited spec"],
+  options: (cmd) => cmd.option("--task <file>", "use this session YAML from now on"),
+  async run(ctx, args, opts) {
+    const name = args[0] as string;
+    const rec = requireSession(ctx.home, name);
+    const app = await openApp(ctx);
+    try {
+      if (await isActive(app, rec))
+        throw usageError(`session ${name} is still running`, `attach with \`spotrun session attach ${name}\``);
+      const next = opts.task ? await loadSessionFile(String(opts.task)) : undefined;
+      const id = await submitSessionJob(app, ctx.home, {
+        ...rec,
+        ...(next ? { session: next.session, file: next.file, base_dir: next.baseDir } : {}),
+      });
+      await ensureController(app, ctx.home);
+      const view = await sessionView(app.store, requireSession(ctx.home, name), app.clock.now());
+      return { data: view, human: `session ${name} resuming as job ${id}` };
+    } finally {
+      await app.close();
+    }
+  },
+};
+
+export const sessionDestroyCommand: CommandSpec = {
+  name: "session destroy <name>",
+  summary: "Stop a session if it runs, then delete it and (after asking) its volume",
+  examples: ["spotrun session destroy work", "spotrun session destroy work --yes"],
+  options: (cmd) => cmd.option("-y, --yes", "delete the volume without asking"),
+  async run(ctx, args, opts) {
+    const name = args[0] as string;
+    const rec = requireSession(ctx.home, name);
+    const volume = localVolumeDir(ctx.home, name);
+    const used = await usedBytes(volume);
+    if (!opts.yes) {
+      if (!process.stdin.isTTY || ctx.json)
+        throw usageError(`destroying session ${name} deletes its volume (${formatSize(used)})`, "confirm with --yes");
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = (await rl.question(`Delete session ${name} and its volume ${volume} (${formatSize(used)})? [y/N] `))
+        .trim()
+        .toLowerCase();
+      rl.close();
+      if (answer !== "y" && answer !== "yes") return { data: { id: name, destroyed: false }, human: "kept", exitCode: ExitCode.ok };
+    }
+    await stopAndWait(ctx, name);
+    if (rec.session.resources.provider === "local") await rm(volume, { recursive: true, force: true });
+    await removeSession(ctx.home, name);
+    return { data: { id: name, destroyed: true, volume_bytes: used }, human: `session ${name} destroyed (volume ${formatSize(used)} deleted)` };
+  },
+};
+
+/** Runs on the instance as the session job's `run`; not for people. */
+export const sessionSuperviseCommand: CommandSpec = {
+  name: "session supervise",
+  summary: "(internal) the session supervisor the session's job runs on its instance",
+  examples: [`SPOTRUN_SESSION_SPEC='{…}' spotrun session supervise`],
+  options: (cmd) => cmd.option("--spec <file>", `the supervisor spec (default: $${SPEC_ENV})`),
+  async run(ctx, _args, opts) {
+    const text = opts.spec ? await readFile(String(opts.spec), "utf8") : process.env[SPEC_ENV];
+    if (!text) throw usageError(`no session spec: neither --spec nor $${SPEC_ENV}`, "this command runs on a session's instance");
+    const spec = parseSupervisorSpec(text, opts.spec ? String(opts.spec) : `$${SPEC_ENV}`);
+    const home = process.env.HOME ?? homedir();
+    const checkpointDir = process.env.SPOT_CHECKPOINT_DIR;
+    if (!checkpointDir) throw usageError("$SPOT_CHECKPOINT_DIR is not set", "this command runs under the spotrun agent");
+    if (spec.volume.path.startsWith("~/")) spec.volume = { ...spec.volume, path: resolve(home, spec.volume.path.slice(2)) };
+    const sup = new SessionSupervisor(spec, { home, checkpointDir, cwd: process.cwd() }, SessionEvents.forHome(home));
+    const started = await sup.start();
+    process.stdout.write(
+      `[session] ${spec.session}: ${started.map((a) => `${a.name} ${a.resumed ? "resumed" : "started"}: ${a.command}`).join("; ")}\n`,
+    );
+    await sup.runUntil(ctx.signal);
+    const report = await sup.save();
+    process.stdout.write(`[session] ${spec.session}: saved in ${report.total_ms} ms (${report.snapshot_bytes} bytes)\n`);
+    return {};
+  },
+};

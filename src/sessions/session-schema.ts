@@ -1,0 +1,112 @@
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { parseDuration } from "../base/duration.js";
+import { SpotrunError, usageError } from "../base/errors.js";
+import { describeZodError } from "../spec/load-task.js";
+import { resourcesSchema } from "../spec/task-schema.js";
+import { parseSize } from "./size.js";
+
+const duration = (what: string) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: `${what}: expected a duration such as 25s or 10m, got ${JSON.stringify(v)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
+  const bytes = parseSize(v);
+  if (bytes === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a size such as 10GB or 512MB, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+export const SESSION_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,39}$/;
+const AGENT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_-]{0,31}$/;
+
+/** A persisted path: `~/…` (the instance's HOME) or absolute. Never the whole home or `/`. */
+const persistPath = z.string().refine((p) => (p.startsWith("~/") && p.length > 2) || (p.startsWith("/") && p.length > 1), {
+  message: "expected ~/path or /absolute/path (not ~ or / itself)",
+});
+
+export const agentSchema = z
+  .object({
+    name: z.string().regex(AGENT_NAME, "letters, digits, '_' or '-', at most 32 (it names the tmux window)"),
+    /** First start on a fresh volume. */
+    command: z.string().min(1),
+    /** Every later start (after a preemption, or `session resume`); defaults to `command`. */
+    resume_command: z.string().min(1).optional(),
+    /** Keys sent into the pane instead of SIGTERM, in tmux send-keys syntax (`C-c`, `/exit`, `Enter`). */
+    stop_keys: z.array(z.string()).min(1).optional(),
+  })
+  .strict();
+
+export const sessionFileSchema = z
+  .object({
+    name: z.string().regex(SESSION_NAME, "letters, digits, '_' or '-', at most 40").optional(),
+    resources: resourcesSchema.prefault({}),
+    persist: z.array(persistPath).min(1, "name at least one path to keep, such as ~/.agent-state"),
+    agents: z
+      .array(agentSchema)
+      .min(1, "name at least one agent")
+      .superRefine((agents, ctx) => {
+        const seen = new Set<string>();
+        for (const [i, a] of agents.entries()) {
+          if (seen.has(a.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `agent name ${a.name} is used twice` });
+          seen.add(a.name);
+        }
+      }),
+    snapshot_interval: duration("snapshot_interval").default(600_000),
+    save_budget: duration("save_budget").default(25_000),
+    volume: z.object({ size: size.default(10 * 1024 ** 3) }).strict().prefault({}),
+    workdir: z.string().optional(),
+    setup: z.string().optional(),
+    envs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).prefault({}),
+    max_restarts: z.number().int().min(0).default(1000),
+  })
+  .strict();
+
+export type SessionFile = z.output<typeof sessionFileSchema>;
+export type AgentSpec = z.output<typeof agentSchema>;
+
+export interface LoadedSession {
+  session: SessionFile;
+  file: string;
+  baseDir: string;
+}
+
+export function parseSessionText(text: string, name: string): SessionFile {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const where = e?.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : "";
+    throw usageError(`${name}${where}: invalid YAML: ${e?.message.split("\n")[0]}`, "fix the YAML syntax");
+  }
+  const raw = doc.toJS() ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw usageError(`${name}: a session file must be a YAML mapping`, "see examples/sessions/session.yaml");
+  const parsed = sessionFileSchema.safeParse(raw, { reportInput: true });
+  if (!parsed.success)
+    throw usageError(describeZodError(parsed.error, name), "fix the session file (see docs/sessions/README.md)");
+  return parsed.data;
+}
+
+export async function loadSessionFile(path: string): Promise<LoadedSession> {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (e) {
+    throw new SpotrunError("not_found", `cannot read session file ${path}`, {
+      fix: "check the path",
+      code: (e as NodeJS.ErrnoException).code,
+    });
+  }
+  return { session: parseSessionText(text, path), file, baseDir: dirname(file) };
+}

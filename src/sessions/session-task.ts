@@ -1,0 +1,33 @@
+import { type Task, taskSchema } from "../spec/task-schema.js";
+import type { SessionFile } from "./session-schema.js";
+import { SPEC_ENV, type SupervisorSpec } from "./supervisor-spec.js";
+
+/** Relative to the job's workdir on the instance; the agent uploads it as generations. */
+export const SESSION_CHECKPOINT_DIR = ".spotrun-session";
+
+/**
+ * A session runs as a managed job whose `run` is the session supervisor, so it gets the job
+ * machinery as is: placement, notices, the save window, recovery, the cost ledger.
+ */
+export function sessionTask(name: string, session: SessionFile, spec: SupervisorSpec, spotrunCommand: string): Task {
+  const base = taskSchema.parse({
+    name: `session-${name}`,
+    run: `${spotrunCommand} session supervise`,
+    ...(session.workdir ? { workdir: session.workdir } : {}),
+    ...(session.setup ? { setup: session.setup } : {}),
+  });
+  return {
+    ...base,
+    resources: session.resources,
+    envs: { ...session.envs, [SPEC_ENV]: JSON.stringify(spec) },
+    checkpoint: {
+      ...base.checkpoint,
+      dir: SESSION_CHECKPOINT_DIR,
+      // The supervisor's own save budget, plus room for the agent's upload after it.
+      hook_timeout: session.save_budget + 5_000,
+      // An idle session writes no snapshot for days; that is not a stall worth a warning.
+      stall_warning: 30 * 86_400_000,
+    },
+    recovery: { ...base.recovery, max_restarts: session.max_restarts },
+  };
+}
