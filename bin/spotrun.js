@@ -5,6 +5,8 @@ process.stdout.on("error", (e) => {
   if (e.code === "EPIPE") process.exit(0);
   throw e;
 });
+// The AWS SDK warns on every command under Node 20, which we support; the warning is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const argv = process.argv.slice(2);
 const config = argv[0] === "agent" && argv[1] === "run" ? argv.indexOf("--config") : -1;
 if (config > 0 && argv[config + 1] && !argv.includes("--help")) {

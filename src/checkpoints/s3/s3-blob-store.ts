@@ -25,12 +25,16 @@ export class S3BlobStore implements BlobStore {
     readonly prefix: string,
     client?: S3Client,
     private readonly partSize = 16 * 1024 * 1024,
-    private readonly queueSize = 8,
+    // Parts in flight per file; the generation protocol already uploads several files at once,
+    // so this stays small to bound memory on small instances (16 MiB × 4 × files in parallel).
+    private readonly queueSize = 4,
   ) {
     this.client =
       client ??
       new S3Client({
         region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+        // On an instance AWS_REGION is usually unset; a bucket elsewhere must still be reachable.
+        followRegionRedirects: true,
         forcePathStyle:
           process.env.AWS_S3_FORCE_PATH_STYLE === "true" ||
           Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
@@ -93,12 +97,17 @@ export class S3BlobStore implements BlobStore {
   async deletePrefix(prefix: string): Promise<void> {
     const objs = await this.list(prefix);
     for (let i = 0; i < objs.length; i += 1000) {
-      await this.client.send(
+      const res = await this.client.send(
         new DeleteObjectsCommand({
           Bucket: this.bucket,
           Delete: { Objects: objs.slice(i, i + 1000).map((o) => ({ Key: this.key(o.key) })), Quiet: true },
         }),
       );
+      const failed = res.Errors ?? [];
+      if (failed.length)
+        throw new Error(
+          `S3 delete of ${failed.length} object(s) under ${this.url}/${prefix} failed: ${failed[0]?.Code} ${failed[0]?.Key}`,
+        );
     }
   }
 }
