@@ -146,7 +146,7 @@ interface JobRun {
   creates: { path: string; body: CreateInstanceBody }[];
 }
 
-/** Submit a task and run the real controller until the job ends (or 45 s pass, with what the server saw). */
+/** Submit a task and run the real controller until the job ends (or 75 s pass, with what the server saw). */
 async function runJob(
   name: string,
   resourcesAndMore: string,
@@ -182,14 +182,14 @@ async function runJob(
   try {
     const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
     assert.ok(jobId);
-    const deadline = Date.now() + 45_000;
+    const deadline = Date.now() + 75_000;
     await controller.run({
       until: async () => {
         const job = await store.job(jobId);
         if (!job || ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(job.state)) return true;
         if (Date.now() > deadline) {
           const seen = server.requests.slice(-6).map((r) => `${r.method} ${r.path} ${r.status}`);
-          throw new Error(`job still ${job.state} after 45 s: ${job.message}; server saw ${seen.join(", ")}`);
+          throw new Error(`job still ${job.state} after 75 s: ${job.message}; server saw ${seen.join(", ")}`);
         }
         opts.whileRunning?.();
         return false;
