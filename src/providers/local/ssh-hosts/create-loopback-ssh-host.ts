@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { stopListener } from "./create-ssh-host.js";
 import { defaultStateRoot, destroySync, type HostRecord, trackHost, untrackHost, writeRecord } from "./host-registry.js";
@@ -47,7 +48,8 @@ export async function createLoopbackSshHost(opts: Omit<CreateSshHostOptions, "in
       id: opts.id,
       address,
       port,
-      user: "root",
+      // sshd run by an ordinary user can only log that user in.
+      user: userInfo().username,
       home: opts.home,
       get hostKeyFingerprint() {
         return hostKey.fingerprint;

@@ -7,7 +7,7 @@ interface SshHostBase {
   /** Where clients connect. */
   address: string;
   port: number;
-  /** The user to log in as (the sshd runs as root, so it is root). */
+  /** The user to log in as: the one running sshd (root for namespaced hosts). */
   user: string;
   /** The host's home for spotrun: remote relative paths resolve against it. */
   home: string;

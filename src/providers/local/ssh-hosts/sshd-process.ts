@@ -102,8 +102,11 @@ export async function writeSshdConfig(opts: {
   return files;
 }
 
-/** sshd refuses to start without its privilege-separation directory. */
-export const ensurePrivsepDir = () => mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+/** sshd run by root refuses to start without its privilege-separation directory; as a user it needs none. */
+export const ensurePrivsepDir = async (): Promise<void> => {
+  if (process.getuid?.() !== 0) return;
+  await mkdir("/run/sshd", { recursive: true, mode: 0o755 });
+};
 
 /** Start sshd in the foreground (`-D`) under an optional prefix (`ip netns exec NS`) and wait until it accepts TCP. */
 export async function startSshd(files: SshdFiles, prefix: string[], address: string, port: number): Promise<number> {
