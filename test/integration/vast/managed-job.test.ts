@@ -71,7 +71,7 @@ class LoopbackVastProvider extends VastProvider {
     const t = await connectSsh({
       host: host.address,
       port: host.port,
-      user: "root",
+      user: host.user,
       privateKeyPath: host.clientKeyPath,
       knownHostsPath: join(root, "known_hosts"),
       home: host.home,
