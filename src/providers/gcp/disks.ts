@@ -15,6 +15,8 @@ type Disk = protos.google.cloud.compute.v1.IDisk;
 export interface VolumeSpec {
   name: string;
   sizeGb: number;
+  /** Where the startup script mounts it on the VM (formatted ext4 on first use). */
+  mount?: string;
   /** pd-balanced (default), pd-ssd, pd-standard, hyperdisk-balanced … */
   type?: string;
   tags?: Record<string, string>;
@@ -54,6 +56,48 @@ export class GcpDisks {
       if (classifyError(e).kind === "not-found") return undefined;
       throw providerError(e, `read disk ${name} in ${zone}`);
     }
+  }
+
+  /** Find the disk by name in any zone of the project. */
+  async locate(name: string): Promise<DiskInfo | undefined> {
+    try {
+      for await (const [scope, list] of this.c.disks.aggregatedListAsync(
+        { project: this.project, filter: `name = "${name}"` },
+        { autoPaginate: false },
+      ))
+        for (const d of list.disks ?? []) if (d.name === name) return toDiskInfo(d, lastSegment(scope));
+      return undefined;
+    } catch (e) {
+      throw providerError(e, `find disk ${name}`);
+    }
+  }
+
+  /**
+   * Make each volume ready to attach in `zone` before a VM is inserted there: create it the first
+   * time, carry it over by snapshot when it lives in another zone (then delete the old copy), and
+   * free it from a VM that still holds it (a spot VM GCE stopped rather than deleted).
+   */
+  async prepareIn(zone: string, specs: VolumeSpec[], snapshotSuffix: string, forVm?: string): Promise<DiskInfo[]> {
+    // The VM being (re)inserted may already hold the disk when a launch is retried; leave it attached.
+    const stale = (users: string[], z: string) => users.filter((u) => !(forVm && u.endsWith(`/zones/${z}/instances/${forVm}`)));
+    const out: DiskInfo[] = [];
+    for (const spec of specs) {
+      const found = await this.locate(spec.name);
+      let disk: DiskInfo;
+      if (!found) disk = await this.ensure(zone, spec);
+      else if (found.zone !== zone) {
+        for (const user of stale(found.users, found.zone))
+          await this.detach({ zone: found.zone, name: lastSegment(user) }, spec.name);
+        disk = await this.moveTo(found.zone, zone, spec, `${spec.name}-${snapshotSuffix}`.slice(0, 63).replace(/-$/, ""));
+        await this.delete(found.zone, spec.name);
+        this.logger.info({ disk: spec.name, from: found.zone, to: zone }, "moved disk by snapshot");
+      } else {
+        for (const user of stale(found.users, zone)) await this.detach({ zone, name: lastSegment(user) }, spec.name);
+        disk = (await this.get(zone, spec.name)) as DiskInfo;
+      }
+      out.push(disk);
+    }
+    return out;
   }
 
   /** Create the disk unless it exists (a rerun adopts it), optionally from a snapshot. */
@@ -206,4 +250,30 @@ export class GcpDisks {
 
 function toDiskInfo(d: Disk, zone: string): DiskInfo {
   return { name: d.name ?? "", zone, sizeGb: Number(d.sizeGb ?? 0), selfLink: d.selfLink ?? "", users: [...(d.users ?? [])] };
+}
+
+/**
+ * The task's `resources.volumes` (`[{name, size, mount, type?}]`, size in GB). The task schema does
+ * not carry this field yet, so it is read and checked here; anything malformed is a usage error.
+ */
+export function volumesOf(resources: object): VolumeSpec[] {
+  const raw = (resources as { volumes?: unknown }).volumes;
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw))
+    throw new ProviderError("gcp", "BAD_VOLUMES", "resources.volumes must be a list of {name, size, mount}", false);
+  return raw.map((v: unknown, i) => {
+    const o = (v ?? {}) as { name?: unknown; size?: unknown; mount?: unknown; type?: unknown };
+    if (typeof o.name !== "string" || !/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/.test(o.name))
+      throw new ProviderError(
+        "gcp",
+        "BAD_VOLUMES",
+        `resources.volumes[${i}].name must be a GCP disk name (lowercase letters, digits, '-')`,
+        false,
+      );
+    if (typeof o.size !== "number" || !(o.size > 0))
+      throw new ProviderError("gcp", "BAD_VOLUMES", `resources.volumes[${i}].size must be a size in GB`, false);
+    if (typeof o.mount !== "string" || !o.mount.startsWith("/"))
+      throw new ProviderError("gcp", "BAD_VOLUMES", `resources.volumes[${i}].mount must be an absolute path`, false);
+    return { name: o.name, sizeGb: o.size, mount: o.mount, ...(typeof o.type === "string" ? { type: o.type } : {}) };
+  });
 }

@@ -18,6 +18,7 @@ import {
   TAG,
 } from "../provider.js";
 import { ComputeOperationError, operationOf, waitZoneOperation } from "./compute-operations.js";
+import { GcpDisks, type VolumeSpec, volumesOf } from "./disks.js";
 import { closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
 import { classifyError, classifyGcpError, type GcpErrorClass, isServiceDisabled } from "./gcp-errors.js";
 import { formatGcpId, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
@@ -79,6 +80,7 @@ export class GcpProvider implements Provider {
   private clientsP: Promise<GcpClients> | undefined;
   private projectP: Promise<string> | undefined;
   private tpuP: Promise<TpuSlices> | undefined;
+  private disksP: Promise<GcpDisks> | undefined;
 
   constructor(private readonly opts: GcpProviderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -94,6 +96,12 @@ export class GcpProvider implements Provider {
   private project(): Promise<string> {
     this.projectP ??= this.opts.project ? Promise.resolve(this.opts.project) : this.clients().then(resolveProject);
     return this.projectP;
+  }
+
+  /** Persistent disks of this project (also what `spotrun volume resize` uses). */
+  async disks(): Promise<GcpDisks> {
+    this.disksP ??= Promise.all([this.clients(), this.project()]).then(([c, p]) => new GcpDisks(c, p, this.logger));
+    return this.disksP;
   }
 
   private tpu(): Promise<TpuSlices> {
@@ -141,7 +149,11 @@ export class GcpProvider implements Provider {
     const project = await this.project();
     const adopted = await this.findLaunched(req);
     if (adopted.length >= req.count) return { kind: "launched", instances: adopted };
-    const zones = await this.zonesFor(req);
+    let zones = await this.zonesFor(req);
+    // Launch where the task's persistent disk already is, if that zone is allowed: no snapshot move.
+    const [firstVolume] = volumesOf(req.resources);
+    const diskZone = firstVolume ? (await (await this.disks()).locate(firstVolume.name))?.zone : undefined;
+    if (diskZone && zones.includes(diskZone)) zones = [diskZone, ...zones.filter((z) => z !== diskZone)];
     const types = req.instanceTypes.length ? req.instanceTypes : [req.resources.instance_type ?? DEFAULT_MACHINE_TYPE];
     const refusals: { refusal: Extract<LaunchResult, { kind: "refused" }>; zone: string; type: string }[] = [];
     for (const type of types)
@@ -187,6 +199,12 @@ export class GcpProvider implements Provider {
   ): Promise<{ kind: "ok"; instance: InstanceInfo } | Extract<GcpErrorClass, { kind: "refused" }>> {
     const tags = { ...req.tags, [TAG.node]: String(node) };
     const labels = { ...toLabels(tags), [LAUNCH_LABEL]: resourceName(req.token) };
+    // Persistent disks go to node 0 only (a disk is attached read-write to one VM), at insert time,
+    // so they are there when the startup script mounts them.
+    const volumes = node === 0 ? volumesOf(req.resources) : [];
+    const ready = volumes.length
+      ? await (await this.disks()).prepareIn(zone, volumes, resourceName(req.token).slice(0, 40), name)
+      : [];
     const instanceResource: Instance = {
       name,
       machineType: `zones/${zone}/machineTypes/${type}`,
@@ -198,6 +216,7 @@ export class GcpProvider implements Provider {
           autoDelete: true,
           initializeParams: { sourceImage: this.opts.image ?? DEFAULT_IMAGE, diskSizeGb: String(req.resources.disk ?? 50) },
         },
+        ...ready.map((d) => ({ source: d.selfLink, deviceName: d.name, mode: "READ_WRITE", boot: false, autoDelete: false })),
       ],
       networkInterfaces: [
         { network: "global/networks/default", accessConfigs: [{ type: "ONE_TO_ONE_NAT", name: "External NAT" }] },
@@ -205,7 +224,7 @@ export class GcpProvider implements Provider {
       // The agent uploads checkpoints with the VM's service account.
       serviceAccounts: [{ email: "default", scopes: ["https://www.googleapis.com/auth/cloud-platform"] }],
       metadata: {
-        items: Object.entries({ ...this.metadata(), [TAGS_METADATA_KEY]: JSON.stringify(tags) }).map(([key, value]) => ({
+        items: Object.entries({ ...this.metadata(volumes), [TAGS_METADATA_KEY]: JSON.stringify(tags) }).map(([key, value]) => ({
           key,
           value,
         })),
@@ -243,9 +262,10 @@ export class GcpProvider implements Provider {
     };
   }
 
-  private metadata(): Record<string, string> {
+  private metadata(volumes: VolumeSpec[] = []): Record<string, string> {
+    const mounts = volumes.flatMap((v) => (v.mount ? [{ name: v.name, mount: v.mount }] : []));
     const md: Record<string, string> = {
-      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? spotrunVersion() }),
+      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? spotrunVersion(), volumes: mounts }),
       "shutdown-script": shutdownScript({ sshUser: this.sshUser() }),
     };
     if (this.opts.osLogin) md["enable-oslogin"] = "TRUE";

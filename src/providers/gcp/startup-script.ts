@@ -23,7 +23,26 @@ export const SHUTDOWN_SAVE_SECONDS = 25;
 /** POSIX single-quote a word for bash. */
 export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-export function startupScript(opts: { spotrunVersion: string }): string {
+/** Mount each persistent disk (device name = disk name), formatting it on first use; grow the filesystem after a resize. */
+function mountLines(volumes: { name: string; mount: string }[]): string {
+  if (volumes.length === 0) return "";
+  return `mount_volume() {
+  dev="/dev/disk/by-id/google-$1"; dir="$2"
+  for _ in $(seq 1 60); do [ -e "$dev" ] && break; sleep 1; done
+  [ -e "$dev" ] || fail "persistent disk $1 is not attached"
+  fresh=0
+  blkid "$dev" >/dev/null 2>&1 || { mkfs.ext4 -q -m 0 -E lazy_itable_init=0,lazy_journal_init=0,discard "$dev" || fail "mkfs on $1 failed"; fresh=1; }
+  mkdir -p "$dir"
+  mountpoint -q "$dir" || mount -o discard,defaults "$dev" "$dir" || fail "mounting $1 on $dir failed"
+  resize2fs "$dev" >/dev/null 2>&1 || true
+  [ "$fresh" = 1 ] && chmod 1777 "$dir"
+  return 0
+}
+${volumes.map((v) => `mount_volume ${shQuote(v.name)} ${shQuote(v.mount)}`).join("\n")}
+`;
+}
+
+export function startupScript(opts: { spotrunVersion: string; volumes?: { name: string; mount: string }[] }): string {
   if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
   const pkg = shQuote(`spotrun@${opts.spotrunVersion}`);
   return `#!/bin/bash
@@ -34,7 +53,7 @@ echo "spotrun startup: $(date -u +%FT%TZ)"
 rm -f ${FAILED_MARKER}
 fail() { echo "spotrun startup: $1" | tee ${FAILED_MARKER} >&2; exit 1; }
 node_too_old() { ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; }
-if [ -e ${READY_MARKER} ] && command -v spotrun >/dev/null 2>&1; then exit 0; fi
+${mountLines(opts.volumes ?? [])}if [ -e ${READY_MARKER} ] && command -v spotrun >/dev/null 2>&1; then exit 0; fi
 if node_too_old; then
   export DEBIAN_FRONTEND=noninteractive
   # Debian 12 and Ubuntu 22.04 (TPU VM images) ship Node 18 or older: take Node 20 from NodeSource.

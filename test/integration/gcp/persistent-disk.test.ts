@@ -101,4 +101,68 @@ describe("persistent disks that outlive spot VMs", () => {
     assert.equal(server.instances.size, 0);
     assert.equal(server.disks.size, 0);
   });
+
+  test("a task's volume follows its VM: attached at insert and mounted by the startup script, freed from the stopped VM, moved by snapshot when the zone changes", async () => {
+    server.http.received.length = 0;
+    const withVolume = (token: string, zone: string) => {
+      const req = launchRequest({ token, zone, resources: { on_interruption: "stop" } });
+      // The task schema does not carry `volumes` yet (see docs/gcp); the provider reads it from resources.
+      Object.assign(req.resources, { volumes: [{ name: "workspace", size: 10, mount: "/mnt/persist" }] });
+      return req;
+    };
+    const insertsIn = (zone: string) =>
+      server.apiCalls.filter((c) => c.method === "POST" && c.path.endsWith(`/zones/${zone}/instances`));
+    const volumeOf = (c: { json: unknown }) => ((c.json as Json).disks as Json[]).find((d) => d.deviceName === "workspace");
+
+    // Attempt 1: the disk is created in the zone and attached at insert; the startup script mounts it.
+    const a1 = await fx.provider.launch(withVolume("t-vol-a1", "us-central1-a"));
+    assert.ok(a1.kind === "launched");
+    const ins1 = insertsIn("us-central1-a")[0];
+    assert.ok(ins1);
+    const disk = server.disks.get("us-central1-a/workspace");
+    assert.deepEqual(volumeOf(ins1), {
+      source: disk?.selfLink,
+      deviceName: "workspace",
+      mode: "READ_WRITE",
+      boot: false,
+      autoDelete: false,
+    });
+    const md = Object.fromEntries(
+      ((ins1.json as Json).metadata as { items: { key: string; value: string }[] }).items.map((i) => [i.key, i.value]),
+    );
+    assert.match(md["startup-script"] ?? "", /mount_volume 'workspace' '\/mnt\/persist'/);
+
+    // GCE stops the spot VM (it keeps the disk); attempt 2 in the same zone takes the disk over.
+    server.preempt("us-central1-a", vmOf(a1.instances[0] as InstanceInfo).name);
+    const a2 = await fx.provider.launch(withVolume("t-vol-a2", "us-central1-a"));
+    assert.ok(a2.kind === "launched");
+    assert.equal(
+      calls("detachDisk")
+        .at(-1)
+        ?.path.includes(vmOf(a1.instances[0] as InstanceInfo).name),
+      true,
+      "detached from the stopped VM",
+    );
+    assert.ok(volumeOf(insertsIn("us-central1-a")[1] as { json: unknown }), "attached to the replacement at insert");
+    assert.equal(server.disks.get("us-central1-a/workspace")?.users?.length, 1);
+
+    // Attempt 3: zone a is out of capacity; the disk moves to b by snapshot, and the old copy goes.
+    server.preempt("us-central1-a", vmOf(a2.instances[0] as InstanceInfo).name);
+    server.failures.set("us-central1-a", { code: "ZONE_RESOURCE_POOL_EXHAUSTED", via: "operation" });
+    const a3 = await fx.provider.launch(withVolume("t-vol-a3", "us-central1-a"));
+    server.failures.clear();
+    assert.ok(a3.kind === "launched");
+    assert.equal(a3.instances[0]?.zone, "us-central1-b");
+    assert.ok(calls("createSnapshot").some((c) => c.path.endsWith("/zones/us-central1-a/disks/workspace/createSnapshot")));
+    assert.equal(server.disks.has("us-central1-a/workspace"), false, "the old copy is deleted");
+    assert.equal(server.snapshots.size, 0);
+    const moved = server.disks.get("us-central1-b/workspace");
+    assert.ok(volumeOf(insertsIn("us-central1-b")[0] as { json: unknown }));
+    assert.equal(moved?.users?.length, 1);
+
+    await fx.provider.terminate([...a1.instances, ...a2.instances, ...a3.instances].map((i) => i.id));
+    await disks.delete("us-central1-b", "workspace");
+    assert.equal(server.instances.size, 0);
+    assert.equal(server.disks.size, 0);
+  });
 });

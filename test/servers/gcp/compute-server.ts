@@ -128,6 +128,19 @@ export class ComputeServer {
       });
     }
     if (scope === "aggregated" && scopeName === "instances") return this.aggregated(req, res);
+    if (scope === "aggregated" && scopeName === "disks") {
+      const items: Record<string, Json> = {};
+      for (const zones of this.regions.values())
+        for (const z of zones) {
+          const inZone = [...this.disks.values()].filter(
+            (d) => d.zone.endsWith(`/zones/${z}`) && fieldsMatch(d, req.query.get("filter")),
+          );
+          items[`zones/${z}`] = inZone.length
+            ? { disks: inZone }
+            : { warning: { code: "NO_RESULTS_ON_PAGE", message: "There are no results for scope" } };
+        }
+      return sendJson(res, 200, { kind: "compute#diskAggregatedList", items });
+    }
     if (scope === "global" && scopeName === "operations") return this.operation(req, res, `global/${coll}`, id === "wait");
     if (scope === "global" && scopeName === "snapshots") return this.snapshot(req, res, coll as string);
     if (scope !== "zones" || !scopeName) return notFound(res, req.path);
@@ -279,6 +292,22 @@ export class ComputeServer {
         ],
       }));
       return sendJson(res, 200, op);
+    }
+    for (const d of (body.disks as Json[]) ?? []) {
+      if (!d.source) continue;
+      const src = this.disks.get(`${zone}/${String(d.source).split("/").pop()}`);
+      if (!src) return notFound(res, `disk ${d.source} in ${zone}`);
+      if ((src.users ?? []).length > 0)
+        return sendJson(
+          res,
+          400,
+          googleError(
+            400,
+            `The disk resource '${src.selfLink}' is already being used by '${src.users?.[0]}'`,
+            "resourceInUseByAnotherResource",
+            "FAILED_PRECONDITION",
+          ),
+        );
     }
     const n = this.ipSeq++;
     const disks: Json[] = ((body.disks as Json[]) ?? []).map((d, i) => ({

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
+import { volumesOf } from "../../../src/providers/gcp/disks.js";
 import { classifyGcpError, gcpErrorInfo } from "../../../src/providers/gcp/gcp-errors.js";
 import { formatGcpId, parseGcpId, regionOf } from "../../../src/providers/gcp/gcp-instance-id.js";
 import { fromLabels, labelFilter, toLabels } from "../../../src/providers/gcp/gcp-labels.js";
@@ -108,7 +109,9 @@ describe("GCP error classification reads codes, not messages", () => {
 
 describe("agent scripts", () => {
   test("startup installs Node >= 20 and this spotrun, with ready/failed markers; all scripts parse", () => {
-    const up = startupScript({ spotrunVersion: "0.1.0" });
+    const up = startupScript({ spotrunVersion: "0.1.0", volumes: [{ name: "workspace", mount: "/mnt/persist dir" }] });
+    assert.match(up, /mount_volume 'workspace' '\/mnt\/persist dir'/);
+    assert.doesNotMatch(startupScript({ spotrunVersion: "0.1.0" }), /mount_volume/);
     assert.match(up, /npm install -g --no-fund --no-audit 'spotrun@0\.1\.0'/);
     assert.match(up, /setup_20\.x/);
     assert.match(up, /touch \/var\/lib\/spotrun\/agent-ready/);
@@ -132,5 +135,24 @@ describe("agent scripts", () => {
     // No install on this machine: it waits its 1 s and reports where to look.
     assert.equal(r.status, 1);
     assert.match(r.stderr.toString(), /not done after 1s \(see \/var\/log\/spotrun-startup\.log\)/);
+  });
+});
+
+describe("task volumes", () => {
+  test("read from resources.volumes and checked", () => {
+    assert.deepEqual(volumesOf({}), []);
+    assert.deepEqual(volumesOf({ volumes: [{ name: "claude-persist", size: 10, mount: "/mnt/persist", type: "pd-ssd" }] }), [
+      { name: "claude-persist", sizeGb: 10, mount: "/mnt/persist", type: "pd-ssd" },
+    ]);
+    for (const bad of [
+      { volumes: "x" },
+      { volumes: [{ name: "Bad_Name", size: 1, mount: "/m" }] },
+      { volumes: [{ name: "ok", size: 0, mount: "/m" }] },
+      { volumes: [{ name: "ok", size: 1, mount: "rel" }] },
+    ])
+      assert.throws(
+        () => volumesOf(bad),
+        (e: Error & { code?: string }) => e.code === "BAD_VOLUMES",
+      );
   });
 });
