@@ -408,8 +408,14 @@ export class GcpProvider implements Provider {
     const out: InstanceInfo[] = [];
     const filter = labelFilter(tags);
     const request = { project: await this.project(), ...(filter ? { filter } : {}) };
-    for await (const [scope, list] of c.instances.aggregatedListAsync(request, NO_AUTOPAGE))
-      for (const inst of list.instances ?? []) out.push(this.toInfo(inst, lastSegment(scope)));
+    try {
+      for await (const [scope, list] of c.instances.aggregatedListAsync(request, NO_AUTOPAGE))
+        for (const inst of list.instances ?? []) out.push(this.toInfo(inst, lastSegment(scope)));
+    } catch (e) {
+      // A TPU-only project may never have enabled Compute Engine: it has no VMs to list.
+      if (!isServiceDisabled(e)) throw providerError(e, "list VMs");
+      this.logger.debug("Compute Engine API not enabled; listing TPU slices only");
+    }
     try {
       out.push(...(await (await this.tpu()).list(tags)));
     } catch (e) {

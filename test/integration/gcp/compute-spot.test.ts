@@ -81,6 +81,17 @@ describe("GCP Compute spot VMs through @google-cloud/compute", () => {
     }
   });
 
+  test("standard provisioning when the caller falls back from spot", async () => {
+    const r = await fx.provider.launch(launchRequest({ token: "t-od", zone: "us-central1-a", spot: false }));
+    assert.ok(r.kind === "launched");
+    assert.equal(r.instances[0]?.spot, false);
+    assert.deepEqual((inserts()[0]!.json as Json).scheduling, {
+      provisioningModel: "STANDARD",
+      automaticRestart: true,
+      onHostMaintenance: "MIGRATE",
+    });
+  });
+
   test("a zone stockout fails over to the next zone of the region; a quota refusal to the one after", async () => {
     server.failures.set("us-central1-a", { code: "ZONE_RESOURCE_POOL_EXHAUSTED", via: "operation" });
     server.failures.set("us-central1-b", { code: "quotaExceeded", via: "http", httpStatus: 403 });

@@ -148,6 +148,13 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
       b.instances.map((i) => i.id),
     );
     assert.equal(server.queued.size, 1);
+    // list() covers TPU slices (across zones) even in a project without Compute Engine enabled.
+    const byLabel = await fx.provider.list({ "spotrun:job": "j-abc" });
+    assert.deepEqual(
+      byLabel.map((i) => i.id),
+      a.instances.map((i) => i.id),
+    );
+    assert.ok(server.apiCalls.some((c) => c.path === `/v2/projects/${PROJECT}/locations/-/nodes`));
     const listed = await fx.provider.describe(a.instances.map((i) => i.id));
     assert.equal(listed[0]?.status, "running");
     await fx.provider.terminate(a.instances.map((i) => i.id));

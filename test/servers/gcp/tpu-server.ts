@@ -80,6 +80,16 @@ export class TpuServer {
         401,
         googleError(401, "Request had invalid authentication credentials.", "authError", "UNAUTHENTICATED"),
       );
+    // This project never enabled Compute Engine (a TPU-only project), as Compute answers then.
+    if (req.path.startsWith("/compute/"))
+      return sendJson(res, 403, {
+        error: {
+          code: 403,
+          message: `Compute Engine API has not been used in project ${this.project} before or it is disabled.`,
+          errors: [{ message: "Access Not Configured.", domain: "usageLimits", reason: "accessNotConfigured" }],
+          status: "PERMISSION_DENIED",
+        },
+      });
     const m = /^\/v2\/projects\/([^/]+)\/locations\/([^/]+)\/([A-Za-z]+)(?:\/([^/:]+))?$/.exec(req.path);
     if (!m || m[1] !== this.project) return notFound(res, req.path);
     const [, , zone, coll, id] = m as unknown as [string, string, string, string, string | undefined];
