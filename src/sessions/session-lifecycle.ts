@@ -3,12 +3,12 @@ import { join } from "node:path";
 import { agentPaths } from "../agent/protocol.js";
 import { usageError } from "../base/errors.js";
 import { InstanceId, type JobId } from "../base/ids.js";
+import type { App } from "../cli/app.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import { submitJob } from "../core/submit.js";
-import type { App } from "../cli/app.js";
-import { sessionTask } from "./session-task.js";
 import { localTmuxSocket, readSession, type SessionRecord, writeSession } from "./session-registry.js";
 import type { SessionFile } from "./session-schema.js";
+import { sessionTask } from "./session-task.js";
 import type { SupervisorSpec } from "./supervisor-spec.js";
 import { FILL_WARNING, localVolumeDir, readVolumeMeta, usedBytes, writeVolumeMeta } from "./volume.js";
 

@@ -8,11 +8,11 @@ import { describeZodError } from "../spec/load-task.js";
 import { resourcesSchema } from "../spec/task-schema.js";
 import { parseSize } from "./size.js";
 
-const duration = (what: string) =>
+const duration = () =>
   z.union([z.string(), z.number()]).transform((v, ctx) => {
     const ms = parseDuration(v);
     if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `${what}: expected a duration such as 25s or 10m, got ${JSON.stringify(v)}` });
+      ctx.addIssue({ code: "custom", message: `expected a duration such as 25s or 10m, got ${JSON.stringify(v)}` });
       return z.NEVER;
     }
     return ms;
@@ -58,13 +58,17 @@ export const sessionFileSchema = z
       .superRefine((agents, ctx) => {
         const seen = new Set<string>();
         for (const [i, a] of agents.entries()) {
-          if (seen.has(a.name)) ctx.addIssue({ code: "custom", path: [i, "name"], message: `agent name ${a.name} is used twice` });
+          if (seen.has(a.name))
+            ctx.addIssue({ code: "custom", path: [i, "name"], message: `agent name ${a.name} is used twice` });
           seen.add(a.name);
         }
       }),
-    snapshot_interval: duration("snapshot_interval").default(600_000),
-    save_budget: duration("save_budget").default(25_000),
-    volume: z.object({ size: size.default(10 * 1024 ** 3) }).strict().prefault({}),
+    snapshot_interval: duration().default(600_000),
+    save_budget: duration().default(25_000),
+    volume: z
+      .object({ size: size.default(10 * 1024 ** 3) })
+      .strict()
+      .prefault({}),
     workdir: z.string().optional(),
     setup: z.string().optional(),
     envs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).prefault({}),

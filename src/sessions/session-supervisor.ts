@@ -8,7 +8,6 @@ import { linkPersistPath, mapPersistPath } from "./persist-paths.js";
 import type { SessionEvents } from "./session-events.js";
 import type { SupervisorSpec } from "./supervisor-spec.js";
 import { Tmux } from "./tmux.js";
-import { restoreSnapshot, writeSnapshot } from "./volume-snapshot.js";
 import {
   FILL_WARNING,
   isFreshVolume,
@@ -18,6 +17,7 @@ import {
   usedBytes,
   writeVolumeMeta,
 } from "./volume.js";
+import { restoreSnapshot, writeSnapshot } from "./volume-snapshot.js";
 
 const run = promisify(execFile);
 
@@ -97,7 +97,11 @@ export class SessionSupervisor {
       (d) => d,
     );
     if (!(await readVolumeMeta(this.volume)))
-      await writeVolumeMeta(this.volume, { session: this.spec.session, size_bytes: this.spec.volume.size_bytes, created_at: Date.now() });
+      await writeVolumeMeta(this.volume, {
+        session: this.spec.session,
+        size_bytes: this.spec.volume.size_bytes,
+        created_at: Date.now(),
+      });
     await this.events.timed(
       "link",
       async () => {

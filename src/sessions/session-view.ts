@@ -71,7 +71,9 @@ export async function sessionView(store: StateStore, rec: SessionRecord, now: nu
   const runStarted = [...events]
     .reverse()
     .find((e) => e.kind === "run_started" && (JSON.parse(e.data) as { attempt: number }).attempt === latest?.attempt);
-  const aways = (await Promise.all(jobs.map(async (j) => awayPeriods(j === latest ? events : await store.events(j.id), now)))).flat();
+  const aways = (
+    await Promise.all(jobs.map(async (j) => awayPeriods(j === latest ? events : await store.events(j.id), now)))
+  ).flat();
   const lastAway = aways[aways.length - 1];
   const saves = events
     .filter((e) => e.kind === "session_step" && (JSON.parse(e.data) as { step: string }).step === "save_total")

@@ -75,7 +75,8 @@ async function loadSession(opts: Record<string, unknown>) {
 
 export const sessionStartCommand: CommandSpec = {
   name: "session start <name>",
-  summary: "Start a persistent session: named agents in tmux on a spot instance, their state on a volume that survives preemption",
+  summary:
+    "Start a persistent session: named agents in tmux on a spot instance, their state on a volume that survives preemption",
   examples: [
     "spotrun session start work --task examples/sessions/session.yaml",
     "spotrun session start quick --persist ~/.agent-state --agent coder='my-agent' --volume-size 5GB",
@@ -158,7 +159,11 @@ export const sessionListCommand: CommandSpec = {
 export const sessionAttachCommand: CommandSpec = {
   name: "session attach <name> [agent]",
   summary: "Attach your terminal to a session's tmux (an agent's window); the same command works after every recovery",
-  examples: ["spotrun session attach work", "spotrun session attach work reviewer", "spotrun session attach work coder --read-only"],
+  examples: [
+    "spotrun session attach work",
+    "spotrun session attach work reviewer",
+    "spotrun session attach work coder --read-only",
+  ],
   options: (cmd) => cmd.option("-r, --read-only", "watch without typing into the agents"),
   async run(ctx, args, opts) {
     const name = args[0] as string;
@@ -199,9 +204,13 @@ export const sessionLogsCommand: CommandSpec = {
     const rec = requireSession(ctx.home, name);
     if (opts.agent) {
       const spec = supervisorSpec(ctx.home, name, rec.session);
-      const res = spawnSync("tmux", [...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`], {
-        encoding: "utf8",
-      });
+      const res = spawnSync(
+        "tmux",
+        [...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`],
+        {
+          encoding: "utf8",
+        },
+      );
       if (res.status !== 0) throw notFound(`no running window ${opts.agent} in session ${name}`, "see `spotrun session list`");
       return { data: { id: name, agent: opts.agent, screen: res.stdout }, human: res.stdout };
     }
@@ -262,8 +271,16 @@ export const sessionStopCommand: CommandSpec = {
   examples: ["spotrun session stop work", "spotrun session stop work --json"],
   async run(ctx, args) {
     const { path, view } = await stopAndWait(ctx, args[0] as string);
-    const how = path === "saved" ? "saved and stopped" : path === "cancelled" ? "stopped (it had no running instance to save)" : "already stopped";
-    return { data: { ...view, stop: path }, human: `session ${view.name}: ${how}; resume with \`spotrun session resume ${view.name}\`` };
+    const how =
+      path === "saved"
+        ? "saved and stopped"
+        : path === "cancelled"
+          ? "stopped (it had no running instance to save)"
+          : "already stopped";
+    return {
+      data: { ...view, stop: path },
+      human: `session ${view.name}: ${how}; resume with \`spotrun session resume ${view.name}\``,
+    };
   },
 };
 
@@ -311,12 +328,16 @@ export const sessionDestroyCommand: CommandSpec = {
         .trim()
         .toLowerCase();
       rl.close();
-      if (answer !== "y" && answer !== "yes") return { data: { id: name, destroyed: false }, human: "kept", exitCode: ExitCode.ok };
+      if (answer !== "y" && answer !== "yes")
+        return { data: { id: name, destroyed: false }, human: "kept", exitCode: ExitCode.ok };
     }
     await stopAndWait(ctx, name);
     if (rec.session.resources.provider === "local") await rm(volume, { recursive: true, force: true });
     await removeSession(ctx.home, name);
-    return { data: { id: name, destroyed: true, volume_bytes: used }, human: `session ${name} destroyed (volume ${formatSize(used)} deleted)` };
+    return {
+      data: { id: name, destroyed: true, volume_bytes: used },
+      human: `session ${name} destroyed (volume ${formatSize(used)} deleted)`,
+    };
   },
 };
 

@@ -5,7 +5,6 @@ import { FILL_WARNING, localVolumeDir, readVolumeMeta, usedBytes, writeVolumeMet
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
 
-
 export const volumeListCommand: CommandSpec = {
   name: "volume list",
   summary: "List session volumes: size, bytes used, and a warning before one fills",
