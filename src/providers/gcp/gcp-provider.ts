@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { protos } from "@google-cloud/compute";
 import { type Clock, systemClock } from "../../base/clock.js";
+import { parseDuration } from "../../base/duration.js";
 import type { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Resources } from "../../spec/task-schema.js";
@@ -82,7 +83,17 @@ export class GcpProvider implements Provider {
   private tpuP: Promise<TpuSlices> | undefined;
   private disksP: Promise<GcpDisks> | undefined;
 
-  constructor(private readonly opts: GcpProviderOptions) {
+  private readonly opts: GcpProviderOptions;
+
+  constructor(opts: GcpProviderOptions) {
+    // The provider registry passes only home/logger/clock; these choices can also come from the environment.
+    const waitMs = process.env.SPOTRUN_GCP_TPU_WAIT ? parseDuration(process.env.SPOTRUN_GCP_TPU_WAIT) : undefined;
+    this.opts = {
+      ...(process.env.SPOTRUN_GCP_PREEMPTIBLE === "1" ? { legacyPreemptible: true } : {}),
+      ...(process.env.SPOTRUN_GCP_OS_LOGIN === "1" ? { osLogin: true } : {}),
+      ...(waitMs !== undefined ? { tpuWaitMs: waitMs } : {}),
+      ...opts,
+    };
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger;
     if (opts.clients) this.clientsP = Promise.resolve(opts.clients);
