@@ -20,8 +20,10 @@ if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund >&2
+  # `npm install` installs what the committed lockfile pins. (`npm ci` refuses this lockfile under
+  # npm 11: it wants entries for biome's optional packages of other platforms, which npm never writes.)
+  echo "installing npm packages from the lockfile" >&2
+  npm install --no-audit --no-fund >&2
 fi
 
 npx tsc -p tsconfig.json >&2
