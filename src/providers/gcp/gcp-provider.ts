@@ -25,6 +25,7 @@ import { classifyError, classifyGcpError, type GcpErrorClass, isServiceDisabled 
 import { formatGcpId, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import { fromLabels, labelFilter, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
 import { requestIdOf, resourceName } from "./gcp-names.js";
+import { gcpSshKeyPath } from "./setup-checks.js";
 import { agentLauncher, shutdownScript, spotrunVersion, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
 
@@ -297,7 +298,7 @@ export class GcpProvider implements Provider {
   }
 
   private privateKeyPath(): string {
-    return this.opts.sshPrivateKeyPath ?? join(this.opts.home, "keys", "gcp_ed25519");
+    return this.opts.sshPrivateKeyPath ?? gcpSshKeyPath(this.opts.home);
   }
 
   private publicKey(): string | undefined {

@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
-import { access, mkdir, readFile } from "node:fs/promises";
+import { access, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import type { CheckOutcome, SetupCheck } from "../../cli/setup-check.js";
 import { closeGcpClients, createGcpClients, type GcpClients } from "./gcp-clients.js";
 import { classifyError, gcpErrorInfo, isServiceDisabled } from "./gcp-errors.js";
@@ -50,7 +49,8 @@ export async function findProject(env: NodeJS.ProcessEnv): Promise<{ project: st
   return undefined;
 }
 
-export const gcpSshKeyPath = (home: string) => join(home, "keys", "gcp_ed25519");
+/** The key spotrun's own setup check makes (`spotrun setup --fix`); its `.pub` goes into the VMs' `ssh-keys` metadata. */
+export const gcpSshKeyPath = (home: string) => join(home, "keys", "id_ed25519");
 
 async function probe(opts: GcpSetupOptions, api: "compute" | "tpu"): Promise<CheckOutcome> {
   const env = opts.env ?? process.env;
@@ -143,16 +143,8 @@ export function setupChecks(opts: GcpSetupOptions): SetupCheck[] {
           };
         return {
           ok: false,
-          problem: `no SSH key at ${key}`,
-          fix: `ssh-keygen -t ed25519 -N '' -f ${key} (with OS Login also: gcloud compute os-login ssh-keys add --key-file=${key}.pub)`,
-          autoFix: async () => {
-            await mkdir(dirname(key), { recursive: true, mode: 0o700 });
-            await new Promise<void>((resolve, reject) => {
-              const p = spawn("ssh-keygen", ["-t", "ed25519", "-N", "", "-C", "spotrun-gcp", "-f", key], { stdio: "ignore" });
-              p.on("error", reject);
-              p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`ssh-keygen exited with ${code}`))));
-            });
-          },
+          problem: `no SSH key at ${key} for GCP instances`,
+          fix: `spotrun setup --fix (or ssh-keygen -t ed25519 -N '' -f ${key}); with OS Login also: gcloud compute os-login ssh-keys add --key-file=${key}.pub`,
         };
       },
     },

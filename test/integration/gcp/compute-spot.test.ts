@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { ComputeServer } from "../../servers/gcp/compute-server.js";
 import { type Fixture, launchRequest, PROJECT, providerFor } from "./gcp-fixture.js";
@@ -78,6 +80,18 @@ describe("GCP Compute spot VMs through @google-cloud/compute", () => {
       });
     } finally {
       await legacy.close();
+    }
+  });
+
+  test("spotrun's SSH public key goes into the ssh-keys metadata for the SSH user", async () => {
+    await mkdir(join(fx.dir, "keys"), { recursive: true });
+    await writeFile(join(fx.dir, "keys", "id_ed25519.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtest spotrun\n");
+    try {
+      await fx.provider.launch(launchRequest({ token: "t-key", zone: "us-central1-a" }));
+      const items = ((inserts()[0]!.json as Json).metadata as { items: { key: string; value: string }[] }).items;
+      assert.equal(items.find((i) => i.key === "ssh-keys")?.value, "spotrun:ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGtest spotrun");
+    } finally {
+      await rm(join(fx.dir, "keys"), { recursive: true, force: true });
     }
   });
 
