@@ -1,6 +1,5 @@
 import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { isAlive } from "../base/process.js";
 import { Agent } from "./agent.js";
 import { agentConfigSchema } from "./protocol.js";
@@ -29,8 +28,9 @@ function takePidFile(path: string): boolean {
  * table, because every millisecond of agent start-up is recovery time.
  */
 export async function runAgent(configPath: string): Promise<number> {
-  const home = process.env.HOME ?? homedir();
-  const file = isAbsolute(configPath) ? configPath : join(home, configPath);
+  // The config sits in `<home>/.spotrun/`; relative paths are from where the controller started us.
+  const file = isAbsolute(configPath) ? configPath : resolve(process.cwd(), configPath);
+  const home = dirname(dirname(file));
   const cfg = agentConfigSchema.parse(JSON.parse(readFileSync(file, "utf8")));
   if (!takePidFile(join(dirname(file), "agent.pid"))) {
     process.stderr.write("an agent is already running here\n");

@@ -1,6 +1,6 @@
 /**
  * One prerequisite `spotrun setup` verifies. Each provider contributes its own list
- * (`src/providers/<kind>/setup-checks.ts` exporting `setupChecks(): SetupCheck[]`).
+ * (`src/providers/<kind>/setup-checks.ts` exporting `setupChecks(opts: { home: string }): SetupCheck[]`).
  */
 export type CheckOutcome =
   | { ok: true; detail?: string }

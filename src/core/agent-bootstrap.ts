@@ -70,7 +70,7 @@ export async function bootstrapAgent(
   // `a && b &` would background the whole list in a subshell that keeps our pipes open until the
   // agent exits; only the agent itself goes to the background here.
   const res = await t.exec(
-    `cd ~ || exit 1\n${env ? `env ${env} ` : ""}setsid nohup ${cmd} agent run --config ${paths.config} >>${paths.stderr} 2>&1 </dev/null &`,
+    `cd ${shellQuote(t.home)} || exit 1\n${env ? `env ${env} ` : ""}setsid nohup ${cmd} agent run --config ${paths.config} >>${paths.stderr} 2>&1 </dev/null &`,
     { timeoutMs: 30_000 },
   );
   if (res.exitCode !== 0)

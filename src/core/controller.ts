@@ -263,13 +263,19 @@ export class Controller {
       (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean));
     const attemptId = attemptIdOf(job.id as never, attempt.idx);
     const spotSequence = job.spot_requests;
+    // Never rent what the budget refuses: the hourly cap bounds the price asked for, per node.
+    const caps = [
+      task.resources.max_price,
+      task.budget.max_hourly !== undefined ? task.budget.max_hourly / task.num_nodes : undefined,
+    ].filter((x): x is number => x !== undefined);
+    const maxPrice = caps.length ? Math.min(...caps) : undefined;
     let result: Awaited<ReturnType<Provider["launch"]>>;
     try {
       result = await provider.launch({
         token: `${idempotencyKey(attemptId)}${spot ? "" : "-od"}`,
         instanceTypes: types,
         spot,
-        ...(task.resources.max_price !== undefined ? { maxPrice: task.resources.max_price } : {}),
+        ...(maxPrice !== undefined ? { maxPrice } : {}),
         ...(task.resources.region ? { region: task.resources.region } : {}),
         ...(task.resources.zone ? { zone: task.resources.zone } : {}),
         count: task.num_nodes,
@@ -401,6 +407,15 @@ export class Controller {
     const byId = new Map(infos.map((i) => [i.id as string, i]));
     const nodes = rows.map((r) => byId.get(r.id));
     const primary = nodes[0];
+    const failed = nodes.find((i) => i?.failure);
+    if (failed?.failure) {
+      const what =
+        failed.failure.kind === "disk_full"
+          ? `disk full on ${failed.id} (${failed.failure.message}) — raise resources.disk`
+          : failed.failure.message;
+      await this.endAttempt(job, task, attempt, "setup_failed", what, provider);
+      return false;
+    }
     const gone = nodes.find((i) => !i || i.status === "terminated" || i.interrupted);
 
     if (!attempt.agent_started) {

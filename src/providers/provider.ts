@@ -62,6 +62,8 @@ export interface InstanceInfo {
   address?: string;
   /** A control-plane view of interruption (Vast outbid, TPU PREEMPTED), when the instance cannot say so itself. */
   interrupted?: { reason: string; at: number };
+  /** A fault that another attempt on the same resources would hit again (a full disk): not a preemption. */
+  failure?: { kind: "disk_full"; message: string };
 }
 
 /** Why a launch was refused: the classification decides fallback and failover. */

@@ -1,3 +1,4 @@
+import { vastCommands } from "../../providers/vast/cli/vast-commands.js";
 import type { CommandSpec } from "../command.js";
 import { agentGuardCommand, agentRunCommand, agentWatchCommand } from "./agent.js";
 import { cancelCommand } from "./cancel.js";
@@ -29,6 +30,7 @@ export const commands: CommandSpec[] = [
   simulateCommand,
   catalogUpdateCommand,
   setupCommand,
+  ...vastCommands,
   chaosInterruptCommand,
   controllerRunCommand,
   agentRunCommand,

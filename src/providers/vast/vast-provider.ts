@@ -406,11 +406,12 @@ export class VastProvider implements Provider {
     const now = this.clock.now();
     const neverStarted = cond.kind === "starting" && inst.start_date && now - inst.start_date * 1000 > this.startTimeoutMs;
     if (neverStarted && inst.machine_id !== undefined) this.avoidMachines.set(inst.machine_id, now + this.avoidMachineMs);
-    if (cond.kind === "interrupted" || cond.kind === "disk_full" || neverStarted) {
+    if (cond.kind === "disk_full") {
+      info.failure = { kind: "disk_full", message: inst.status_msg ?? "no space left on device" };
+    } else if (cond.kind === "interrupted" || neverStarted) {
       const at = this.interruptedSince.get(inst.id) ?? now;
       this.interruptedSince.set(inst.id, at);
-      const reason = cond.kind === "interrupted" ? cond.reason : cond.kind === "disk_full" ? "disk_full" : "never_started";
-      info.interrupted = { reason, at };
+      info.interrupted = { reason: cond.kind === "interrupted" ? cond.reason : "never_started", at };
     } else this.interruptedSince.delete(inst.id);
     this.lastSeen.set(inst.id, info);
     return info;

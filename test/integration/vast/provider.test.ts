@@ -272,7 +272,10 @@ test("a full disk is reported as such, by describe and by waitForRunning", async
     "exited",
   );
   const [info] = await provider.describe([id]);
-  assert.equal(info?.interrupted?.reason, "disk_full");
+  // A full disk is a failure the next attempt would hit too, not a preemption.
+  assert.equal(info?.failure?.kind, "disk_full");
+  assert.match(info?.failure?.message ?? "", /no space left on device/);
+  assert.equal(info?.interrupted, undefined);
   await assert.rejects(
     provider.waitForRunning(id, { timeoutMs: 60_000 }),
     (e: unknown) => e instanceof InstanceStartError && e.failure === "disk_full",
