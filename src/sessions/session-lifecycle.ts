@@ -12,12 +12,24 @@ import { sessionTask } from "./session-task.js";
 import type { SupervisorSpec } from "./supervisor-spec.js";
 import { FILL_WARNING, localVolumeDir, readVolumeMeta, usedBytes, writeVolumeMeta } from "./volume.js";
 
-/** Where the volume is on the instance. Off `local` (until disks are wired) it is the instance's own disk, kept by snapshots. */
+/** Where the GCP provider mounts the session's persistent disk on every VM. */
+export const GCP_VOLUME_MOUNT = "/mnt/spotrun-volume";
+
+/**
+ * Where the volume is on the instance: local, a directory outside every instance; GCP, the
+ * persistent disk the provider re-attaches and mounts; elsewhere the instance's own disk, carried
+ * from instance to instance by the snapshots.
+ */
 export function volumeLocation(home: string, name: string, session: SessionFile): SupervisorSpec["volume"] {
   const size_bytes = session.volume.size;
-  return session.resources.provider === "local"
-    ? { kind: "dir", path: localVolumeDir(home, name), size_bytes }
-    : { kind: "dir", path: "~/.spotrun-volume", size_bytes };
+  switch (session.resources.provider) {
+    case "local":
+      return { kind: "dir", path: localVolumeDir(home, name), size_bytes };
+    case "gcp":
+      return { kind: "mount", path: GCP_VOLUME_MOUNT, size_bytes };
+    default:
+      return { kind: "dir", path: "~/.spotrun-volume", size_bytes };
+  }
 }
 
 export function supervisorSpec(home: string, name: string, session: SessionFile): SupervisorSpec {

@@ -9,6 +9,21 @@ export const SESSION_CHECKPOINT_DIR = ".spotrun-session";
  * A session runs as a managed job whose `run` is the session supervisor, so it gets the job
  * machinery as is: placement, notices, the save window, recovery, the cost ledger.
  */
+/** A GCP disk name for the session: lowercase letters, digits and '-', at most 63. */
+export const gcpDiskName = (session: string): string =>
+  `spotrun-s-${session.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 62).replace(/-+$/, "");
+
+/**
+ * The provider's share of the volume: GCP reads `resources.volumes` (a persistent disk created once,
+ * re-attached to each replacement VM and mounted by its startup script). That field is the GCP
+ * provider's, outside the shared task schema, so it is added to the validated task here.
+ */
+function withVolume(resources: Task["resources"], name: string, session: SessionFile, spec: SupervisorSpec): Task["resources"] {
+  if (resources.provider !== "gcp" || spec.volume.kind !== "mount") return resources;
+  const volumes = [{ name: gcpDiskName(name), size: Math.ceil(session.volume.size / 1024 ** 3), mount: spec.volume.path }];
+  return { ...resources, volumes } as Task["resources"];
+}
+
 export function sessionTask(name: string, session: SessionFile, spec: SupervisorSpec, spotrunCommand: string): Task {
   const base = taskSchema.parse({
     name: `session-${name}`,
@@ -18,7 +33,7 @@ export function sessionTask(name: string, session: SessionFile, spec: Supervisor
   });
   return {
     ...base,
-    resources: session.resources,
+    resources: withVolume(session.resources, name, session, spec),
     envs: { ...session.envs, [SPEC_ENV]: JSON.stringify(spec) },
     checkpoint: {
       ...base.checkpoint,

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { supervisorSpec } from "../../../src/sessions/session-lifecycle.js";
+import { volumesOf } from "../../../src/providers/gcp/disks.js";
+import { GCP_VOLUME_MOUNT, supervisorSpec } from "../../../src/sessions/session-lifecycle.js";
 import { parseSessionText } from "../../../src/sessions/session-schema.js";
-import { SESSION_CHECKPOINT_DIR, sessionTask } from "../../../src/sessions/session-task.js";
+import { gcpDiskName, SESSION_CHECKPOINT_DIR, sessionTask } from "../../../src/sessions/session-task.js";
 import { parseSupervisorSpec, SPEC_ENV, tmuxSocketArgs } from "../../../src/sessions/supervisor-spec.js";
 
 const file = (provider: string) =>
@@ -22,7 +23,8 @@ describe("a session as a managed job", () => {
   test("elsewhere: a named tmux socket and a volume on the instance, carried by snapshots", () => {
     const spec = supervisorSpec("/h", "work", file("gcp"));
     assert.deepEqual(tmuxSocketArgs(spec.tmux), ["-L", "spotrun-work"]);
-    assert.equal(spec.volume.path, "~/.spotrun-volume");
+    assert.equal(spec.volume.path, GCP_VOLUME_MOUNT);
+    assert.equal(supervisorSpec("/h", "work", file("aws")).volume.path, "~/.spotrun-volume");
   });
 
   test("the job runs the supervisor with the spec in its environment and room for the save", () => {
@@ -42,5 +44,19 @@ describe("a session as a managed job", () => {
   test("a spec that is not one is refused with where it came from", () => {
     assert.throws(() => parseSupervisorSpec("{", "$X"), /\$X: the session spec is not JSON/);
     assert.throws(() => parseSupervisorSpec('{"version":2}', "$X"), /\$X: invalid session spec/);
+  });
+});
+
+describe("a session's volume on GCP", () => {
+  test("is a persistent disk the provider attaches and mounts where the supervisor looks", () => {
+    const f = parseSessionText(
+      "resources: {provider: gcp}\npersist: [~/.agent-state]\nagents: [{name: a, command: x}]\nvolume: {size: 1500MB}\n",
+      "s.yaml",
+    );
+    const spec = supervisorSpec("/h", "My_Work", f);
+    assert.deepEqual(spec.volume, { kind: "mount", path: GCP_VOLUME_MOUNT, size_bytes: 1500 * 1024 ** 2 });
+    const task = sessionTask("My_Work", f, spec, "spotrun");
+    assert.deepEqual(volumesOf(task.resources), [{ name: "spotrun-s-my-work", sizeGb: 2, mount: GCP_VOLUME_MOUNT }]);
+    assert.equal(gcpDiskName(`${"x".repeat(60)}-`), `spotrun-s-${"x".repeat(52)}`);
   });
 });
