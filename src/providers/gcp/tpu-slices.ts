@@ -7,7 +7,7 @@ import type { GcpClients } from "./gcp-clients.js";
 import { classifyError, gcpErrorInfo } from "./gcp-errors.js";
 import { formatGcpId, type GcpRef, regionOf } from "./gcp-instance-id.js";
 import { fromLabels, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
-import { resourceName } from "./gcp-names.js";
+import { requestIdOf, resourceName } from "./gcp-names.js";
 import { parseTpuType } from "./tpu-types.js";
 
 type QueuedResource = protos.google.cloud.tpu.v2.IQueuedResource;
@@ -104,7 +104,12 @@ export class TpuSlices {
     if (existing) this.d.logger.info({ queuedResource: n.qr }, "queued resource exists; adopting it");
     else
       try {
-        const [op] = await this.d.clients.tpu.createQueuedResource({ parent: n.parent, queuedResourceId: id, queuedResource });
+        const [op] = await this.d.clients.tpu.createQueuedResource({
+          parent: n.parent,
+          queuedResourceId: id,
+          requestId: requestIdOf(`qr/${zone}/${id}`),
+          queuedResource,
+        });
         await op.promise();
       } catch (e) {
         const c = classifyError(e);

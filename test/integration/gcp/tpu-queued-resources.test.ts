@@ -42,6 +42,7 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
     assert.equal(create.path, `/v2/projects/${PROJECT}/locations/${ZONE}/queuedResources`);
     const qrId = create.query.get("queuedResourceId") ?? "";
     assert.match(qrId, /^spotrun-j-tpu-a1-n0-[0-9a-f]{8}$/);
+    assert.match(create.query.get("requestId") ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-4/);
     const body = create.json as Json;
     assert.deepEqual(body.spot, {});
     const spec = ((body.tpu as Json).nodeSpec as Json[])[0] as Json;
