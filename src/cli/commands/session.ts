@@ -8,6 +8,7 @@ import { formatDuration } from "../../base/duration.js";
 import { ExitCode, notFound, SpotrunError, usageError } from "../../base/errors.js";
 import { jobLogPath } from "../../core/paths.js";
 import { formatUsd } from "../../cost/ledger.js";
+import { deleteProviderVolume } from "../../sessions/provider-volume.js";
 import { SessionEvents } from "../../sessions/session-events.js";
 import {
   cancelJob,
@@ -23,6 +24,7 @@ import {
 import { listSessions, readSession, removeSession, requireSession } from "../../sessions/session-registry.js";
 import { loadSessionFile, parseSessionText, SESSION_NAME, type SessionFile } from "../../sessions/session-schema.js";
 import { SessionSupervisor } from "../../sessions/session-supervisor.js";
+import { gcpDiskName } from "../../sessions/session-task.js";
 import { sessionView } from "../../sessions/session-view.js";
 import { formatSize, parseSize } from "../../sessions/size.js";
 import { parseSupervisorSpec, SPEC_ENV, tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
@@ -333,6 +335,14 @@ export const sessionDestroyCommand: CommandSpec = {
     }
     await stopAndWait(ctx, name);
     if (rec.session.resources.provider === "local") await rm(volume, { recursive: true, force: true });
+    else if (rec.session.resources.provider === "gcp") {
+      const app = await openApp(ctx);
+      try {
+        await deleteProviderVolume(await app.providers.get("gcp"), gcpDiskName(name));
+      } finally {
+        await app.close();
+      }
+    }
     await removeSession(ctx.home, name);
     return {
       data: { id: name, destroyed: true, volume_bytes: used },

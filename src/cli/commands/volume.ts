@@ -1,7 +1,10 @@
 import { usageError } from "../../base/errors.js";
+import { type DiskResize, resizeProviderVolume } from "../../sessions/provider-volume.js";
 import { listSessions, requireSession, writeSession } from "../../sessions/session-registry.js";
+import { gcpDiskName } from "../../sessions/session-task.js";
 import { formatSize, parseSize } from "../../sessions/size.js";
 import { FILL_WARNING, localVolumeDir, readVolumeMeta, usedBytes, writeVolumeMeta } from "../../sessions/volume.js";
+import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
 
@@ -61,12 +64,27 @@ export const volumeResizeCommand: CommandSpec = {
     const current = meta?.size_bytes ?? rec.session.volume.size;
     if (size < current)
       throw usageError(`volume ${name} is ${formatSize(current)}; it can only grow`, `give a size above ${formatSize(current)}`);
-    if (rec.session.resources.provider === "local")
+    const provider = rec.session.resources.provider;
+    let disk: DiskResize | undefined;
+    if (provider === "local")
       await writeVolumeMeta(path, { session: name, created_at: meta?.created_at ?? Date.now(), size_bytes: size });
+    else if (provider === "gcp") {
+      const app = await openApp(ctx);
+      try {
+        disk = await resizeProviderVolume(await app.providers.get("gcp"), gcpDiskName(name), size);
+      } finally {
+        await app.close();
+      }
+    }
     await writeSession(ctx.home, { ...rec, session: { ...rec.session, volume: { size } } });
     return {
-      data: { id: name, size_bytes: size, previous_size_bytes: current },
-      human: `volume ${name}: ${formatSize(current)} → ${formatSize(size)}`,
+      data: {
+        id: name,
+        size_bytes: size,
+        previous_size_bytes: current,
+        ...(disk && disk.kind !== "no_disks" ? { disk: { name: gcpDiskName(name), ...disk } } : {}),
+      },
+      human: `volume ${name}: ${formatSize(current)} → ${formatSize(size)}${disk?.kind === "resized" ? ` (disk ${gcpDiskName(name)} in ${disk.zone}: ${disk.size_gb} GB)` : ""}`,
     };
   },
 };
