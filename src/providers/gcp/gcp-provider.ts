@@ -1,6 +1,5 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { protos } from "@google-cloud/compute";
 import { type Clock, systemClock } from "../../base/clock.js";
 import { parseDuration } from "../../base/duration.js";
 import type { InstanceId } from "../../base/ids.js";
@@ -9,28 +8,21 @@ import type { Resources } from "../../spec/task-schema.js";
 import type { Transport } from "../../transport/transport.js";
 import {
   type InstanceInfo,
-  type InstanceStatus,
   type LaunchRequest,
   type LaunchResult,
   type NoticeSource,
   type Offer,
   type Provider,
   ProviderError,
-  TAG,
 } from "../provider.js";
-import { ComputeOperationError, operationOf, waitZoneOperation } from "./compute-operations.js";
+import { ComputeVms } from "./compute-vms.js";
 import { GcpDisks, type VolumeSpec, volumesOf } from "./disks.js";
 import { closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
-import { classifyError, classifyGcpError, type GcpErrorClass, isServiceDisabled } from "./gcp-errors.js";
-import { formatGcpId, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
-import { fromLabels, labelFilter, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
-import { requestIdOf, resourceName } from "./gcp-names.js";
+import { isServiceDisabled } from "./gcp-errors.js";
+import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import { gcpSshKeyPath } from "./setup-checks.js";
 import { agentLauncher, shutdownScript, spotrunVersion, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
-
-type Instance = protos.google.cloud.compute.v1.IInstance;
-type Scheduling = protos.google.cloud.compute.v1.IScheduling;
 
 export interface GcpProviderOptions {
   home: string;
@@ -60,10 +52,6 @@ export interface GcpProviderOptions {
 
 const DEFAULT_MACHINE_TYPE = "e2-standard-4";
 const DEFAULT_IMAGE = "projects/debian-cloud/global/images/family/debian-12";
-/** Async iterators page on demand anyway; saying so keeps google-gax from warning on every call. */
-const NO_AUTOPAGE = { autoPaginate: false } as const;
-/** Marks a VM with the launch token's name, so a relaunch finds it in any zone and adopts it. */
-const LAUNCH_LABEL = "spotrun-launch";
 
 /**
  * Google Cloud: Compute Engine spot VMs and Cloud TPU slices through queued resources.
@@ -83,6 +71,7 @@ export class GcpProvider implements Provider {
   private projectP: Promise<string> | undefined;
   private tpuP: Promise<TpuSlices> | undefined;
   private disksP: Promise<GcpDisks> | undefined;
+  private vmsP: Promise<ComputeVms> | undefined;
 
   private readonly opts: GcpProviderOptions;
 
@@ -114,6 +103,23 @@ export class GcpProvider implements Provider {
   async disks(): Promise<GcpDisks> {
     this.disksP ??= Promise.all([this.clients(), this.project()]).then(([c, p]) => new GcpDisks(c, p, this.logger));
     return this.disksP;
+  }
+
+  private vms(): Promise<ComputeVms> {
+    this.vmsP ??= this.clients().then(
+      (clients) =>
+        new ComputeVms({
+          clients,
+          project: () => this.project(),
+          logger: this.logger,
+          clock: this.clock,
+          disks: () => this.disks(),
+          metadata: (volumes) => this.metadata(volumes),
+          image: this.opts.image ?? DEFAULT_IMAGE,
+          legacyPreemptible: this.opts.legacyPreemptible ?? false,
+        }),
+    );
+    return this.vmsP;
   }
 
   private tpu(): Promise<TpuSlices> {
@@ -157,9 +163,8 @@ export class GcpProvider implements Provider {
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
     if (req.resources.tpu) return (await this.tpu()).launch(req);
-    const c = await this.clients();
-    const project = await this.project();
-    const adopted = await this.findLaunched(req);
+    const vms = await this.vms();
+    const adopted = await vms.findLaunched(req);
     if (adopted.length >= req.count) return { kind: "launched", instances: adopted };
     let zones = await this.zonesFor(req);
     // Launch where the task's persistent disk already is, if that zone is allowed: no snapshot move.
@@ -170,7 +175,7 @@ export class GcpProvider implements Provider {
     const refusals: { refusal: Extract<LaunchResult, { kind: "refused" }>; zone: string; type: string }[] = [];
     for (const type of types)
       for (const zone of zones) {
-        const r = await this.launchIn(c, project, zone, type, req);
+        const r = await vms.launchIn(zone, type, req);
         if (r.kind === "launched") return r;
         refusals.push({ refusal: r, zone, type });
         this.logger.warn({ zone, type, code: r.code }, "GCP refused the launch; trying the next zone/type");
@@ -182,95 +187,6 @@ export class GcpProvider implements Provider {
       refusal: last.refusal.refusal,
       code: last.refusal.code,
       message: refusals.map((r) => `${r.type}@${r.zone}: ${r.refusal.code}`).join("; "),
-    };
-  }
-
-  private async launchIn(c: GcpClients, project: string, zone: string, type: string, req: LaunchRequest): Promise<LaunchResult> {
-    const launched: InstanceInfo[] = [];
-    for (let node = 0; node < req.count; node++) {
-      const name = resourceName(req.token, req.count > 1 ? `n${node}` : "");
-      const outcome = await this.insert(c, project, zone, type, name, node, req);
-      if (outcome.kind === "refused") {
-        // A group that does not fit in one zone is not kept half-placed.
-        await this.terminate(launched.map((i) => i.id));
-        return { kind: "refused", refusal: outcome.refusal, code: outcome.code, message: `${type} in ${zone}: ${outcome.code}` };
-      }
-      launched.push(outcome.instance);
-    }
-    return { kind: "launched", instances: launched };
-  }
-
-  private async insert(
-    c: GcpClients,
-    project: string,
-    zone: string,
-    type: string,
-    name: string,
-    node: number,
-    req: LaunchRequest,
-  ): Promise<{ kind: "ok"; instance: InstanceInfo } | Extract<GcpErrorClass, { kind: "refused" }>> {
-    const tags = { ...req.tags, [TAG.node]: String(node) };
-    const labels = { ...toLabels(tags), [LAUNCH_LABEL]: resourceName(req.token) };
-    // Persistent disks go to node 0 only (a disk is attached read-write to one VM), at insert time,
-    // so they are there when the startup script mounts them.
-    const volumes = node === 0 ? volumesOf(req.resources) : [];
-    const ready = volumes.length
-      ? await (await this.disks()).prepareIn(zone, volumes, resourceName(req.token).slice(0, 40), name)
-      : [];
-    const instanceResource: Instance = {
-      name,
-      machineType: `zones/${zone}/machineTypes/${type}`,
-      labels,
-      scheduling: this.scheduling(req),
-      disks: [
-        {
-          boot: true,
-          autoDelete: true,
-          initializeParams: { sourceImage: this.opts.image ?? DEFAULT_IMAGE, diskSizeGb: String(req.resources.disk ?? 50) },
-        },
-        ...ready.map((d) => ({ source: d.selfLink, deviceName: d.name, mode: "READ_WRITE", boot: false, autoDelete: false })),
-      ],
-      networkInterfaces: [
-        { network: "global/networks/default", accessConfigs: [{ type: "ONE_TO_ONE_NAT", name: "External NAT" }] },
-      ],
-      // The agent uploads checkpoints with the VM's service account.
-      serviceAccounts: [{ email: "default", scopes: ["https://www.googleapis.com/auth/cloud-platform"] }],
-      metadata: {
-        items: Object.entries({ ...this.metadata(volumes), [TAGS_METADATA_KEY]: JSON.stringify(tags) }).map(([key, value]) => ({
-          key,
-          value,
-        })),
-      },
-    };
-    try {
-      const [lro] = await c.instances.insert({
-        project,
-        zone,
-        requestId: requestIdOf(`${req.token}/${zone}/${name}`),
-        instanceResource,
-      });
-      await waitZoneOperation(c, project, zone, operationOf(lro));
-    } catch (e) {
-      const cls = e instanceof ComputeOperationError ? classifyGcpError(e.info) : classifyError(e);
-      if (cls.kind === "refused") return cls;
-      if (cls.kind !== "already-exists") throw providerError(e, `insert ${name} in ${zone}`);
-      this.logger.info({ zone, name }, "instance exists; adopting it");
-    }
-    const [inst] = await c.instances.get({ project, zone, instance: name });
-    return { kind: "ok", instance: this.toInfo(inst, zone) };
-  }
-
-  private scheduling(req: LaunchRequest): Scheduling {
-    if (!req.spot) return { provisioningModel: "STANDARD", automaticRestart: true, onHostMaintenance: "MIGRATE" };
-    if (this.opts.legacyPreemptible) return { preemptible: true, automaticRestart: false, onHostMaintenance: "TERMINATE" };
-    // STOP keeps the boot disk for a restart in place; DELETE (the default) lets the next attempt
-    // start clean elsewhere, with state on a persistent data disk or in the checkpoint store.
-    const action = req.resources.on_interruption === "stop" || req.resources.on_interruption === "hibernate" ? "STOP" : "DELETE";
-    return {
-      provisioningModel: "SPOT",
-      instanceTerminationAction: action,
-      automaticRestart: false,
-      onHostMaintenance: "TERMINATE",
     };
   }
 
@@ -327,102 +243,21 @@ export class GcpProvider implements Provider {
     }
   }
 
-  /** VMs of an earlier run of this same launch (any zone), so a retry adopts instead of launching twice. */
-  private async findLaunched(req: LaunchRequest): Promise<InstanceInfo[]> {
-    const c = await this.clients();
-    const filter = `labels.${LAUNCH_LABEL} = "${resourceName(req.token)}"`;
-    const found: InstanceInfo[] = [];
-    for await (const [scope, list] of c.instances.aggregatedListAsync({ project: await this.project(), filter }, NO_AUTOPAGE))
-      for (const inst of list.instances ?? [])
-        if (inst.status !== "TERMINATED") found.push(this.toInfo(inst, lastSegment(scope)));
-    return found;
-  }
-
-  private toInfo(inst: Instance, zone: string): InstanceInfo {
-    const s = inst.scheduling ?? {};
-    const nic = inst.networkInterfaces?.[0];
-    const address = nic?.accessConfigs?.[0]?.natIP || nic?.networkIP || undefined;
-    const launchedAt = inst.creationTimestamp ? Date.parse(inst.creationTimestamp) : this.clock.now();
-    return {
-      id: formatGcpId({ kind: "vm", zone, name: inst.name ?? "" }),
-      provider: "gcp",
-      instanceType: lastSegment(inst.machineType),
-      zone,
-      region: regionOf(zone),
-      spot: s.provisioningModel === "SPOT" || s.preemptible === true,
-      status: vmStatus(inst.status),
-      pricePerHour: 0,
-      onDemandPricePerHour: 0,
-      launchedAt: Number.isFinite(launchedAt) ? launchedAt : this.clock.now(),
-      tags: tagsOf(inst),
-      ...(address ? { address } : {}),
-    };
-  }
-
   async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
-    const c = await this.clients();
-    const project = await this.project();
-    const out: InstanceInfo[] = [];
-    const tpuRefs = [];
-    for (const id of ids) {
-      const ref = parseGcpId(id);
-      if (!ref) throw new ProviderError("gcp", "BAD_INSTANCE_ID", `not a GCP instance id: ${id}`, false);
-      if (ref.kind === "tpu") {
-        tpuRefs.push(ref);
-        continue;
-      }
-      let info: InstanceInfo;
-      try {
-        const [inst] = await c.instances.get({ project, zone: ref.zone, instance: ref.name });
-        info = this.toInfo(inst, ref.zone);
-      } catch (e) {
-        if (classifyError(e).kind !== "not-found") throw providerError(e, `describe ${id}`);
-        const now = this.clock.now();
-        info = {
-          id,
-          provider: "gcp",
-          instanceType: "",
-          zone: ref.zone,
-          region: regionOf(ref.zone),
-          spot: true,
-          status: "terminated",
-          pricePerHour: 0,
-          onDemandPricePerHour: 0,
-          launchedAt: now,
-          endedAt: now,
-          tags: {},
-        };
-      }
-      // Only a VM that stopped or vanished can have been preempted; a running one costs no extra call.
-      if (info.status !== "running" && info.status !== "pending" && (info.spot || info.status === "terminated")) {
-        const at = await this.preemptedAt(c, project, ref.zone, ref.name);
-        if (at !== undefined) info.interrupted = { reason: "gce-preempted", at };
-      }
-      out.push(info);
-    }
-    if (tpuRefs.length) out.push(...(await (await this.tpu()).describe(tpuRefs)));
-    return out;
-  }
-
-  /** GCE logs a `compute.instances.preempted` zone operation when it reclaims a spot VM. */
-  private async preemptedAt(c: GcpClients, project: string, zone: string, name: string): Promise<number | undefined> {
-    const target = `https://www.googleapis.com/compute/v1/projects/${project}/zones/${zone}/instances/${name}`;
-    const filter = `operationType = "compute.instances.preempted" AND targetLink = "${target}"`;
-    for await (const op of c.zoneOperations.listAsync({ project, zone, filter }, NO_AUTOPAGE)) {
-      const t = Date.parse(op.insertTime ?? "");
-      return Number.isFinite(t) ? t : this.clock.now();
-    }
-    return undefined;
+    const { vms, tpus } = splitRefs(ids);
+    const infos = [
+      ...(vms.length ? await (await this.vms()).describe(vms) : []),
+      ...(tpus.length ? await (await this.tpu()).describe(tpus) : []),
+    ];
+    // In the order asked.
+    const byId = new Map(infos.map((i) => [i.id as string, i]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
-    const c = await this.clients();
     const out: InstanceInfo[] = [];
-    const filter = labelFilter(tags);
-    const request = { project: await this.project(), ...(filter ? { filter } : {}) };
     try {
-      for await (const [scope, list] of c.instances.aggregatedListAsync(request, NO_AUTOPAGE))
-        for (const inst of list.instances ?? []) out.push(this.toInfo(inst, lastSegment(scope)));
+      out.push(...(await (await this.vms()).list(tags)));
     } catch (e) {
       // A TPU-only project may never have enabled Compute Engine: it has no VMs to list.
       if (!isServiceDisabled(e)) throw providerError(e, "list VMs");
@@ -439,32 +274,11 @@ export class GcpProvider implements Provider {
   }
 
   async terminate(ids: InstanceId[]): Promise<void> {
-    const c = await this.clients();
-    const project = await this.project();
-    const slices = new Set<string>();
-    for (const id of ids) {
-      const ref = parseGcpId(id);
-      if (!ref) throw new ProviderError("gcp", "BAD_INSTANCE_ID", `not a GCP instance id: ${id}`, false);
-      if (ref.kind === "tpu") {
-        slices.add(`${ref.zone}/${ref.queuedResource}`);
-        continue;
-      }
-      try {
-        const [lro] = await c.instances.delete({
-          project,
-          zone: ref.zone,
-          instance: ref.name,
-          requestId: requestIdOf(`delete/${id}`),
-        });
-        await waitZoneOperation(c, project, ref.zone, operationOf(lro));
-      } catch (e) {
-        if (classifyError(e).kind !== "not-found") throw providerError(e, `delete ${id}`);
-      }
-    }
-    for (const s of slices) {
-      const [zone, qr] = s.split("/") as [string, string];
-      await (await this.tpu()).deleteSlice(zone, qr);
-    }
+    const { vms, tpus } = splitRefs(ids);
+    if (vms.length) await (await this.vms()).delete(vms);
+    // A slice goes as a whole, whichever of its workers were named.
+    const slices = new Map(tpus.map((r) => [`${r.zone}/${r.queuedResource}`, r]));
+    for (const r of slices.values()) await (await this.tpu()).deleteSlice(r.zone, r.queuedResource);
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
@@ -494,33 +308,14 @@ export class GcpProvider implements Provider {
   }
 }
 
-function vmStatus(s: string | null | undefined): InstanceStatus {
-  switch (s) {
-    case "RUNNING":
-      return "running";
-    case "STOPPING":
-    case "SUSPENDING":
-      return "stopping";
-    case "TERMINATED":
-    case "STOPPED":
-    case "SUSPENDED":
-      return "stopped";
-    default:
-      return "pending";
+function splitRefs(ids: InstanceId[]): { vms: Extract<GcpRef, { kind: "vm" }>[]; tpus: Extract<GcpRef, { kind: "tpu" }>[] } {
+  const vms: Extract<GcpRef, { kind: "vm" }>[] = [];
+  const tpus: Extract<GcpRef, { kind: "tpu" }>[] = [];
+  for (const id of ids) {
+    const ref = parseGcpId(id);
+    if (!ref) throw new ProviderError("gcp", "BAD_INSTANCE_ID", `not a GCP instance id: ${id}`, false);
+    if (ref.kind === "vm") vms.push(ref);
+    else tpus.push(ref);
   }
-}
-
-function tagsOf(inst: Instance): Record<string, string> {
-  const raw = inst.metadata?.items?.find((i) => i.key === TAGS_METADATA_KEY)?.value;
-  if (raw) {
-    try {
-      const t = JSON.parse(raw) as unknown;
-      if (t && typeof t === "object") return t as Record<string, string>;
-    } catch {
-      // fall back to the labels
-    }
-  }
-  const labels = { ...(inst.labels ?? {}) };
-  delete labels[LAUNCH_LABEL];
-  return fromLabels(labels);
+  return { vms, tpus };
 }
