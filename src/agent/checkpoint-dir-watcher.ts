@@ -48,16 +48,23 @@ export class CheckpointDirWatcher {
    * same as at the last poll, or untouched for `quietMs` — so a trainer that checkpoints faster
    * than we poll is still uploaded.
    */
-  async poll(quietMs = 200): Promise<string | undefined> {
+  async poll(quietMs = 200, maxWaitMs = 1000): Promise<string | undefined> {
     const { signature: sig, newestMtime } = await dirState(this.dir);
-    const settled = sig === this.previous || Date.now() - newestMtime >= quietMs;
+    const now = Date.now();
+    const settled = sig === this.previous || now - newestMtime >= quietMs;
     this.previous = sig;
-    if (!sig || !settled || sig === this.lastUploaded) return undefined;
+    if (!sig || sig === this.lastUploaded) return undefined;
+    // A trainer that rewrites its checkpoint faster than it ever settles still gets uploaded, at
+    // most once a second: the upload reads hard-link snapshots, so a renamed file is whole.
+    if (!settled && now - this.lastUploadAt < maxWaitMs) return undefined;
     return sig;
   }
 
+  private lastUploadAt = Date.now();
+
   markUploaded(sig: string): void {
     this.lastUploaded = sig;
+    this.lastUploadAt = Date.now();
   }
 
   async changedSinceUpload(): Promise<boolean> {

@@ -430,6 +430,7 @@ export class Controller {
     if (primary && primary.status !== "terminated") ended = await this.ingest(job, task, attempt, provider, primary);
     if (ended) return false;
     if (gone) return this.instanceGone(job, task, attempt, provider, gone);
+    if (nodes.length > 1 && (await this.checkNodes(job, task, attempt, provider, nodes as InstanceInfo[]))) return false;
     if (primary) await this.checkHeartbeat(job, task, attempt, provider, primary);
     await this.checkBudget(job, task, attempt, provider, primary);
     return attempt.notice_at === null && job.state === "RUNNING";
@@ -568,6 +569,56 @@ export class Controller {
       default:
         return undefined;
     }
+  }
+
+  private readonly unreachableSince = new Map<string, number>();
+  private readonly lastNodeCheck = new Map<string, number>();
+
+  /**
+   * Multi-node jobs run as one: every couple of seconds each node's heartbeat is read; a node that
+   * cannot be reached for `nodeLossMs` (or whose agent went silent) ends the attempt on all of them.
+   * Returns true if it did.
+   */
+  private async checkNodes(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    nodes: InstanceInfo[],
+  ): Promise<boolean> {
+    const now = this.now();
+    if (now - (this.lastNodeCheck.get(job.id) ?? 0) < 2000) return false;
+    this.lastNodeCheck.set(job.id, now);
+    const lossMs = Math.min(this.heartbeatTimeoutMs, 10_000);
+    for (const [i, info] of nodes.entries()) {
+      const beat = await Promise.race([
+        this.transportFor(provider, info)
+          .then((t) => t.readFile(agentPaths().heartbeat))
+          .then((b) => Number(b?.toString()))
+          .catch(() => Number.NaN),
+        new Promise<number>((r) => setTimeout(() => r(Number.NaN), 3000)),
+      ]);
+      const alive = Number.isFinite(beat) && now - beat < lossMs;
+      if (alive) {
+        this.unreachableSince.delete(info.id);
+        continue;
+      }
+      const since = this.unreachableSince.get(info.id) ?? now;
+      this.unreachableSince.set(info.id, since);
+      if (now - since >= lossMs) {
+        this.unreachableSince.delete(info.id);
+        await this.endAttempt(
+          job,
+          task,
+          attempt,
+          "lost",
+          `node ${i} (${info.id}) unreachable for ${Math.round((now - since) / 1000)}s`,
+          provider,
+        );
+        return true;
+      }
+    }
+    return false;
   }
 
   private async checkHeartbeat(

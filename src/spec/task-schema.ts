@@ -31,6 +31,11 @@ export const localMarketSchema = z
     /** Replay an availability trace (`../shared/traces` format), `time_scale` trace seconds per real second. */
     trace: z.string().optional(),
     time_scale: z.number().positive().default(1),
+    /**
+     * Reach instances over SSH like a cloud's: `netns` gives each its own network namespace, address
+     * and sshd (root, iproute2); `loopback` an sshd on a 127.0.0.1 port. Absent: plain processes.
+     */
+    ssh: z.enum(["netns", "loopback"]).optional(),
   })
   .strict();
 export type LocalMarket = z.output<typeof localMarketSchema>;

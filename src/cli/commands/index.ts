@@ -6,6 +6,7 @@ import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
 import { controllerRunCommand } from "./controller.js";
 import { costCommand } from "./cost.js";
+import { downloadCommand } from "./download.js";
 import { launchCommand } from "./launch.js";
 import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
@@ -24,6 +25,7 @@ export const commands: CommandSpec[] = [
   cancelCommand,
   costCommand,
   listCommand,
+  downloadCommand,
   launchCommand,
   terminateCommand,
   offersCommand,

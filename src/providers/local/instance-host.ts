@@ -2,8 +2,16 @@ import { rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { writeFileAtomic } from "../../base/atomic-file.js";
 import { ImdsServer } from "./imds-server.js";
-import { hostPath, type LocalInstanceRecord, type LocalStatus, readRecord, writeStatus } from "./instance-record.js";
+import {
+  type HostInfo,
+  hostPath,
+  type LocalInstanceRecord,
+  type LocalStatus,
+  readRecord,
+  writeStatus,
+} from "./instance-record.js";
 import { killInstanceProcesses } from "./kill-instance-processes.js";
+import type { SshHost } from "./ssh-hosts/ssh-host.js";
 import { loadTraceAvailability } from "./trace-availability.js";
 
 /**
@@ -28,6 +36,8 @@ export async function runInstanceHost(dir: string): Promise<void> {
     if (ending) return;
     ending = true;
     await setStatus({ status: "terminated", endedAt: Date.now(), reason });
+    // The namespace's processes (everything sshd started) die with it.
+    await sshHost?.stop().catch(() => {});
     killInstanceProcesses(rec.id);
     await rm(rec.disk, { recursive: true, force: true });
     await imds.close();
@@ -70,8 +80,25 @@ export async function runInstanceHost(dir: string): Promise<void> {
     },
     control,
   });
-  const imdsPort = await imds.listen();
-  await writeFileAtomic(hostPath(dir), JSON.stringify({ pid: process.pid, imdsPort }));
+  let sshHost: SshHost | undefined;
+  if (rec.ssh) {
+    const { createSshHost, createLoopbackSshHost } = await import("./ssh-hosts/index.js");
+    const opts = { id: rec.id.slice(2, 12), home: rec.disk, authorizedKeys: [rec.ssh.authorizedKey] };
+    sshHost =
+      rec.ssh.mode === "netns" ? await createSshHost({ ...opts, index: rec.ssh.index }) : await createLoopbackSshHost(opts);
+  }
+  // Inside a namespace the instance reaches us through its gateway, as an EC2 VM reaches 169.254.169.254.
+  const imdsHost = sshHost?.kind === "netns" ? sshHost.gateway : "127.0.0.1";
+  const imdsPort = await imds.listen(0, imdsHost);
+  const info: HostInfo = {
+    pid: process.pid,
+    imdsPort,
+    imdsHost,
+    ...(sshHost
+      ? { ssh: { address: sshHost.address, port: sshHost.port, user: sshHost.user, fingerprint: sshHost.hostKeyFingerprint } }
+      : {}),
+  };
+  await writeFileAtomic(hostPath(dir), JSON.stringify(info));
   process.on("SIGTERM", () => void reclaim("terminated"));
   process.on("SIGINT", () => void reclaim("terminated"));
 

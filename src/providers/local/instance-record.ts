@@ -23,6 +23,8 @@ export interface LocalInstanceRecord {
   /** Planned spot interruption: the notice comes this long after the instance is running. */
   interruptAfterMs?: number;
   noticeMs: number;
+  /** SSH mode: the host makes a namespace (or loopback) sshd that authorizes this key. */
+  ssh?: { mode: "netns" | "loopback"; authorizedKey: string; index: number };
   /** Trace-driven market: the host reclaims when the trace says capacity is gone. */
   trace?: { file: string; timeScale: number; startedAt: number };
 }
@@ -30,6 +32,9 @@ export interface LocalInstanceRecord {
 export interface HostInfo {
   pid: number;
   imdsPort: number;
+  /** Where the metadata endpoint listens, as seen from the instance. */
+  imdsHost: string;
+  ssh?: { address: string; port: number; user: string; fingerprint: string };
 }
 
 export type LocalStatus =

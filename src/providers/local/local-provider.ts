@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
 import { type Clock, systemClock } from "../../base/clock.js";
 import { usageError } from "../../base/errors.js";
@@ -45,7 +45,7 @@ export class LocalProvider implements Provider {
   private readonly root: string;
   private readonly clock: Clock;
 
-  constructor(opts: LocalProviderOptions) {
+  constructor(private readonly opts: LocalProviderOptions) {
     this.root = join(opts.home, "local");
     this.clock = opts.clock ?? systemClock;
   }
@@ -210,6 +210,7 @@ export class LocalProvider implements Provider {
         ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } }
         : {}),
     };
+    if (market.ssh) rec.ssh = { mode: market.ssh, authorizedKey: this.sshPublicKey(), index: this.nextSubnetIndex() };
     await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
     await writeStatus(dir, { status: "pending" });
     const log = openSync(join(dir, "host.log"), "a");
@@ -219,8 +220,9 @@ export class LocalProvider implements Provider {
       env: { ...process.env, [INSTANCE_MARKER]: id },
     });
     child.unref();
-    // The metadata port is only known once the host listens; wait for it briefly.
-    for (let i = 0; i < 200 && !readHost(dir); i++) await new Promise((r) => setTimeout(r, 10));
+    // The metadata port (and in SSH mode the sshd) is only known once the host is up; wait for it.
+    const waitMs = rec.ssh ? 20_000 : 3000;
+    for (let i = 0; i < waitMs / 10 && !readHost(dir); i++) await new Promise((r) => setTimeout(r, 10));
     const info = this.info(rec);
     if (!info) throw new Error(`local instance ${id} did not start (see ${join(dir, "host.log")})`);
     return info;
@@ -241,7 +243,7 @@ export class LocalProvider implements Provider {
       onDemandPricePerHour: rec.onDemandPricePerHour,
       launchedAt: rec.launchedAt,
       tags: rec.tags,
-      ...(host ? { address: `127.0.0.1:${host.imdsPort}` } : {}),
+      ...(host ? { address: host.ssh ? `${host.ssh.address}:${host.ssh.port}` : `127.0.0.1:${host.imdsPort}` } : {}),
     };
     if (status.status === "terminated") return { ...base, status: "terminated", endedAt: status.endedAt };
     // A host that died without recording an end left its instance dead all the same.
@@ -289,7 +291,7 @@ export class LocalProvider implements Provider {
         const host = readHost(dir);
         if (host && isAlive(host.pid)) {
           try {
-            await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/terminate`, {
+            await fetch(`http://${host.imdsHost ?? "127.0.0.1"}:${host.imdsPort}/spotrun/terminate`, {
               method: "POST",
               signal: AbortSignal.timeout(2000),
             });
@@ -303,6 +305,8 @@ export class LocalProvider implements Provider {
           } catch {}
         }
         killInstanceProcesses(id);
+        // A host killed here could not take its namespace and sshd down: sweep what dead hosts left.
+        if (rec.ssh) await import("./ssh-hosts/index.js").then((m) => m.sweepSshHosts()).catch(() => {});
         await writeStatus(dir, { status: "terminated", endedAt: this.clock.now(), reason: "terminated" });
         await rm(rec.disk, { recursive: true, force: true });
       }),
@@ -317,21 +321,62 @@ export class LocalProvider implements Provider {
     if (!rec || !host || !isAlive(host.pid)) throw usageError(`local instance ${id} is not running`, "see `spotrun list`");
     if (!rec.spot) throw usageError(`instance ${id} is on-demand; only spot instances are interrupted`);
     const q = noticeMs !== undefined ? `?notice_ms=${noticeMs}` : "";
-    const res = await fetch(`http://127.0.0.1:${host.imdsPort}/spotrun/interrupt${q}`, { method: "POST" });
+    const res = await fetch(`http://${host.imdsHost ?? "127.0.0.1"}:${host.imdsPort}/spotrun/interrupt${q}`, { method: "POST" });
     const body = (await res.json()) as { notice?: { action: string; time: number } };
     if (!body.notice) throw new Error(`instance ${id} did not accept the interruption`);
     return body.notice;
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
-    const rec = readRecord(this.dir(instance.id));
+    const dir = this.dir(instance.id);
+    const rec = readRecord(dir);
     if (!rec) throw new Error(`no local instance ${instance.id}`);
+    const host = readHost(dir);
+    if (host?.ssh) {
+      const { connectSsh } = await import("../../transport/ssh/connect.js");
+      return connectSsh({
+        host: host.ssh.address,
+        port: host.ssh.port,
+        user: host.ssh.user,
+        privateKeyPath: this.sshKeyPath(),
+        // Pinned per instance: subnet addresses are reused by later instances with new host keys.
+        knownHostsPath: join(dir, "known_hosts"),
+        label: `ssh:${instance.id}`,
+        home: rec.disk,
+      });
+    }
     return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) });
   }
 
   agentEnv(instance: InstanceInfo): Record<string, string> {
     const host = readHost(this.dir(instance.id));
-    return host ? { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://127.0.0.1:${host.imdsPort}` } : {};
+    return host ? { AWS_EC2_METADATA_SERVICE_ENDPOINT: `http://${host.imdsHost ?? "127.0.0.1"}:${host.imdsPort}` } : {};
+  }
+
+  private sshKeyPath(): string {
+    return join(this.opts.home, "keys", "local_ed25519");
+  }
+
+  /** The key the controller logs in to SSH-mode instances with; made once per state directory. */
+  private sshPublicKey(): string {
+    const key = this.sshKeyPath();
+    if (!existsSync(key)) {
+      mkdirSync(dirname(key), { recursive: true });
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "spotrun-local", "-f", key]);
+    }
+    return readFileSync(`${key}.pub`, "utf8").trim();
+  }
+
+  /** Namespaced hosts take subnet 10.213.<index>.0/24; start each search past the last one used. */
+  private nextSubnetIndex(): number {
+    const file = join(this.root, "subnet-index");
+    let last = 0;
+    try {
+      last = Number(readFileSync(file, "utf8")) || 0;
+    } catch {}
+    const next = (last % 250) + 1;
+    writeFileSync(file, String(next));
+    return next;
   }
 
   agentCommand(): string {
