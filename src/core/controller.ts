@@ -456,7 +456,10 @@ export class Controller {
     provider: Provider,
     nodes: InstanceInfo[],
   ): Promise<void> {
-    const coordinator = nodes.length > 1 && nodes[0]?.address ? `${nodes[0].address.split(":")[0]}:8476` : undefined;
+    // Workers reach the coordinator on the private network where the provider knows it (TPU slices).
+    const head = nodes[0];
+    const headIp = head?.tags["spotrun:internal-ip"] ?? head?.address?.split(":")[0];
+    const coordinator = nodes.length > 1 && headIp ? `${headIp}:8476` : undefined;
     const logPath = jobLogPath(this.o.home, job.id);
     mkdirSync(dirname(logPath), { recursive: true });
     appendFileSync(

@@ -60,6 +60,21 @@ export const resourcesSchema = z
     key_name: z.string().optional(),
     on_interruption: z.enum(["checkpoint", "hibernate", "stop", "terminate"]).default("checkpoint"),
     market: localMarketSchema.optional(),
+    /** Named persistent disks that follow the job to its replacement VM (GCP). */
+    volumes: z
+      .array(
+        z
+          .object({
+            name: z
+              .string()
+              .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, "lower-case letters, digits and '-', starting with a letter"),
+            size: z.number().int().positive(),
+            mount: z.string(),
+            type: z.string().optional(),
+          })
+          .strict(),
+      )
+      .optional(),
   })
   .strict()
   .superRefine((r, ctx) => {

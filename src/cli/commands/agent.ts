@@ -16,6 +16,24 @@ export const agentRunCommand: CommandSpec = {
   },
 };
 
+export const agentSaveCommand: CommandSpec = {
+  name: "agent save",
+  summary: "On an instance whose agent died: run the checkpoint hook and upload one generation (GCE shutdown script path)",
+  examples: ["spotrun agent save --config ~/.spotrun/agent.json --reason shutdown"],
+  options: (cmd) =>
+    cmd
+      .requiredOption("--config <file>", "the agent configuration the controller wrote")
+      .option("--reason <why>", "recorded in the generation's manifest", "shutdown")
+      .option("--window <duration>", "time until the machine goes", "25s"),
+  async run(_ctx, _args, opts) {
+    const { saveOnce } = await import("../../agent/save-once.js");
+    const windowMs = parseDuration(String(opts.window));
+    if (windowMs === undefined) throw usageError(`--window ${opts.window} is not a duration`);
+    const generation = await saveOnce(String(opts.config), String(opts.reason), windowMs);
+    return { data: { generation }, human: generation ? `uploaded ${generation}` : "nothing to upload" };
+  },
+};
+
 export const agentWatchCommand: CommandSpec = {
   name: "agent watch",
   summary: "Print each interruption notice as one JSON line the moment it is seen (rehearse against a metadata mock)",

@@ -29,8 +29,7 @@ export const downloadCommand: CommandSpec = {
       const task = JSON.parse(job.task_json) as Task;
       const provider = await app.providers.get(task.resources.provider);
       const [info] = await provider.describe([InstanceId(row.id)]);
-      if (!info || info.status !== "running")
-        throw usageError(`instance ${row.id} is not running`, "try again once the job is RUNNING");
+      if (info?.status !== "running") throw usageError(`instance ${row.id} is not running`, "try again once the job is RUNNING");
       const t = await provider.transport(info);
       const dest = resolve(local ?? remote.split("/").filter(Boolean).at(-1) ?? ".");
       try {

@@ -1,6 +1,6 @@
 import { vastCommands } from "../../providers/vast/cli/vast-commands.js";
 import type { CommandSpec } from "../command.js";
-import { agentGuardCommand, agentRunCommand, agentWatchCommand } from "./agent.js";
+import { agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand } from "./agent.js";
 import { cancelCommand } from "./cancel.js";
 import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
@@ -38,4 +38,5 @@ export const commands: CommandSpec[] = [
   agentRunCommand,
   agentWatchCommand,
   agentGuardCommand,
+  agentSaveCommand,
 ];
