@@ -17,6 +17,7 @@ import type { Transport } from "../transport/transport.js";
 import { bootstrapAgent } from "./agent-bootstrap.js";
 import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBackoffMs, planLaunch } from "./decide.js";
 import type { JobEvent } from "./events.js";
+import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
 import { jobLogPath } from "./paths.js";
 
@@ -174,6 +175,8 @@ export class Controller {
       ...(isTerminal(to) ? { ended_at: now } : {}),
     });
     if (from !== to) await this.event(job.id, { kind: "state_changed", from, to, reason }, tx);
+    // Keep the caller's row in step with what was written, so the next step in this visit sees it.
+    Object.assign(job, patch);
     job.state = to;
   }
 
@@ -216,7 +219,23 @@ export class Controller {
       endKind: a.end_kind,
       endedAt: a.ended_at,
     }));
-    const plan = planLaunch(task, past, this.now());
+    let plan = planLaunch(task, past, this.now());
+    let failover: FailoverState | undefined;
+    if (task.recovery.strategy === "failover") {
+      failover = parseFailoverState(job.policy_json);
+      const next = await planFailover(provider, task, failover, this.now());
+      if (next.kind === "wait") {
+        const fatal = next.untilMs === undefined;
+        await this.store.transaction(async (tx) => {
+          await this.event(job.id, { kind: "warning", message: next.reason }, tx);
+          if (fatal) await this.setState(tx, job, "FAILED", next.reason);
+          else await tx.updateJob(job.id, { not_before: next.untilMs as number, message: next.reason });
+        });
+        return;
+      }
+      plan = { spot: next.offer.spot, instanceTypes: [next.offer.instanceType], reason: next.reason };
+      failover = { ...failover, pending: next.offer };
+    }
     const idx = job.attempt + 1;
     await this.store.transaction(async (tx) => {
       await tx.insertAttempt({
@@ -245,9 +264,7 @@ export class Controller {
         job,
         "PROVISIONING",
         `attempt ${idx}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
-        {
-          attempt: idx,
-        },
+        { attempt: idx, ...(failover ? { policy_json: JSON.stringify(failover) } : {}) },
       );
     });
     job.attempt = idx;
@@ -258,9 +275,12 @@ export class Controller {
     const attempt = await this.store.attempt(job.id, job.attempt);
     if (attempt?.state !== "LAUNCHING") return;
     const spot = attempt.spot === 1;
-    const types =
-      task.resources.instance_types ??
-      (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean));
+    const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
+    const offer = failover?.pending;
+    const types = offer
+      ? [offer.instanceType]
+      : (task.resources.instance_types ??
+        (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean)));
     const attemptId = attemptIdOf(job.id as never, attempt.idx);
     const spotSequence = job.spot_requests;
     // Never rent what the budget refuses: the hourly cap bounds the price asked for, per node.
@@ -277,7 +297,8 @@ export class Controller {
         spot,
         ...(maxPrice !== undefined ? { maxPrice } : {}),
         ...(task.resources.region ? { region: task.resources.region } : {}),
-        ...(task.resources.zone ? { zone: task.resources.zone } : {}),
+        ...(offer?.zone || task.resources.zone ? { zone: offer?.zone ?? task.resources.zone } : {}),
+        ...(offer ? { offer } : {}),
         count: task.num_nodes,
         tags: {
           [TAG.managed]: this.storeTag,
@@ -320,6 +341,23 @@ export class Controller {
         });
         this.o.logger.info({ job: job.id }, `spot refused (${result.code}); falling back to on-demand`);
         return this.provision(job, task, provider);
+      }
+      if (failover && offer) {
+        // Walk on: the refused pool is blocked for a while and the next offer is tried at once.
+        const next = recordFailover(failover, { kind: "refused", offer, atMs: this.now(), refusal: result.refusal });
+        await this.store.updateJob(job.id, { policy_json: JSON.stringify(next) });
+        job.policy_json = JSON.stringify(next);
+        const fatal = job.launch_failures + 1 > MAX_LAUNCH_FAILURES;
+        await this.endAttempt(
+          job,
+          task,
+          attempt,
+          "launch_failed",
+          `provider refused: ${result.code} — ${result.message}; failing over`,
+          provider,
+          { fatal, immediate: true },
+        );
+        return;
       }
       const fatal = job.attempt === 0 || job.launch_failures + 1 > MAX_LAUNCH_FAILURES;
       await this.endAttempt(
@@ -375,7 +413,12 @@ export class Controller {
         job,
         "SETTING_UP",
         `attempt ${attempt.idx}: ${result.instances.map((i) => i.id).join(", ")} launched`,
-        { launch_failures: 0 },
+        {
+          launch_failures: 0,
+          ...(failover && offer
+            ? { policy_json: JSON.stringify(recordFailover(failover, { kind: "launched", offer, atMs: this.now() })) }
+            : {}),
+        },
       );
     });
     if (priceCap !== undefined && hourly > priceCap) {
@@ -680,14 +723,19 @@ export class Controller {
     kind: AttemptEndKind,
     detail: string,
     provider: Provider,
-    opts: { fatal?: boolean } = {},
+    opts: { fatal?: boolean; immediate?: boolean } = {},
   ): Promise<void> {
     const now = this.now();
     let next = afterAttempt(kind, { preemptions: job.preemptions, error_restarts: job.error_restarts }, task, detail);
     const patch: Partial<JobRow> = { preemptions: next.counters.preemptions, error_restarts: next.counters.error_restarts };
+    if (task.recovery.strategy === "failover" && (kind === "preempted" || kind === "lost")) {
+      // The pool that just preempted us is blocked for block_zone_for; the walk moves on.
+      const st = parseFailoverState((await this.store.job(job.id))?.policy_json ?? null);
+      if (st.pending) patch.policy_json = JSON.stringify(recordFailover(st, { kind: "preempted", offer: st.pending, atMs: now }));
+    }
     if (kind === "launch_failed") {
       patch.launch_failures = job.launch_failures + 1;
-      patch.not_before = now + launchBackoffMs(job.launch_failures + 1);
+      patch.not_before = opts.immediate ? now : now + launchBackoffMs(job.launch_failures + 1);
       if (opts.fatal) next = { ...next, state: "FAILED", message: detail };
     }
     await this.store.transaction(async (tx) => {
