@@ -37,7 +37,7 @@ export interface AgentStart {
 
 export interface SaveReport {
   total_ms: number;
-  agents: { name: string; how: "keys" | "sigterm"; exited: boolean; ms: number }[];
+  agents: { name: string; how: "keys" | "sigterm" | "none"; exited: boolean; ms: number; why?: string }[];
   snapshot_bytes: number;
 }
 
@@ -195,13 +195,18 @@ export class SessionSupervisor {
     const t0 = Date.now();
     const budget = this.spec.save_budget_ms;
     const reserve = Math.min(5_000, budget * 0.3);
-    const panes = await this.tmux.panes(this.spec.session);
+    const panes = await this.tmux.panes(this.spec.session).catch((e: Error) => {
+      // No tmux server: every agent has already ended; the save goes on without them.
+      this.events.warning(`session ${this.spec.session}: no tmux panes to stop (${e.message.trim().split("\n").at(-1)})`);
+      return [];
+    });
     const agents: SaveReport["agents"] = [];
     const stopT0 = Date.now();
     for (const a of this.spec.agents) {
       const pane = panes.find((p) => p.window === a.name);
       if (!pane || pane.dead || !groupAlive(pane.pid)) {
-        agents.push({ name: a.name, how: "sigterm", exited: true, ms: 0 });
+        const why = !pane ? "no window" : pane.dead ? "pane dead" : `no process ${pane.pid}`;
+        agents.push({ name: a.name, how: "none", exited: true, ms: 0, why });
         continue;
       }
       if (a.stop_keys) await this.tmux.sendKeys(`${this.spec.session}:${a.name}`, a.stop_keys).catch(() => {});
@@ -229,7 +234,13 @@ export class SessionSupervisor {
     this.events.step(
       "stop_agents",
       Date.now() - stopT0,
-      agents.map((r) => `${r.name}: ${r.how}, ${r.exited ? `exited in ${r.ms} ms` : "killed at the budget"}`).join("; "),
+      agents
+        .map((r) =>
+          r.how === "none"
+            ? `${r.name}: already gone (${r.why})`
+            : `${r.name}: ${r.how}, ${r.exited ? `exited in ${r.ms} ms` : "killed at the budget"}`,
+        )
+        .join("; "),
     );
     await this.events.timed("flush", () => run("sync", [], { timeout: Math.max(1_000, reserve / 2) }).catch(() => undefined));
     const snapshotBytes = await this.events.timed(

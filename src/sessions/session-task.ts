@@ -14,14 +14,13 @@ export const gcpDiskName = (session: string): string =>
   `spotrun-s-${session.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`.slice(0, 62).replace(/-+$/, "");
 
 /**
- * The provider's share of the volume: GCP reads `resources.volumes` (a persistent disk created once,
- * re-attached to each replacement VM and mounted by its startup script). That field is the GCP
- * provider's, outside the shared task schema, so it is added to the validated task here.
+ * The provider's share of the volume: on GCP, `resources.volumes` (a persistent disk created once,
+ * re-attached to each replacement VM and mounted by its startup script), beside any the file names.
  */
 function withVolume(resources: Task["resources"], name: string, session: SessionFile, spec: SupervisorSpec): Task["resources"] {
   if (resources.provider !== "gcp" || spec.volume.kind !== "mount") return resources;
-  const volumes = [{ name: gcpDiskName(name), size: Math.ceil(session.volume.size / 1024 ** 3), mount: spec.volume.path }];
-  return { ...resources, volumes } as Task["resources"];
+  const disk = { name: gcpDiskName(name), size: Math.ceil(session.volume.size / 1024 ** 3), mount: spec.volume.path };
+  return { ...resources, volumes: [...(resources.volumes ?? []), disk] };
 }
 
 export function sessionTask(name: string, session: SessionFile, spec: SupervisorSpec, spotrunCommand: string): Task {

@@ -48,14 +48,13 @@ export class Tmux {
   }
 
   async panes(session: string): Promise<PaneInfo[]> {
-    const out = await this.cmd(["list-panes", "-s", "-t", session, "-F", "#{window_name}\t#{pane_pid}\t#{pane_dead}"]).catch(
-      () => "",
-    );
+    // Printable separators only: without a UTF-8 locale (an SSH session) tmux prints a tab as `_`.
+    const out = await this.cmd(["list-panes", "-s", "-t", session, "-F", "#{window_name}|#{pane_pid}|#{pane_dead}"]);
     return out
       .split("\n")
-      .filter((l) => l.includes("\t"))
+      .filter((l) => l.includes("|"))
       .map((l) => {
-        const [window, pid, dead] = l.split("\t");
+        const [window, pid, dead] = l.split("|");
         return { window: window as string, pid: Number(pid), dead: dead === "1" };
       });
   }

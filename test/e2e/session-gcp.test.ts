@@ -142,7 +142,7 @@ volume: {size: 10GB}
     const p = join(disk, "home", "workspaces", a, "notes.txt");
     return existsSync(p) ? readFileSync(p, "utf8").trim().split("\n").length : 0;
   };
-  let phase: "first" | "preempted" | "stopping" = "first";
+  let phase: "first" | "noticed" | "preempted" | "stopping" = "first";
   let windowsOnVm1: string[] = [];
   let diskUsersOnVm1: string[] = [];
   const deadline = Date.now() + 50_000;
@@ -163,9 +163,12 @@ volume: {size: 10GB}
         );
       }
       if (phase === "first" && vmOrder[0] && notes("coder") >= 3 && notes("reviewer") >= 3) {
-        phase = "preempted";
+        // GCE's notice; the VM itself stops 30 s later unless the controller deleted it first.
+        phase = "noticed";
         metadata[0]?.set("instance/preempted", "TRUE");
-        compute.preempt(ZONE, vmOrder[0]);
+      } else if (phase === "noticed" && (await store.attempt(jobId, 0))?.state === "ENDED") {
+        phase = "preempted";
+        if (compute.instances.has(`${ZONE}/${vmOrder[0]}`)) compute.preempt(ZONE, vmOrder[0] as string);
       } else if (phase === "preempted" && vmOrder[1] && ["coder", "reviewer"].every((a) => history(a).length >= 3)) {
         const { stdout } = await run("tmux", ["-L", `spotrun-${NAME}`, "list-windows", "-t", NAME, "-F", "#{window_name}"]);
         windowsOnVm1 = stdout.trim().split("\n");
