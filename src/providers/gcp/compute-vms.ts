@@ -9,6 +9,7 @@ import { classifyError, classifyGcpError, type GcpErrorClass } from "./gcp-error
 import { formatGcpId, type GcpRef, lastSegment, regionOf } from "./gcp-instance-id.js";
 import { fromLabels, labelFilter, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
 import { requestIdOf, resourceName } from "./gcp-names.js";
+import type { GcpPricer } from "./gcp-price-catalog.js";
 import { providerError } from "./tpu-slices.js";
 
 type Instance = protos.google.cloud.compute.v1.IInstance;
@@ -26,6 +27,8 @@ export interface ComputeVmsDeps {
   image: string;
   /** The older `preemptible: true` instead of `provisioningModel: SPOT`. */
   legacyPreemptible: boolean;
+  /** List price of a machine type in a region (undefined: unknown, reported as 0). */
+  price: GcpPricer;
 }
 
 /** Async iterators page on demand anyway; saying so keeps google-gax from warning on every call. */
@@ -225,16 +228,19 @@ export class ComputeVms {
     const nic = inst.networkInterfaces?.[0];
     const address = nic?.accessConfigs?.[0]?.natIP || nic?.networkIP || undefined;
     const launchedAt = inst.creationTimestamp ? Date.parse(inst.creationTimestamp) : this.d.clock.now();
+    const instanceType = lastSegment(inst.machineType);
+    const spot = s.provisioningModel === "SPOT" || s.preemptible === true;
+    const price = this.d.price(instanceType, regionOf(zone), spot);
     return {
       id: formatGcpId({ kind: "vm", zone, name: inst.name ?? "" }),
       provider: "gcp",
-      instanceType: lastSegment(inst.machineType),
+      instanceType,
       zone,
       region: regionOf(zone),
-      spot: s.provisioningModel === "SPOT" || s.preemptible === true,
+      spot,
       status: vmStatus(inst.status),
-      pricePerHour: 0,
-      onDemandPricePerHour: 0,
+      pricePerHour: price?.pricePerHour ?? 0,
+      onDemandPricePerHour: price?.onDemandPricePerHour ?? 0,
       launchedAt: Number.isFinite(launchedAt) ? launchedAt : this.d.clock.now(),
       tags: tagsOf(inst),
       ...(address ? { address } : {}),

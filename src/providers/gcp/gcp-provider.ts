@@ -20,6 +20,7 @@ import { GcpDisks, type VolumeSpec, volumesOf } from "./disks.js";
 import { closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
 import { isServiceDisabled } from "./gcp-errors.js";
 import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
+import { type GcpPricer, gcpPricer, loadGcpPriceCatalog } from "./gcp-price-catalog.js";
 import { gcpSshKeyPath } from "./setup-checks.js";
 import { agentLauncher, shutdownScript, spotrunVersion, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
@@ -72,6 +73,7 @@ export class GcpProvider implements Provider {
   private tpuP: Promise<TpuSlices> | undefined;
   private disksP: Promise<GcpDisks> | undefined;
   private vmsP: Promise<ComputeVms> | undefined;
+  private pricerP: Promise<GcpPricer> | undefined;
 
   private readonly opts: GcpProviderOptions;
 
@@ -105,9 +107,15 @@ export class GcpProvider implements Provider {
     return this.disksP;
   }
 
+  /** List prices: the shipped catalog overlaid by `<home>/catalog/gcp-prices.json`. */
+  private pricer(): Promise<GcpPricer> {
+    this.pricerP ??= loadGcpPriceCatalog(this.opts.home).then((c) => gcpPricer(c, this.logger));
+    return this.pricerP;
+  }
+
   private vms(): Promise<ComputeVms> {
-    this.vmsP ??= this.clients().then(
-      (clients) =>
+    this.vmsP ??= Promise.all([this.clients(), this.pricer()]).then(
+      ([clients, price]) =>
         new ComputeVms({
           clients,
           project: () => this.project(),
@@ -117,14 +125,15 @@ export class GcpProvider implements Provider {
           metadata: (volumes) => this.metadata(volumes),
           image: this.opts.image ?? DEFAULT_IMAGE,
           legacyPreemptible: this.opts.legacyPreemptible ?? false,
+          price,
         }),
     );
     return this.vmsP;
   }
 
   private tpu(): Promise<TpuSlices> {
-    this.tpuP ??= this.clients().then(
-      (clients) =>
+    this.tpuP ??= Promise.all([this.clients(), this.pricer()]).then(
+      ([clients, price]) =>
         new TpuSlices({
           clients,
           project: () => this.project(),
@@ -134,6 +143,7 @@ export class GcpProvider implements Provider {
           waitMs: this.opts.tpuWaitMs ?? 3_600_000,
           ...(this.opts.onProgress ? { onProgress: this.opts.onProgress } : {}),
           metadata: () => this.metadata(),
+          price,
         }),
     );
     return this.tpuP;
@@ -144,20 +154,23 @@ export class GcpProvider implements Provider {
       ? [resources.tpu]
       : (resources.instance_types ?? [resources.instance_type ?? DEFAULT_MACHINE_TYPE]);
     const zones = resources.zone ? [resources.zone] : resources.region ? await this.zonesOf(resources.region) : [];
+    const price = await this.pricer();
     const out: Offer[] = [];
     for (const t of types)
-      for (const z of zones.length ? zones : [undefined])
+      for (const z of zones.length ? zones : [undefined]) {
+        // Compute has no price API: list prices come from the catalog; a type it lacks stays 0, marked unknown.
+        const p = price(t, z ? regionOf(z) : resources.region, resources.spot);
         out.push({
           provider: "gcp",
           id: `${t}@${z ?? resources.region ?? "any"}${resources.spot ? ":spot" : ""}`,
           instanceType: t,
           ...(z ? { zone: z, region: regionOf(z) } : resources.region ? { region: resources.region } : {}),
           spot: resources.spot,
-          // Compute has no price API; the Cloud Billing catalog is not wired in, so prices are unknown here.
-          pricePerHour: 0,
-          onDemandPricePerHour: 0,
-          detail: { priceKnown: false },
+          pricePerHour: p?.pricePerHour ?? 0,
+          onDemandPricePerHour: p?.onDemandPricePerHour ?? 0,
+          detail: p ? { priceKnown: true, priceApproximate: p.approximate, priceSource: "catalog" } : { priceKnown: false },
         });
+      }
     return out;
   }
 

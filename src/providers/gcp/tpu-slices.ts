@@ -8,6 +8,7 @@ import { classifyError, gcpErrorInfo } from "./gcp-errors.js";
 import { formatGcpId, type GcpRef, regionOf } from "./gcp-instance-id.js";
 import { fromLabels, TAGS_METADATA_KEY, toLabels } from "./gcp-labels.js";
 import { requestIdOf, resourceName } from "./gcp-names.js";
+import { type GcpPricer, perWorker } from "./gcp-price-catalog.js";
 import { parseTpuType } from "./tpu-types.js";
 
 type QueuedResource = protos.google.cloud.tpu.v2.IQueuedResource;
@@ -35,6 +36,8 @@ export interface TpuSlicesDeps {
   onProgress?: (p: TpuProgress) => void;
   /** Node metadata: startup-script, shutdown-script, ssh-keys. */
   metadata: () => Record<string, string>;
+  /** List price of a whole slice (`v4-32`) in a region (undefined: unknown, reported as 0). */
+  price: GcpPricer;
 }
 
 const QR_DONE = new Set(["ACTIVE", "FAILED", "SUSPENDING", "SUSPENDED"]);
@@ -175,16 +178,20 @@ export class TpuSlices {
     const interrupted = NODE_GONE.has(nodeState) || QR_INTERRUPTED.has(qrState);
     const now = this.d.clock.now();
     const tags = tagsOf(node);
+    const isSpot = spot || Boolean(node.schedulingConfig?.spot || node.schedulingConfig?.preemptible);
+    // The ledger sums instances, and a slice is one instance per worker: each carries its share.
+    const slicePrice = this.d.price(node.acceleratorType ?? "", regionOf(zone), isSpot);
+    const price = slicePrice ? perWorker(slicePrice, endpoints.length) : undefined;
     return endpoints.map((ep, k) => ({
       id: formatGcpId({ kind: "tpu", zone, queuedResource: id, worker: k }),
       provider: "gcp" as const,
       instanceType: node.acceleratorType ?? "",
       zone,
       region: regionOf(zone),
-      spot: spot || Boolean(node.schedulingConfig?.spot || node.schedulingConfig?.preemptible),
+      spot: isSpot,
       status: nodeStatus(nodeState, interrupted),
-      pricePerHour: 0,
-      onDemandPricePerHour: 0,
+      pricePerHour: price?.pricePerHour ?? 0,
+      onDemandPricePerHour: price?.onDemandPricePerHour ?? 0,
       launchedAt: createdAt(node.createTime) ?? now,
       tags: {
         ...tags,

@@ -1,0 +1,152 @@
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import pino from "pino";
+import {
+  type GcpPriceCatalog,
+  gcpPrice,
+  gcpPricer,
+  loadGcpPriceCatalog,
+  perWorker,
+  SHIPPED_GCP_CATALOG,
+  tpuChips,
+  userGcpCatalogPath,
+} from "../../../src/providers/gcp/gcp-price-catalog.js";
+import { parseTpuType } from "../../../src/providers/gcp/tpu-types.js";
+
+const catalog = SHIPPED_GCP_CATALOG;
+
+describe("GCP price catalog", () => {
+  test("VM lookups give the per-VM list price, spot or on-demand", () => {
+    const od = gcpPrice(catalog, "n2-standard-4", "us-central1", false);
+    assert.deepEqual(od, { pricePerHour: 0.194236, onDemandPricePerHour: 0.194236, approximate: false });
+    const spot = gcpPrice(catalog, "n2-standard-4", "us-central1", true);
+    assert.ok(spot);
+    assert.equal(spot.onDemandPricePerHour, 0.194236);
+    assert.ok(spot.pricePerHour > 0 && spot.pricePerHour < spot.onDemandPricePerHour);
+    assert.equal(spot.approximate, true, "spot figures are marked approximate");
+    assert.equal(gcpPrice(catalog, "e2-standard-2", "us-east1", false)?.pricePerHour, 0.067006);
+    assert.equal(gcpPrice(catalog, "g2-standard-4", "us-central1", false)?.pricePerHour, 0.70683);
+    assert.equal(gcpPrice(catalog, "a2-highgpu-1g", "us-central1", false)?.pricePerHour, 3.673385);
+    // Regions derived by an uplift are approximate on-demand too.
+    assert.equal(gcpPrice(catalog, "n2-standard-4", "europe-west4", false)?.approximate, true);
+  });
+
+  test("every requested type is priced in every catalogued region", () => {
+    const want = [
+      "e2-standard-2",
+      "e2-standard-4",
+      "e2-standard-8",
+      "n2-standard-2",
+      "n2-standard-4",
+      "n2-standard-8",
+      "n2-standard-16",
+      "n1-standard-4",
+      "n1-standard-8",
+      "c3-standard-4",
+      "c3-standard-8",
+      "g2-standard-4",
+      "g2-standard-8",
+      "a2-highgpu-1g",
+    ];
+    for (const region of ["us-central1", "us-east1", "europe-west4", "asia-east1"])
+      for (const t of want) assert.ok(gcpPrice(catalog, t, region, true), `${t} in ${region}`);
+  });
+
+  test("spot is below on-demand, and both positive, for every entry", () => {
+    const all = [...Object.entries(catalog.vm), ...Object.entries(catalog.tpu_per_chip)];
+    let n = 0;
+    for (const [region, types] of all)
+      for (const [t, e] of Object.entries(types)) {
+        assert.ok(e.spot > 0 && e.on_demand > 0, `${t}@${region} positive`);
+        assert.ok(e.spot < e.on_demand, `${t}@${region}: spot ${e.spot} < on-demand ${e.on_demand}`);
+        n++;
+      }
+    assert.ok(n >= 50, `${n} entries`);
+    assert.match(catalog.source, /2026-11-23/);
+    assert.match(catalog.source, /APPROXIMATE/);
+  });
+
+  test("TPU slices are chips × per-chip price; v4 and v5p count TensorCores (2 per chip), v5e counts chips", () => {
+    const chips = (s: string) => tpuChips(parseTpuType(s) ?? assert.fail(s));
+    assert.equal(chips("v4-32"), 16);
+    assert.equal(chips("v4-8"), 4);
+    assert.equal(chips("v5p-8"), 4);
+    assert.equal(chips("v5litepod-8"), 8);
+    assert.equal(chips("v5litepod-1"), 1);
+    assert.equal(chips("v6e-16"), 16);
+
+    const v4 = gcpPrice(catalog, "v4-32", "us-central2", false);
+    assert.deepEqual(v4, { pricePerHour: 16 * 3.22, onDemandPricePerHour: 16 * 3.22, approximate: false });
+    const v4spot = gcpPrice(catalog, "v4-32", "us-central2", true);
+    assert.ok(v4spot && v4spot.pricePerHour < v4spot.onDemandPricePerHour);
+    const v5e = gcpPrice(catalog, "v5litepod-8", "us-central1", false);
+    assert.equal(v5e?.pricePerHour, 9.6);
+    assert.equal(gcpPrice(catalog, "v5litepod-8", "us-central1", true)?.pricePerHour, 8 * 0.36);
+  });
+
+  test("unknown types, regions and malformed TPU names are undefined, not guessed", () => {
+    assert.equal(gcpPrice(catalog, "m3-ultramem-32", "us-central1", true), undefined);
+    assert.equal(gcpPrice(catalog, "n2-standard-4", "mars-north1", true), undefined);
+    assert.equal(gcpPrice(catalog, "v4-32", "us-central1", true), undefined, "v4 is only in us-central2");
+    assert.equal(gcpPrice(catalog, "v6e-8", "us-central1", true), undefined);
+    assert.equal(gcpPrice(catalog, "v5litepod", "us-central1", true), undefined);
+  });
+
+  test("a slice price split over its workers sums back to the slice price", () => {
+    for (const [type, region, workers] of [
+      ["v4-32", "us-central2", 4],
+      ["v5litepod-16", "us-central1", 4],
+      ["v5litepod-8", "us-central1", 1],
+      ["v4-8", "us-central2", 1],
+    ] as const)
+      for (const spot of [true, false]) {
+        const slice = gcpPrice(catalog, type, region, spot) ?? assert.fail(type);
+        const share = perWorker(slice, workers);
+        const sum = Array.from({ length: workers }, () => share.pricePerHour).reduce((a, b) => a + b, 0);
+        const sumOd = Array.from({ length: workers }, () => share.onDemandPricePerHour).reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(sum - slice.pricePerHour) < 1e-9, `${type} spot=${spot}: ${sum} vs ${slice.pricePerHour}`);
+        assert.ok(Math.abs(sumOd - slice.onDemandPricePerHour) < 1e-9);
+      }
+  });
+
+  test("the pricer warns once per unknown type and region", () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "warn" }, { write: (l: string) => lines.push(l) });
+    const price = gcpPricer(catalog, logger);
+    assert.equal(price("x9-giant-4", "us-central1", true), undefined);
+    assert.equal(price("x9-giant-4", "us-central1", false), undefined);
+    assert.equal(price("x9-giant-4", "us-east1", true), undefined);
+    assert.ok(price("n2-standard-4", "us-central1", true));
+    assert.equal(price("n2-standard-4", undefined, true), undefined);
+    assert.equal(lines.length, 3, lines.join(""));
+    assert.match(lines[0] ?? "", /x9-giant-4/);
+  });
+
+  test("a user catalog in <home>/catalog overrides entries and adds regions; the shipped ones stay", async () => {
+    const home = await mkdtemp(join(tmpdir(), "spotrun-gcpprice-"));
+    try {
+      assert.equal(await loadGcpPriceCatalog(home), SHIPPED_GCP_CATALOG, "no user file: the shipped catalog");
+      const user: Partial<GcpPriceCatalog> = {
+        retrieved_at: "2026-12-01T00:00:00Z",
+        vm: {
+          "us-central1": { "n2-standard-4": { on_demand: 0.2, spot: 0.05 } },
+          "me-west1": { "e2-standard-2": { on_demand: 0.08, spot: 0.03 } },
+        },
+      };
+      await mkdir(join(home, "catalog"), { recursive: true });
+      await writeFile(userGcpCatalogPath(home), JSON.stringify(user));
+      const merged = await loadGcpPriceCatalog(home);
+      assert.equal(gcpPrice(merged, "n2-standard-4", "us-central1", true)?.pricePerHour, 0.05);
+      assert.equal(gcpPrice(merged, "n2-standard-8", "us-central1", false)?.pricePerHour, 0.388472, "others kept");
+      assert.equal(gcpPrice(merged, "e2-standard-2", "me-west1", false)?.pricePerHour, 0.08);
+      assert.equal(gcpPrice(merged, "v4-32", "us-central2", false)?.pricePerHour, 16 * 3.22, "TPU prices kept");
+      assert.equal(merged.retrieved_at, "2026-12-01T00:00:00Z");
+      assert.equal(SHIPPED_GCP_CATALOG.vm["us-central1"]?.["n2-standard-4"]?.spot !== 0.05, true, "shipped not mutated");
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+});
