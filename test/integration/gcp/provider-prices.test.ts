@@ -77,6 +77,12 @@ describe("GcpProvider fills list prices into offers and instances", () => {
     assert.ok(Math.abs(sumOd - 16 * 3.22) < 1e-9, `on-demand slice ${sumOd}`);
     assert.ok(sum > 0 && sum < sumOd, `spot slice ${sum}`);
     for (const i of r.instances) assert.equal(i.pricePerHour, r.instances[0]?.pricePerHour);
+    // describe reads spot back from the node's schedulingConfig: the same spot share.
+    const described = await tpuFx.provider.describe(r.instances.map((i) => i.id));
+    assert.deepEqual(
+      described.map((i) => [i.spot, i.pricePerHour]),
+      r.instances.map((i) => [true, i.pricePerHour]),
+    );
     const offers = await tpuFx.provider.offers(
       resourcesSchema.parse({ provider: "gcp", tpu: "v4-32", zone: "us-central2-b", spot: true }),
     );
