@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { errorMessage, usageError } from "../../base/errors.js";
 import type { Logger } from "../../base/logger.js";
 import shipped from "../../cost/catalog/gcp-prices.json" with { type: "json" };
 import { parseTpuType, type TpuType } from "./tpu-types.js";
@@ -37,11 +38,18 @@ export const SHIPPED_GCP_CATALOG = shipped as GcpPriceCatalog;
 export const userGcpCatalogPath = (home: string) => join(home, "catalog", "gcp-prices.json");
 
 export async function loadGcpPriceCatalog(home: string): Promise<GcpPriceCatalog> {
-  let user: Partial<GcpPriceCatalog> | undefined;
+  const path = userGcpCatalogPath(home);
+  let text: string | undefined;
   try {
-    user = JSON.parse(await readFile(userGcpCatalogPath(home), "utf8")) as Partial<GcpPriceCatalog>;
+    text = await readFile(path, "utf8");
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+  let user: Partial<GcpPriceCatalog> | undefined;
+  try {
+    user = text === undefined ? undefined : (JSON.parse(text) as Partial<GcpPriceCatalog>);
+  } catch (e) {
+    throw usageError(`${path} is not valid JSON (${errorMessage(e)})`, "fix it, or delete it to use the shipped GCP prices");
   }
   if (!user || (!user.vm && !user.tpu_per_chip)) return SHIPPED_GCP_CATALOG;
   return {

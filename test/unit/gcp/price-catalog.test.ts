@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import pino from "pino";
+import { SpotrunError } from "../../../src/base/errors.js";
 import {
   type GcpPriceCatalog,
   gcpPrice,
@@ -145,6 +146,8 @@ describe("GCP price catalog", () => {
       assert.equal(gcpPrice(merged, "v4-32", "us-central2", false)?.pricePerHour, 16 * 3.22, "TPU prices kept");
       assert.equal(merged.retrieved_at, "2026-12-01T00:00:00Z");
       assert.equal(SHIPPED_GCP_CATALOG.vm["us-central1"]?.["n2-standard-4"]?.spot !== 0.05, true, "shipped not mutated");
+      await writeFile(userGcpCatalogPath(home), "{ not json");
+      await assert.rejects(loadGcpPriceCatalog(home), (e: unknown) => e instanceof SpotrunError && e.kind === "usage");
     } finally {
       await rm(home, { recursive: true, force: true });
     }
