@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync } from "node:fs";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 /**
@@ -29,6 +29,29 @@ export class SessionEvents {
     const r = await fn();
     this.step(step, Date.now() - t0, detail?.(r));
     return r;
+  }
+
+  /**
+   * The newest interruption notice the agent recorded on this instance: when it was seen and the
+   * reclaim deadline. The agent writes it before it signals the supervisor.
+   */
+  lastNotice(): { seenAt: number; deadline: number } | undefined {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch {
+      return undefined;
+    }
+    let found: { seenAt: number; deadline: number } | undefined;
+    for (const line of text.split("\n")) {
+      if (!line.includes('"notice"')) continue;
+      try {
+        const e = JSON.parse(line) as { kind?: string; time?: number; seen_at?: number };
+        if (e.kind === "notice" && typeof e.time === "number" && typeof e.seen_at === "number")
+          found = { seenAt: e.seen_at, deadline: e.time };
+      } catch {}
+    }
+    return found;
   }
 
   private append(e: Record<string, unknown>): void {

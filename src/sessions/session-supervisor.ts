@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { safetyMargin } from "../agent/agent.js";
 import { dirSignature } from "../agent/checkpoint-dir-watcher.js";
 import { shellQuote } from "../base/self.js";
 import { linkPersistPath, mapPersistPath } from "./persist-paths.js";
@@ -187,13 +188,24 @@ export class SessionSupervisor {
   }
 
   /**
+   * `save_budget`, or less when a notice leaves less: the agent stops this process at the deadline
+   * less its safety margin (GCP's 30 s leave about 22 s), and the snapshot must be written by then.
+   */
+  budgetNow(now: number): number {
+    const notice = this.events.lastNotice();
+    if (!notice || notice.deadline < now - 60_000) return this.spec.save_budget_ms;
+    const agentStops = notice.deadline - safetyMargin(notice.deadline - notice.seenAt);
+    return Math.max(500, Math.min(this.spec.save_budget_ms, agentStops - now - 200));
+  }
+
+  /**
    * The save on a notice or a stop, inside `save_budget`: agents get their stop (keys or SIGTERM)
    * and until the budget less a reserve to exit; then the disk is flushed and the final snapshot
    * written, which the agent uploads as soon as this process exits.
    */
   async save(): Promise<SaveReport> {
     const t0 = Date.now();
-    const budget = this.spec.save_budget_ms;
+    const budget = this.budgetNow(t0);
     const reserve = Math.min(5_000, budget * 0.3);
     const panes = await this.tmux.panes(this.spec.session).catch((e: Error) => {
       // No tmux server: every agent has already ended; the save goes on without them.
