@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { agentPaths } from "../agent/protocol.js";
@@ -41,11 +42,18 @@ export function supervisorSpec(home: string, name: string, session: SessionFile)
     snapshot_interval_ms: session.snapshot_interval,
     save_budget_ms: session.save_budget,
     volume: volumeLocation(home, name, session),
-    tmux:
-      session.resources.provider === "local"
-        ? { kind: "path", path: localTmuxSocket(home, name) }
-        : { kind: "name", name: `spotrun-${name}` },
+    tmux: tmuxSocketFor(home, name, session),
   };
+}
+
+/** Unix socket paths are limited to 108 bytes; a deep home falls back to a name unique to it. */
+const MAX_SOCKET_PATH = 100;
+
+function tmuxSocketFor(home: string, name: string, session: SessionFile): SupervisorSpec["tmux"] {
+  if (session.resources.provider !== "local") return { kind: "name", name: `spotrun-${name}` };
+  const path = localTmuxSocket(home, name);
+  if (Buffer.byteLength(path) <= MAX_SOCKET_PATH) return { kind: "path", path };
+  return { kind: "name", name: `spotrun-${name}-${createHash("sha256").update(home).digest("hex").slice(0, 8)}` };
 }
 
 export interface SizeEstimate {

@@ -42,6 +42,7 @@ export function sessionTask(name: string, session: SessionFile, spec: Supervisor
       // An idle session writes no snapshot for days; that is not a stall worth a warning.
       stall_warning: 30 * 86_400_000,
     },
-    recovery: { ...base.recovery, max_restarts: session.max_restarts },
+    // Agents failing never fail the supervisor; a supervisor that fails met something on the instance, worth a retry.
+    recovery: { ...base.recovery, max_restarts: session.max_restarts, max_restarts_on_errors: 2 },
   };
 }

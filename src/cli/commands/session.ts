@@ -205,6 +205,11 @@ export const sessionLogsCommand: CommandSpec = {
     const name = args[0] as string;
     const rec = requireSession(ctx.home, name);
     if (opts.agent) {
+      if (rec.session.resources.provider !== "local")
+        throw usageError(
+          `session logs --agent reads the local tmux; session ${name} runs on ${rec.session.resources.provider}`,
+          `ssh to the instance and run: tmux -L spotrun-${name} capture-pane -p -S - -t ${name}:${opts.agent}`,
+        );
       const spec = supervisorSpec(ctx.home, name, rec.session);
       const res = spawnSync(
         "tmux",

@@ -60,3 +60,15 @@ describe("a session's volume on GCP", () => {
     assert.equal(gcpDiskName(`${"x".repeat(60)}-`), `spotrun-s-${"x".repeat(52)}`);
   });
 });
+
+describe("the local tmux socket", () => {
+  test("beside the session when the path fits a unix socket, else a name unique to the home", () => {
+    const f = file("local");
+    const deep = `/${"d".repeat(120)}`;
+    const spec = supervisorSpec(deep, "work", f);
+    assert.equal(spec.tmux.kind, "name");
+    assert.match(tmuxSocketArgs(spec.tmux)[1] as string, /^spotrun-work-[0-9a-f]{8}$/);
+    assert.deepEqual(supervisorSpec(deep, "work", f).tmux, spec.tmux, "stable for the same home");
+    assert.notDeepEqual(supervisorSpec(`${deep}x`, "work", f).tmux, spec.tmux);
+  });
+});
