@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -44,13 +45,36 @@ export interface SaveReport {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function groupAlive(pid: number): boolean {
+/**
+ * Whether any process of the pane's group still runs. Zombies do not count: an agent that exited
+ * is not reaped until its parent (the tmux server) gets to it, which on a loaded machine can take
+ * longer than the save may wait.
+ */
+function groupAlive(pgid: number): boolean {
+  let names: string[];
   try {
-    process.kill(-pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+    names = readdirSync("/proc");
+  } catch {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
   }
+  for (const name of names) {
+    if (name.charCodeAt(0) > 57) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses, so split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) === pgid && fields[0] !== "Z") return true;
+  }
+  return false;
 }
 
 function signalGroup(pid: number, sig: NodeJS.Signals): void {
@@ -195,7 +219,7 @@ export class SessionSupervisor {
     const notice = this.events.lastNotice();
     if (!notice || notice.deadline < now - 60_000) return this.spec.save_budget_ms;
     const agentStops = notice.deadline - safetyMargin(notice.deadline - notice.seenAt);
-    return Math.max(500, Math.min(this.spec.save_budget_ms, agentStops - now - 200));
+    return Math.round(Math.max(500, Math.min(this.spec.save_budget_ms, agentStops - now - 200)));
   }
 
   /**
@@ -254,12 +278,20 @@ export class SessionSupervisor {
         )
         .join("; "),
     );
-    await this.events.timed("flush", () => run("sync", [], { timeout: Math.max(1_000, reserve / 2) }).catch(() => undefined));
-    const snapshotBytes = await this.events.timed(
-      "snapshot",
-      () => writeSnapshot(this.volume, this.host.checkpointDir),
-      (b) => `final, ${b} bytes`,
+    await this.events.timed("flush", () =>
+      run("sync", [], { timeout: Math.round(Math.max(1_000, reserve / 2)) }).catch(() => undefined),
     );
+    const snapshotBytes = await this.events
+      .timed(
+        "snapshot",
+        () => writeSnapshot(this.volume, this.host.checkpointDir),
+        (b) => `final, ${b} bytes`,
+      )
+      .catch((e: Error) => {
+        // The previous snapshot stays in place and is what the agent uploads; the log says why.
+        this.events.warning(`session ${this.spec.session}: final snapshot failed: ${e.message.trim().split("\n").at(-1)}`);
+        return 0;
+      });
     await this.events.timed("tmux_exit", () => this.tmux.killServer());
     const total = Date.now() - t0;
     this.events.step("save_total", total, `budget ${budget} ms`);
