@@ -39,6 +39,12 @@ def save():
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, state_file)
+    # Optional: the fraction of the work done, which spotrun's deadline policy measures progress by.
+    progress_file = os.environ.get("SPOT_PROGRESS_FILE")
+    if progress_file:
+        with open(progress_file + ".tmp", "w") as f:
+            f.write(str(step / total))
+        os.replace(progress_file + ".tmp", progress_file)
 
 
 while step < total:

@@ -8,9 +8,26 @@ import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js";
 import { runHook } from "./hook-runner.js";
 import type { Notice, NoticeWatcher } from "./notice.js";
-import { type AgentConfig, type AgentEvent, type AgentOutcome, agentPaths, type ControlRequest } from "./protocol.js";
+import {
+  type AgentConfig,
+  type AgentEvent,
+  type AgentOutcome,
+  agentPaths,
+  type ControlRequest,
+  PROGRESS_FILE,
+} from "./protocol.js";
 import { snapshotDir } from "./snapshot-dir.js";
 import { Supervisor } from "./supervisor.js";
+
+/** A trainer's progress fraction, if it wrote a readable one. */
+function readProgress(path: string): number | undefined {
+  try {
+    const x = Number(readFileSync(path, "utf8").trim());
+    return Number.isFinite(x) && x >= 0 && x <= 1 ? x : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Time kept back from the notice for the upload: a quarter of what is left, within [200 ms, 10 s]. */
 export const safetyMargin = (leftMs: number): number => Math.min(10_000, Math.max(200, leftMs * 0.25));
@@ -74,6 +91,7 @@ export class Agent {
       SPOT_NUM_WORKERS: String(c.num_nodes),
       SPOT_JOB_ID: c.job_id,
       SPOT_ATTEMPT: String(c.attempt),
+      SPOT_PROGRESS_FILE: join(c.checkpoint.dir, PROGRESS_FILE),
     };
     if (c.coordinator_address) {
       env.JAX_COORDINATOR_ADDRESS = c.coordinator_address;
@@ -195,6 +213,7 @@ export class Agent {
         });
         this.ckWatcher.markUploaded(signature);
         this.lastCheckpointAt = Date.now();
+        const progress = readProgress(join(snap, PROGRESS_FILE));
         this.emit({
           kind: "checkpoint_uploaded",
           generation: m.generation,
@@ -202,6 +221,7 @@ export class Agent {
           files: m.files.length,
           ms: Date.now() - t0,
           reason,
+          ...(progress !== undefined ? { progress } : {}),
         });
         await this.store.prune(this.cfg.checkpoint.keep).catch(() => {});
       } catch (e) {

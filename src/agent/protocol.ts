@@ -6,6 +6,8 @@ import { z } from "zod";
  * and a heartbeat. The controller pulls them over the transport; the agent never reaches out.
  */
 export const AGENT_DIR = ".spotrun";
+/** The file in the checkpoint directory where a trainer may record the fraction of its work done (0–1). */
+export const PROGRESS_FILE = "PROGRESS";
 export const agentPaths = (dir = AGENT_DIR) => ({
   config: `${dir}/agent.json`,
   events: `${dir}/events.jsonl`,
@@ -57,7 +59,16 @@ export type AgentEvent = { at: number } & (
   | { kind: "notice"; action: string; time: number; source: string; seen_at: number }
   | { kind: "rebalance"; source: string }
   | { kind: "hook_ran"; outcome: "ok" | "failed" | "timeout" | "none"; exit_code: number | null; ms: number }
-  | { kind: "checkpoint_uploaded"; generation: string; bytes: number; files: number; ms: number; reason: string }
+  | {
+      kind: "checkpoint_uploaded";
+      generation: string;
+      bytes: number;
+      files: number;
+      ms: number;
+      reason: string;
+      /** The fraction of the work done at this checkpoint, when the trainer writes $SPOT_PROGRESS_FILE. */
+      progress?: number;
+    }
   | { kind: "checkpoint_failed"; message: string }
   | { kind: "checkpoint_stalled"; since_ms: number }
   | { kind: "run_exited"; exit_code: number | null; signal: string | null }

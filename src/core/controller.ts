@@ -9,6 +9,8 @@ import { attemptIdOf, InstanceId, idempotencyKey } from "../base/ids.js";
 import type { Logger } from "../base/logger.js";
 import { isAlive } from "../base/process.js";
 import { summarize } from "../cost/ledger.js";
+import { resolveDeadline } from "../placement/deadline.js";
+import { type Current, type Decision, decide, initialPolicyState, parsePolicyState } from "../placement/policy.js";
 import { type InstanceInfo, type Provider, ProviderError, TAG } from "../providers/provider.js";
 import type { ProviderCache } from "../providers/registry.js";
 import type { ProviderKind, Task } from "../spec/task-schema.js";
@@ -20,6 +22,7 @@ import type { JobEvent } from "./events.js";
 import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
 import { jobLogPath } from "./paths.js";
+import { measureProgress } from "./progress.js";
 
 export interface ControllerOptions {
   store: StateStore;
@@ -236,6 +239,20 @@ export class Controller {
       plan = { spot: next.offer.spot, instanceTypes: [next.offer.instanceType], reason: next.reason };
       failover = { ...failover, pending: next.offer };
     }
+    let policyJson: string | undefined;
+    if (task.recovery.strategy === "deadline") {
+      const d = await this.deadlineDecision(job, task, "none", task.resources.spot);
+      if (d.choice === "idle") {
+        // Ahead of the line with no spot to be had: wait, paying nothing, and look again next interval.
+        await this.store.updateJob(job.id, {
+          policy_json: JSON.stringify(d.state),
+          not_before: this.now() + task.recovery.decision_interval,
+        });
+        return;
+      }
+      plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
+      policyJson = JSON.stringify(d.state);
+    }
     const idx = job.attempt + 1;
     await this.store.transaction(async (tx) => {
       await tx.insertAttempt({
@@ -253,6 +270,7 @@ export class Controller {
         agent_started: 0,
         notice_at: null,
         last_heartbeat: null,
+        stop_reason: null,
       });
       await this.event(
         job.id,
@@ -264,7 +282,11 @@ export class Controller {
         job,
         "PROVISIONING",
         `attempt ${idx}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
-        { attempt: idx, ...(failover ? { policy_json: JSON.stringify(failover) } : {}) },
+        {
+          attempt: idx,
+          ...(failover ? { policy_json: JSON.stringify(failover) } : {}),
+          ...(policyJson ? { policy_json: policyJson } : {}),
+        },
       );
     });
     job.attempt = idx;
@@ -334,7 +356,11 @@ export class Controller {
         message: result.message,
         spot,
       });
-      if (spot && task.resources.fallback_on_demand) {
+      const deadlineSaysOnDemand =
+        spot &&
+        task.recovery.strategy === "deadline" &&
+        (await this.deadlineDecision(job, task, "none", false)).choice === "on_demand";
+      if (spot && (task.resources.fallback_on_demand || deadlineSaysOnDemand)) {
         await this.store.transaction(async (tx) => {
           await tx.updateAttempt(job.id, attempt.idx, { spot: 0 });
           await this.event(job.id, { kind: "fallback_on_demand", attempt: attempt.idx, code: result.code }, tx);
@@ -476,6 +502,14 @@ export class Controller {
     if (nodes.length > 1 && (await this.checkNodes(job, task, attempt, provider, nodes as InstanceInfo[]))) return false;
     if (primary) await this.checkHeartbeat(job, task, attempt, provider, primary);
     await this.checkBudget(job, task, attempt, provider, primary);
+    if (
+      task.recovery.strategy === "deadline" &&
+      primary &&
+      job.state === "RUNNING" &&
+      attempt.notice_at === null &&
+      !attempt.stop_reason
+    )
+      await this.reviewMarket(job, task, attempt, provider, primary);
     return attempt.notice_at === null && job.state === "RUNNING";
   }
 
@@ -563,7 +597,8 @@ export class Controller {
     });
     attempt.events_offset += consumed;
     if (!exit) return false;
-    const stopReason = exit.outcome === "stopped" ? (job.budget_warned >= 2 ? "budget" : "cancel") : undefined;
+    const stopReason =
+      exit.outcome === "stopped" ? (attempt.stop_reason ?? (job.budget_warned >= 2 ? "budget" : "cancel")) : undefined;
     const kind = endKindOf(exit.outcome, stopReason);
     const detail = exit.exit_code !== undefined && exit.exit_code !== null ? `exit code ${exit.exit_code}` : (exit.message ?? "");
     // Pull the last log bytes before the instance goes.
@@ -601,6 +636,7 @@ export class Controller {
           files: e.files,
           ms: e.ms,
           reason: e.reason,
+          ...(e.progress !== undefined ? { progress: e.progress } : {}),
         };
       case "checkpoint_stalled":
         return { kind: "checkpoint_stalled", attempt, since_ms: e.since_ms };
@@ -686,6 +722,75 @@ export class Controller {
       await this.endAttempt(job, task, attempt, "lost", "the agent stopped reporting", provider);
   }
 
+  private readonly lastReview = new Map<string, number>();
+  private readonly lastDecision = new Map<string, string>();
+
+  /** One tick of the deadline policy on the job's measured progress; the state is kept only when acted on. */
+  private async deadlineDecision(job: JobRow, task: Task, current: Current, spotAvailable: boolean): Promise<Decision> {
+    const r = task.recovery;
+    const now = this.now();
+    const [attempts, events] = await Promise.all([this.store.attempts(job.id), this.store.events(job.id)]);
+    const m = measureProgress(attempts, events, now, r.restart_overhead, r.work as number);
+    const state = job.policy_json ? parsePolicyState(JSON.parse(job.policy_json)) : initialPolicyState(r.deadline_policy);
+    const deadlineMs = resolveDeadline(r.deadline as string, job.created_at);
+    const since = attempts.at(-1)?.started_at;
+    const d = decide(
+      {
+        nowMs: now,
+        startMs: job.created_at,
+        deadlineMs,
+        workTotalMs: r.work as number,
+        // Measured progress is an estimate; until the run itself exits 0 the job is not done, so the
+        // policy is never told it is (it would idle a job that still has steps to go).
+        workDoneMs: Math.min(m.workDoneMs, (r.work as number) - r.decision_interval),
+        restartOverheadMs: m.restartOverheadMs,
+        spotAvailable,
+        current,
+        ...(current !== "none" && since !== undefined ? { currentSinceMs: since } : {}),
+        stepMs: r.decision_interval,
+      },
+      state,
+    );
+    const key = `${current}>${d.choice}:${d.rule}`;
+    if (this.lastDecision.get(job.id) !== key) {
+      this.lastDecision.set(job.id, key);
+      await this.event(job.id, {
+        kind: "placement_decision",
+        choice: d.choice,
+        rule: d.rule,
+        current,
+        work_done_ms: Math.round(m.workDoneMs),
+        deadline: new Date(deadlineMs).toISOString(),
+        restart_overhead_ms: Math.round(m.restartOverheadMs),
+      });
+    }
+    return d;
+  }
+
+  /** Every decision interval: does the running attempt's market still keep the job on schedule? */
+  private async reviewMarket(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    info: InstanceInfo,
+  ): Promise<void> {
+    const now = this.now();
+    if (now - (this.lastReview.get(job.id) ?? attempt.started_at) < task.recovery.decision_interval) return;
+    this.lastReview.set(job.id, now);
+    const current: Current = attempt.spot === 1 ? "spot" : "on_demand";
+    const d = await this.deadlineDecision(job, task, current, current === "spot" || task.resources.spot);
+    if (d.choice === current || d.choice === "idle") {
+      await this.store.updateJob(job.id, { policy_json: JSON.stringify(d.state) });
+      return;
+    }
+    // A changeover: checkpoint and stop this attempt; the next one launches on the market chosen.
+    await this.store.updateJob(job.id, { policy_json: JSON.stringify(d.state) });
+    await this.store.updateAttempt(job.id, attempt.idx, { stop_reason: "changeover" });
+    const t = await this.transportFor(provider, info);
+    await t.writeFile(agentPaths().control, JSON.stringify({ action: "checkpoint-and-stop", reason: "changeover" }));
+  }
+
   private async checkBudget(
     job: JobRow,
     task: Task,
@@ -710,6 +815,7 @@ export class Controller {
       job.budget_warned = 2;
       if (info && attempt.agent_started) {
         const t = await this.transportFor(provider, info);
+        await this.store.updateAttempt(job.id, attempt.idx, { stop_reason: "budget" });
         await t.writeFile(agentPaths().control, JSON.stringify({ action: "checkpoint-and-stop", reason: "budget" }));
       } else await this.endAttempt(job, task, attempt, "over_budget", `spent $${spent}`, provider);
     }

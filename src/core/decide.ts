@@ -20,7 +20,9 @@ export type AttemptEndKind =
   | "lost"
   | "cancelled"
   | "over_budget"
-  | "launch_failed";
+  | "launch_failed"
+  /** The deadline policy moved the job between spot and on-demand. */
+  | "changeover";
 
 export interface Transition {
   state: JobState;
@@ -39,7 +41,7 @@ export function endKindOf(outcome: AgentOutcome, stopReason: string | undefined)
     case "preempted":
       return "preempted";
     case "stopped":
-      return stopReason === "budget" ? "over_budget" : "cancelled";
+      return stopReason === "budget" ? "over_budget" : stopReason === "changeover" ? "changeover" : "cancelled";
     case "agent_error":
       return "lost";
   }
@@ -91,6 +93,8 @@ export function afterAttempt(end: AttemptEndKind, c: Counters, task: Task, detai
     }
     case "launch_failed":
       return { state: "RECOVERING", counters: c, message: detail || "launch failed; retrying" };
+    case "changeover":
+      return { state: "RECOVERING", counters: c, message: detail || "changing market to stay on schedule" };
   }
 }
 

@@ -16,7 +16,16 @@ export type JobEvent =
   | { kind: "run_started"; attempt: number; restart: boolean; node?: number }
   | { kind: "notice"; attempt: number; action: string; time: string; source: string; seen_at: string }
   | { kind: "hook_ran"; attempt: number; ms: number; outcome: "ok" | "failed" | "timeout" | "none"; exit_code?: number | null }
-  | { kind: "checkpoint_uploaded"; attempt: number; generation: string; bytes: number; files: number; ms: number; reason: string }
+  | {
+      kind: "checkpoint_uploaded";
+      attempt: number;
+      generation: string;
+      bytes: number;
+      files: number;
+      ms: number;
+      reason: string;
+      progress?: number;
+    }
   | { kind: "checkpoint_stalled"; attempt: number; since_ms: number }
   | { kind: "run_exited"; attempt: number; exit_code: number | null; signal?: string | null; node?: number }
   | { kind: "attempt_ended"; attempt: number; end: string; detail?: string }
@@ -25,6 +34,15 @@ export type JobEvent =
   | { kind: "reaped"; instance_id: string; reason: string }
   | { kind: "cancel_requested" }
   | { kind: "warning"; message: string }
+  | {
+      kind: "placement_decision";
+      choice: string;
+      rule: string;
+      current: string;
+      work_done_ms: number;
+      deadline: string;
+      restart_overhead_ms: number;
+    }
   | { kind: "session_step"; attempt: number; step: string; ms: number; detail?: string };
 
 export type JobEventKind = JobEvent["kind"];

@@ -108,9 +108,26 @@ export const recoverySchema = z
     on_demand_after: z.number().int().min(1).optional(),
     window: duration("recovery.window").optional(),
     deadline: z.string().optional(),
+    /** strategy deadline: how much compute the job needs (its progress is measured against it). */
+    work: duration("recovery.work").optional(),
+    /** strategy deadline: the policy that keeps it on time (see `spotrun simulate --policy all`). */
+    deadline_policy: z.enum(["uniform-progress", "greedy"]).default("uniform-progress"),
+    /** strategy deadline: the restart overhead assumed until one has been measured. */
+    restart_overhead: duration("recovery.restart_overhead").default(180_000),
+    /** strategy deadline: how often a running job's market is reconsidered. */
+    decision_interval: duration("recovery.decision_interval").default(30_000),
     block_zone_for: duration("recovery.block_zone_for").default(1_800_000),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.strategy === "deadline" && (!r.deadline || r.work === undefined))
+      ctx.addIssue({
+        code: "custom",
+        path: ["deadline"],
+        message:
+          "strategy deadline needs recovery.deadline (a time or a duration) and recovery.work (how much compute the job needs)",
+      });
+  });
 
 export const budgetSchema = z
   .object({

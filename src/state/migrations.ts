@@ -93,6 +93,13 @@ const m0001: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = { "0001_initial": m0001 };
+/** Why the controller asked an attempt's agent to stop (budget, cancel, changeover). */
+const m0002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("attempts").addColumn("stop_reason", "text").execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = { "0001_initial": m0001, "0002_attempt_stop_reason": m0002 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -46,6 +46,7 @@ export interface AttemptsTable {
   agent_started: number;
   notice_at: number | null;
   last_heartbeat: number | null;
+  stop_reason: string | null;
 }
 
 export interface InstancesTable {
