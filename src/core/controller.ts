@@ -681,6 +681,24 @@ export class Controller {
         new Promise<number>((r) => setTimeout(() => r(Number.NaN), 3000)),
       ]);
       const alive = Number.isFinite(beat) && now - beat < lossMs;
+      if (i > 0) {
+        // Node 0 reports for the job; another node's agent that ended on its own says why here.
+        const exit = await this.nodeExit(provider, info);
+        if (exit && exit.outcome !== "succeeded") {
+          const what = exit.outcome === "setup_failed" ? "setup" : exit.outcome === "failed" ? "run" : exit.outcome;
+          const kind: AttemptEndKind =
+            exit.outcome === "setup_failed" ? "setup_failed" : exit.outcome === "failed" ? "user_error" : "lost";
+          await this.endAttempt(
+            job,
+            task,
+            attempt,
+            kind,
+            `node ${i} (${info.id}): ${what} ended${exit.exit_code != null ? ` with exit code ${exit.exit_code}` : ""}`,
+            provider,
+          );
+          return true;
+        }
+      }
       if (alive) {
         this.unreachableSince.delete(info.id);
         continue;
@@ -701,6 +719,23 @@ export class Controller {
       }
     }
     return false;
+  }
+
+  /** The `agent_exit` a node's agent wrote, if it has ended. */
+  private async nodeExit(
+    provider: Provider,
+    info: InstanceInfo,
+  ): Promise<Extract<AgentEvent, { kind: "agent_exit" }> | undefined> {
+    const bytes = await Promise.race([
+      this.transportFor(provider, info)
+        .then((t) => t.readFile(agentPaths().events))
+        .catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
+    ]);
+    if (!bytes) return undefined;
+    return parseEventLines(bytes.toString("utf8")).events.findLast(
+      (e): e is Extract<AgentEvent, { kind: "agent_exit" }> => e.kind === "agent_exit",
+    );
   }
 
   private async checkHeartbeat(
