@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
-import { cp } from "node:fs/promises";
+import { cp, mkdir, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { promisify } from "node:util";
@@ -260,5 +261,49 @@ describe("a persistent session on the local provider, with real tmux", () => {
     const r2 = await spotrun(box.home, ["session", "start", "x", "--task", dup]);
     assert.equal(r2.code, 2);
     assert.match(r2.stderr, /dup\.yaml: agents\.1\.name: agent name coder is used twice/);
+  });
+
+  test("flags instead of a file; a shell-expanded ~ means the instance's HOME; a volume too small is warned of", async () => {
+    const big = join(box.work, "big");
+    await mkdir(big);
+    await writeFile(join(big, "blob"), Buffer.alloc(4096));
+    const r = await spotrun(box.home, [
+      "session",
+      "start",
+      "quick",
+      "--persist",
+      `${homedir()}/.spotrun-test-state-${process.pid}`,
+      big,
+      "--agent",
+      "solo=sleep 30",
+      "--volume-size",
+      "4KB",
+      "--json",
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /warning: the persisted paths already hold 4 KiB, over 80% of the 4 KiB volume — start with --volume-size 1GiB/,
+    );
+    const out = lastJson<SessionJson & { volume: { warn: boolean; estimate_bytes: number } }>(r.stdout);
+    assert.deepEqual(out.volume, { size_bytes: 4096, estimate_bytes: 4096, warn: true });
+    const rec = JSON.parse(readFileSync(join(box.home, "sessions", "quick", "session.json"), "utf8")) as {
+      session: { persist: string[]; agents: { name: string; command: string }[] };
+    };
+    assert.deepEqual(rec.session.persist, [`~/.spotrun-test-state-${process.pid}`, big]);
+    assert.deepEqual(rec.session.agents, [{ name: "solo", command: "sleep 30" }]);
+    const vols = await spotrun(box.home, ["volume", "list", "--json"]);
+    assert.equal(vols.code, 0, vols.stderr);
+    const grow = await spotrun(box.home, ["volume", "resize", "quick", "1GB", "--json"]);
+    assert.equal(grow.code, 0, grow.stderr);
+    assert.equal((JSON.parse(grow.stdout) as { size_bytes: number }).size_bytes, 1024 ** 3);
+    const shrink = await spotrun(box.home, ["volume", "resize", "quick", "1MB"]);
+    assert.equal(shrink.code, 2);
+    assert.match(shrink.stderr, /it can only grow/);
+    const again = await spotrun(box.home, ["session", "start", "quick", "--agent", "x=y", "--persist", "~/.x"]);
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /session quick is already running/);
+    const gone = await spotrun(box.home, ["session", "destroy", "quick", "--yes"]);
+    assert.equal(gone.code, 0, gone.stderr);
   });
 });

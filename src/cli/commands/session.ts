@@ -53,7 +53,10 @@ function sessionFromFlags(opts: Record<string, unknown>): { session: SessionFile
   if (opts.spot !== undefined) resources.spot = opts.spot;
   const doc = {
     resources,
-    persist: opts.persist ?? [],
+    // An unquoted `~/x` reaches us expanded by the shell; it meant the instance's HOME, not this one.
+    persist: ((opts.persist as string[] | undefined) ?? []).map((p) =>
+      p.startsWith(`${homedir()}/`) ? `~/${p.slice(homedir().length + 1)}` : p,
+    ),
     agents,
     ...(opts.snapshotInterval !== undefined ? { snapshot_interval: opts.snapshotInterval } : {}),
     ...(opts.volumeSize !== undefined ? { volume: { size: opts.volumeSize } } : {}),
