@@ -43,8 +43,10 @@ describe("a session's volume through the GCP provider and the Compute server", (
     assert.ok(disk, "the session's disk was created in the VM's zone");
     assert.equal(String(disk.sizeGb), "10");
     assert.equal(volumeOf(inserts()[0] as { json: unknown })?.source, disk.selfLink);
+    const first = inserts()[0];
+    assert.ok(first);
     const md = Object.fromEntries(
-      ((inserts()[0]?.json as Json).metadata as { items: { key: string; value: string }[] }).items.map((i) => [i.key, i.value]),
+      ((first.json as Json).metadata as { items: { key: string; value: string }[] }).items.map((i) => [i.key, i.value]),
     );
     assert.ok((md["startup-script"] ?? "").includes(`mount_volume 'spotrun-s-work' '${GCP_VOLUME_MOUNT}'`));
 
