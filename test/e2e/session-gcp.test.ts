@@ -28,6 +28,7 @@ import { FixedProviders, withHome } from "../integration/gcp/e2e-kit.js";
 import { clientsFor, PROJECT } from "../integration/gcp/gcp-fixture.js";
 import { ComputeServer } from "../servers/gcp/compute-server.js";
 import { MetadataServer } from "../servers/gcp/metadata-server.js";
+import { killProcessesUnder } from "../support-cli/spotrun-cli.js";
 
 /**
  * A session through the GCP provider, end to end except for Google: the real controller and
@@ -94,7 +95,9 @@ after(async () => {
   await compute?.close();
   for (const h of hosts) await h.stop();
   hosts = [];
-  await rm(root, { recursive: true, force: true });
+  // A failed run may leave an agent or supervisor of a VM behind; nothing under root survives.
+  killProcessesUnder(root);
+  await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 });
 
 test("GCP: the session's disk follows it to the replacement VM; agents resume by name; the save fits the budget", async () => {
