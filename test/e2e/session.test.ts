@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, lstatSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -30,6 +30,17 @@ interface StepJson {
 }
 
 const AGENTS = ["coder", "reviewer"] as const;
+
+function processesNaming(path: string): number[] {
+  return readdirSync("/proc").flatMap((name) => {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) return [];
+    try {
+      return readFileSync(`/proc/${name}/cmdline`, "utf8").includes(path) ? [Number(name)] : [];
+    } catch {
+      return [];
+    }
+  });
+}
 
 const sessionYaml = `
 resources:
@@ -86,7 +97,14 @@ describe("a persistent session on the local provider, with real tmux", () => {
   after(async () => {
     await run("tmux", ["-S", outerSocket, "kill-server"]).catch(() => {});
     await run("tmux", ["-S", sock(), "kill-server"]).catch(() => {});
+    const root = join(box.home, "..");
     await box.cleanup();
+    // Local instance hosts carry the controller's HOME, not the sandbox's: find them by their command line.
+    for (const pid of processesNaming(root)) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
   });
 
   test("both agents come back by name after a preemption, files intact, resumed, saved inside the 25 s budget", async () => {
