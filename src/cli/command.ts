@@ -39,6 +39,8 @@ export interface CommandSpec {
   name: string;
   summary: string;
   examples: string[];
+  /** Left out of `--help` (commands spotrun runs on instances itself). */
+  hidden?: boolean;
   options?: (cmd: Command) => void;
   /** `args` are the positional arguments in order; `opts` the parsed options (camelCase). */
   run(ctx: CommandContext, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;

@@ -23,7 +23,9 @@ export function mount(program: Command, spec: CommandSpec): void {
   for (const w of path.slice(0, -1)) {
     parent = parent.commands.find((c) => c.name() === w) ?? parent.command(w).description(`${w} commands`);
   }
-  const cmd = parent.command(`${path[path.length - 1]}${argsSyntax ? ` ${argsSyntax}` : ""}`).description(spec.summary);
+  const cmd = parent
+    .command(`${path[path.length - 1]}${argsSyntax ? ` ${argsSyntax}` : ""}`, { hidden: spec.hidden ?? false })
+    .description(spec.summary);
   spec.options?.(cmd);
   cmd.addHelpText("after", `\nExamples:\n${spec.examples.map((e) => `  $ ${e}`).join("\n")}\n${EXIT_HELP}`);
   cmd.action(async (...raw: unknown[]) => {

@@ -38,6 +38,8 @@ export interface ControllerOptions {
   reapEveryMs?: number;
   /** An agent silent this long on a running instance is taken as lost. */
   heartbeatTimeoutMs?: number;
+  /** Visits in flight at once (launches and uploads wait on networks; the store has one connection). */
+  maxConcurrentVisits?: number;
 }
 
 export const LEASE = "controller";
@@ -74,6 +76,7 @@ export class Controller {
   private readonly reapEveryMs: number;
   private readonly heartbeatTimeoutMs: number;
   private readonly storeTag: string;
+  private readonly maxConcurrentVisits: number;
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
@@ -81,6 +84,7 @@ export class Controller {
     this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
     this.reapEveryMs = o.reapEveryMs ?? 10_000;
     this.heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 60_000;
+    this.maxConcurrentVisits = o.maxConcurrentVisits ?? 32;
     this.storeTag = storeId(o.home);
   }
 
@@ -130,19 +134,50 @@ export class Controller {
     await Promise.all([...this.pending]);
   }
 
-  /** One pass: visit every active job that is due and not already being worked on. */
+  /** Active job ids of the current pass, and where the pass has got to. */
+  private queue: string[] = [];
+  private queuePos = 0;
+  private lastLoad = Number.NEGATIVE_INFINITY;
+
+  /**
+   * One wake-up: when the current pass is through, start the next one from the active job ids
+   * (not whole rows: each visit reads its own row fresh); keep a bounded number of visits running.
+   * Visits chain into the next due job as they finish, so the loop's speed is that of the work, not
+   * of the tick, and thousands of jobs never pile onto the store's connection at once.
+   */
   async tick(): Promise<void> {
-    const jobs = await this.store.jobs({ active: true });
     const now = this.now();
-    for (const job of jobs) {
-      if (this.inflight.has(job.id) || (this.nextVisit.get(job.id) ?? 0) > now) continue;
-      this.inflight.add(job.id);
-      void this.visit(job).finally(() => this.inflight.delete(job.id));
+    if (this.queuePos >= this.queue.length && now - this.lastLoad >= this.tickMs) {
+      this.queue = await this.store.activeJobIds();
+      this.queuePos = 0;
+      this.lastLoad = now;
     }
+    this.pump();
     if (now - this.lastReap >= this.reapEveryMs) {
       this.lastReap = now;
-      await this.reap(jobs).catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "reaper pass failed"));
+      await this.reap().catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "reaper pass failed"));
     }
+  }
+
+  private pump(): void {
+    while (this.inflight.size < this.maxConcurrentVisits && this.queuePos < this.queue.length) {
+      const id = this.queue[this.queuePos++] as string;
+      if (this.inflight.has(id) || (this.nextVisit.get(id) ?? 0) > this.now()) continue;
+      this.inflight.add(id);
+      void this.visitId(id).finally(() => {
+        this.inflight.delete(id);
+        this.pump();
+      });
+    }
+  }
+
+  private async visitId(id: string): Promise<void> {
+    const job = await this.store.job(id);
+    if (!job || isTerminal(job.state as JobState)) {
+      this.nextVisit.delete(id);
+      return;
+    }
+    await this.visit(job);
   }
 
   private async visit(job: JobRow): Promise<void> {

@@ -50,6 +50,12 @@ export class StateStore {
       .execute();
   }
 
+  /** Ids of every job not yet in a terminal state, oldest first. */
+  async activeJobIds(): Promise<string[]> {
+    const rows = await this.db.selectFrom("jobs").select("id").where("state", "not in", TERMINAL).orderBy("created_at").execute();
+    return rows.map((r) => r.id);
+  }
+
   async countActive(): Promise<number> {
     const r = await this.db
       .selectFrom("jobs")

@@ -12,10 +12,21 @@ import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
 import { offersCommand } from "./offers.js";
 import { runCommand } from "./run.js";
+import {
+  sessionAttachCommand,
+  sessionDestroyCommand,
+  sessionListCommand,
+  sessionLogsCommand,
+  sessionResumeCommand,
+  sessionStartCommand,
+  sessionStopCommand,
+  sessionSuperviseCommand,
+} from "./session.js";
 import { setupCommand } from "./setup.js";
 import { simulateCommand } from "./simulate.js";
 import { statusCommand } from "./status.js";
 import { terminateCommand } from "./terminate.js";
+import { volumeListCommand, volumeResizeCommand } from "./volume.js";
 
 /** Every command, in the order `--help` lists them. */
 export const commands: CommandSpec[] = [
@@ -29,6 +40,16 @@ export const commands: CommandSpec[] = [
   launchCommand,
   terminateCommand,
   offersCommand,
+  sessionStartCommand,
+  sessionListCommand,
+  sessionAttachCommand,
+  sessionLogsCommand,
+  sessionStopCommand,
+  sessionResumeCommand,
+  sessionDestroyCommand,
+  sessionSuperviseCommand,
+  volumeListCommand,
+  volumeResizeCommand,
   simulateCommand,
   catalogUpdateCommand,
   setupCommand,

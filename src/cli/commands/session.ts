@@ -362,6 +362,7 @@ export const sessionDestroyCommand: CommandSpec = {
 /** Runs on the instance as the session job's `run`; not for people. */
 export const sessionSuperviseCommand: CommandSpec = {
   name: "session supervise",
+  hidden: true,
   summary: "(internal) the session supervisor the session's job runs on its instance",
   examples: [`SPOTRUN_SESSION_SPEC='{…}' spotrun session supervise`],
   options: (cmd) => cmd.option("--spec <file>", `the supervisor spec (default: $${SPEC_ENV})`),
