@@ -165,7 +165,7 @@ try {
   );
   console.log(`  seeding the store: ${seeded.toFixed(0)} ms`);
   console.log(
-    `  ${passes >= 3 ? 3 : passes} full passes in ${elapsed.toFixed(0)} ms → every job visited every ${(elapsed / 3).toFixed(0)} ms (${((3 * n) / (elapsed / 1000)).toFixed(0)} visits/s)`,
+    `  ${Math.min(passes, 3)} full passes in ${elapsed.toFixed(0)} ms → every job visited every ${(elapsed / 3).toFixed(0)} ms (${((3 * n) / (elapsed / 1000)).toFixed(0)} visits/s)`,
   );
   console.log(
     `  agent reads: ${reads}; memory growth ${((process.memoryUsage().rss - rssBefore) / 1e6).toFixed(0)} MB; timers left running: ${timers} (one loop, none per job)`,
