@@ -93,7 +93,9 @@ export function killProcessesUnder(root: string): void {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
       const env = readFileSync(`/proc/${name}/environ`, "utf8");
-      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`)) process.kill(Number(name), "SIGKILL");
+      // Local instance hosts carry the test runner's HOME; their command line names the sandbox.
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
+      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`) || cmd.includes(root)) process.kill(Number(name), "SIGKILL");
     } catch {}
   }
 }
