@@ -54,11 +54,10 @@ export async function followJob(
   home: string,
   jobId: string,
   out: Output,
-  opts: { signal?: AbortSignal; progress?: boolean; logs?: boolean; fromStart?: boolean } = {},
+  opts: { signal?: AbortSignal; progress?: boolean; logs?: boolean } = {},
 ): Promise<JobState> {
   const logPath = jobLogPath(home, jobId);
   let offset = 0;
-  if (!opts.fromStart) offset = 0;
   let seq = 0;
   const drainLog = () => {
     if (opts.logs === false) return;

@@ -95,7 +95,8 @@ export function killProcessesUnder(root: string): void {
       const env = readFileSync(`/proc/${name}/environ`, "utf8");
       // Local instance hosts carry the test runner's HOME; their command line names the sandbox.
       const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`) || cmd.includes(root)) process.kill(Number(name), "SIGKILL");
+      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`) || cmd.includes(root))
+        process.kill(Number(name), "SIGKILL");
     } catch {}
   }
 }

@@ -17,7 +17,7 @@ export const logsCommand: CommandSpec = {
       if (!job) throw notFound(`no job ${args[0]}`, "list jobs with `spotrun status --all`");
       await ensureController(app, ctx.home);
       if (opts.follow) {
-        const state = await followJob(app.store, ctx.home, job.id, ctx.out, { signal: ctx.signal, progress: !ctx.json || true });
+        const state = await followJob(app.store, ctx.home, job.id, ctx.out, { signal: ctx.signal });
         return { exitCode: state === "SUCCEEDED" || state === "RUNNING" ? 0 : state === "CANCELLED" ? 0 : 1 };
       }
       let text = "";

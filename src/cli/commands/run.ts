@@ -51,14 +51,13 @@ export function exitCodeFor(state: JobState, lastEnd: string | null): number {
   return ExitCode.failed;
 }
 
-async function summary(app: App, ids: string[], ctx: CommandContext): Promise<CommandResult> {
+async function summary(app: App, ids: string[]): Promise<CommandResult> {
   const views = await Promise.all(ids.map(async (id) => jobView(app.store, (await app.store.job(id))!, app.clock.now())));
   const lines = views.map(
     (v) =>
       `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${v.savings_pct}%)`,
   );
   const worst = views.map((v) => exitCodeFor(v.state as JobState, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
-  void ctx;
   return { data: views.length === 1 ? views[0] : views, human: lines.join("\n"), exitCode: worst };
 }
 
@@ -166,11 +165,11 @@ export const runCommand: CommandSpec = {
             ? `[spotrun] ${ids.join(", ")} keeps running in the background — spotrun logs ${ids[0]} --follow; spotrun cancel ${ids[0]}`
             : `[spotrun] cancelling ${ids.join(", ")}; its instances are being torn down`,
         );
-        const res = await summary(app, ids, ctx);
+        const res = await summary(app, ids);
         return { ...res, exitCode: ExitCode.interrupted };
       }
       await ensureController(app, ctx.home);
-      return await summary(app, ids, ctx);
+      return await summary(app, ids);
     } finally {
       await app.close();
     }
