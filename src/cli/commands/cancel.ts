@@ -2,7 +2,7 @@ import { notFound } from "../../base/errors.js";
 import { isTerminal, type JobState } from "../../core/job-state.js";
 import { ensureController, openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
-import { followJob } from "../follow-job.js";
+import { driveUntilDone } from "../drive-jobs.js";
 
 export const cancelCommand: CommandSpec = {
   name: "cancel <jobs...>",
@@ -26,16 +26,9 @@ export const cancelCommand: CommandSpec = {
           ids.push(j.id);
         }
       }
-      await ensureController(app, ctx.home);
-      if (opts.wait !== false)
-        for (const id of ids)
-          await followJob(
-            app.store,
-            ctx.home,
-            id,
-            { ...ctx.out, line: () => {}, info: () => {} },
-            { signal: ctx.signal, logs: false },
-          );
+      // Waiting, this command drives the teardown itself if no controller is there to do it.
+      if (opts.wait !== false) await driveUntilDone(app, ctx, ids, ctx.signal);
+      else await ensureController(app, ctx.home);
       const jobs = await Promise.all(ids.map((id) => app.store.job(id)));
       return {
         data: { cancelled: jobs.map((j) => ({ id: j?.id, state: j?.state })) },

@@ -2,13 +2,13 @@ import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
 import { parseDuration } from "../../base/duration.js";
 import { ExitCode, usageError } from "../../base/errors.js";
-import { Controller } from "../../core/controller.js";
 import type { JobState } from "../../core/job-state.js";
 import { submitJob } from "../../core/submit.js";
 import { formatUsd } from "../../cost/ledger.js";
 import { loadTaskFile, type Overrides } from "../../spec/load-task.js";
-import { type App, controllerAlive, ensureController, openApp } from "../app.js";
+import { type App, ensureController, openApp } from "../app.js";
 import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
+import { driveUntilDone } from "../drive-jobs.js";
 import { followJob } from "../follow-job.js";
 import { jobView } from "../job-view.js";
 
@@ -136,26 +136,12 @@ export const runCommand: CommandSpec = {
       };
       process.on("SIGINT", onSigint);
       ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
-      const controller = new Controller({
-        store: app.store,
-        providers: app.providers,
-        home: ctx.home,
-        clock: app.clock,
-        logger: ctx.logger,
-      });
-      const allDone = async () => {
-        for (const id of ids) {
-          const j = await app.store.job(id);
-          if (j && !["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(j.state)) return false;
-        }
-        return true;
-      };
-      // Drive the job here when no other controller owns this store; otherwise just follow it.
-      const driving = (await controllerAlive(app.store, app.clock.now()))
-        ? undefined
-        : controller.run({ signal: stop.signal, until: allDone });
+      // Drive the jobs here whenever no other controller owns this store (and take over if that one
+      // goes away); otherwise just follow them.
+      const driving = driveUntilDone(app, ctx, ids, stop.signal);
       await Promise.all(ids.map((id) => followJob(app.store, ctx.home, id, ctx.out, { signal: stop.signal })));
-      await driving?.catch(() => {});
+      stop.abort();
+      await driving.catch(() => {});
       process.off("SIGINT", onSigint);
       if (interrupted) {
         const choice = await onInterrupt(app, ids, ctx);
