@@ -11,7 +11,7 @@ import { isAlive } from "../base/process.js";
 import { summarize } from "../cost/ledger.js";
 import { resolveDeadline } from "../placement/deadline.js";
 import { type Current, type Decision, decide, initialPolicyState, parsePolicyState } from "../placement/policy.js";
-import { type InstanceInfo, type Provider, ProviderError, TAG } from "../providers/provider.js";
+import { type InstanceInfo, type LaunchRequest, type Offer, type Provider, ProviderError, TAG } from "../providers/provider.js";
 import type { ProviderCache } from "../providers/registry.js";
 import type { ProviderKind, Task } from "../spec/task-schema.js";
 import type { AttemptRow, JobRow, StateStore } from "../state/state-store.js";
@@ -328,6 +328,57 @@ export class Controller {
     await this.provision(job, task, provider);
   }
 
+  /** The launch of one attempt; its idempotency key makes a repeat (or a pre-launch) adopt, not duplicate. */
+  private launchRequest(job: JobRow, task: Task, idx: number, spot: boolean, types: string[], offer?: Offer): LaunchRequest {
+    // Never rent what the budget refuses: the hourly cap bounds the price asked for, per node.
+    const caps = [
+      task.resources.max_price,
+      task.budget.max_hourly !== undefined ? task.budget.max_hourly / task.num_nodes : undefined,
+    ].filter((x): x is number => x !== undefined);
+    const maxPrice = caps.length ? Math.min(...caps) : undefined;
+    return {
+      token: `${idempotencyKey(attemptIdOf(job.id as never, idx))}${spot ? "" : "-od"}`,
+      instanceTypes: types,
+      spot,
+      ...(maxPrice !== undefined ? { maxPrice } : {}),
+      ...(task.resources.region ? { region: task.resources.region } : {}),
+      ...(offer?.zone || task.resources.zone ? { zone: offer?.zone ?? task.resources.zone } : {}),
+      ...(offer ? { offer } : {}),
+      count: task.num_nodes,
+      tags: {
+        [TAG.managed]: this.storeTag,
+        [TAG.job]: job.id,
+        [TAG.attempt]: String(idx),
+        [TAG.spot]: String(spot),
+        ...(task.resources.max_price !== undefined ? { [TAG.maxPrice]: String(task.resources.max_price) } : {}),
+        [TAG.onInterruption]: task.resources.on_interruption,
+        ...(task.checkpoint.hook ? { [TAG.checkpointScript]: task.checkpoint.hook } : {}),
+      },
+      resources: task.resources,
+      spotSequence: job.spot_requests,
+    };
+  }
+
+  private readonly prelaunched = new Set<string>();
+
+  /**
+   * A rebalance recommendation on a task that asks for it: launch the next attempt's instances now,
+   * with the next attempt's idempotency key, so when the reclaim comes the recovery adopts a machine
+   * that is already up. Same market and types as the current attempt.
+   */
+  private prelaunch(job: JobRow, task: Task, attempt: AttemptRow, provider: Provider): void {
+    const key = `${job.id}:${attempt.idx + 1}`;
+    if (this.prelaunched.has(key)) return;
+    this.prelaunched.add(key);
+    const req = this.launchRequest(job, task, attempt.idx + 1, attempt.spot === 1, [attempt.instance_type]);
+    this.background(
+      provider.launch(req).then(async (r) => {
+        if (r.kind === "launched")
+          await this.event(job.id, { kind: "prelaunched", attempt: attempt.idx + 1, instance_ids: r.instances.map((i) => i.id) });
+      }),
+    );
+  }
+
   private async provision(job: JobRow, task: Task, provider: Provider): Promise<void> {
     const attempt = await this.store.attempt(job.id, job.attempt);
     if (attempt?.state !== "LAUNCHING") return;
@@ -338,37 +389,10 @@ export class Controller {
       ? [offer.instanceType]
       : (task.resources.instance_types ??
         (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean)));
-    const attemptId = attemptIdOf(job.id as never, attempt.idx);
     const spotSequence = job.spot_requests;
-    // Never rent what the budget refuses: the hourly cap bounds the price asked for, per node.
-    const caps = [
-      task.resources.max_price,
-      task.budget.max_hourly !== undefined ? task.budget.max_hourly / task.num_nodes : undefined,
-    ].filter((x): x is number => x !== undefined);
-    const maxPrice = caps.length ? Math.min(...caps) : undefined;
     let result: Awaited<ReturnType<Provider["launch"]>>;
     try {
-      result = await provider.launch({
-        token: `${idempotencyKey(attemptId)}${spot ? "" : "-od"}`,
-        instanceTypes: types,
-        spot,
-        ...(maxPrice !== undefined ? { maxPrice } : {}),
-        ...(task.resources.region ? { region: task.resources.region } : {}),
-        ...(offer?.zone || task.resources.zone ? { zone: offer?.zone ?? task.resources.zone } : {}),
-        ...(offer ? { offer } : {}),
-        count: task.num_nodes,
-        tags: {
-          [TAG.managed]: this.storeTag,
-          [TAG.job]: job.id,
-          [TAG.attempt]: String(attempt.idx),
-          [TAG.spot]: String(spot),
-          ...(task.resources.max_price !== undefined ? { [TAG.maxPrice]: String(task.resources.max_price) } : {}),
-          [TAG.onInterruption]: task.resources.on_interruption,
-          ...(task.checkpoint.hook ? { [TAG.checkpointScript]: task.checkpoint.hook } : {}),
-        },
-        resources: task.resources,
-        spotSequence,
-      });
+      result = await provider.launch(this.launchRequest(job, task, attempt.idx, spot, types, offer));
     } catch (e) {
       if (e instanceof ProviderError && e.retryable) {
         await this.store.updateJob(job.id, {
@@ -616,6 +640,7 @@ export class Controller {
     const { events, consumed } = parseEventLines(evBytes.toString("utf8"));
     if (events.length === 0) return false;
     let exit: Extract<AgentEvent, { kind: "agent_exit" }> | undefined;
+    let rebalanced = false;
     await this.store.transaction(async (tx) => {
       for (const e of events) {
         const mapped = this.mapAgentEvent(attempt.idx, e);
@@ -623,6 +648,7 @@ export class Controller {
         if (e.kind === "run_started" && job.state === "SETTING_UP")
           await this.setState(tx, job, "RUNNING", `attempt ${attempt.idx}: running${e.restart ? " (restart)" : ""}`);
         if (e.kind === "notice") await tx.updateAttempt(job.id, attempt.idx, { notice_at: e.seen_at });
+        if (e.kind === "rebalance" && task.recovery.prelaunch_on_rebalance) rebalanced = true;
         if (e.kind === "agent_exit") exit = e;
       }
       await tx.updateAttempt(job.id, attempt.idx, {
@@ -631,6 +657,7 @@ export class Controller {
       });
     });
     attempt.events_offset += consumed;
+    if (rebalanced) this.prelaunch(job, task, attempt, provider);
     if (!exit) return false;
     const stopReason =
       exit.outcome === "stopped" ? (attempt.stop_reason ?? (job.budget_warned >= 2 ? "budget" : "cancel")) : undefined;
@@ -681,6 +708,8 @@ export class Controller {
         return { kind: "warning", message: `attempt ${attempt}: checkpoint upload failed: ${e.message}` };
       case "warning":
         return { kind: "warning", message: e.message };
+      case "rebalance":
+        return { kind: "rebalance", attempt, source: e.source };
       case "session_step":
         return { kind: "session_step", attempt, step: e.step, ms: e.ms, ...(e.detail ? { detail: e.detail } : {}) };
       default:
@@ -983,7 +1012,9 @@ export class Controller {
         const idx = Number(i.tags[TAG.attempt]);
         const job = jobId ? await this.store.job(jobId) : undefined;
         const attempt = job ? await this.store.attempt(job.id, idx) : undefined;
-        const owned = job && !isTerminal(job.state as JobState) && job.attempt === idx && attempt && attempt.state !== "ENDED";
+        const live = job && !isTerminal(job.state as JobState);
+        // The current attempt's machines, or a pre-launched spare for the next one.
+        const owned = live && ((job.attempt === idx && attempt && attempt.state !== "ENDED") || job.attempt + 1 === idx);
         if (owned) continue;
         await provider.terminate([i.id]);
         reaped.push(i.id);

@@ -32,6 +32,8 @@ export type JobEvent =
   | { kind: "budget_warning"; spent_usd: number; max_cost_usd: number }
   | { kind: "budget_exceeded"; spent_usd: number; max_cost_usd: number }
   | { kind: "reaped"; instance_id: string; reason: string }
+  | { kind: "rebalance"; attempt: number; source: string }
+  | { kind: "prelaunched"; attempt: number; instance_ids: string[] }
   | { kind: "cancel_requested" }
   | { kind: "warning"; message: string }
   | {

@@ -28,6 +28,8 @@ export const localMarketSchema = z
     /** Refuse this many spot launches (capacity), to exercise fallback. */
     refuse_spot: z.number().int().min(0).default(0),
     provisioning_delay: duration("market.provisioning_delay").default(0),
+    /** A rebalance recommendation this long before each scheduled interruption notice. */
+    rebalance_before: duration("market.rebalance_before").optional(),
     /** Replay an availability trace (`../shared/traces` format), `time_scale` trace seconds per real second. */
     trace: z.string().optional(),
     time_scale: z.number().positive().default(1),
@@ -114,6 +116,8 @@ export const recoverySchema = z
     deadline_policy: z.enum(["uniform-progress", "greedy"]).default("uniform-progress"),
     /** strategy deadline: the restart overhead assumed until one has been measured. */
     restart_overhead: duration("recovery.restart_overhead").default(180_000),
+    /** On a rebalance recommendation, launch the replacement at once, so it is ready by the reclaim. */
+    prelaunch_on_rebalance: z.boolean().default(false),
     /** strategy deadline: how often a running job's market is reconsidered. */
     decision_interval: duration("recovery.decision_interval").default(30_000),
     block_zone_for: duration("recovery.block_zone_for").default(1_800_000),

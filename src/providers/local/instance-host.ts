@@ -105,8 +105,14 @@ export async function runInstanceHost(dir: string): Promise<void> {
   await new Promise((r) => setTimeout(r, rec.provisioningDelayMs));
   await setStatus({ status: "running" });
   const runningAt = Date.now();
-  if (rec.spot && rec.interruptAfterMs !== undefined)
+  if (rec.spot && rec.interruptAfterMs !== undefined) {
     setTimeout(() => notice(rec.noticeMs), Math.max(0, runningAt + rec.interruptAfterMs - Date.now()));
+    if (rec.rebalanceBeforeMs !== undefined)
+      setTimeout(
+        () => imds.setRebalance(Date.now()),
+        Math.max(0, runningAt + rec.interruptAfterMs - rec.rebalanceBeforeMs - Date.now()),
+      );
+  }
   if (rec.spot && rec.trace) watchTrace(rec, () => notice(rec.noticeMs));
   void noticeTimer;
 }

@@ -22,6 +22,8 @@ export interface LocalInstanceRecord {
   provisioningDelayMs: number;
   /** Planned spot interruption: the notice comes this long after the instance is running. */
   interruptAfterMs?: number;
+  /** A rebalance recommendation this long before the planned notice. */
+  rebalanceBeforeMs?: number;
   noticeMs: number;
   /** SSH mode: the host makes a namespace (or loopback) sshd that authorizes this key. */
   ssh?: { mode: "netns" | "loopback"; authorizedKey: string; index: number };

@@ -206,6 +206,9 @@ export class LocalProvider implements Provider {
       provisioningDelayMs: market.provisioning_delay,
       noticeMs: market.notice,
       ...(interruptAfterMs !== undefined ? { interruptAfterMs } : {}),
+      ...(interruptAfterMs !== undefined && market.rebalance_before !== undefined
+        ? { rebalanceBeforeMs: market.rebalance_before }
+        : {}),
       ...(market.trace
         ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } }
         : {}),

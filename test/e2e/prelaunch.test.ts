@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cli.js";
+
+let box: Awaited<ReturnType<typeof sandbox>>;
+before(async () => {
+  box = await sandbox("prelaunch");
+});
+after(async () => box.cleanup());
+
+test("a rebalance recommendation pre-launches the replacement, which the recovery adopts (no second launch)", async () => {
+  const task = await writeTask(
+    box.work,
+    `name: warm
+resources: {provider: local, spot: true, market: {interrupt_after: [3s], rebalance_before: 2s, notice: 2s}}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+recovery: {prelaunch_on_rebalance: true}
+`,
+  );
+  const r = await spotrun(box.home, ["run", task, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const job = lastJson<{ id: string; state: string; attempts: number }>(r.stdout);
+  assert.equal(job.state, "SUCCEEDED");
+  assert.equal(job.attempts, 2);
+  const { default: SQLite } = await import("better-sqlite3");
+  const db = new SQLite(join(box.home, "state.db"), { readonly: true });
+  const kinds = (db.prepare("select kind from events where job_id = ? order by seq").all(job.id) as { kind: string }[]).map(
+    (e) => e.kind,
+  );
+  const inst = db
+    .prepare("select id, attempt, launched_at, ended_at from instances where job_id = ? order by attempt")
+    .all(job.id) as {
+    id: string;
+    attempt: number;
+    launched_at: number;
+    ended_at: number;
+  }[];
+  db.close();
+  assert.ok(kinds.indexOf("rebalance") >= 0 && kinds.indexOf("prelaunched") > kinds.indexOf("rebalance"), kinds.join(","));
+  assert.ok(kinds.indexOf("prelaunched") < kinds.indexOf("notice"), "the replacement was up before the interruption notice");
+  assert.equal(inst.length, 2, "the recovery adopted the spare instead of launching again");
+  assert.ok(
+    Number(inst[1]?.launched_at) < Number(inst[0]?.ended_at),
+    "the replacement was launched before the old instance ended",
+  );
+});
