@@ -18,6 +18,7 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
+import { packageVersion } from "../../base/package-version.js";
 import type { Random } from "../../base/random.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { Transport } from "../../transport/transport.js";
@@ -39,7 +40,6 @@ import {
   runInstancesInput,
 } from "./launch-input.js";
 import { loadOnDemandCatalog, type OnDemandCatalog, onDemandPrice } from "./on-demand-catalog.js";
-import { packageVersion } from "./package-version.js";
 import type { RetryPolicy } from "./retry-strategy.js";
 import { ensureSshSecurityGroup } from "./security-group.js";
 import { latestSpotPrices, type SpotPool } from "./spot-prices.js";

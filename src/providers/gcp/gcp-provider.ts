@@ -4,6 +4,7 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { parseDuration } from "../../base/duration.js";
 import type { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
+import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { Transport } from "../../transport/transport.js";
 import {
@@ -22,7 +23,7 @@ import { isServiceDisabled } from "./gcp-errors.js";
 import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import { type GcpPricer, gcpPricer, loadGcpPriceCatalog } from "./gcp-price-catalog.js";
 import { gcpSshKeyPath } from "./setup-checks.js";
-import { agentLauncher, shutdownScript, spotrunVersion, startupScript } from "./startup-script.js";
+import { agentLauncher, shutdownScript, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
 
 export interface GcpProviderOptions {
@@ -206,7 +207,7 @@ export class GcpProvider implements Provider {
   private metadata(volumes: VolumeSpec[] = []): Record<string, string> {
     const mounts = volumes.flatMap((v) => (v.mount ? [{ name: v.name, mount: v.mount }] : []));
     const md: Record<string, string> = {
-      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? spotrunVersion(), volumes: mounts }),
+      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? packageVersion(), volumes: mounts }),
       "shutdown-script": shutdownScript({ sshUser: this.sshUser() }),
     };
     if (this.opts.osLogin) md["enable-oslogin"] = "TRUE";

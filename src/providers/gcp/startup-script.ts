@@ -1,7 +1,4 @@
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { shellQuote } from "../../base/self.js";
+import { FAILED_MARKER, READY_MARKER, waitForInstallThenRun } from "../install-wait.js";
 
 /**
  * The metadata scripts a spotrun VM or TPU worker boots with, and the command the controller runs
@@ -14,8 +11,7 @@ import { shellQuote } from "../../base/self.js";
  *   saves; the script waits for it to finish so the OS does not cut the upload. If the agent died,
  *   it runs the same save (`spotrun agent save`) from the agent's config, within 25 s.
  */
-export const READY_MARKER = "/var/lib/spotrun/agent-ready";
-export const FAILED_MARKER = "/var/lib/spotrun/agent-install-failed";
+export { FAILED_MARKER, READY_MARKER };
 export const STARTUP_LOG = "/var/log/spotrun-startup.log";
 /** Leaves ~5 s of GCE's 30 s for the OS to stop after the save. */
 export const SHUTDOWN_SAVE_SECONDS = 25;
@@ -94,23 +90,5 @@ timeout ${SHUTDOWN_SAVE_SECONDS} runuser -u ${opts.sshUser} -- spotrun agent sav
  * startup script's install, stop at once if it failed, then exec spotrun with the arguments given.
  */
 export function agentLauncher(waitSeconds = 900): string {
-  const ready = shQuote(READY_MARKER);
-  const failed = shQuote(FAILED_MARKER);
-  const script = `i=0; while [ ! -e ${ready} ]; do if [ -e ${failed} ]; then cat ${failed} >&2; exit 1; fi; i=$((i+1)); if [ $i -gt ${waitSeconds} ]; then echo "spotrun agent: startup-script install not done after ${waitSeconds}s (see ${STARTUP_LOG})" >&2; exit 1; fi; sleep 1; done; exec spotrun "$@"`;
-  return `sh -c ${shellQuote(script)} spotrun`;
-}
-
-/** The running spotrun's version, so instances install the same one. */
-export function spotrunVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "spotrun" && pkg.version) return pkg.version;
-    } catch {
-      // not here: keep walking up
-    }
-    dir = dirname(dir);
-  }
-  return "latest";
+  return waitForInstallThenRun({ waitSeconds, log: STARTUP_LOG, what: "startup-script" });
 }

@@ -1,7 +1,5 @@
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { shellQuote } from "../../base/self.js";
+import { FAILED_MARKER, READY_MARKER, waitForInstallThenRun } from "../install-wait.js";
 
 /**
  * The container's `onstart` script: a Vast image (pytorch/pytorch, CUDA bases) has no Node, so
@@ -10,8 +8,7 @@ import { shellQuote } from "../../base/self.js";
  * command (agentCommand) waits for the marker. `SPOTRUN_ROOT` (unset on an instance) lets a test
  * run the script against a scratch directory.
  */
-export const READY_MARKER = "/var/lib/spotrun/agent-ready";
-export const FAILED_MARKER = "/var/lib/spotrun/agent-install-failed";
+export { FAILED_MARKER, READY_MARKER };
 export const ONSTART_LOG = "/var/log/spotrun-onstart.log";
 
 export function onstartScript(opts: { spotrunVersion: string; npmRegistry?: string }): string {
@@ -54,23 +51,5 @@ echo "spotrun onstart: ready $(date -u +%FT%TZ)"
  * onstart install, give up at once if it failed, then exec spotrun with the arguments given.
  */
 export function agentLauncher(waitSeconds = 900, root = ""): string {
-  const ready = shellQuote(`${root}${READY_MARKER}`);
-  const failed = shellQuote(`${root}${FAILED_MARKER}`);
-  const script = `i=0; while [ ! -e ${ready} ]; do if [ -e ${failed} ]; then cat ${failed} >&2; exit 1; fi; i=$((i+1)); if [ $i -gt ${waitSeconds} ]; then echo "spotrun agent: onstart install not done after ${waitSeconds}s (see ${ONSTART_LOG})" >&2; exit 1; fi; sleep 1; done; exec spotrun "$@"`;
-  return `sh -c ${shellQuote(script)} spotrun`;
-}
-
-/** The running spotrun's version, so instances install the same one (walks up to package.json). */
-export function packageVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "spotrun" && pkg.version) return pkg.version;
-    } catch {
-      // not here: keep walking up
-    }
-    dir = dirname(dir);
-  }
-  return "latest";
+  return waitForInstallThenRun({ waitSeconds, log: ONSTART_LOG, what: "onstart", root });
 }

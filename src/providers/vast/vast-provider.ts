@@ -3,6 +3,7 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
+import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { Transport } from "../../transport/transport.js";
 import {
@@ -20,7 +21,7 @@ import { VastClient } from "./client.js";
 import { classify, statusOf } from "./instance-state.js";
 import { encodeTagEnv, hasTags, metaOf, tagsOf } from "./instance-tags.js";
 import { acceleratorName, applyRentedFilter, toOffer } from "./offer-mapping.js";
-import { agentLauncher, onstartScript, packageVersion } from "./onstart-script.js";
+import { agentLauncher, onstartScript } from "./onstart-script.js";
 import { buildSearchBody } from "./query.js";
 import { sshEndpoint } from "./ssh-target.js";
 import { VastApiError } from "./vast-api-error.js";
