@@ -11,7 +11,15 @@ import { isAlive } from "../base/process.js";
 import { summarize } from "../cost/ledger.js";
 import { resolveDeadline } from "../placement/deadline.js";
 import { type Current, type Decision, decide, initialPolicyState, parsePolicyState } from "../placement/policy.js";
-import { type InstanceInfo, type LaunchRequest, type Offer, type Provider, ProviderError, TAG } from "../providers/provider.js";
+import {
+  type InstanceInfo,
+  type LaunchRequest,
+  type Offer,
+  type Provider,
+  ProviderError,
+  TAG,
+  type TickedMarket,
+} from "../providers/provider.js";
 import type { ProviderCache } from "../providers/registry.js";
 import type { ProviderKind, Task } from "../spec/task-schema.js";
 import type { AttemptRow, JobRow, StateStore } from "../state/state-store.js";
@@ -22,7 +30,18 @@ import type { JobEvent } from "./events.js";
 import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
 import { jobLogPath } from "./paths.js";
-import { measureProgress } from "./progress.js";
+import {
+  decidedTickAt,
+  decisionPointOf,
+  firstTickOf,
+  parseTickDecision,
+  type TickDecision,
+  tickObservation,
+  tickOf,
+  tickStartOf,
+  workDoneByTick,
+} from "./market-ticks.js";
+import { measureProgress, progressMarks, restartOverhead } from "./progress.js";
 
 export interface ControllerOptions {
   store: StateStore;
@@ -275,7 +294,17 @@ export class Controller {
       failover = { ...failover, pending: next.offer };
     }
     let policyJson: string | undefined;
-    if (task.recovery.strategy === "deadline") {
+    const ticked = task.recovery.strategy === "deadline" ? provider.tickedMarket?.(task.resources) : undefined;
+    if (ticked) {
+      const t = await this.tickDecision(job, task, ticked, { toLaunch: true });
+      if (t.kind === "wait" || t.choice === "idle") {
+        // Before the job's first tick, or idle for this one: nothing runs until the next decision.
+        const until = t.kind === "wait" ? t.untilMs : decisionPointOf(ticked, t.tick + 1);
+        await this.store.updateJob(job.id, { not_before: until, message: t.kind === "wait" ? t.reason : `deadline: ${t.rule}` });
+        return;
+      }
+      plan = { ...plan, spot: t.choice === "spot", reason: `deadline: ${t.rule} (tick ${t.tick})` };
+    } else if (task.recovery.strategy === "deadline") {
       const d = await this.deadlineDecision(job, task, "none", task.resources.spot);
       if (d.choice === "idle") {
         // Ahead of the line with no spot to be had: wait, paying nothing, and look again next interval.
@@ -418,6 +447,7 @@ export class Controller {
       const deadlineSaysOnDemand =
         spot &&
         task.recovery.strategy === "deadline" &&
+        !provider.tickedMarket?.(task.resources) &&
         (await this.deadlineDecision(job, task, "none", false)).choice === "on_demand";
       if (spot && (task.resources.fallback_on_demand || deadlineSaysOnDemand)) {
         await this.store.transaction(async (tx) => {
@@ -545,6 +575,8 @@ export class Controller {
       return false;
     }
     const gone = nodes.find((i) => !i || i.status === "terminated" || i.interrupted);
+    const ticked = task.recovery.strategy === "deadline" ? provider.tickedMarket?.(task.resources) : undefined;
+    if (ticked && (await this.reviewTick(job, task, attempt, provider, primary, ticked))) return false;
 
     if (!attempt.agent_started) {
       if (gone) return this.instanceGone(job, task, attempt, provider, gone);
@@ -563,6 +595,7 @@ export class Controller {
     await this.checkBudget(job, task, attempt, provider, primary);
     if (
       task.recovery.strategy === "deadline" &&
+      !ticked &&
       primary &&
       job.state === "RUNNING" &&
       attempt.notice_at === null &&
@@ -864,6 +897,107 @@ export class Controller {
       });
     }
     return d;
+  }
+
+  /**
+   * The deadline policy on a ticked market: one decision per tick, taken at the tick's decision
+   * point and kept in the job's row, so a recovery later in the same tick acts on it rather than
+   * deciding again. The policy's state moves on with each decision (the market's availability is
+   * known, so there is nothing to learn by trying).
+   */
+  private async tickDecision(
+    job: JobRow,
+    task: Task,
+    m: TickedMarket,
+    opts: { toLaunch?: boolean } = {},
+  ): Promise<({ kind: "decided" } & TickDecision) | { kind: "wait"; untilMs: number; reason: string }> {
+    const r = task.recovery;
+    const now = this.now();
+    const firstTick = firstTickOf(m, job.created_at);
+    const tick = decidedTickAt(m, now);
+    if (tick < firstTick)
+      return { kind: "wait", untilMs: decisionPointOf(m, firstTick), reason: "waiting for the market's next tick" };
+    // A launch between a tick's start and its decision point (after a reclaim at that start) waits
+    // for that tick's decision: the last one was taken on a market that has since moved.
+    if (opts.toLaunch && tick < tickOf(m, now))
+      return { kind: "wait", untilMs: decisionPointOf(m, tickOf(m, now)), reason: "waiting for this tick's decision" };
+    const row: unknown = job.policy_json ? JSON.parse(job.policy_json) : null;
+    const kept = parseTickDecision(row);
+    if (kept?.tick === tick) return { kind: "decided", ...kept };
+
+    const [attempts, events] = await Promise.all([this.store.attempts(job.id), this.store.events(job.id)]);
+    const marks = progressMarks(events);
+    const last = attempts.at(-1);
+    const live = last && last.state !== "ENDED" ? { spot: last.spot === 1, startedAt: last.started_at } : undefined;
+    const ended = last?.state === "ENDED" ? last : undefined;
+    const start = tickStartOf(m, firstTick);
+    const deadline = resolveDeadline(r.deadline as string, start);
+    const obs = tickObservation(m, {
+      tick,
+      firstTick,
+      deadlineAfterMs: deadline - start,
+      workMs: r.work as number,
+      workDoneMs: workDoneByTick(m, attempts, marks, tick),
+      restartOverheadMs: restartOverhead(attempts, marks, r.restart_overhead).ms,
+      ...(live ? { live } : {}),
+    });
+    const state = row ? parsePolicyState(row) : initialPolicyState(r.deadline_policy);
+    const d = decide(obs, state);
+    const decided: TickDecision = { tick, choice: d.choice, rule: d.rule };
+    const policyJson = JSON.stringify({ ...d.state, decided });
+    await this.store.transaction(async (tx) => {
+      await tx.updateJob(job.id, { policy_json: policyJson });
+      await this.event(
+        job.id,
+        {
+          kind: "placement_decision",
+          choice: d.choice,
+          rule: d.rule,
+          current: obs.current,
+          work_done_ms: obs.workDoneMs,
+          deadline: new Date(deadline).toISOString(),
+          restart_overhead_ms: obs.restartOverheadMs,
+          tick: m.firstTraceTick + tick,
+          job_tick: tick - firstTick,
+          ...(obs.reclaimed || (ended?.end_kind === "preempted" && tickOf(m, ended.ended_at ?? 0) === tick)
+            ? { reclaimed: true }
+            : {}),
+        },
+        tx,
+      );
+    });
+    job.policy_json = policyJson;
+    return { kind: "decided", ...decided };
+  }
+
+  /**
+   * Each tick, while an attempt is live: take the tick's decision and, when it wants another market
+   * (or none), stop the attempt with a checkpoint. Returns true when the attempt ended here.
+   */
+  private async reviewTick(
+    job: JobRow,
+    task: Task,
+    attempt: AttemptRow,
+    provider: Provider,
+    primary: InstanceInfo | undefined,
+    m: TickedMarket,
+  ): Promise<boolean> {
+    const t = await this.tickDecision(job, task, m);
+    if (t.kind === "wait" || attempt.stop_reason || attempt.notice_at !== null) return false;
+    const current = attempt.spot === 1 ? "spot" : "on_demand";
+    // A reclaimed spot ends by itself; the recovery then acts on this tick's decision.
+    if (t.choice === current || (current === "spot" && !m.spotAvailableAt(t.tick))) return false;
+    const reason = `deadline: ${t.rule} (tick ${t.tick})`;
+    if (!attempt.agent_started || !primary) {
+      // Nothing has run on it yet: there is nothing to save.
+      await this.endAttempt(job, task, attempt, "changeover", reason, provider);
+      return true;
+    }
+    await this.store.updateAttempt(job.id, attempt.idx, { stop_reason: "changeover" });
+    attempt.stop_reason = "changeover";
+    const tr = await this.transportFor(provider, primary);
+    await tr.writeFile(agentPaths().control, JSON.stringify({ action: "checkpoint-and-stop", reason: "changeover" }));
+    return false;
   }
 
   /** Every decision interval: does the running attempt's market still keep the job on schedule? */

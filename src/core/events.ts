@@ -44,6 +44,10 @@ export type JobEvent =
       work_done_ms: number;
       deadline: string;
       restart_overhead_ms: number;
+      /** On a ticked market (a replayed trace): the market's tick, the job's own count, and whether its spot was reclaimed at it. */
+      tick?: number;
+      job_tick?: number;
+      reclaimed?: boolean;
     }
   | { kind: "session_step"; attempt: number; step: string; ms: number; detail?: string };
 

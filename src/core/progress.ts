@@ -15,6 +15,39 @@ export interface MeasuredProgress {
   samples: number;
 }
 
+/** What the event log says about each attempt's run: when it started, when it last saved. */
+export interface ProgressMarks {
+  runStarted: Map<number, number>;
+  lastCheckpoint: Map<number, number>;
+  /** The newest progress fraction the trainer reported with a checkpoint. */
+  reported?: { attempt: number; at: number; fraction: number };
+}
+
+export function progressMarks(events: EventRow[]): ProgressMarks {
+  const marks: ProgressMarks = { runStarted: new Map(), lastCheckpoint: new Map() };
+  for (const e of events) {
+    if (e.kind !== "run_started" && e.kind !== "checkpoint_uploaded") continue;
+    const data = JSON.parse(e.data) as { attempt?: number; progress?: number };
+    if (data.attempt === undefined) continue;
+    if (e.kind === "run_started" && !marks.runStarted.has(data.attempt)) marks.runStarted.set(data.attempt, Number(e.at));
+    if (e.kind === "checkpoint_uploaded") {
+      marks.lastCheckpoint.set(data.attempt, Number(e.at));
+      if (data.progress !== undefined) marks.reported = { attempt: data.attempt, at: Number(e.at), fraction: data.progress };
+    }
+  }
+  return marks;
+}
+
+/** Mean time from an attempt's launch to its user process running; `assumedMs` before any ran. */
+export function restartOverhead(attempts: AttemptRow[], marks: ProgressMarks, assumedMs: number): { ms: number; samples: number } {
+  const overheads = attempts.flatMap((a) => {
+    const started = marks.runStarted.get(a.idx);
+    return started === undefined ? [] : [Math.max(0, started - a.started_at)];
+  });
+  if (overheads.length === 0) return { ms: assumedMs, samples: 0 };
+  return { ms: overheads.reduce((x, y) => x + y, 0) / overheads.length, samples: overheads.length };
+}
+
 export function measureProgress(
   attempts: AttemptRow[],
   events: EventRow[],
@@ -22,36 +55,22 @@ export function measureProgress(
   assumedOverheadMs: number,
   workTotalMs?: number,
 ): MeasuredProgress {
-  const runStarted = new Map<number, number>();
-  const lastCheckpoint = new Map<number, number>();
-  let reported: { attempt: number; at: number; fraction: number } | undefined;
-  for (const e of events) {
-    if (e.kind !== "run_started" && e.kind !== "checkpoint_uploaded") continue;
-    const attempt = (JSON.parse(e.data) as { attempt?: number }).attempt;
-    if (attempt === undefined) continue;
-    if (e.kind === "run_started" && !runStarted.has(attempt)) runStarted.set(attempt, Number(e.at));
-    if (e.kind === "checkpoint_uploaded") {
-      lastCheckpoint.set(attempt, Number(e.at));
-      const fraction = (JSON.parse(e.data) as { progress?: number }).progress;
-      if (fraction !== undefined) reported = { attempt, at: Number(e.at), fraction };
-    }
-  }
+  const marks = progressMarks(events);
   let done = 0;
-  const overheads: number[] = [];
   for (const a of attempts) {
-    const started = runStarted.get(a.idx);
+    const started = marks.runStarted.get(a.idx);
     if (started === undefined) continue;
-    overheads.push(Math.max(0, started - a.started_at));
     if (a.state !== "ENDED") done += Math.max(0, now - started);
     else if (a.end_kind === "succeeded") done += Math.max(0, (a.ended_at ?? now) - started);
-    else done += Math.max(0, (lastCheckpoint.get(a.idx) ?? started) - started);
+    else done += Math.max(0, (marks.lastCheckpoint.get(a.idx) ?? started) - started);
   }
-  const restartOverheadMs = overheads.length ? overheads.reduce((x, y) => x + y, 0) / overheads.length : assumedOverheadMs;
+  const overhead = restartOverhead(attempts, marks, assumedOverheadMs);
+  const reported = marks.reported;
   if (reported && workTotalMs !== undefined) {
     const current = attempts.at(-1);
-    const running = current && current.state !== "ENDED" ? runStarted.get(current.idx) : undefined;
+    const running = current && current.state !== "ENDED" ? marks.runStarted.get(current.idx) : undefined;
     const since = running === undefined ? 0 : Math.max(0, now - (reported.attempt === current?.idx ? reported.at : running));
-    return { workDoneMs: reported.fraction * workTotalMs + since, restartOverheadMs, samples: overheads.length };
+    return { workDoneMs: reported.fraction * workTotalMs + since, restartOverheadMs: overhead.ms, samples: overhead.samples };
   }
-  return { workDoneMs: done, restartOverheadMs, samples: overheads.length };
+  return { workDoneMs: done, restartOverheadMs: overhead.ms, samples: overhead.samples };
 }

@@ -88,6 +88,22 @@ export class ProviderError extends Error {
 }
 export const isRetryable = (e: unknown): boolean => e instanceof ProviderError && e.retryable;
 
+/**
+ * A market that moves in whole ticks and says what it shows at each (a replayed availability
+ * trace): the deadline policy then decides once per tick, as `spotrun simulate` does on the trace.
+ */
+export interface TickedMarket {
+  /** Wall-clock time at which tick 0 began. */
+  epochMs: number;
+  /** One tick, wall-clock. */
+  tickMs: number;
+  /** One tick in the market's own time (the trace's `gap_seconds`): what the policy reasons in. */
+  marketTickMs: number;
+  /** The trace tick that wall-clock tick 0 replays (a replay may start into the trace). */
+  firstTraceTick: number;
+  spotAvailableAt(tick: number): boolean;
+}
+
 /** Where an agent on this provider learns of an interruption. */
 export type NoticeSource = "aws-imds" | "gce-metadata" | "none";
 
@@ -106,6 +122,8 @@ export interface Provider {
   agentEnv(instance: InstanceInfo): Record<string, string>;
   /** Reject what can never launch (an unknown instance type) before a job is recorded; throws a usage error. */
   validateResources?(resources: Resources): void;
+  /** The market's clock, when it moves in whole ticks (see TickedMarket); undefined for a real cloud. */
+  tickedMarket?(resources: Resources): TickedMarket | undefined;
   /** The command that starts spotrun on the instance; `spotrun` (from PATH) unless the provider knows better. */
   agentCommand?(): string;
   close?(): Promise<void>;

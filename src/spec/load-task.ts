@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { dirname, resolve } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import type { ZodError } from "zod";
 import { SpotrunError, usageError } from "../base/errors.js";
@@ -61,7 +61,12 @@ export async function loadTaskFile(path: string, overrides: Overrides = {}): Pro
       code: (e as NodeJS.ErrnoException).code,
     });
   }
-  return { task: parseTaskText(text, path, overrides), file, baseDir: dirname(file) };
+  const task = parseTaskText(text, path, overrides);
+  const baseDir = dirname(file);
+  // The trace is read by the controller and by instance hosts, from other directories than ours.
+  const market = task.resources.market;
+  if (market?.trace && !isAbsolute(market.trace)) market.trace = resolve(baseDir, market.trace);
+  return { task, file, baseDir };
 }
 
 export function parseTaskText(text: string, name: string, overrides: Overrides = {}): Task {

@@ -33,6 +33,8 @@ export const localMarketSchema = z
     /** Replay an availability trace (`../shared/traces` format), `time_scale` trace seconds per real second. */
     trace: z.string().optional(),
     time_scale: z.number().positive().default(1),
+    /** Start the replay this far into the trace (trace time), like `spotrun simulate --start-at`. */
+    trace_start: duration("market.trace_start").default(0),
     /**
      * Reach instances over SSH like a cloud's: `netns` gives each its own network namespace, address
      * and sshd (root, iproute2); `loopback` an sshd on a 127.0.0.1 port. Absent: plain processes.

@@ -12,7 +12,7 @@ import {
 } from "./instance-record.js";
 import { killInstanceProcesses } from "./kill-instance-processes.js";
 import type { SshHost } from "./ssh-hosts/ssh-host.js";
-import { loadTraceAvailability } from "./trace-availability.js";
+import { replayClock } from "./trace-availability.js";
 
 /**
  * The "hypervisor" of one local instance: a small detached process that serves the instance's
@@ -117,16 +117,15 @@ export async function runInstanceHost(dir: string): Promise<void> {
   void noticeTimer;
 }
 
-/** Interrupt when the replayed trace says spot capacity is gone; checked once per scaled tick. */
+/** Interrupt when the replayed trace says spot capacity is gone; checked at each tick's start. */
 function watchTrace(rec: LocalInstanceRecord, onGone: () => void): void {
+  if (!rec.trace) return;
   const trace = rec.trace;
-  if (!trace) return;
-  const avail = loadTraceAvailability(trace.file);
-  const tickMs = (avail.gapSeconds * 1000) / trace.timeScale;
+  const clock = replayClock(trace);
   const check = () => {
-    const tick = Math.floor((Date.now() - trace.startedAt) / tickMs);
-    if (!avail.availableAt(tick)) return onGone();
-    setTimeout(check, tickMs - ((Date.now() - trace.startedAt) % tickMs) + 1);
+    const tick = clock.tickAt(Date.now());
+    if (!clock.availableAt(tick)) return onGone();
+    setTimeout(check, clock.tickMs - ((Date.now() - trace.startedAt) % clock.tickMs) + 1);
   };
   check();
 }

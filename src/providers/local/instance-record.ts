@@ -1,3 +1,4 @@
+import type { TraceReplay } from "./trace-availability.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
@@ -28,7 +29,7 @@ export interface LocalInstanceRecord {
   /** SSH mode: the host makes a namespace (or loopback) sshd that authorizes this key. */
   ssh?: { mode: "netns" | "loopback"; authorizedKey: string; index: number };
   /** Trace-driven market: the host reclaims when the trace says capacity is gone. */
-  trace?: { file: string; timeScale: number; startedAt: number };
+  trace?: TraceReplay;
 }
 
 export interface HostInfo {

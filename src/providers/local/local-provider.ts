@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
@@ -13,11 +13,11 @@ import { distFile, spotrunCommand } from "../../base/self.js";
 import type { LocalMarket, Resources } from "../../spec/task-schema.js";
 import { LocalTransport } from "../../transport/local/local-transport.js";
 import type { Transport } from "../../transport/transport.js";
-import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
+import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
 import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
 import { INSTANCE_MARKER, isAlive, killInstanceProcesses } from "./kill-instance-processes.js";
-import { loadTraceAvailability } from "./trace-availability.js";
+import { loadTraceAvailability, replayClock, type TraceAvailability, type TraceReplay } from "./trace-availability.js";
 
 export interface LocalProviderOptions {
   home: string;
@@ -32,6 +32,7 @@ const DEFAULT_MARKET: LocalMarket = {
   refuse_spot: 0,
   provisioning_delay: 0,
   time_scale: 1,
+  trace_start: 0,
 };
 
 /**
@@ -83,6 +84,44 @@ export class LocalProvider implements Provider {
 
   validateResources(resources: Resources): void {
     for (const name of resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : [])) this.type(name);
+    if (resources.market?.trace) loadTraceAvailability(resources.market.trace);
+  }
+
+  tickedMarket(resources: Resources): TickedMarket | undefined {
+    const replay = this.replay(resources.market);
+    if (!replay) return undefined;
+    const avail = this.traceOf(replay.file);
+    const clock = replayClock(replay, avail);
+    return {
+      epochMs: replay.startedAt,
+      tickMs: clock.tickMs,
+      marketTickMs: avail.gapSeconds * 1000,
+      firstTraceTick: clock.firstTraceTick,
+      spotAvailableAt: clock.availableAt,
+    };
+  }
+
+  private readonly traces = new Map<string, TraceAvailability>();
+
+  /** Read once per provider: the controller asks for the market's clock on every visit. */
+  private traceOf(file: string): TraceAvailability {
+    let t = this.traces.get(file);
+    if (!t) {
+      t = loadTraceAvailability(file);
+      this.traces.set(file, t);
+    }
+    return t;
+  }
+
+  /** The trace a market replays, on the clock every job of this provider shares. */
+  private replay(market: Partial<LocalMarket> | undefined): TraceReplay | undefined {
+    if (!market?.trace) return undefined;
+    return {
+      file: market.trace,
+      timeScale: market.time_scale ?? 1,
+      startedAt: this.traceStart(market.trace),
+      traceStartMs: market.trace_start ?? 0,
+    };
   }
 
   private type(name: string) {
@@ -111,16 +150,16 @@ export class LocalProvider implements Provider {
           code: "InsufficientInstanceCapacity",
           message: `no spot capacity for ${typeName} (market refuses ${market.refuse_spot} spot launches)`,
         };
-      if (market.trace) {
-        const avail = loadTraceAvailability(market.trace);
-        const startedAt = this.traceStart(market.trace);
-        const tick = Math.floor((this.clock.now() - startedAt) / ((avail.gapSeconds * 1000) / market.time_scale));
-        if (!avail.availableAt(tick))
+      const replay = this.replay(market);
+      if (replay) {
+        const clock = replayClock(replay, this.traceOf(replay.file));
+        const tick = clock.tickAt(this.clock.now());
+        if (!clock.availableAt(tick))
           return {
             kind: "refused",
             refusal: "capacity",
             code: "InsufficientInstanceCapacity",
-            message: `trace: no spot capacity for ${typeName} at tick ${tick}`,
+            message: `trace: no spot capacity for ${typeName} at trace tick ${clock.firstTraceTick + tick}`,
           };
       }
     }
@@ -154,7 +193,9 @@ export class LocalProvider implements Provider {
     } catch {}
     if (epochs[trace] === undefined) {
       epochs[trace] = this.clock.now();
-      writeFileSync(file, JSON.stringify(epochs));
+      mkdirSync(this.root, { recursive: true });
+      writeFileSync(`${file}.tmp`, JSON.stringify(epochs));
+      renameSync(`${file}.tmp`, file);
     }
     return epochs[trace] as number;
   }
@@ -209,9 +250,7 @@ export class LocalProvider implements Provider {
       ...(interruptAfterMs !== undefined && market.rebalance_before !== undefined
         ? { rebalanceBeforeMs: market.rebalance_before }
         : {}),
-      ...(market.trace
-        ? { trace: { file: market.trace, timeScale: market.time_scale, startedAt: this.traceStart(market.trace) } }
-        : {}),
+      ...(market.trace ? { trace: this.replay(market) as TraceReplay } : {}),
     };
     if (market.ssh) rec.ssh = { mode: market.ssh, authorizedKey: this.sshPublicKey(), index: this.nextSubnetIndex() };
     await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
