@@ -29,7 +29,6 @@ import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBacko
 import type { JobEvent } from "./events.js";
 import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
-import { jobLogPath } from "./paths.js";
 import {
   decidedTickAt,
   decisionPointOf,
@@ -41,6 +40,7 @@ import {
   tickStartOf,
   workDoneByTick,
 } from "./market-ticks.js";
+import { jobLogPath } from "./paths.js";
 import { measureProgress, progressMarks, restartOverhead } from "./progress.js";
 
 export interface ControllerOptions {

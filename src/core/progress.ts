@@ -39,7 +39,11 @@ export function progressMarks(events: EventRow[]): ProgressMarks {
 }
 
 /** Mean time from an attempt's launch to its user process running; `assumedMs` before any ran. */
-export function restartOverhead(attempts: AttemptRow[], marks: ProgressMarks, assumedMs: number): { ms: number; samples: number } {
+export function restartOverhead(
+  attempts: AttemptRow[],
+  marks: ProgressMarks,
+  assumedMs: number,
+): { ms: number; samples: number } {
   const overheads = attempts.flatMap((a) => {
     const started = marks.runStarted.get(a.idx);
     return started === undefined ? [] : [Math.max(0, started - a.started_at)];

@@ -1,7 +1,7 @@
-import type { TraceReplay } from "./trace-availability.js";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
+import type { TraceReplay } from "./trace-availability.js";
 
 /**
  * A local instance on disk: `instance.json` (what was launched; written once by the provider),

@@ -13,12 +13,18 @@ export function loadTraceAvailability(file: string): TraceAvailability {
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
-    throw usageError(`market.trace: cannot read ${file} (${(e as Error).message})`, "give a trace file such as us-west-2a_v100_1.json");
+    throw usageError(
+      `market.trace: cannot read ${file} (${(e as Error).message})`,
+      "give a trace file such as us-west-2a_v100_1.json",
+    );
   }
   const gap = raw?.metadata?.gap_seconds;
   const data = raw?.data;
   if (typeof gap !== "number" || gap <= 0 || !Array.isArray(data) || data.length === 0)
-    throw usageError(`market.trace: ${file} is not a spot availability trace`, 'a trace is {"metadata": {"gap_seconds": N}, "data": [counts]}');
+    throw usageError(
+      `market.trace: ${file} is not a spot availability trace`,
+      'a trace is {"metadata": {"gap_seconds": N}, "data": [counts]}',
+    );
   return {
     gapSeconds: gap,
     length: data.length,
