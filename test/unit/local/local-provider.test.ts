@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { FakeClock } from "../../../src/base/clock.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import { LocalProvider } from "../../../src/providers/local/local-provider.js";
 import type { LaunchRequest } from "../../../src/providers/provider.js";
@@ -54,4 +55,38 @@ test("spot refusals, tags, and a chaos notice that ends in a reclaim", async () 
     await new Promise((x) => setTimeout(x, 20));
   assert.equal((await provider.describe([id]))[0]?.status, "terminated");
   await assert.rejects(provider.launch(req("tok-4", { instanceTypes: ["local.huge"] })), /unknown instance type local\.huge/);
+});
+
+test("a replayed trace is a ticked market: its clock, its offset into the trace, and refusals where it has no spot", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "spotrun-trace-"));
+  // Ticks of 600 s; spot at trace ticks 0, 1, 3; replayed at 120× from 10 minutes in (trace tick 1).
+  const file = join(dir, "zone.json");
+  await writeFile(file, JSON.stringify({ metadata: { gap_seconds: 600 }, data: [1, 2, 0, 1] }));
+  const clock = new FakeClock(1_000_000);
+  const local = new LocalProvider({ home: dir, logger: silentLogger, clock });
+  const resources = resourcesSchema.parse({ market: { trace: file, time_scale: 120, trace_start: "10m", notice: "1s" } });
+  const m = local.tickedMarket(resources);
+  assert.ok(m);
+  assert.deepEqual(
+    { epoch: m.epochMs, tick: m.tickMs, market: m.marketTickMs, first: m.firstTraceTick },
+    {
+      epoch: 1_000_000,
+      tick: 5000,
+      market: 600_000,
+      first: 1,
+    },
+  );
+  assert.deepEqual([0, 1, 2].map(m.spotAvailableAt), [true, false, true]);
+  await clock.advance(5000);
+  const refused = await local.launch(req("tok-trace", { resources }));
+  assert.equal(refused.kind, "refused");
+  if (refused.kind === "refused") assert.match(refused.message, /no spot capacity .* at trace tick 2/);
+  await clock.advance(2000);
+  assert.equal(local.tickedMarket(resources)?.epochMs, 1_000_000, "every job reads the one clock");
+  assert.equal(local.tickedMarket(resourcesSchema.parse({ market: { notice: "1s" } })), undefined);
+  assert.throws(
+    () => local.validateResources(resourcesSchema.parse({ market: { trace: join(dir, "missing.json") } })),
+    /market\.trace: cannot read/,
+  );
+  await rm(dir, { recursive: true, force: true });
 });
