@@ -2,7 +2,7 @@ import { appendFileSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../base/atomic-file.js";
-import { shellQuote } from "../base/self.js";
+import { shellQuote } from "../base/shell-quote.js";
 import type { CheckpointStore } from "../checkpoints/generations.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js";

@@ -1,3 +1,4 @@
+import { shellQuote } from "./shell-quote.js";
 import { fileURLToPath } from "node:url";
 
 /** How to start this very installation of spotrun again (for the local provider's hosts and agents). */
@@ -13,5 +14,3 @@ export function spotrunCommand(): string {
 export function distFile(relativeToDistSrc: string): string {
   return fileURLToPath(new URL(`../${relativeToDistSrc}`, import.meta.url));
 }
-
-export const shellQuote = (s: string): string => (/^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);

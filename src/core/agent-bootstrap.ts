@@ -1,6 +1,6 @@
 import { isAbsolute, posix, resolve } from "node:path";
 import { type AgentConfig, agentPaths } from "../agent/protocol.js";
-import { shellQuote } from "../base/self.js";
+import { shellQuote } from "../base/shell-quote.js";
 import type { InstanceInfo, Provider } from "../providers/provider.js";
 import type { Task } from "../spec/task-schema.js";
 import type { Transport } from "../transport/transport.js";

@@ -41,7 +41,7 @@ import {
   workDoneByTick,
 } from "./market-ticks.js";
 import { jobLogPath } from "./paths.js";
-import { measureProgress, progressMarks, restartOverhead } from "./progress.js";
+import { measureProgress, PROGRESS_EVENT_KINDS, progressMarks, restartOverhead } from "./progress.js";
 
 export interface ControllerOptions {
   store: StateStore;
@@ -780,11 +780,19 @@ export class Controller {
       const alive = Number.isFinite(beat) && now - beat < lossMs;
       if (i > 0) {
         // Node 0 reports for the job; another node's agent that ended on its own says why here.
+        // A stop the controller asked for is node 0's to report. A reclaim reaches every node of a
+        // slice at once, and whichever agent is read first says so: a preemption, not a lost node.
         const exit = await this.nodeExit(provider, info);
-        if (exit && exit.outcome !== "succeeded") {
+        if (exit && exit.outcome !== "succeeded" && exit.outcome !== "stopped") {
           const what = exit.outcome === "setup_failed" ? "setup" : exit.outcome === "failed" ? "run" : exit.outcome;
           const kind: AttemptEndKind =
-            exit.outcome === "setup_failed" ? "setup_failed" : exit.outcome === "failed" ? "user_error" : "lost";
+            exit.outcome === "setup_failed"
+              ? "setup_failed"
+              : exit.outcome === "failed"
+                ? "user_error"
+                : exit.outcome === "preempted"
+                  ? "preempted"
+                  : "lost";
           await this.endAttempt(
             job,
             task,
@@ -818,21 +826,29 @@ export class Controller {
     return false;
   }
 
-  /** The `agent_exit` a node's agent wrote, if it has ended. */
+  /** How far each secondary node's event log has been read, and its agent's exit once seen. */
+  private readonly nodeEvents = new Map<string, { offset: number; exit?: Extract<AgentEvent, { kind: "agent_exit" }> }>();
+
+  /** The `agent_exit` a node's agent wrote, if it has ended; each check reads only what is new. */
   private async nodeExit(
     provider: Provider,
     info: InstanceInfo,
   ): Promise<Extract<AgentEvent, { kind: "agent_exit" }> | undefined> {
+    const seen = this.nodeEvents.get(info.id) ?? { offset: 0 };
+    this.nodeEvents.set(info.id, seen);
+    if (seen.exit) return seen.exit;
     const bytes = await Promise.race([
       this.transportFor(provider, info)
-        .then((t) => t.readFile(agentPaths().events))
+        .then((t) => t.readFile(agentPaths().events, seen.offset))
         .catch(() => undefined),
       new Promise<undefined>((r) => setTimeout(() => r(undefined), 3000)),
     ]);
-    if (!bytes) return undefined;
-    return parseEventLines(bytes.toString("utf8")).events.findLast(
-      (e): e is Extract<AgentEvent, { kind: "agent_exit" }> => e.kind === "agent_exit",
-    );
+    if (!bytes || bytes.length === 0) return undefined;
+    const { events, consumed } = parseEventLines(bytes.toString("utf8"));
+    seen.offset += consumed;
+    const exit = events.findLast((e): e is Extract<AgentEvent, { kind: "agent_exit" }> => e.kind === "agent_exit");
+    if (exit) seen.exit = exit;
+    return exit;
   }
 
   private async checkHeartbeat(
@@ -861,7 +877,10 @@ export class Controller {
   private async deadlineDecision(job: JobRow, task: Task, current: Current, spotAvailable: boolean): Promise<Decision> {
     const r = task.recovery;
     const now = this.now();
-    const [attempts, events] = await Promise.all([this.store.attempts(job.id), this.store.events(job.id)]);
+    const [attempts, events] = await Promise.all([
+      this.store.attempts(job.id),
+      this.store.eventsOfKind(job.id, PROGRESS_EVENT_KINDS),
+    ]);
     const m = measureProgress(attempts, events, now, r.restart_overhead, r.work as number);
     const state = job.policy_json ? parsePolicyState(JSON.parse(job.policy_json)) : initialPolicyState(r.deadline_policy);
     const deadlineMs = resolveDeadline(r.deadline as string, job.created_at);
@@ -925,7 +944,10 @@ export class Controller {
     const kept = parseTickDecision(row);
     if (kept?.tick === tick) return { kind: "decided", ...kept };
 
-    const [attempts, events] = await Promise.all([this.store.attempts(job.id), this.store.events(job.id)]);
+    const [attempts, events] = await Promise.all([
+      this.store.attempts(job.id),
+      this.store.eventsOfKind(job.id, PROGRESS_EVENT_KINDS),
+    ]);
     const marks = progressMarks(events);
     const last = attempts.at(-1);
     const live = last && last.state !== "ENDED" ? { spot: last.spot === 1, startedAt: last.started_at } : undefined;
@@ -1107,6 +1129,7 @@ export class Controller {
         ?.close()
         .catch(() => {});
       this.transports.delete(r.id);
+      this.nodeEvents.delete(r.id);
     }
   }
 

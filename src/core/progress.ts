@@ -23,6 +23,9 @@ export interface ProgressMarks {
   reported?: { attempt: number; at: number; fraction: number };
 }
 
+/** The only events progress is measured from (the store reads just these). */
+export const PROGRESS_EVENT_KINDS = ["run_started", "checkpoint_uploaded"] as const;
+
 export function progressMarks(events: EventRow[]): ProgressMarks {
   const marks: ProgressMarks = { runStarted: new Map(), lastCheckpoint: new Map() };
   for (const e of events) {

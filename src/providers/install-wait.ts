@@ -1,4 +1,4 @@
-import { shellQuote } from "../base/self.js";
+import { shellQuote } from "../base/shell-quote.js";
 
 /**
  * Cloud instances install spotrun from their startup script (GCE startup-script, Vast onstart),

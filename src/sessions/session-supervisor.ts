@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { safetyMargin } from "../agent/agent.js";
 import { dirSignature } from "../agent/checkpoint-dir-watcher.js";
-import { shellQuote } from "../base/self.js";
+import { shellQuote } from "../base/shell-quote.js";
 import { linkPersistPath, mapPersistPath } from "./persist-paths.js";
 import type { SessionEvents } from "./session-events.js";
 import type { SupervisorSpec } from "./supervisor-spec.js";

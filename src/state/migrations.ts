@@ -100,6 +100,17 @@ const m0002: Migration = {
   },
 };
 
-export const migrations: Record<string, Migration> = { "0001_initial": m0001, "0002_attempt_stop_reason": m0002 };
+/** The deadline policy reads a few kinds of a job's events at every decision, not its whole history. */
+const m0003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.createIndex("events_job_kind").on("events").columns(["job_id", "kind", "seq"]).execute();
+  },
+};
+
+export const migrations: Record<string, Migration> = {
+  "0001_initial": m0001,
+  "0002_attempt_stop_reason": m0002,
+  "0003_events_by_kind": m0003,
+};
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

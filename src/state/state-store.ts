@@ -129,6 +129,19 @@ export class StateStore {
     return rows as EventRow[];
   }
 
+  /** A job's events of the given kinds only, in order. */
+  async eventsOfKind(jobId: string, kinds: readonly string[]): Promise<EventRow[]> {
+    if (kinds.length === 0) return [];
+    const rows = await this.db
+      .selectFrom("events")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .where("kind", "in", [...kinds])
+      .orderBy("seq")
+      .execute();
+    return rows as EventRow[];
+  }
+
   /**
    * Take or renew a named lease. A lease is free when it expired or its holder's process is gone
    * (same host), so a `kill -9`ed controller is replaced at once rather than after the expiry.

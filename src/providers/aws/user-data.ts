@@ -1,3 +1,4 @@
+import { singleQuote } from "../../base/shell-quote.js";
 /**
  * Cloud-init user data (a bash script) that turns a stock AMI into a spotrun instance using only
  * the AMI's package manager and the npm registry: Node from the AMI or the distro (and, when
@@ -30,12 +31,10 @@ export const SPOT_CONFIG_PATH = "/etc/spotrun/spot.json";
 export const EMBEDDED_CHECKPOINT_PATH = "/etc/spotrun/checkpoint.sh";
 export const AGENT_UNIT = "spotrun-agent.service";
 
-/** Single-quote for bash: the value can never end the quote or expand. */
-export const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 export function userDataScript(opts: UserDataOptions): string {
   if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
-  const registry = opts.npmRegistry ? ` --registry ${shellQuote(opts.npmRegistry)}` : "";
+  const registry = opts.npmRegistry ? ` --registry ${singleQuote(opts.npmRegistry)}` : "";
   const body = opts.checkpointScriptBody;
   const config = JSON.stringify(
     body === undefined ? opts.config : { ...opts.config, checkpoint_script: EMBEDDED_CHECKPOINT_PATH },
@@ -79,7 +78,7 @@ if node_too_old; then
   npm install -g --no-fund --no-audit${registry} node@20
   hash -r
 fi
-npm install -g --no-fund --no-audit${registry} spotrun@${shellQuote(opts.spotrunVersion)}
+npm install -g --no-fund --no-audit${registry} spotrun@${singleQuote(opts.spotrunVersion)}
 hash -r
 SPOTRUN_BIN="$(command -v spotrun)"
 

@@ -1,3 +1,4 @@
+import { singleQuote } from "../../base/shell-quote.js";
 import { FAILED_MARKER, READY_MARKER, waitForInstallThenRun } from "../install-wait.js";
 
 /**
@@ -16,8 +17,6 @@ export const STARTUP_LOG = "/var/log/spotrun-startup.log";
 /** Leaves ~5 s of GCE's 30 s for the OS to stop after the save. */
 export const SHUTDOWN_SAVE_SECONDS = 25;
 
-/** POSIX single-quote a word for bash. */
-export const shQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Mount each persistent disk (device name = disk name), formatting it on first use; grow the filesystem after a resize. */
 function mountLines(volumes: { name: string; mount: string }[]): string {
@@ -34,13 +33,13 @@ function mountLines(volumes: { name: string; mount: string }[]): string {
   [ "$fresh" = 1 ] && chmod 1777 "$dir"
   return 0
 }
-${volumes.map((v) => `mount_volume ${shQuote(v.name)} ${shQuote(v.mount)}`).join("\n")}
+${volumes.map((v) => `mount_volume ${singleQuote(v.name)} ${singleQuote(v.mount)}`).join("\n")}
 `;
 }
 
 export function startupScript(opts: { spotrunVersion: string; volumes?: { name: string; mount: string }[] }): string {
   if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
-  const pkg = shQuote(`spotrun@${opts.spotrunVersion}`);
+  const pkg = singleQuote(`spotrun@${opts.spotrunVersion}`);
   return `#!/bin/bash
 # spotrun startup script (GCE VM / TPU worker): install Node >= 20 and ${opts.spotrunVersion === "latest" ? "spotrun" : `spotrun ${opts.spotrunVersion}`}.
 mkdir -p /var/lib/spotrun

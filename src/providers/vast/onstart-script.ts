@@ -1,4 +1,4 @@
-import { shellQuote } from "../../base/self.js";
+import { shellQuote } from "../../base/shell-quote.js";
 import { FAILED_MARKER, READY_MARKER, waitForInstallThenRun } from "../install-wait.js";
 
 /**

@@ -6,7 +6,8 @@ import { classifyGcpError, gcpErrorInfo } from "../../../src/providers/gcp/gcp-e
 import { formatGcpId, parseGcpId, regionOf } from "../../../src/providers/gcp/gcp-instance-id.js";
 import { fromLabels, labelFilter, toLabels } from "../../../src/providers/gcp/gcp-labels.js";
 import { requestIdOf, resourceName } from "../../../src/providers/gcp/gcp-names.js";
-import { agentLauncher, shQuote, shutdownScript, startupScript } from "../../../src/providers/gcp/startup-script.js";
+import { singleQuote } from "../../../src/base/shell-quote.js";
+import { agentLauncher, shutdownScript, startupScript } from "../../../src/providers/gcp/startup-script.js";
 import { parseTpuType } from "../../../src/providers/gcp/tpu-types.js";
 
 describe("GCP naming, labels and ids", () => {
@@ -126,7 +127,7 @@ describe("agent scripts", () => {
       const r = spawnSync("bash", ["-n"], { input: script });
       assert.equal(r.status, 0, r.stderr.toString());
     }
-    assert.equal(shQuote("a'b"), `'a'\\''b'`);
+    assert.equal(singleQuote("a'b"), `'a'\\''b'`);
   });
 
   test("the launcher waits for the install, and stops at once if it failed", () => {
