@@ -1,5 +1,5 @@
-import { shellQuote } from "./shell-quote.js";
 import { fileURLToPath } from "node:url";
+import { shellQuote } from "./shell-quote.js";
 
 /** How to start this very installation of spotrun again (for the local provider's hosts and agents). */
 export function spotrunBin(): string {

@@ -31,7 +31,6 @@ export const SPOT_CONFIG_PATH = "/etc/spotrun/spot.json";
 export const EMBEDDED_CHECKPOINT_PATH = "/etc/spotrun/checkpoint.sh";
 export const AGENT_UNIT = "spotrun-agent.service";
 
-
 export function userDataScript(opts: UserDataOptions): string {
   if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
   const registry = opts.npmRegistry ? ` --registry ${singleQuote(opts.npmRegistry)}` : "";

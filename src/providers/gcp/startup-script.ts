@@ -17,7 +17,6 @@ export const STARTUP_LOG = "/var/log/spotrun-startup.log";
 /** Leaves ~5 s of GCE's 30 s for the OS to stop after the save. */
 export const SHUTDOWN_SAVE_SECONDS = 25;
 
-
 /** Mount each persistent disk (device name = disk name), formatting it on first use; grow the filesystem after a resize. */
 function mountLines(volumes: { name: string; mount: string }[]): string {
   if (volumes.length === 0) return "";

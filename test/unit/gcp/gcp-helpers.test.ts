@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { describe, test } from "node:test";
+import { singleQuote } from "../../../src/base/shell-quote.js";
 import { volumesOf } from "../../../src/providers/gcp/disks.js";
 import { classifyGcpError, gcpErrorInfo } from "../../../src/providers/gcp/gcp-errors.js";
 import { formatGcpId, parseGcpId, regionOf } from "../../../src/providers/gcp/gcp-instance-id.js";
 import { fromLabels, labelFilter, toLabels } from "../../../src/providers/gcp/gcp-labels.js";
 import { requestIdOf, resourceName } from "../../../src/providers/gcp/gcp-names.js";
-import { singleQuote } from "../../../src/base/shell-quote.js";
 import { agentLauncher, shutdownScript, startupScript } from "../../../src/providers/gcp/startup-script.js";
 import { parseTpuType } from "../../../src/providers/gcp/tpu-types.js";
 
