@@ -1,8 +1,8 @@
 import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError } from "../../base/errors.js";
 import { type Logger, silentLogger } from "../../base/logger.js";
+import { singleQuote as shq } from "../../base/shell-quote.js";
 import type { Transport } from "../transport.js";
-import { shq } from "./shell-quote.js";
 import { SshSession } from "./ssh-session.js";
 import type { SshTarget } from "./ssh-target.js";
 import { SshTransport } from "./ssh-transport.js";

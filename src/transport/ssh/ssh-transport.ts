@@ -6,13 +6,14 @@ import { writeFileAtomic } from "../../base/atomic-file.js";
 import type { Clock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import type { Logger } from "../../base/logger.js";
+import { singleQuote as shq } from "../../base/shell-quote.js";
 import { listSyncFiles } from "../sync/list-sync-files.js";
 import { remoteTarExtract, tarCreate, tarExtract } from "../sync/tar-stream.js";
 import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../transport.js";
 import { ChannelSlots } from "./channel-slots.js";
 import { type RawExecOptions, type RawExecResult, runRemote, wrapWithPid } from "./remote-exec.js";
+import { remotePath } from "./remote-path.js";
 import { rsyncSshCommand, rsyncTarget } from "./rsync-command.js";
-import { remotePath, shq } from "./shell-quote.js";
 import type { SshSession } from "./ssh-session.js";
 import type { SshTarget } from "./ssh-target.js";
 
