@@ -1,5 +1,6 @@
 import type { InstanceId } from "../base/ids.js";
 import type { ProviderKind, Resources } from "../spec/task-schema.js";
+import type { SshTarget } from "../transport/ssh/ssh-target.js";
 import type { Transport } from "../transport/transport.js";
 
 /**
@@ -122,6 +123,8 @@ export interface Provider {
   agentEnv(instance: InstanceInfo): Record<string, string>;
   /** Reject what can never launch (an unknown instance type) before a job is recorded; throws a usage error. */
   validateResources?(resources: Resources): void;
+  /** Where a person's own `ssh` reaches the instance (`session attach`); undefined when it is not over SSH. */
+  sshTarget?(instance: InstanceInfo): Promise<SshTarget | undefined>;
   /** The market's clock, when it moves in whole ticks (see TickedMarket); undefined for a real cloud. */
   tickedMarket?(resources: Resources): TickedMarket | undefined;
   /** The command that starts spotrun on the instance; `spotrun` (from PATH) unless the provider knows better. */

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { formatDuration } from "../../base/duration.js";
 import { ExitCode, notFound, SpotrunError, usageError } from "../../base/errors.js";
+import { InstanceId } from "../../base/ids.js";
 import { jobLogPath } from "../../core/paths.js";
 import { formatUsd } from "../../cost/ledger.js";
 import { deleteProviderVolume } from "../../sessions/provider-volume.js";
@@ -21,7 +22,7 @@ import {
   supervisorSpec,
   waitTerminal,
 } from "../../sessions/session-lifecycle.js";
-import { listSessions, readSession, removeSession, requireSession } from "../../sessions/session-registry.js";
+import { listSessions, readSession, removeSession, requireSession, type SessionRecord } from "../../sessions/session-registry.js";
 import { loadSessionFile, parseSessionText, SESSION_NAME, type SessionFile } from "../../sessions/session-schema.js";
 import { SessionSupervisor } from "../../sessions/session-supervisor.js";
 import { gcpDiskName } from "../../sessions/session-task.js";
@@ -29,6 +30,8 @@ import { sessionView } from "../../sessions/session-view.js";
 import { formatSize, parseSize } from "../../sessions/size.js";
 import { parseSupervisorSpec, SPEC_ENV, tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
 import { localVolumeDir, usedBytes } from "../../sessions/volume.js";
+import { interactiveSshArgs } from "../../transport/ssh/interactive-ssh.js";
+import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import { ensureController, openApp } from "../app.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { followJob } from "../follow-job.js";
@@ -176,25 +179,64 @@ export const sessionAttachCommand: CommandSpec = {
     const agent = args[1] ?? rec.session.agents[0]?.name;
     if (agent && !rec.session.agents.some((a) => a.name === agent))
       throw notFound(`session ${name} has no agent ${agent}`, `its agents: ${rec.session.agents.map((a) => a.name).join(", ")}`);
-    if (rec.session.resources.provider !== "local")
-      throw usageError(
-        `session attach over SSH is not available for provider ${rec.session.resources.provider} yet`,
-        `ssh to the instance and run: tmux -L spotrun-${name} attach -t ${name}:${agent}`,
-      );
     const spec = supervisorSpec(ctx.home, name, rec.session);
-    const res = spawnSync(
+    const tmux = [
       "tmux",
-      [...tmuxSocketArgs(spec.tmux), "attach-session", ...(opts.readOnly ? ["-r"] : []), "-t", `${name}:${agent}`],
-      { stdio: "inherit" },
-    );
-    if (res.error) throw usageError(`cannot run tmux: ${res.error.message}`, "install tmux (apt-get install tmux)");
+      ...tmuxSocketArgs(spec.tmux),
+      "attach-session",
+      ...(opts.readOnly ? ["-r"] : []),
+      "-t",
+      `${name}:${agent}`,
+    ];
+    const target = await sessionSshTarget(ctx, name, rec);
+    const [cmd, ...argv] = target ? ["ssh", ...interactiveSshArgs(target, tmux)] : tmux;
+    const res = spawnSync(cmd as string, argv, { stdio: "inherit" });
+    if (res.error)
+      throw usageError(
+        `cannot run ${cmd}: ${res.error.message}`,
+        target ? "install the OpenSSH client (apt-get install openssh-client)" : "install tmux (apt-get install tmux)",
+      );
+    if (target && res.status === 255) throw unreachable(name, target);
     if (res.status !== 0)
-      throw new SpotrunError("failed", `session ${name} has no running tmux here`, {
+      throw new SpotrunError("failed", `session ${name} has no running tmux ${target ? "on its instance" : "here"}`, {
         fix: "see its state with `spotrun session list` (it may be recovering)",
       });
     return {};
   },
 };
+
+/** ssh itself failed (exit 255): the instance, not the session's tmux, is what is missing. */
+const unreachable = (name: string, target: SshTarget) =>
+  new SpotrunError("failed", `cannot reach session ${name}'s instance over SSH (${target.label ?? target.host})`, {
+    fix: "see its state with `spotrun session list`; a recovering session is back on a new instance shortly",
+  });
+
+/**
+ * Where the session's tmux is reached over SSH: its current instance, when the provider reaches
+ * instances over SSH (clouds, the local provider's SSH mode). Undefined: a local tmux.
+ */
+async function sessionSshTarget(ctx: CommandContext, name: string, rec: SessionRecord): Promise<SshTarget | undefined> {
+  const resources = rec.session.resources;
+  if (resources.provider === "local" && !resources.market?.ssh) return undefined;
+  const app = await openApp(ctx);
+  try {
+    const view = await sessionView(app.store, rec, app.clock.now());
+    if (!view.instance_id)
+      throw new SpotrunError("failed", `session ${name} has no running instance (${view.state})`, {
+        fix: "wait for it to come back (`spotrun session list`) or resume it with `spotrun session resume`",
+      });
+    const provider = await app.providers.get(resources.provider);
+    const [info] = await provider.describe([InstanceId(view.instance_id)]);
+    const target = info && info.status !== "terminated" ? await provider.sshTarget?.(info) : undefined;
+    if (!target)
+      throw new SpotrunError("failed", `session ${name}'s instance ${view.instance_id} cannot be reached over SSH`, {
+        fix: "see its state with `spotrun session list` (it may be recovering)",
+      });
+    return target;
+  } finally {
+    await app.close();
+  }
+}
 
 export const sessionLogsCommand: CommandSpec = {
   name: "session logs <name>",
@@ -208,19 +250,12 @@ export const sessionLogsCommand: CommandSpec = {
     const name = args[0] as string;
     const rec = requireSession(ctx.home, name);
     if (opts.agent) {
-      if (rec.session.resources.provider !== "local")
-        throw usageError(
-          `session logs --agent reads the local tmux; session ${name} runs on ${rec.session.resources.provider}`,
-          `ssh to the instance and run: tmux -L spotrun-${name} capture-pane -p -S - -t ${name}:${opts.agent}`,
-        );
       const spec = supervisorSpec(ctx.home, name, rec.session);
-      const res = spawnSync(
-        "tmux",
-        [...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`],
-        {
-          encoding: "utf8",
-        },
-      );
+      const tmux = ["tmux", ...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`];
+      const target = await sessionSshTarget(ctx, name, rec);
+      const [cmd, ...argv] = target ? ["ssh", ...interactiveSshArgs(target, tmux, { tty: false })] : tmux;
+      const res = spawnSync(cmd as string, argv, { encoding: "utf8" });
+      if (target && res.status === 255) throw unreachable(name, target);
       if (res.status !== 0) throw notFound(`no running window ${opts.agent} in session ${name}`, "see `spotrun session list`");
       return { data: { id: name, agent: opts.agent, screen: res.stdout }, human: res.stdout };
     }

@@ -21,6 +21,7 @@ import type { Logger } from "../../base/logger.js";
 import { packageVersion } from "../../base/package-version.js";
 import type { Random } from "../../base/random.js";
 import type { Resources } from "../../spec/task-schema.js";
+import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
 import { TAG } from "../provider.js";
@@ -515,6 +516,11 @@ export class AwsProvider implements Provider {
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
+    const { connectSsh } = await import("../../transport/ssh/connect.js");
+    return connectSsh(await this.sshTarget(instance), { logger: this.opts.logger, clock: this.clock });
+  }
+
+  async sshTarget(instance: InstanceInfo): Promise<SshTarget> {
     if (!instance.address)
       throw new SpotrunError("failed", `instance ${instance.id} has no address yet`, {
         fix: "wait until it is running, then retry",
@@ -529,18 +535,14 @@ export class AwsProvider implements Provider {
     if (keyName === local.keyName) privateKeyPath = local.privateKeyPath;
     else if (keyName && existsSync(join(homedir(), ".ssh", `${keyName}.pem`)))
       privateKeyPath = join(homedir(), ".ssh", `${keyName}.pem`);
-    const { connectSsh } = await import("../../transport/ssh/connect.js");
-    return connectSsh(
-      {
-        host,
-        port,
-        user,
-        ...(privateKeyPath ? { privateKeyPath } : {}),
-        knownHostsPath: join(this.opts.home, "ssh", "known_hosts"),
-        label: `ssh:${user}@${host}:${port} (${instance.id})`,
-      },
-      { logger: this.opts.logger, clock: this.clock },
-    );
+    return {
+      host,
+      port,
+      user,
+      ...(privateKeyPath ? { privateKeyPath } : {}),
+      knownHostsPath: join(this.opts.home, "ssh", "known_hosts"),
+      label: `ssh:${user}@${host}:${port} (${instance.id})`,
+    };
   }
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {

@@ -6,6 +6,7 @@ import type { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
+import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import {
   type InstanceInfo,
@@ -296,20 +297,21 @@ export class GcpProvider implements Provider {
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
+    const { connectSsh } = await import("../../transport/ssh/connect.js");
+    return connectSsh(await this.sshTarget(instance), { logger: this.logger, clock: this.clock });
+  }
+
+  async sshTarget(instance: InstanceInfo): Promise<SshTarget> {
     if (!instance.address)
       throw new ProviderError("gcp", "NO_ADDRESS", `${instance.id} has no IP address yet — wait until it is running`, true);
-    const { connectSsh } = await import("../../transport/ssh/connect.js");
-    return connectSsh(
-      {
-        host: instance.address,
-        port: 22,
-        user: this.sshUser(),
-        privateKeyPath: this.privateKeyPath(),
-        knownHostsPath: join(this.opts.home, "gcp", "known_hosts"),
-        label: `ssh:${this.sshUser()}@${instance.address} (${instance.id})`,
-      },
-      { logger: this.logger, clock: this.clock },
-    );
+    return {
+      host: instance.address,
+      port: 22,
+      user: this.sshUser(),
+      privateKeyPath: this.privateKeyPath(),
+      knownHostsPath: join(this.opts.home, "gcp", "known_hosts"),
+      label: `ssh:${this.sshUser()}@${instance.address} (${instance.id})`,
+    };
   }
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {

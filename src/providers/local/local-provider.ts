@@ -12,6 +12,7 @@ import { exponential, seededRandom } from "../../base/random.js";
 import { distFile, spotrunCommand } from "../../base/self.js";
 import type { LocalMarket, Resources } from "../../spec/task-schema.js";
 import { LocalTransport } from "../../transport/local/local-transport.js";
+import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
@@ -370,24 +371,32 @@ export class LocalProvider implements Provider {
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
+    const target = await this.sshTarget(instance);
+    if (target) {
+      const { connectSsh } = await import("../../transport/ssh/connect.js");
+      return connectSsh(target);
+    }
+    const rec = readRecord(this.dir(instance.id)) as LocalInstanceRecord;
+    return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) });
+  }
+
+  /** In SSH mode, the instance's own sshd; otherwise none (its processes are plain local ones). */
+  async sshTarget(instance: InstanceInfo): Promise<SshTarget | undefined> {
     const dir = this.dir(instance.id);
     const rec = readRecord(dir);
     if (!rec) throw new Error(`no local instance ${instance.id}`);
     const host = readHost(dir);
-    if (host?.ssh) {
-      const { connectSsh } = await import("../../transport/ssh/connect.js");
-      return connectSsh({
-        host: host.ssh.address,
-        port: host.ssh.port,
-        user: host.ssh.user,
-        privateKeyPath: this.sshKeyPath(),
-        // Pinned per instance: subnet addresses are reused by later instances with new host keys.
-        knownHostsPath: join(dir, "known_hosts"),
-        label: `ssh:${instance.id}`,
-        home: rec.disk,
-      });
-    }
-    return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) });
+    if (!host?.ssh) return undefined;
+    return {
+      host: host.ssh.address,
+      port: host.ssh.port,
+      user: host.ssh.user,
+      privateKeyPath: this.sshKeyPath(),
+      // Pinned per instance: subnet addresses are reused by later instances with new host keys.
+      knownHostsPath: join(dir, "known_hosts"),
+      label: `ssh:${instance.id}`,
+      home: rec.disk,
+    };
   }
 
   agentEnv(instance: InstanceInfo): Record<string, string> {

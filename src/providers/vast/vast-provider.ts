@@ -5,6 +5,7 @@ import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
+import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import {
   type InstanceInfo,
@@ -278,6 +279,11 @@ export class VastProvider implements Provider {
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
+    const { connectSsh } = await import("../../transport/ssh/connect.js");
+    return connectSsh(await this.sshTarget(instance), { logger: this.logger, clock: this.clock });
+  }
+
+  async sshTarget(instance: InstanceInfo): Promise<SshTarget> {
     const inst = await (await this.api()).showInstance(Number(instance.id));
     const ep = inst && sshEndpoint(inst);
     if (!ep)
@@ -287,19 +293,16 @@ export class VastProvider implements Provider {
         `vast: instance ${instance.id} has no SSH address yet — wait until it is running`,
         true,
       );
-    const { connectSsh } = await import("../../transport/ssh/connect.js");
-    return connectSsh(
-      {
-        host: ep.host,
-        port: ep.port,
-        user: "root",
-        // Absent, the SSH agent is asked: the key Vast installs is the one on the user's account.
-        privateKeyPath: process.env.SPOTRUN_SSH_KEY,
-        knownHostsPath: join(this.home, "ssh", "known_hosts"),
-        label: `vast:${instance.id}@${ep.host}:${ep.port}`,
-      },
-      { logger: this.logger, clock: this.clock },
-    );
+    const key = process.env.SPOTRUN_SSH_KEY;
+    return {
+      host: ep.host,
+      port: ep.port,
+      user: "root",
+      // Absent, the SSH agent is asked: the key Vast installs is the one on the user's account.
+      ...(key ? { privateKeyPath: key } : {}),
+      knownHostsPath: join(this.home, "ssh", "known_hosts"),
+      label: `vast:${instance.id}@${ep.host}:${ep.port}`,
+    };
   }
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {
