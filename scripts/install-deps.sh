@@ -12,6 +12,8 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The team state store's tests start a real PostgreSQL server of their own.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

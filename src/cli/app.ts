@@ -1,13 +1,14 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
+import { hostname } from "node:os";
 import { type Clock, systemClock } from "../base/clock.js";
 import { isAlive } from "../base/process.js";
 import { spotrunBin } from "../base/self.js";
-import { LEASE } from "../core/controller.js";
+import { LEASE, SHARED_LEASE_PREFIX } from "../core/controller.js";
 import { controllerLogPath } from "../core/paths.js";
 import { ProviderCache } from "../providers/registry.js";
-import { openSqlite } from "../state/open-sqlite.js";
-import { StateStore } from "../state/state-store.js";
+import { openStateStore } from "../state/open-state-store.js";
+import type { StateStore } from "../state/state-store.js";
 import type { CommandContext } from "./command.js";
 
 export interface App {
@@ -18,7 +19,7 @@ export interface App {
 }
 
 export async function openApp(ctx: CommandContext): Promise<App> {
-  const store = new StateStore(await openSqlite(ctx.home));
+  const store = await openStateStore(ctx.home);
   const providers = new ProviderCache({ home: ctx.home, logger: ctx.logger });
   return {
     store,
@@ -31,8 +32,13 @@ export async function openApp(ctx: CommandContext): Promise<App> {
   };
 }
 
-/** Whether a live controller holds this store's lease. */
+/** Whether a live controller holds this store's lease (on a shared store: any controller's own). */
 export async function controllerAlive(store: StateStore, now: number): Promise<boolean> {
+  if (store.shared) {
+    const here = hostname();
+    // A lease not run out is alive; one of this host's whose process is gone is not.
+    return (await store.liveLeases(SHARED_LEASE_PREFIX, now)).some((l) => l.host !== here || isAlive(l.pid));
+  }
   const l = await store.lease(LEASE);
   return Boolean(l && l.expires_at > now && isAlive(l.pid));
 }

@@ -59,9 +59,13 @@ export interface ControllerOptions {
   heartbeatTimeoutMs?: number;
   /** Visits in flight at once (launches and uploads wait on networks; the store has one connection). */
   maxConcurrentVisits?: number;
+  /** On a shared store: the most jobs this controller leases at once (the rest are left to others). */
+  maxJobs?: number;
 }
 
 export const LEASE = "controller";
+/** On a shared store each controller holds its own lease, named with this prefix, to say it is alive. */
+export const SHARED_LEASE_PREFIX = "controller:";
 const MAX_LAUNCH_FAILURES = 10;
 
 /** This state store's id, in every instance's tags, so the reaper never touches another store's instances. */
@@ -114,12 +118,18 @@ export class Controller {
     return this.o.clock.now();
   }
 
+  /** One store, one controller: the store's lease. A shared store: this controller's own, never contended. */
+  private get leaseName(): string {
+    return this.store.shared ? `${SHARED_LEASE_PREFIX}${this.owner}` : LEASE;
+  }
+
   async acquire(): Promise<boolean> {
-    return this.store.acquireLease(LEASE, this.owner, this.leaseTtlMs, this.now(), isAlive);
+    return this.store.acquireLease(this.leaseName, this.owner, this.leaseTtlMs, this.now(), isAlive);
   }
 
   async release(): Promise<void> {
-    await this.store.releaseLease(LEASE, this.owner);
+    if (this.store.shared) await this.store.releaseJobs(this.owner);
+    await this.store.releaseLease(this.leaseName, this.owner);
     for (const t of this.transports.values()) await t.close().catch(() => {});
     this.transports.clear();
   }
@@ -137,7 +147,7 @@ export class Controller {
         if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) {
           // A job submitted while we decided to leave saw our lease and did not start a controller:
           // let go of the lease first, then look once more.
-          await this.store.releaseLease(LEASE, this.owner);
+          await this.store.releaseLease(this.leaseName, this.owner);
           if ((await this.store.countActive()) === 0) return "idle";
         }
         await this.o.clock.sleep(this.tickMs, opts.signal).catch(() => {});
@@ -167,7 +177,10 @@ export class Controller {
   async tick(): Promise<void> {
     const now = this.now();
     if (this.queuePos >= this.queue.length && now - this.lastLoad >= this.tickMs) {
-      this.queue = await this.store.activeJobIds();
+      // A shared store: this pass's jobs are those leased to us (renewed here, once per pass).
+      this.queue = this.store.shared
+        ? await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1000)
+        : await this.store.activeJobIds();
       this.queuePos = 0;
       this.lastLoad = now;
     }

@@ -1,8 +1,12 @@
-import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, PostgresAdapter } from "kysely";
+
+/** The one difference between the dialects the schema meets: how a sequence column is declared. */
+export const isPostgres = (db: Kysely<unknown>): boolean => db.getExecutor().adapter instanceof PostgresAdapter;
 
 /**
  * Migrations are code, applied in name order inside a transaction by Kysely's Migrator; the same
- * statements run on SQLite and PostgreSQL (types chosen from what both accept).
+ * statements run on SQLite and PostgreSQL (types chosen from what both accept, and a sequence
+ * declared the way each dialect does).
  */
 const m0001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -74,7 +78,9 @@ const m0001: Migration = {
 
     await db.schema
       .createTable("events")
-      .addColumn("seq", "integer", (c) => c.primaryKey().autoIncrement())
+      .addColumn("seq", isPostgres(db) ? "serial" : "integer", (c) =>
+        isPostgres(db) ? c.primaryKey() : c.primaryKey().autoIncrement(),
+      )
       .addColumn("job_id", "text", (c) => c.notNull())
       .addColumn("at", "bigint", (c) => c.notNull())
       .addColumn("kind", "text", (c) => c.notNull())
@@ -107,10 +113,22 @@ const m0003: Migration = {
   },
 };
 
+/**
+ * Several controllers on one PostgreSQL store share its jobs: each job is leased to one of them
+ * at a time (claimed with SKIP LOCKED, renewed every pass, free again when the lease runs out).
+ */
+const m0004: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("jobs").addColumn("lease_owner", "text").execute();
+    await db.schema.alterTable("jobs").addColumn("lease_expires_at", "bigint").execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_attempt_stop_reason": m0002,
   "0003_events_by_kind": m0003,
+  "0004_job_leases": m0004,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -28,6 +28,9 @@ export interface JobsTable {
   not_before: number;
   log_bytes: number;
   policy_json: string | null;
+  /** On a shared (PostgreSQL) store: the controller that holds the job, and until when. */
+  lease_owner?: string | null;
+  lease_expires_at?: number | null;
 }
 
 export interface AttemptsTable {

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import type { JobEvent } from "../core/events.js";
+import { isPostgres } from "./migrations.js";
 import type { AttemptsTable, Database, InstancesTable, JobsTable } from "./schema.js";
 
 export type JobRow = JobsTable;
@@ -13,7 +14,12 @@ const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"];
 
 /** Queries the controller and the CLI share; every multi-row change runs in one transaction. */
 export class StateStore {
-  constructor(readonly db: Kysely<Database>) {}
+  /** A shared (PostgreSQL) store is worked by several controllers, each leasing jobs. */
+  readonly shared: boolean;
+
+  constructor(readonly db: Kysely<Database>) {
+    this.shared = isPostgres(db as Kysely<unknown>);
+  }
 
   async close(): Promise<void> {
     await this.db.destroy();
@@ -54,6 +60,50 @@ export class StateStore {
   async activeJobIds(): Promise<string[]> {
     const rows = await this.db.selectFrom("jobs").select("id").where("state", "not in", TERMINAL).orderBy("created_at").execute();
     return rows.map((r) => r.id);
+  }
+
+  /**
+   * Lease up to `limit` active jobs to `owner` until `untilMs`: those it holds (renewed), and free
+   * ones (never leased, or whose lease ran out). Rows another controller is claiming right now are
+   * skipped, not waited for (SKIP LOCKED), so controllers never block each other. Returns the ids
+   * it holds, oldest job first.
+   */
+  async claimJobs(owner: string, nowMs: number, untilMs: number, limit: number): Promise<string[]> {
+    let pick = this.db
+      .selectFrom("jobs")
+      .select("id")
+      .where("state", "not in", TERMINAL)
+      .where((eb) => eb.or([eb("lease_owner", "is", null), eb("lease_owner", "=", owner), eb("lease_expires_at", "<", nowMs)]))
+      .orderBy("created_at")
+      .limit(limit);
+    // SQLite has one writer at a time: the update below is already exclusive there.
+    if (this.shared) pick = pick.forUpdate().skipLocked();
+    const rows = await this.db
+      .updateTable("jobs")
+      .set({ lease_owner: owner, lease_expires_at: untilMs })
+      .where("id", "in", pick)
+      .returning(["id", "created_at"])
+      .execute();
+    return rows.sort((a, b) => a.created_at - b.created_at).map((r) => r.id);
+  }
+
+  /** Give back every job `owner` holds, for another controller to take at once. */
+  async releaseJobs(owner: string): Promise<void> {
+    await this.db
+      .updateTable("jobs")
+      .set({ lease_owner: null, lease_expires_at: null })
+      .where("lease_owner", "=", owner)
+      .execute();
+  }
+
+  /** Leases whose name starts with `prefix` and that have not run out. */
+  async liveLeases(prefix: string, nowMs: number): Promise<{ name: string; owner: string; pid: number; host: string }[]> {
+    return this.db
+      .selectFrom("leases")
+      .select(["name", "owner", "pid", "host"])
+      .where("name", "like", `${prefix}%`)
+      .where("expires_at", ">", nowMs)
+      .execute();
   }
 
   async countActive(): Promise<number> {

@@ -1,3 +1,4 @@
+import { usageError } from "../../base/errors.js";
 import { Controller } from "../../core/controller.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
@@ -5,8 +6,18 @@ import type { CommandSpec } from "../command.js";
 export const controllerRunCommand: CommandSpec = {
   name: "controller run",
   summary: "Run the controller for this state store in the foreground (normally started for you)",
-  examples: ["spotrun controller run", "spotrun controller run --exit-when-idle"],
-  options: (cmd) => cmd.option("--exit-when-idle", "stop when no job is active"),
+  examples: [
+    "spotrun controller run",
+    "spotrun controller run --exit-when-idle",
+    "SPOTRUN_STATE_URL=postgres://spotrun@db.internal/spotrun spotrun controller run --max-jobs 200   # one of a team's controllers",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("--exit-when-idle", "stop when no job is active")
+      .option(
+        "--max-jobs <n>",
+        "on a shared (PostgreSQL) store: lease at most this many jobs, leaving the rest to other controllers",
+      ),
   async run(ctx, _args, opts) {
     const app = await openApp(ctx);
     try {
@@ -16,6 +27,7 @@ export const controllerRunCommand: CommandSpec = {
         home: ctx.home,
         clock: app.clock,
         logger: ctx.logger,
+        ...(opts.maxJobs !== undefined ? { maxJobs: positiveInt("--max-jobs", opts.maxJobs) } : {}),
       });
       const abort = new AbortController();
       process.once("SIGINT", () => abort.abort());
@@ -30,3 +42,9 @@ export const controllerRunCommand: CommandSpec = {
     }
   },
 };
+
+function positiveInt(flag: string, v: unknown): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usageError(`${flag}: expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
+  return n;
+}
