@@ -178,9 +178,7 @@ export class Controller {
     const now = this.now();
     if (this.queuePos >= this.queue.length && now - this.lastLoad >= this.tickMs) {
       // A shared store: this pass's jobs are those leased to us (renewed here, once per pass).
-      this.queue = this.store.shared
-        ? await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1000)
-        : await this.store.activeJobIds();
+      this.queue = this.store.shared ? await this.claim(now) : await this.store.activeJobIds();
       this.queuePos = 0;
       this.lastLoad = now;
     }
@@ -189,6 +187,16 @@ export class Controller {
       this.lastReap = now;
       await this.reap().catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "reaper pass failed"));
     }
+  }
+
+  private held = new Set<string>();
+
+  /** Renew our jobs' leases and take free ones; a job newly held says so in its events. */
+  private async claim(now: number): Promise<string[]> {
+    const ids = await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1000);
+    for (const id of ids) if (!this.held.has(id)) await this.event(id, { kind: "leased", controller: this.owner });
+    this.held = new Set(ids);
+    return ids;
   }
 
   private pump(): void {

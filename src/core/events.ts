@@ -49,6 +49,8 @@ export type JobEvent =
       job_tick?: number;
       reclaimed?: boolean;
     }
-  | { kind: "session_step"; attempt: number; step: string; ms: number; detail?: string };
+  | { kind: "session_step"; attempt: number; step: string; ms: number; detail?: string }
+  /** On a shared store: a controller took the job (first claim, or after its holder's lease ran out). */
+  | { kind: "leased"; controller: string };
 
 export type JobEventKind = JobEvent["kind"];

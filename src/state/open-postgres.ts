@@ -12,6 +12,9 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  */
 export async function openPostgres(url: string): Promise<Kysely<Database>> {
   const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 10_000 });
+  // An idle connection the server dropped (a restart, a failover) is discarded by the pool; the
+  // next query opens a new one. Unhandled, the pool's error event would end the process.
+  pool.on("error", () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import type { ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
+import { after, before, test } from "node:test";
+import { openStateStore } from "../../src/state/open-state-store.js";
+import { bin, lastJson, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
+import { type PostgresServer, startPostgres } from "../support-pg/postgres-server.js";
+
+/**
+ * A team's store: two controllers share one PostgreSQL database, each leasing at most two jobs.
+ * One is killed with SIGKILL while it runs jobs; when its leases run out the other takes them
+ * over, adopts their running instances, and every job finishes with one instance per attempt.
+ */
+let pg: PostgresServer;
+let box: Awaited<ReturnType<typeof sandbox>>;
+const controllers: ChildProcess[] = [];
+let env: Record<string, string>;
+
+before(async () => {
+  pg = await startPostgres();
+  box = await sandbox("team");
+  env = { SPOTRUN_STATE_URL: pg.url };
+  // Every CLI this test runs (and the sandbox's cleanup) works on the team store.
+  process.env.SPOTRUN_STATE_URL = pg.url;
+});
+after(async () => {
+  for (const c of controllers) if (c.exitCode === null) c.kill("SIGKILL");
+  await box.cleanup();
+  await pg.stop();
+});
+
+function startController(): ChildProcess {
+  const c = spawn(process.execPath, [bin, "--home", box.home, "controller", "run", "--max-jobs", "2"], {
+    env: { ...process.env, ...env, NO_COLOR: "1" },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  controllers.push(c);
+  return c;
+}
+
+test("two controllers share a PostgreSQL store; one dies and the other finishes its jobs", async () => {
+  const store = await openStateStore(box.home, pg.url);
+  try {
+    startController();
+    startController();
+    await waitFor(
+      async () => ((await store.liveLeases("controller:", Date.now())).length === 2 ? true : undefined),
+      20_000,
+      "both controllers up",
+    );
+    const task = await writeTask(
+      box.work,
+      `name: shared
+resources: {provider: local, spot: true, market: {interrupt_after: [4s], notice: 1s}}
+workdir: .
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
+`,
+    );
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await spotrun(box.home, ["run", task, "--detach", "--json", "--name", `shared-${i}`], { env });
+      assert.equal(r.code, 0, r.stderr);
+      ids.push(lastJson<{ id: string }>(r.stdout).id);
+    }
+    // Each controller leases two: kill the one holding the first job while its jobs run.
+    const holder = await waitFor(
+      async () => {
+        const rows = await Promise.all(ids.map((id) => store.job(id)));
+        const first = rows[0];
+        return rows.every((r) => r?.lease_owner) && first?.state === "RUNNING" ? (first.lease_owner as string) : undefined;
+      },
+      30_000,
+      "every job leased, the first one running",
+    );
+    const owners = new Set((await store.jobs({ active: true })).map((j) => j.lease_owner));
+    assert.equal(owners.size, 2, `the jobs are split between the two controllers: ${[...owners].join(", ")}`);
+    const victimPid = Number(holder.split(":")[1]);
+    const victim = controllers.find((c) => c.pid === victimPid);
+    assert.ok(victim, `controller ${holder} is one of ours`);
+    victim.kill("SIGKILL");
+    const orphaned = (await store.jobs({ active: true })).filter((j) => j.lease_owner === holder).map((j) => j.id);
+    assert.ok(orphaned.length > 0);
+
+    const ended = await waitFor(
+      async () => {
+        const rows = await Promise.all(ids.map((id) => store.job(id)));
+        return rows.every((j) => j && ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(j.state)) ? rows : undefined;
+      },
+      150_000,
+      "every job to end",
+    );
+    for (const j of ended) assert.equal(j?.state, "SUCCEEDED", `${j?.id}: ${j?.message}`);
+
+    for (const id of orphaned) {
+      const taken = (await store.eventsOfKind(id, ["leased"])).map(
+        (e) => (JSON.parse(e.data) as { controller: string }).controller,
+      );
+      assert.equal(taken[0], holder);
+      assert.ok(taken.length >= 2 && taken.at(-1) !== holder, `${id} was taken over: ${taken.join(" → ")}`);
+    }
+    for (const id of ids) {
+      // Never two instances for one attempt, whoever ran it: the survivor adopted, it did not relaunch.
+      const perAttempt = new Map<number, number>();
+      for (const i of await store.instances({ jobId: id })) perAttempt.set(i.attempt, (perAttempt.get(i.attempt) ?? 0) + 1);
+      assert.ok(
+        [...perAttempt.values()].every((n) => n === 1),
+        `${id}: instances per attempt ${JSON.stringify([...perAttempt])}`,
+      );
+      // The work finished from checkpoints. (Lines an instance printed while no controller held its
+      // job die with that instance when it is reclaimed, as on a cloud: log completeness is not asserted.)
+      assert.equal((await stepsInLog(box.home, id)).at(-1), 80, `${id}: the last step ran`);
+    }
+  } finally {
+    await store.close();
+  }
+});
