@@ -68,7 +68,16 @@ export const LEASE = "controller";
 export const SHARED_LEASE_PREFIX = "controller:";
 const MAX_LAUNCH_FAILURES = 10;
 
-/** This state store's id, in every instance's tags, so the reaper never touches another store's instances. */
+/**
+ * This state store's id, in every instance's tags, so the reaper never touches another store's
+ * instances. A shared store keeps it in the database: every controller of a team tags alike, and
+ * any of them may end what another launched and no live attempt owns.
+ */
+export async function storeIdOf(store: StateStore, home: string): Promise<string> {
+  return store.shared ? store.ensureSetting("store_id", randomBytes(6).toString("hex")) : storeId(home);
+}
+
+/** The id of a home's own (SQLite) store, kept in a file beside it. */
 export function storeId(home: string): string {
   const file = join(home, "store-id");
   try {
@@ -98,7 +107,8 @@ export class Controller {
   private readonly leaseTtlMs: number;
   private readonly reapEveryMs: number;
   private readonly heartbeatTimeoutMs: number;
-  private readonly storeTag: string;
+  /** Set by the first `acquire` (reading it may need the database). */
+  private storeTag = "";
   private readonly maxConcurrentVisits: number;
 
   constructor(private readonly o: ControllerOptions) {
@@ -108,7 +118,6 @@ export class Controller {
     this.reapEveryMs = o.reapEveryMs ?? 10_000;
     this.heartbeatTimeoutMs = o.heartbeatTimeoutMs ?? 60_000;
     this.maxConcurrentVisits = o.maxConcurrentVisits ?? 32;
-    this.storeTag = storeId(o.home);
   }
 
   private get store() {
@@ -124,6 +133,7 @@ export class Controller {
   }
 
   async acquire(): Promise<boolean> {
+    if (!this.storeTag) this.storeTag = await storeIdOf(this.store, this.o.home);
     return this.store.acquireLease(this.leaseName, this.owner, this.leaseTtlMs, this.now(), isAlive);
   }
 
@@ -386,6 +396,7 @@ export class Controller {
       task.budget.max_hourly !== undefined ? task.budget.max_hourly / task.num_nodes : undefined,
     ].filter((x): x is number => x !== undefined);
     const maxPrice = caps.length ? Math.min(...caps) : undefined;
+    if (!this.storeTag) throw new Error("bug: a launch before the controller acquired its lease");
     return {
       token: `${idempotencyKey(attemptIdOf(job.id as never, idx))}${spot ? "" : "-od"}`,
       instanceTypes: types,
@@ -1176,6 +1187,7 @@ export class Controller {
    * that died between a launch and its record, or of an attempt whose terminate failed.
    */
   async reap(activeJobs?: JobRow[]): Promise<string[]> {
+    if (!this.storeTag) this.storeTag = await storeIdOf(this.store, this.o.home);
     const kinds = new Set<ProviderKind>(["local"]);
     for (const j of activeJobs ?? (await this.store.jobs({ active: true })))
       kinds.add((JSON.parse(j.task_json) as Task).resources.provider);

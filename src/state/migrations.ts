@@ -124,11 +124,23 @@ const m0004: Migration = {
   },
 };
 
+/** The store's own facts; a shared store keeps its id here, so every controller tags launches alike. */
+const m0005: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("settings")
+      .addColumn("name", "text", (c) => c.primaryKey())
+      .addColumn("value", "text", (c) => c.notNull())
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_attempt_stop_reason": m0002,
   "0003_events_by_kind": m0003,
   "0004_job_leases": m0004,
+  "0005_settings": m0005,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

@@ -85,10 +85,17 @@ export interface LeasesTable {
   expires_at: number;
 }
 
+/** Facts about the store itself, such as the id every instance it launches is tagged with. */
+export interface SettingsTable {
+  name: string;
+  value: string;
+}
+
 export interface Database {
   jobs: JobsTable;
   attempts: AttemptsTable;
   instances: InstancesTable;
   events: EventsTable;
   leases: LeasesTable;
+  settings: SettingsTable;
 }

@@ -96,6 +96,17 @@ export class StateStore {
       .execute();
   }
 
+  /** A setting of the store, written with `value` if it has none yet (the first writer wins). */
+  async ensureSetting(name: string, value: string): Promise<string> {
+    await this.db
+      .insertInto("settings")
+      .values({ name, value })
+      .onConflict((oc) => oc.column("name").doNothing())
+      .execute();
+    const row = await this.db.selectFrom("settings").select("value").where("name", "=", name).executeTakeFirstOrThrow();
+    return row.value;
+  }
+
   /** Leases whose name starts with `prefix` and that have not run out. */
   async liveLeases(prefix: string, nowMs: number): Promise<{ name: string; owner: string; pid: number; host: string }[]> {
     return this.db

@@ -143,6 +143,11 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       await store.releaseJobs("B");
     });
 
+    test("a setting is written once: the first writer's value stands", async () => {
+      assert.equal(await store.ensureSetting("store_id", "first"), "first");
+      assert.equal(await store.ensureSetting("store_id", "second"), "first");
+    });
+
     test("controller leases: acquired, held against another owner, listed by prefix, released", async () => {
       assert.equal(await store.acquireLease("controller:A", "A", 15_000, 1000, () => true), true);
       assert.equal(await store.acquireLease("controller:A", "B", 15_000, 2000, () => true), false);
