@@ -20,6 +20,8 @@ export async function jobView(store: StateStore, job: JobRow, now: number) {
     error_restarts: job.error_restarts,
     array_id: job.array_id,
     array_index: job.array_index,
+    // On a team's shared store: the controller that holds the job now, if its lease has not run out.
+    ...(store.shared ? { controller: job.lease_owner && (job.lease_expires_at ?? 0) > now ? job.lease_owner : null } : {}),
     current_attempt: current
       ? {
           attempt: current.idx,

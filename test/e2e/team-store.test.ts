@@ -74,6 +74,9 @@ envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
       "every job leased, the first one running",
     );
     const owners = new Set((await store.jobs({ active: true })).map((j) => j.lease_owner));
+    // status says which controller holds each job.
+    const shown = await spotrun(box.home, ["status", ids[0] as string, "--json"]);
+    assert.equal((JSON.parse(shown.stdout) as { controller: string }).controller, holder);
     assert.equal(owners.size, 2, `the jobs are split between the two controllers: ${[...owners].join(", ")}`);
     const victimPid = Number(holder.split(":")[1]);
     const victim = controllers.find((c) => c.pid === victimPid);
