@@ -3,6 +3,7 @@ import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../base/atomic-file.js";
 import { shellQuote } from "../base/shell-quote.js";
+import { attemptLogKey } from "../checkpoints/attempt-logs.js";
 import type { CheckpointStore } from "../checkpoints/generations.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js";
@@ -151,6 +152,7 @@ export class Agent {
     }
     // The trainer finished on its own: keep what it wrote last, then report.
     await this.uploadIfChanged(exit.exitCode === 0 ? "final" : "failure");
+    await this.shipLog(Date.now() + 30_000);
     return this.finish(
       exit.exitCode === 0 ? { outcome: "succeeded", exit_code: 0 } : { outcome: "failed", exit_code: exit.exitCode },
     );
@@ -286,9 +288,28 @@ export class Agent {
       );
       await this.supervisor.stop(Math.min(grace, c.checkpoint.hook ? grace : bound));
       await this.uploadIfChanged(stopOnly ? "stop" : "notice");
+      await this.shipLog(deadline - margin);
       const gen = (await this.store.latest().catch(() => undefined))?.generation ?? null;
       this.finish({ outcome: stopOnly ? "stopped" : "preempted", generation: gen });
     })();
+  }
+
+  /** The attempt's run log to the checkpoint store (node 0 speaks for the job), after the checkpoint and within `byMs`. */
+  private async shipLog(byMs: number): Promise<void> {
+    if (this.cfg.node !== 0 || !this.cfg.checkpoint.upload) return;
+    const left = byMs - Date.now();
+    if (left <= 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.store.blobs.putFile(attemptLogKey(this.cfg.attempt), this.paths.log),
+      new Promise((r) => {
+        timer = setTimeout(r, left);
+      }),
+    ])
+      .catch((e: Error) =>
+        this.emit({ kind: "warning", message: `could not keep the run log with the checkpoints: ${e.message}` }),
+      )
+      .finally(() => clearTimeout(timer));
   }
 
   private finish(o: {

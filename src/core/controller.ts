@@ -8,6 +8,8 @@ import { errorMessage, SpotrunError } from "../base/errors.js";
 import { attemptIdOf, InstanceId, idempotencyKey } from "../base/ids.js";
 import type { Logger } from "../base/logger.js";
 import { isAlive } from "../base/process.js";
+import { attemptLogKey } from "../checkpoints/attempt-logs.js";
+import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { summarize } from "../cost/ledger.js";
 import { resolveDeadline } from "../placement/deadline.js";
 import { type Current, type Decision, decide, initialPolicyState, parsePolicyState } from "../placement/policy.js";
@@ -646,6 +648,7 @@ export class Controller {
   ): Promise<boolean> {
     const spot = info?.spot ?? attempt.spot === 1;
     const reason = info?.interrupted?.reason ?? (info ? `instance ${info.id} ${info.status}` : "instance vanished");
+    if (attempt.agent_started) await this.recoverLog(job, attempt);
     await this.endAttempt(job, task, attempt, spot ? "preempted" : "lost", reason, provider);
     return false;
   }
@@ -733,6 +736,23 @@ export class Controller {
     if (tail && tail.length > 0) appendFileSync(jobLogPath(this.o.home, job.id), tail);
     await this.endAttempt(job, task, attempt, kind, detail, provider);
     return true;
+  }
+
+  /**
+   * The lines an instance printed after we last read it, from the copy its agent kept with the
+   * checkpoints before it went (no controller may have been reading when it was reclaimed).
+   */
+  private async recoverLog(job: JobRow, attempt: AttemptRow): Promise<void> {
+    const bytes = await Promise.race([
+      openCheckpointStore(job.store_url)
+        .then((s) => s.blobs.getBytes(attemptLogKey(attempt.idx)))
+        .catch(() => undefined),
+      new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000).unref()),
+    ]);
+    if (!bytes || bytes.length <= attempt.log_offset) return;
+    appendFileSync(jobLogPath(this.o.home, job.id), bytes.subarray(attempt.log_offset));
+    await this.store.updateAttempt(job.id, attempt.idx, { log_offset: bytes.length });
+    attempt.log_offset = bytes.length;
   }
 
   private mapAgentEvent(attempt: number, e: AgentEvent): JobEvent | undefined {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { lastJson, leftoverProcesses, sandbox, spotrun, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
+import { lastJson, leftoverProcesses, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
 
 interface StatusJson {
   controller: { pid: number } | null;
@@ -86,11 +86,16 @@ envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
       10_000,
       "no processes left",
     );
-    // The work is all done: the trainer resumed from checkpoints and reached its last step. (Log lines
-    // an instance wrote while no controller was alive to collect them die with that instance, as on
-    // a cloud; the steps themselves are kept by the checkpoints.)
+    // The work is all done: the trainer resumed from checkpoints and reached its last step. And no
+    // line is missing although no controller was reading when an instance was reclaimed: its agent
+    // kept the run log with the checkpoints, and the new controller read the rest from there.
     const log = (await spotrun(box.home, ["logs", job.id])).stdout;
     assert.match(log, /done: 100 steps/);
+    assert.deepEqual(
+      [...new Set(await stepsInLog(box.home, job.id))].sort((a, b) => a - b),
+      Array.from({ length: 100 }, (_, k) => k + 1),
+      "every step's line, including those printed while no controller was alive",
+    );
     const starts = [...log.matchAll(/start at step (\d+)/g)].map((m) => Number(m[1]));
     assert.ok(starts.length >= 2 && starts.at(-1)! > 0, `the last attempt resumed from a checkpoint: ${starts}`);
   });

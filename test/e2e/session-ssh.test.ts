@@ -87,19 +87,22 @@ test("session attach and logs --agent reach the session's tmux over SSH, on the 
   const screen = await waitFor(
     async () => {
       const { stdout } = await run("tmux", ["-S", outer, "capture-pane", "-p", "-t", "me"]);
-      return /\(resumed\)/.test(stdout) && /working \d+/.test(stdout) ? stdout : undefined;
+      return /coder\*/.test(stdout) && /working \d+/.test(stdout) ? stdout : undefined;
     },
     15_000,
-    "the coder's window, resumed, in the attached terminal",
+    "the coder's window in the attached terminal",
   );
   assert.match(screen, /\[remote\] 0:coder/);
+  const sock = join(box.home, "sessions", "remote", "tmux.sock");
+  // The resumed conversation (its first line may have scrolled off the attached screen).
+  const history = await run("tmux", ["-S", sock, "capture-pane", "-p", "-S", "-", "-t", "remote:coder"]);
+  assert.match(history.stdout, /\(resumed\)/);
 
   // The attach went through ssh to the replacement's sshd, pinned to that instance's host key.
   const { stdout: ps } = await run("ps", ["-eo", "pid,args"]);
   const sshLine = ps.split("\n").find((l) => l.includes("ssh -tt") && l.includes(recovered.instance_id as string));
   assert.ok(sshLine, `an ssh -tt to ${recovered.instance_id} (known_hosts of that instance)`);
   assert.match(sshLine, /StrictHostKeyChecking=yes/);
-  const sock = join(box.home, "sessions", "remote", "tmux.sock");
   const { stdout: clients } = await run("tmux", ["-S", sock, "list-clients", "-F", "#{client_pid}"]);
   const clientPid = Number(clients.trim().split("\n")[0]);
   assert.ok(ancestors(clientPid).includes("sshd"), `the tmux client runs under sshd: ${ancestors(clientPid).join(" < ")}`);

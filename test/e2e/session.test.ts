@@ -206,15 +206,23 @@ describe("a persistent session on the local provider, with real tmux", () => {
     // A person's terminal: a pane of another tmux server, running the attach command.
     const attach = `env -u TMUX ${process.execPath} ${bin} --home ${box.home} session attach demo reviewer; echo attach-exit-$?; sleep 30`;
     await run("tmux", ["-S", outerSocket, "-f", "/dev/null", "new-session", "-d", "-s", "me", "-x", "150", "-y", "40", attach]);
+    let last = "";
     const screen = await waitFor(
       async () => {
         const { stdout } = await run("tmux", ["-S", outerSocket, "capture-pane", "-p", "-t", "me"]);
-        return stdout.includes(`agent reviewer: conversation ${conv} (resumed)`) ? stdout : undefined;
+        last = stdout;
+        // The reviewer's window, active in the session's status line, with its agent at work.
+        return /reviewer\*/.test(stdout) && /working \d+/.test(stdout) ? stdout : undefined;
       },
       10_000,
       "the reviewer's window in the attached terminal",
-    );
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}; the terminal shows:\n${last.trim()}`);
+    });
     assert.match(screen, /working \d+/);
+    // It is the resumed conversation (its first line may have scrolled off the attached screen).
+    const history = await run("tmux", ["-S", sock(), "capture-pane", "-p", "-S", "-", "-t", "demo:reviewer"]);
+    assert.ok(history.stdout.includes(`agent reviewer: conversation ${conv} (resumed)`), "the reviewer resumed its conversation");
     const clients = await run("tmux", ["-S", sock(), "list-clients", "-F", "#{client_session}"]);
     assert.equal(clients.stdout.trim(), "demo", "one client attached to the session");
     // Detach with the prefix key, as a person would; the attach command then exits 0.
