@@ -6,7 +6,7 @@ import { lastJson, leftoverProcesses, sandbox, spotrun, stepsInLog, waitFor, wri
 
 interface StatusJson {
   controller: { pid: number } | null;
-  jobs: { id: string; state: string; preemptions: number }[];
+  jobs: { id: string; state: string; preemptions: number; current_attempt: { instance_ids: string[] } | null }[];
 }
 interface JobJson {
   id: string;
@@ -56,6 +56,10 @@ envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
     const before = await status(box.home);
     assert.ok(before.controller, "a background controller holds the lease");
     process.kill(before.controller.pid, "SIGKILL");
+    // The reclaim happens while no controller is alive to read the instance's last lines.
+    const noticed = before.jobs.find((j) => j.id === job.id)?.current_attempt?.instance_ids ?? [];
+    assert.equal(noticed.length, 1);
+    await waitFor(async () => (leftoverProcesses(noticed).length === 0 ? true : undefined), 15_000, "the reclaim");
     // Any command notices the dead controller and starts another.
     await spotrun(box.home, ["list"]);
     await spotrun(box.home, ["status"]);
