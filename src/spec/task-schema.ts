@@ -64,6 +64,23 @@ export const resourcesSchema = z
     key_name: z.string().optional(),
     on_interruption: z.enum(["checkpoint", "hibernate", "stop", "terminate"]).default("checkpoint"),
     market: localMarketSchema.optional(),
+    /** Where and as whom AWS instances run; default: the default VPC and a `spotrun-ssh` group made once per region. */
+    aws: z
+      .object({
+        security_group_ids: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "a security group id such as sg-0abc123")).min(1).optional(),
+        subnet_id: z.string().regex(/^subnet-[0-9a-f]+$/, "a subnet id such as subnet-0abc123").optional(),
+        /** The instance profile (by name) that lets the agent write checkpoints to S3. */
+        instance_profile: z.string().min(1).optional(),
+        /** Login user of a custom `image` (the default image's is ubuntu). */
+        ssh_user: z.string().min(1).optional(),
+        /** Who may reach the `spotrun-ssh` group's port 22. */
+        ssh_cidr: z
+          .string()
+          .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 203.0.113.0/24")
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Named persistent disks that follow the job to its replacement VM (GCP). */
     volumes: z
       .array(
@@ -86,6 +103,8 @@ export const resourcesSchema = z
       ctx.addIssue({ code: "custom", path: ["instance_types"], message: "give instance_type or instance_types, not both" });
     if (r.market && r.provider !== "local")
       ctx.addIssue({ code: "custom", path: ["market"], message: "market is only valid with provider: local" });
+    if (r.aws && r.provider !== "aws")
+      ctx.addIssue({ code: "custom", path: ["aws"], message: "aws is only valid with provider: aws" });
   });
 
 export const checkpointSchema = z

@@ -213,13 +213,19 @@ export class AwsProvider implements Provider {
    * Security groups for a launch: the user's, or (in the default VPC, when no subnet is named)
    * the `spotrun-ssh` group made once per region.
    */
-  private async securityGroups(ec2: EC2Client, region: string, subnetId: string | undefined): Promise<string[] | undefined> {
-    const given = this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean);
+  private async securityGroups(
+    ec2: EC2Client,
+    region: string,
+    subnetId: string | undefined,
+    aws: Resources["aws"],
+  ): Promise<string[] | undefined> {
+    const given =
+      aws?.security_group_ids ?? this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean);
     if (given?.length) return given;
     if (subnetId) return undefined;
     let p = this.sshGroups.get(region);
     if (!p) {
-      p = ensureSshSecurityGroup(ec2, this.opts.sshCidr ?? process.env.SPOTRUN_AWS_SSH_CIDR ?? "0.0.0.0/0", {
+      p = ensureSshSecurityGroup(ec2, aws?.ssh_cidr ?? this.opts.sshCidr ?? process.env.SPOTRUN_AWS_SSH_CIDR ?? "0.0.0.0/0", {
         "spotrun:purpose": "ssh",
       });
       p.catch(() => this.sshGroups.delete(region));
@@ -250,10 +256,12 @@ export class AwsProvider implements Provider {
 
     let keyName = r.key_name;
     // The default image is Ubuntu; a custom image names its login user (tag or env).
-    const sshUser = req.tags[AWS_TAG.sshUser] ?? (r.image ? process.env.SPOTRUN_AWS_SSH_USER : undefined) ?? "ubuntu";
+    const sshUser =
+      req.tags[AWS_TAG.sshUser] ?? r.aws?.ssh_user ?? (r.image ? process.env.SPOTRUN_AWS_SSH_USER : undefined) ?? "ubuntu";
     if (!keyName) keyName = (await this.keyFor(ec2, regionName)).keyName;
     const checkpointScript = req.tags[TAG.checkpointScript] ?? "";
-    const subnetId = this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID;
+    // The task's own settings first; the environment for what a whole machine shares.
+    const subnetId = r.aws?.subnet_id ?? this.opts.subnetId ?? process.env.SPOTRUN_AWS_SUBNET_ID;
     const tags: Record<string, string> = {
       ...req.tags,
       [TAG.spot]: String(spot),
@@ -292,9 +300,9 @@ export class AwsProvider implements Provider {
       tags,
       interruption,
       diskGb: r.disk,
-      securityGroupIds: await this.securityGroups(ec2, regionName, subnetId),
+      securityGroupIds: await this.securityGroups(ec2, regionName, subnetId, r.aws),
       subnetId,
-      instanceProfile: this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
+      instanceProfile: r.aws?.instance_profile ?? this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
     const result = types.length === 1 ? await this.runInstances(ec2, regionName, plan) : await this.fleet(ec2, regionName, plan);

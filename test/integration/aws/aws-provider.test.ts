@@ -463,3 +463,57 @@ test("the user's security groups (SPOTRUN_AWS_SECURITY_GROUP_IDS) are used as gi
     await fx.close();
   }
 });
+
+test("the task's resources.aws places the launch: its groups, subnet, instance profile and login user, before the environment's", async () => {
+  const fx = await startEc2Fixture();
+  const saved = process.env.SPOTRUN_AWS_SUBNET_ID;
+  try {
+    fx.server.world.securityGroups.set("sg-0a1", {
+      id: "sg-0a1",
+      name: "team",
+      description: "x",
+      vpcId: fx.server.world.defaultVpcId,
+      tags: {},
+      ingress: [],
+    });
+    process.env.SPOTRUN_AWS_SUBNET_ID = "subnet-0fromenv";
+    const res = await fx.provider.launch(
+      request({
+        token: "tok-net",
+        spot: false,
+        resources: {
+          image: "ami-0custom",
+          aws: {
+            security_group_ids: ["sg-0a1"],
+            subnet_id: "subnet-0abc",
+            instance_profile: "spotrun-agent",
+            ssh_user: "ec2-user",
+          },
+        },
+      }),
+    );
+    assert.equal(res.kind, "launched");
+    const run = fx.server.received("RunInstances")[0];
+    assert.equal(run?.["SecurityGroupId.1"], "sg-0a1");
+    assert.equal(run?.SubnetId, "subnet-0abc");
+    assert.equal(run?.["IamInstanceProfile.Name"], "spotrun-agent");
+    if (res.kind === "launched") assert.equal(res.instances[0]?.tags["spotrun:ssh-user"], "ec2-user");
+    assert.equal(fx.server.received("CreateSecurityGroup", true).length, 0);
+  } finally {
+    if (saved === undefined) delete process.env.SPOTRUN_AWS_SUBNET_ID;
+    else process.env.SPOTRUN_AWS_SUBNET_ID = saved;
+    await fx.close();
+  }
+});
+
+test("resources.aws is checked: ids by their form, and only with provider aws", () => {
+  assert.throws(
+    () => resourcesSchema.parse({ provider: "aws", aws: { subnet_id: "sn-1" } }),
+    /a subnet id such as subnet-0abc123/,
+  );
+  assert.throws(
+    () => resourcesSchema.parse({ provider: "local", aws: { subnet_id: "subnet-0a" } }),
+    /aws is only valid with provider: aws/,
+  );
+  assert.throws(() => resourcesSchema.parse({ provider: "aws", aws: { vpc: "x" } }));
+});
