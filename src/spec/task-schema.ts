@@ -67,8 +67,14 @@ export const resourcesSchema = z
     /** Where and as whom AWS instances run; default: the default VPC and a `spotrun-ssh` group made once per region. */
     aws: z
       .object({
-        security_group_ids: z.array(z.string().regex(/^sg-[0-9a-f]+$/, "a security group id such as sg-0abc123")).min(1).optional(),
-        subnet_id: z.string().regex(/^subnet-[0-9a-f]+$/, "a subnet id such as subnet-0abc123").optional(),
+        security_group_ids: z
+          .array(z.string().regex(/^sg-[0-9a-f]+$/, "a security group id such as sg-0abc123"))
+          .min(1)
+          .optional(),
+        subnet_id: z
+          .string()
+          .regex(/^subnet-[0-9a-f]+$/, "a subnet id such as subnet-0abc123")
+          .optional(),
         /** The instance profile (by name) that lets the agent write checkpoints to S3. */
         instance_profile: z.string().min(1).optional(),
         /** Login user of a custom `image` (the default image's is ubuntu). */

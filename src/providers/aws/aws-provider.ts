@@ -220,7 +220,9 @@ export class AwsProvider implements Provider {
     aws: Resources["aws"],
   ): Promise<string[] | undefined> {
     const given =
-      aws?.security_group_ids ?? this.opts.securityGroupIds ?? process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean);
+      aws?.security_group_ids ??
+      this.opts.securityGroupIds ??
+      process.env.SPOTRUN_AWS_SECURITY_GROUP_IDS?.split(",").filter(Boolean);
     if (given?.length) return given;
     if (subnetId) return undefined;
     let p = this.sshGroups.get(region);
