@@ -11,7 +11,7 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
  * Migrations run under an advisory lock (Kysely's Migrator takes one), so two first starts do not race.
  */
 export async function openPostgres(url: string): Promise<Kysely<Database>> {
-  const pool = new pg.Pool({ connectionString: url, max: 8, connectionTimeoutMillis: 10_000 });
+  const pool = new pg.Pool({ connectionString: url, max: 16, connectionTimeoutMillis: 10_000 });
   // An idle connection the server dropped (a restart, a failover) is discarded by the pool; the
   // next query opens a new one. Unhandled, the pool's error event would end the process.
   pool.on("error", () => {});

@@ -171,12 +171,21 @@ test("a job on a replayed trace takes the decisions simulate takes on it, tick b
       .filter((t, k) => k > 0 && !t.preempted && timeline(k - 1) !== "idle" && timeline(k - 1) !== t.choice).length;
     assert.equal(ends.filter((e) => e.end === "changeover").length, stoppedToChange, `${policy}: changeovers`);
     assert.equal(ends.filter((e) => e.end === "preempted").length, planned.preemptions, `${policy}: preemptions`);
+    // The same comparison as users get it: `simulate --job` finds the settings in the job itself.
+    const replay = await spotrun(box.home, ["simulate", "--job", id, "--json"]);
+    assert.equal(replay.code, 0, replay.stderr);
+    const r = JSON.parse(replay.stdout) as { compared: number; matched: number; start_at_seconds: number };
+    assert.equal(r.start_at_seconds, firstTick * 600);
+    assert.equal(r.compared, Math.min(live.length, planned.timeline.length));
+    assert.equal(r.matched, r.compared, replay.stdout);
     assert.deepEqual(
       await stepsInLog(box.home, id),
       Array.from({ length: 192 }, (_, k) => k + 1),
       `${policy}: every step once`,
     );
   }
+  const missing = await spotrun(box.home, ["simulate", "--job", "j-nosuchjob"]);
+  assert.equal(missing.code, 3, missing.stderr);
   // The two policies do differ on this stretch: the comparison is not between two copies of one plan.
   assert.notEqual(trails[0]?.split(": ")[1], trails[1]?.split(": ")[1]);
 });

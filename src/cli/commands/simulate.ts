@@ -1,7 +1,8 @@
 import { Option } from "commander";
 import { formatDuration, parseDuration } from "../../base/duration.js";
 import { usageError } from "../../base/errors.js";
-import type { CommandSpec } from "../command.js";
+import { openApp } from "../app.js";
+import type { CommandContext, CommandSpec } from "../command.js";
 import { table } from "../output.js";
 
 function duration(flag: string, v: unknown, fallback?: string): number {
@@ -28,6 +29,7 @@ export const simulateCommand: CommandSpec = {
     "spotrun simulate --trace us-west-2a_v100_1.json --work 48h --deadline 60h --restart-overhead 12m --policy all",
     "spotrun simulate --trace a.json --trace b.json --work 48h --deadline 52h --policy uniform-progress --json   # zones a, b with failover",
     "spotrun simulate --trace traces/*.json --each --work 48h --deadline 70h --restart-overhead 3m",
+    "spotrun simulate --job my-rehearsal   # a deadline job on a replayed trace, beside simulate, tick by tick",
   ],
   options: (cmd) =>
     cmd
@@ -45,8 +47,13 @@ export const simulateCommand: CommandSpec = {
       .option("--start-at <duration>", "start the job this far into the traces", "0s")
       .option("--block-zone-for <duration>", "with several traces: how long failover avoids a preempted zone", "30m")
       .option("--each", "simulate each trace as its own single-zone job instead of one job across zones")
-      .option("--timeline", "with --json: include every tick's decision"),
-  async run(_ctx, _args, opts) {
+      .option("--timeline", "with --json: include every tick's decision")
+      .option(
+        "--job <id>",
+        "compare a managed job that ran the deadline strategy on a replayed trace with simulate, tick by tick",
+      ),
+  async run(ctx, _args, opts) {
+    if (opts.job) return compareJob(ctx, String(opts.job));
     const { loadTrace } = await import("../../placement/trace.js");
     const { simulate } = await import("../../placement/simulator.js");
     const { POLICY_NAMES } = await import("../../placement/policy.js");
@@ -147,3 +154,29 @@ export const simulateCommand: CommandSpec = {
     return { data, human: `${title}\n\n${table(headers, rows)}` };
   },
 };
+
+async function compareJob(ctx: CommandContext, ref: string) {
+  const { replayJob } = await import("../job-replay.js");
+  const app = await openApp(ctx);
+  try {
+    const r = await replayJob(app.store, ref);
+    const cell = (d: { choice: string; rule: string } | null, flag: boolean | undefined) =>
+      d ? `${d.choice} (${d.rule})${flag ? " reclaimed" : ""}` : "-";
+    const rows = r.ticks.map((t) => [
+      t.tick,
+      cell(t.live, t.live?.reclaimed),
+      cell(t.simulated, t.simulated?.preempted),
+      t.live && t.simulated ? (t.same ? "same" : "DIFFERENT") : "",
+    ]);
+    const title =
+      `job ${r.id} (${r.policy}) beside simulate on ${r.trace} from ${formatDuration(r.start_at_seconds * 1000)}: ` +
+      `${formatDuration(r.work_seconds * 1000)} of work, deadline ${formatDuration(r.deadline_seconds * 1000)}, ` +
+      `restart ${formatDuration(r.restart_overhead_seconds * 1000)} (trace time)`;
+    return {
+      data: r,
+      human: `${title}\n\n${table(["tick", "job", "simulate", ""], rows)}\n\n${r.matched} of ${r.compared} ticks the same`,
+    };
+  } finally {
+    await app.close();
+  }
+}
