@@ -18,7 +18,7 @@ Examples:
   $ spotrun logs my-job --follow                   stream a job's output
   $ spotrun cost                                   spend, on-demand baseline, savings
 
-Environment: SPOTRUN_HOME (state directory, default ~/.spotrun), NO_COLOR.
+Environment: SPOTRUN_HOME (state directory, default ~/.spotrun), SPOTRUN_STATE_URL (a team's postgres:// store instead of SQLite), NO_COLOR.
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 not found, 4 provider refused, 5 interrupted.`,
     );
   program.exitOverride();
