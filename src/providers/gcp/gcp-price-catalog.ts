@@ -15,8 +15,8 @@ export interface GcpPriceEntry {
 /**
  * Hourly list prices for Compute Engine machine types (per VM) and Cloud TPU generations (per
  * chip), by region: the catalog shipped in the package, overlaid entry by entry by
- * `<home>/catalog/gcp-prices.json` of the same shape (Compute has no price API of its own; a
- * refresher from the Cloud Billing Catalog API writes that file).
+ * `<home>/catalog/gcp-prices.json` of the same shape, which the user writes (Compute has no price
+ * API of its own, and no command here reads the Cloud Billing Catalog API yet).
  */
 export interface GcpPriceCatalog {
   provider: "gcp";
