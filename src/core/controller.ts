@@ -193,6 +193,9 @@ export class Controller {
       this.queue = this.store.shared ? await this.claim(now) : await this.store.activeJobIds();
       this.queuePos = 0;
       this.lastLoad = now;
+    } else if (this.store.shared && now - this.lastClaim >= this.leaseTtlMs / 3) {
+      // A pass longer than the lease must not let our jobs go to another controller mid-pass.
+      await this.claim(now);
     }
     this.pump();
     if (now - this.lastReap >= this.reapEveryMs) {
@@ -202,10 +205,12 @@ export class Controller {
   }
 
   private held = new Set<string>();
+  private lastClaim = Number.NEGATIVE_INFINITY;
 
   /** Renew our jobs' leases and take free ones; a job newly held says so in its events. */
   private async claim(now: number): Promise<string[]> {
-    const ids = await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1000);
+    this.lastClaim = now;
+    const ids = await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1_000_000);
     for (const id of ids) if (!this.held.has(id)) await this.event(id, { kind: "leased", controller: this.owner });
     this.held = new Set(ids);
     return ids;
