@@ -63,6 +63,8 @@ envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
       assert.equal(r.code, 0, r.stderr);
       ids.push(lastJson<{ id: string }>(r.stdout).id);
     }
+    // The CLI saw the two controllers alive and started none of its own.
+    assert.equal((await store.liveLeases("controller:", Date.now())).length, 2);
     // Each controller leases two: kill the one holding the first job while its jobs run.
     const holder = await waitFor(
       async () => {
