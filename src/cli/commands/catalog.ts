@@ -1,18 +1,25 @@
+import { Option } from "commander";
 import { toIso } from "../../base/clock.js";
-import { usageError } from "../../base/errors.js";
-import type { CommandSpec } from "../command.js";
+import { errorMessage, SpotrunError, usageError } from "../../base/errors.js";
+import type { CommandContext, CommandSpec } from "../command.js";
 import { asUserError } from "./launch.js";
 
-/** `spotrun catalog update`: refresh the AWS on-demand price catalog from the Pricing API. */
+/**
+ * `spotrun catalog update`: refresh the AWS on-demand price catalog from the Pricing API, or the
+ * GCP VM prices (on-demand and spot) from the Cloud Billing Catalog API.
+ */
 export const catalogUpdateCommand: CommandSpec = {
   name: "catalog update",
-  summary: "Refresh on-demand prices from the AWS Pricing API into <home>/catalog/aws-on-demand.json",
+  summary:
+    "Refresh prices: AWS on-demand from the Pricing API, or GCP VMs (on-demand and spot) from the Cloud Billing Catalog API, into <home>/catalog/",
   examples: [
     "spotrun catalog update",
     "spotrun catalog update --regions us-east-1,eu-west-1 --types g5.xlarge,p3.2xlarge --json",
+    "spotrun catalog update --provider gcp --regions us-central1,europe-west4",
   ],
   options: (cmd) =>
     cmd
+      .addOption(new Option("--provider <kind>", "whose prices").choices(["aws", "gcp"]).default("aws"))
       .option("--regions <a,b>", "regions to price (default: those of the shipped catalog)")
       .option("--types <a,b>", "instance types to price (default: those of the shipped catalog)"),
   async run(ctx, _args, opts) {
@@ -27,6 +34,7 @@ export const catalogUpdateCommand: CommandSpec = {
     const types = list(opts.types);
     if (regions?.length === 0) throw usageError("--regions is empty", "write it as us-east-1,eu-west-1");
     if (types?.length === 0) throw usageError("--types is empty", "write it as m7i.large,g5.xlarge");
+    if (opts.provider === "gcp") return updateGcpCatalog(ctx, regions, types);
     const [{ SHIPPED_CATALOG, userCatalogPath }, { createPricingClient, fetchOnDemandCatalog }, { writeFileAtomic }] =
       await Promise.all([
         import("../../providers/aws/on-demand-catalog.js"),
@@ -74,3 +82,62 @@ export const catalogUpdateCommand: CommandSpec = {
     }
   },
 };
+
+async function updateGcpCatalog(ctx: CommandContext, regions: string[] | undefined, types: string[] | undefined) {
+  const [
+    { SHIPPED_GCP_CATALOG, userGcpCatalogPath },
+    { COMPUTE_SERVICE, fetchGcpVmPrices },
+    { createCatalogClient },
+    { writeFileAtomic },
+  ] = await Promise.all([
+    import("../../providers/gcp/gcp-price-catalog.js"),
+    import("../../providers/gcp/billing-catalog.js"),
+    import("../../providers/gcp/gcp-clients.js"),
+    import("../../base/atomic-file.js"),
+  ]);
+  const shippedTypes = (r: string) => Object.keys(SHIPPED_GCP_CATALOG.vm[r] ?? SHIPPED_GCP_CATALOG.vm["us-central1"] ?? {});
+  const client = await createCatalogClient();
+  try {
+    const now = Date.now();
+    let got: Awaited<ReturnType<typeof fetchGcpVmPrices>>;
+    try {
+      got = await fetchGcpVmPrices(client, regions ?? Object.keys(SHIPPED_GCP_CATALOG.vm), (r) => types ?? shippedTypes(r));
+    } catch (e) {
+      throw new SpotrunError("failed", `Cloud Billing Catalog API: ${errorMessage(e).split("\n")[0]}`, {
+        fix: "check the credentials (GOOGLE_APPLICATION_CREDENTIALS, or gcloud auth application-default login) and that the Cloud Billing API is enabled",
+      });
+    }
+    const priced = Object.values(got.vm).reduce((n, t) => n + Object.keys(t).length, 0);
+    if (priced === 0)
+      throw usageError(
+        "the Cloud Billing Catalog API gave no prices for those regions and machine types",
+        "check the region names and types (priced from the API: e2, n2, n1 and c3 standard types)",
+      );
+    const path = userGcpCatalogPath(ctx.home);
+    const catalog = {
+      provider: "gcp",
+      currency: "USD",
+      source: `Cloud Billing Catalog API (${COMPUTE_SERVICE}, ${got.skusRead} SKUs read): each family's per-vCPU and per-GiB rate times the machine shape, on-demand and spot`,
+      retrieved_at: toIso(now),
+      vm: got.vm,
+      tpu_per_chip: {},
+    };
+    await writeFileAtomic(path, `${JSON.stringify(catalog, null, 2)}\n`);
+    // GPU shapes and TPUs are not cores and memory alone: their shipped figures stay in use.
+    for (const m of got.missing) ctx.out.warn(`not priced from the API (the shipped price stays): ${m}`);
+    return {
+      data: {
+        id: "gcp-prices",
+        path,
+        retrieved_at: toIso(now),
+        regions: Object.keys(got.vm),
+        prices_count: priced,
+        missing: got.missing,
+        prices_usd_per_hour: got.vm,
+      },
+      human: `wrote ${priced} GCP VM prices (on-demand and spot) for ${Object.keys(got.vm).join(", ")} to ${path}`,
+    };
+  } finally {
+    await client.close();
+  }
+}

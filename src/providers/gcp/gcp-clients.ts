@@ -62,3 +62,21 @@ export async function resolveProject(c: GcpClients): Promise<string> {
   if (fromEnv) return fromEnv;
   return c.instances.getProjectId();
 }
+
+/**
+ * The Cloud Billing Catalog client, from Application Default Credentials. Its endpoint can be
+ * overridden the way gcloud's is, with CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING (a proxy, an
+ * emulator); over plain HTTP it speaks REST.
+ */
+export async function createCatalogClient(): Promise<import("@google-cloud/billing").CloudCatalogClient> {
+  const { CloudCatalogClient } = await import("@google-cloud/billing");
+  const override = process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING;
+  if (!override) return new CloudCatalogClient();
+  const u = new URL(override);
+  return new CloudCatalogClient({
+    apiEndpoint: u.hostname,
+    port: Number(u.port) || (u.protocol === "http:" ? 80 : 443),
+    protocol: u.protocol === "http:" ? "http" : "https",
+    fallback: true,
+  } as ConstructorParameters<typeof CloudCatalogClient>[0]);
+}

@@ -15,8 +15,8 @@ export interface GcpPriceEntry {
 /**
  * Hourly list prices for Compute Engine machine types (per VM) and Cloud TPU generations (per
  * chip), by region: the catalog shipped in the package, overlaid entry by entry by
- * `<home>/catalog/gcp-prices.json` of the same shape, which the user writes (Compute has no price
- * API of its own, and no command here reads the Cloud Billing Catalog API yet).
+ * `<home>/catalog/gcp-prices.json` of the same shape, which `spotrun catalog update --provider gcp`
+ * writes from the Cloud Billing Catalog API (Compute has no price API of its own).
  */
 export interface GcpPriceCatalog {
   provider: "gcp";
