@@ -239,6 +239,12 @@ describe("a persistent session on the local provider, with real tmux", () => {
     assert.equal(after.stdout.trim(), "");
     const missing = await spotrun(box.home, ["session", "attach", "demo", "nobody"]);
     assert.equal(missing.code, 3);
+    // The agent's screen and scrollback without a terminal.
+    const screenLog = await spotrun(box.home, ["session", "logs", "demo", "--agent", "reviewer", "--json"]);
+    assert.equal(screenLog.code, 0, screenLog.stderr);
+    assert.ok(
+      (JSON.parse(screenLog.stdout) as { screen: string }).screen.includes(`agent reviewer: conversation ${conv} (resumed)`),
+    );
   });
 
   test("stop saves and keeps the volume; resume continues every agent; destroy asks, then deletes", async () => {
