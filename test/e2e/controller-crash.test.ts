@@ -6,7 +6,7 @@ import { lastJson, leftoverProcesses, sandbox, spotrun, stepsInLog, waitFor, wri
 
 interface StatusJson {
   controller: { pid: number } | null;
-  jobs: { id: string; state: string; preemptions: number; current_attempt: { instance_ids: string[] } | null }[];
+  jobs: { id: string; state: string; preemptions: number }[];
 }
 interface JobJson {
   id: string;
@@ -22,6 +22,18 @@ const events = async (home: string, job: string) => {
   const db = new SQLite(join(home, "state.db"), { readonly: true });
   try {
     return db.prepare("select kind, data from events where job_id = ? order by seq").all(job) as { kind: string; data: string }[];
+  } finally {
+    db.close();
+  }
+};
+
+const instancesOf = async (home: string, job: string, attempt: number): Promise<string[]> => {
+  const { default: SQLite } = await import("better-sqlite3");
+  const db = new SQLite(join(home, "state.db"), { readonly: true });
+  try {
+    return (db.prepare("select id from instances where job_id = ? and attempt = ?").all(job, attempt) as { id: string }[]).map(
+      (r) => r.id,
+    );
   } finally {
     db.close();
   }
@@ -48,16 +60,17 @@ envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
     assert.equal(r.code, 0, r.stderr);
     const job = lastJson<JobJson>(r.stdout);
     // Wait for the first notice: the recovery is under way from here on.
-    await waitFor(
-      async () => ((await events(box.home, job.id)).some((e) => e.kind === "notice") ? true : undefined),
+    const notice = await waitFor(
+      async () => (await events(box.home, job.id)).find((e) => e.kind === "notice"),
       30_000,
       "a notice",
     );
     const before = await status(box.home);
     assert.ok(before.controller, "a background controller holds the lease");
     process.kill(before.controller.pid, "SIGKILL");
-    // The reclaim happens while no controller is alive to read the instance's last lines.
-    const noticed = before.jobs.find((j) => j.id === job.id)?.current_attempt?.instance_ids ?? [];
+    // The reclaim happens while no controller is alive to read the instance's last lines (its id is
+    // read from the store directly: any spotrun command would start a controller).
+    const noticed = await instancesOf(box.home, job.id, (JSON.parse(notice.data) as { attempt: number }).attempt);
     assert.equal(noticed.length, 1);
     await waitFor(async () => (leftoverProcesses(noticed).length === 0 ? true : undefined), 15_000, "the reclaim");
     // Any command notices the dead controller and starts another.
