@@ -79,6 +79,8 @@ export async function followJob(
     for (const line of text.slice(0, last).split("\n")) out.line(line, { job_id: jobId, stream: "log", line });
   };
   for (;;) {
+    // The log first: what a run printed before an event (its last lines before SUCCEEDED) reads so.
+    drainLog();
     const events = await store.events(jobId, seq);
     for (const e of events) {
       seq = e.seq;
@@ -95,7 +97,6 @@ export async function followJob(
         });
       else out.info(`[spotrun] ${text}`);
     }
-    drainLog();
     const job = await store.job(jobId);
     if (!job || isTerminal(job.state as JobState)) {
       drainLog();
