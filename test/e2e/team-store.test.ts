@@ -79,6 +79,9 @@ envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
     // status says which controller holds each job.
     const shown = await spotrun(box.home, ["status", ids[0] as string, "--json"]);
     assert.equal((JSON.parse(shown.stdout) as { controller: string }).controller, holder);
+    const all = JSON.parse((await spotrun(box.home, ["status", "--json"])).stdout) as { controllers: { id: string }[] };
+    assert.equal(all.controllers.length, 2, "status lists the team's live controllers");
+    assert.ok(all.controllers.some((c) => c.id === holder));
     assert.equal(owners.size, 2, `the jobs are split between the two controllers: ${[...owners].join(", ")}`);
     const victimPid = Number(holder.split(":")[1]);
     const victim = controllers.find((c) => c.pid === victimPid);

@@ -1,4 +1,5 @@
 import { notFound } from "../../base/errors.js";
+import { SHARED_LEASE_PREFIX } from "../../core/controller.js";
 import { formatUsd } from "../../cost/ledger.js";
 import { ensureController, openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
@@ -23,6 +24,7 @@ export const statusCommand: CommandSpec = {
           `${v.id}  ${v.name}  ${v.state}`,
           v.message ? `  ${v.message}` : "",
           `  attempts ${v.attempts}, preemptions ${v.preemptions}, error restarts ${v.error_restarts}`,
+          "controller" in v ? `  controller ${v.controller ?? "none holds it now"}` : "",
           v.current_attempt
             ? `  attempt ${v.current_attempt.attempt}: ${v.current_attempt.spot ? "spot" : "on-demand"} ${v.current_attempt.instance_type} ${v.current_attempt.instance_ids.join(", ")} (${v.current_attempt.state})`
             : "",
@@ -66,11 +68,14 @@ export const statusCommand: CommandSpec = {
           ? "no jobs yet — start one with: spotrun run examples/quickstart/task.yaml"
           : "no active jobs (spotrun status --all shows finished ones)";
       const lease = await app.store.lease("controller");
+      // A team's store is worked by several controllers, each under its own lease.
+      const team = app.store.shared ? await app.store.liveLeases(SHARED_LEASE_PREFIX, now) : undefined;
       return {
         data: {
           controller: lease
             ? { pid: lease.pid, host: lease.host, lease_expires_at: new Date(Number(lease.expires_at)).toISOString() }
             : null,
+          ...(team ? { controllers: team.map((l) => ({ id: l.owner, pid: l.pid, host: l.host })) } : {}),
           jobs: views,
           arrays: [...arrays].map(([id, a]) => ({
             id,
