@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import type { BlobStore } from "./blob-store.js";
+import { walkFiles } from "./walk-files.js";
 
 /**
  * The generation protocol: files go up under a new generation prefix, a manifest with sizes
@@ -37,26 +38,6 @@ async function sha256File(path: string): Promise<string> {
   const h = createHash("sha256");
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest("hex");
-}
-
-async function walk(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const visit = async (d: string) => {
-    let entries: import("node:fs").Dirent[];
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw e;
-    }
-    for (const e of entries) {
-      const p = join(d, e.name);
-      if (e.isDirectory()) await visit(p);
-      else if (e.isFile() && !e.name.endsWith(".tmp")) out.push(p);
-    }
-  };
-  await visit(dir);
-  return out.sort();
 }
 
 /** Run `fn` over items with at most `limit` in flight. */
@@ -97,7 +78,7 @@ export class CheckpointStore {
   /** Upload every file of `localDir` as a new generation; the manifest goes last. */
   async save(localDir: string, meta: SaveMeta): Promise<Manifest> {
     const generation = generationName(meta.attempt, meta.now);
-    const paths = await walk(localDir);
+    const paths = await walkFiles(localDir);
     const files = await mapLimit(paths, this.concurrency, async (p): Promise<ManifestFile> => {
       const rel = relative(localDir, p).split(sep).join("/");
       const [size, sha256] = await Promise.all([stat(p).then((s) => s.size), sha256File(p)]);

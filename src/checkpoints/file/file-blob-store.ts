@@ -1,7 +1,8 @@
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { BlobInfo, BlobStore } from "../blob-store.js";
+import { walkFiles } from "../walk-files.js";
 
 /** Objects as files under a root directory; every write is temp-then-rename so none is seen half-written. */
 export class FileBlobStore implements BlobStore {
@@ -48,24 +49,10 @@ export class FileBlobStore implements BlobStore {
 
   async list(prefix: string): Promise<BlobInfo[]> {
     const out: BlobInfo[] = [];
-    const visit = async (d: string) => {
-      let entries: import("node:fs").Dirent[];
-      try {
-        entries = await readdir(d, { withFileTypes: true });
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-        throw e;
-      }
-      for (const e of entries) {
-        const p = join(d, e.name);
-        if (e.isDirectory()) await visit(p);
-        else if (e.isFile() && !e.name.endsWith(".tmp")) {
-          const key = relative(this.root, p).split(sep).join("/");
-          if (key.startsWith(prefix)) out.push({ key, size: (await stat(p)).size });
-        }
-      }
-    };
-    await visit(this.root);
+    for (const p of await walkFiles(this.root)) {
+      const key = relative(this.root, p).split(sep).join("/");
+      if (key.startsWith(prefix)) out.push({ key, size: (await stat(p)).size });
+    }
     return out;
   }
 
