@@ -9,7 +9,6 @@ import { promisify } from "node:util";
 import { systemClock } from "../../src/base/clock.js";
 import { silentLogger } from "../../src/base/logger.js";
 import { spotrunCommand } from "../../src/base/self.js";
-import { Controller } from "../../src/core/controller.js";
 import { submitJob } from "../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../src/providers/gcp/gcp-clients.js";
 import { parseGcpId } from "../../src/providers/gcp/gcp-instance-id.js";
@@ -22,13 +21,12 @@ import { parseSessionText } from "../../src/sessions/session-schema.js";
 import { gcpDiskName, sessionTask } from "../../src/sessions/session-task.js";
 import { openSqlite } from "../../src/state/open-sqlite.js";
 import { StateStore } from "../../src/state/state-store.js";
-import { connectSsh } from "../../src/transport/ssh/connect.js";
 import type { Transport } from "../../src/transport/transport.js";
-import { FixedProviders, withHome } from "../integration/gcp/e2e-kit.js";
 import { clientsFor, PROJECT } from "../integration/gcp/gcp-fixture.js";
 import { ComputeServer } from "../servers/gcp/compute-server.js";
 import { MetadataServer } from "../servers/gcp/metadata-server.js";
 import { killProcessesUnder } from "../support-cli/spotrun-cli.js";
+import { fastController, loopbackTransport } from "../support-cloud/managed-job-kit.js";
 
 /**
  * A session through the GCP provider, end to end except for Google: the real controller and
@@ -67,15 +65,7 @@ class LoopbackGcpProvider extends GcpProvider {
   override async transport(info: InstanceInfo): Promise<Transport> {
     const host = hosts[vmIndex(info)];
     assert.ok(host, `no host for ${info.id}`);
-    const t = await connectSsh({
-      host: host.address,
-      port: host.port,
-      user: "root",
-      privateKeyPath: host.clientKeyPath,
-      knownHostsPath: join(root, "known_hosts"),
-      home: host.home,
-    });
-    return withHome(t, host.home);
+    return loopbackTransport(host, join(root, "known_hosts"));
   }
 }
 
@@ -125,15 +115,7 @@ volume: {size: 10GB}
 
   const store = new StateStore(await openSqlite(home));
   const provider = new LoopbackGcpProvider({ home, logger: silentLogger, clients, project: PROJECT });
-  const controller = new Controller({
-    store,
-    providers: new FixedProviders(provider),
-    home,
-    clock: systemClock,
-    logger: silentLogger,
-    tickMs: 50,
-    steadyPollMs: 200,
-  });
+  const controller = fastController(store, provider, home, silentLogger);
   const [jobId] = await submitJob(store, { task, file: join(work, "session.yaml"), baseDir: work }, home, systemClock);
   assert.ok(jobId);
 

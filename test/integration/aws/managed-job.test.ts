@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -16,15 +16,14 @@ import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
 import { ImdsServer } from "../../../src/providers/local/imds-server.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import { type InstanceInfo, type Provider, TAG } from "../../../src/providers/provider.js";
-import { ProviderCache } from "../../../src/providers/registry.js";
+import { type InstanceInfo, TAG } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
-import { type ProviderKind, resourcesSchema } from "../../../src/spec/task-schema.js";
+import { resourcesSchema } from "../../../src/spec/task-schema.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { type JobRow, StateStore } from "../../../src/state/state-store.js";
-import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { sub } from "../../servers/ec2/query-params.js";
+import { FixedProviders, fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { type Ec2Fixture, priceTable, startEc2Fixture } from "./ec2-fixture.js";
 import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
 
@@ -98,34 +97,7 @@ class LoopbackAwsProvider extends AwsProvider {
       m.imdsUrl = `http://127.0.0.1:${await m.imds.listen()}`;
     }
     const host = m.host;
-    const t = await connectSsh({
-      host: host.address,
-      port: host.port,
-      user: host.user,
-      privateKeyPath: host.clientKeyPath,
-      knownHostsPath: join(root, "known_hosts"),
-      home: host.home,
-    });
-    // Every sshd here shares /root: each command gets its machine's home as $HOME.
-    return {
-      label: t.label,
-      home: t.home,
-      exec: (command, opts) => t.exec(command, { ...opts, env: { HOME: host.home, ...opts?.env } }),
-      readFile: (path, offset) => t.readFile(path, offset),
-      writeFile: (path, data) => t.writeFile(path, data),
-      upload: (from, to, opts) => t.upload(from, to, opts),
-      download: (from, to) => t.download(from, to),
-      close: () => t.close(),
-    };
-  }
-}
-
-class FixedProviders extends ProviderCache {
-  constructor(private readonly p: Provider) {
-    super({ home: "", logger: silentLogger });
-  }
-  override get(_kind: ProviderKind): Promise<Provider> {
-    return Promise.resolve(this.p);
+    return loopbackTransport(host, join(root, "known_hosts"));
   }
 }
 
@@ -164,17 +136,10 @@ async function findText(dir: string, needle: RegExp): Promise<string[]> {
 }
 
 test("spot notice via IMDSv2 → checkpoint to S3 → reclaim → resumed on a new spot instance from S3, nothing left running", async () => {
-  const home = join(root, "home");
-  const work = join(root, "work");
-  await mkdir(work, { recursive: true });
-  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
-  const taskPath = join(work, "task.yaml");
-  await writeFile(
-    taskPath,
-    `name: aws-e2e
-resources: {provider: aws, instance_type: m7i.large, spot: true, max_price: 0.05}
-workdir: .
-run: python3 trainer.py
+  const { home, taskPath } = await trainerJob(
+    root,
+    "aws-e2e",
+    `resources: {provider: aws, instance_type: m7i.large, spot: true, max_price: 0.05}
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints, store: "s3://ckpt/e2e"}
 recovery: {max_restarts: 3}
@@ -182,15 +147,7 @@ recovery: {max_restarts: 3}
   );
   const store = new StateStore(await openSqlite(home));
   const provider = new LoopbackAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
-  const controller = new Controller({
-    store,
-    providers: new FixedProviders(provider),
-    home,
-    clock: systemClock,
-    logger: log(),
-    tickMs: 50,
-    steadyPollMs: 200,
-  });
+  const controller = fastController(store, provider, home, log());
   const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
   assert.ok(jobId);
   const { bucket, prefix } = splitBucketUrl(jobStoreUrl("s3://ckpt/e2e", jobId));

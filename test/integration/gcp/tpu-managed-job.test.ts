@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { spotrunCommand } from "../../../src/base/self.js";
-import { Controller } from "../../../src/core/controller.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
 import { parseGcpId } from "../../../src/providers/gcp/gcp-instance-id.js";
@@ -19,12 +18,11 @@ import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
-import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
 import { TpuServer } from "../../servers/gcp/tpu-server.js";
-import { agentEvents, FixedProviders, withHome } from "./e2e-kit.js";
+import { agentEvents, fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
 /**
@@ -75,15 +73,7 @@ class LoopbackGcpProvider extends GcpProvider {
   override async transport(info: InstanceInfo): Promise<Transport> {
     const host = hostFor(info);
     assert.match(info.address ?? "", /^127\.0\.1\.[1-4]$/, "the address came from the node's networkEndpoints");
-    const t = await connectSsh({
-      host: host.address,
-      port: host.port,
-      user: "root",
-      privateKeyPath: host.clientKeyPath,
-      knownHostsPath: join(root, "known_hosts"),
-      home: host.home,
-    });
-    return withHome(t, host.home);
+    return loopbackTransport(host, join(root, "known_hosts"));
   }
 }
 
@@ -112,17 +102,10 @@ after(async () => {
 });
 
 test("spot v4-32: WAITING_FOR_RESOURCES → ACTIVE on 4 workers, preempted, node and queued resource deleted, resumed on a new slice", async () => {
-  const home = join(root, "home");
-  const work = join(root, "work");
-  await mkdir(work, { recursive: true });
-  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
-  const taskPath = join(work, "task.yaml");
-  await writeFile(
-    taskPath,
-    `name: tpu-e2e
-resources: {provider: gcp, tpu: v4-32, zone: ${ZONE}, spot: true}
-workdir: .
-run: python3 trainer.py
+  const { home, taskPath } = await trainerJob(
+    root,
+    "tpu-e2e",
+    `resources: {provider: gcp, tpu: v4-32, zone: ${ZONE}, spot: true}
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints, store: "gs://${BUCKET}/jobs"}
 recovery: {max_restarts: 3}
@@ -140,15 +123,7 @@ recovery: {max_restarts: 3}
     onProgress: (p) => progress.push(p),
   });
   const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
-  const controller = new Controller({
-    store,
-    providers: new FixedProviders(provider),
-    home,
-    clock: systemClock,
-    logger: debug,
-    tickMs: 50,
-    steadyPollMs: 200,
-  });
+  const controller = fastController(store, provider, home, debug);
   const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
   assert.ok(jobId);
 

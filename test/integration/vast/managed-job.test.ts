@@ -1,28 +1,25 @@
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { spotrunCommand } from "../../../src/base/self.js";
-import { Controller } from "../../../src/core/controller.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
-import { ProviderCache } from "../../../src/providers/registry.js";
+import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { VastClient } from "../../../src/providers/vast/client.js";
 import { VastProvider } from "../../../src/providers/vast/vast-provider.js";
 import type { CreateInstanceBody } from "../../../src/providers/vast/wire.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
-import type { ProviderKind } from "../../../src/spec/task-schema.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
-import { connectSsh } from "../../../src/transport/ssh/connect.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { VastServer } from "../../servers/vast/vast-server.js";
+import { fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { API_KEY, OFFERS } from "./fixtures.js";
 
 /**
@@ -68,39 +65,11 @@ class LoopbackVastProvider extends VastProvider {
     const host = hostOf.get(Number(info.id));
     assert.ok(host, `no host for ${info.id}`);
     assert.equal(info.address, `${host.address}:${host.port}`, "the address came from the API's ssh fields");
-    const t = await connectSsh({
-      host: host.address,
-      port: host.port,
-      user: host.user,
-      privateKeyPath: host.clientKeyPath,
-      knownHostsPath: join(root, "known_hosts"),
-      home: host.home,
-    });
-    // In a container the login's $HOME is the machine's own; here every sshd shares /root, so
-    // each command gets its machine's home as $HOME.
-    return {
-      label: t.label,
-      home: t.home,
-      exec: (command, opts) => t.exec(command, { ...opts, env: { HOME: host.home, ...opts?.env } }),
-      readFile: (path, offset) => t.readFile(path, offset),
-      writeFile: (path, data) => t.writeFile(path, data),
-      upload: (from, to, opts) => t.upload(from, to, opts),
-      download: (from, to) => t.download(from, to),
-      close: () => t.close(),
-    };
+    return loopbackTransport(host, join(root, "known_hosts"));
   }
 }
 
 const log = () => (process.env.VAST_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
-
-class FixedProviders extends ProviderCache {
-  constructor(private readonly p: Provider) {
-    super({ home: "", logger: silentLogger });
-  }
-  override get(_kind: ProviderKind): Promise<Provider> {
-    return Promise.resolve(this.p);
-  }
-}
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vast-e2e-"));
@@ -152,14 +121,11 @@ async function runJob(
   resourcesAndMore: string,
   opts: { startTimeoutMs?: number; whileRunning?: () => void } = {},
 ): Promise<JobRun> {
-  const home = join(root, `home-${name}`);
-  const work = join(root, `work-${name}`);
-  await mkdir(work, { recursive: true });
-  await cp(join(process.cwd(), "examples", "quickstart", "trainer.py"), join(work, "trainer.py"));
-  const taskPath = join(work, "task.yaml");
-  await writeFile(
-    taskPath,
-    `name: ${name}\nworkdir: .\nrun: python3 trainer.py\ncheckpoint: {dir: checkpoints, store: "file://${join(root, `store-${name}`)}"}\n${resourcesAndMore}`,
+  const { home, taskPath } = await trainerJob(
+    root,
+    name,
+    `checkpoint: {dir: checkpoints, store: "file://${join(root, `store-${name}`)}"}\n${resourcesAndMore}`,
+    { home: `home-${name}`, work: `work-${name}` },
   );
   const before = new Set(hostOf.keys());
   const createsBefore = server.requestsTo("PUT", "/asks/").length;
@@ -170,15 +136,7 @@ async function runJob(
     client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
     ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}),
   });
-  const controller = new Controller({
-    store,
-    providers: new FixedProviders(provider),
-    home,
-    clock: systemClock,
-    logger: log(),
-    tickMs: 50,
-    steadyPollMs: 200,
-  });
+  const controller = fastController(store, provider, home, log());
   try {
     const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
     assert.ok(jobId);
