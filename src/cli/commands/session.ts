@@ -179,24 +179,13 @@ export const sessionAttachCommand: CommandSpec = {
     const agent = args[1] ?? rec.session.agents[0]?.name;
     if (agent && !rec.session.agents.some((a) => a.name === agent))
       throw notFound(`session ${name} has no agent ${agent}`, `its agents: ${rec.session.agents.map((a) => a.name).join(", ")}`);
-    const spec = supervisorSpec(ctx.home, name, rec.session);
-    const tmux = [
-      "tmux",
-      ...tmuxSocketArgs(spec.tmux),
-      "attach-session",
-      ...(opts.readOnly ? ["-r"] : []),
-      "-t",
-      `${name}:${agent}`,
-    ];
-    const target = await sessionSshTarget(ctx, name, rec);
-    const [cmd, ...argv] = target ? ["ssh", ...interactiveSshArgs(target, tmux)] : tmux;
-    const res = spawnSync(cmd as string, argv, { stdio: "inherit" });
-    if (res.error)
-      throw usageError(
-        `cannot run ${cmd}: ${res.error.message}`,
-        target ? "install the OpenSSH client (apt-get install openssh-client)" : "install tmux (apt-get install tmux)",
-      );
-    if (target && res.status === 255) throw unreachable(name, target);
+    const { res, target } = await runSessionTmux(
+      ctx,
+      name,
+      rec,
+      ["attach-session", ...(opts.readOnly ? ["-r"] : []), "-t", `${name}:${agent}`],
+      true,
+    );
     if (res.status !== 0)
       throw new SpotrunError("failed", `session ${name} has no running tmux ${target ? "on its instance" : "here"}`, {
         fix: "see its state with `spotrun session list` (it may be recovering)",
@@ -205,11 +194,27 @@ export const sessionAttachCommand: CommandSpec = {
   },
 };
 
-/** ssh itself failed (exit 255): the instance, not the session's tmux, is what is missing. */
-const unreachable = (name: string, target: SshTarget) =>
-  new SpotrunError("failed", `cannot reach session ${name}'s instance over SSH (${target.label ?? target.host})`, {
-    fix: "see its state with `spotrun session list`; a recovering session is back on a new instance shortly",
-  });
+/**
+ * A tmux command on the session's server: here, or over the person's own ssh on its current
+ * instance. `terminal`: on the person's terminal (attach); otherwise its output is captured.
+ */
+async function runSessionTmux(ctx: CommandContext, name: string, rec: SessionRecord, args: string[], terminal: boolean) {
+  const tmux = ["tmux", ...tmuxSocketArgs(supervisorSpec(ctx.home, name, rec.session).tmux), ...args];
+  const target = await sessionSshTarget(ctx, name, rec);
+  const [cmd, ...argv] = target ? ["ssh", ...interactiveSshArgs(target, tmux, { tty: terminal })] : tmux;
+  const res = spawnSync(cmd as string, argv, terminal ? { stdio: "inherit", encoding: "utf8" } : { encoding: "utf8" });
+  if (res.error)
+    throw usageError(
+      `cannot run ${cmd}: ${res.error.message}`,
+      target ? "install the OpenSSH client (apt-get install openssh-client)" : "install tmux (apt-get install tmux)",
+    );
+  // ssh itself failed: the instance, not the session's tmux, is what is missing.
+  if (target && res.status === 255)
+    throw new SpotrunError("failed", `cannot reach session ${name}'s instance over SSH (${target.label ?? target.host})`, {
+      fix: "see its state with `spotrun session list`; a recovering session is back on a new instance shortly",
+    });
+  return { res, target };
+}
 
 /**
  * Where the session's tmux is reached over SSH: its current instance, when the provider reaches
@@ -250,12 +255,13 @@ export const sessionLogsCommand: CommandSpec = {
     const name = args[0] as string;
     const rec = requireSession(ctx.home, name);
     if (opts.agent) {
-      const spec = supervisorSpec(ctx.home, name, rec.session);
-      const tmux = ["tmux", ...tmuxSocketArgs(spec.tmux), "capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`];
-      const target = await sessionSshTarget(ctx, name, rec);
-      const [cmd, ...argv] = target ? ["ssh", ...interactiveSshArgs(target, tmux, { tty: false })] : tmux;
-      const res = spawnSync(cmd as string, argv, { encoding: "utf8" });
-      if (target && res.status === 255) throw unreachable(name, target);
+      const { res } = await runSessionTmux(
+        ctx,
+        name,
+        rec,
+        ["capture-pane", "-p", "-S", "-", "-t", `${name}:${opts.agent}`],
+        false,
+      );
       if (res.status !== 0) throw notFound(`no running window ${opts.agent} in session ${name}`, "see `spotrun session list`");
       return { data: { id: name, agent: opts.agent, screen: res.stdout }, human: res.stdout };
     }
