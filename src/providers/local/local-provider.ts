@@ -186,7 +186,12 @@ export class LocalProvider implements Provider {
   }
 
   /** A replayed trace's tick 0 is the first time any job used it, so every launch reads the same clock. */
+  private readonly epochs = new Map<string, number>();
+
   private traceStart(trace: string): number {
+    // Once set an epoch never moves: the controller asks on every visit, the file is read once.
+    const known = this.epochs.get(trace);
+    if (known !== undefined) return known;
     const file = join(this.root, "trace-epochs.json");
     let epochs: Record<string, number> = {};
     try {
@@ -198,6 +203,7 @@ export class LocalProvider implements Provider {
       writeFileSync(`${file}.tmp`, JSON.stringify(epochs));
       renameSync(`${file}.tmp`, file);
     }
+    this.epochs.set(trace, epochs[trace] as number);
     return epochs[trace] as number;
   }
 
