@@ -16,7 +16,7 @@ import { table } from "../src/cli/output.js";
 import { optimumCost } from "../src/placement/optimum.js";
 import { POLICY_NAMES, type PolicyName } from "../src/placement/policy.js";
 import { simulate } from "../src/placement/simulator.js";
-import { loadTrace, type Trace, traceSpanMs } from "../src/placement/trace.js";
+import { loadTrace, type Trace, traceSpanMs } from "../src/spec/availability-trace.js";
 
 const HOUR = 3_600_000;
 const SETTINGS = [

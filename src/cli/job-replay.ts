@@ -3,7 +3,7 @@ import { notFound, usageError } from "../base/errors.js";
 import { resolveDeadline } from "../placement/deadline.js";
 import { isPolicyName } from "../placement/policy.js";
 import { simulate } from "../placement/simulator.js";
-import { loadTrace } from "../placement/trace.js";
+import { loadTrace } from "../spec/availability-trace.js";
 import type { Task } from "../spec/task-schema.js";
 import type { StateStore } from "../state/state-store.js";
 

@@ -1,6 +1,6 @@
 import { usageError } from "../base/errors.js";
+import type { Trace } from "../spec/availability-trace.js";
 import type { CostModel } from "./simulator.js";
-import type { Trace } from "./trace.js";
 
 /**
  * The offline optimum (the paper's Omniscient policy): the least cost to finish `workMs` by the

@@ -1,10 +1,10 @@
 import { formatDuration } from "../base/duration.js";
 import { usageError } from "../base/errors.js";
 import type { Offer } from "../providers/provider.js";
+import type { Trace } from "../spec/availability-trace.js";
 import { onDemandVariant } from "./on-demand-variant.js";
 import { type Choice, type Current, initialPolicyState, type PolicyName, policyFor } from "./policy.js";
 import { chooseNextPlacement, offerBlockedUntil, type PlacementEvent, type RecoveryConfig } from "./recovery.js";
-import type { Trace } from "./trace.js";
 
 /**
  * Replays availability traces on a virtual clock through the same `decide` the controller calls.

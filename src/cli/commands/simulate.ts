@@ -54,7 +54,7 @@ export const simulateCommand: CommandSpec = {
       ),
   async run(ctx, _args, opts) {
     if (opts.job) return compareJob(ctx, String(opts.job));
-    const { loadTrace } = await import("../../placement/trace.js");
+    const { loadTrace } = await import("../../spec/availability-trace.js");
     const { simulate } = await import("../../placement/simulator.js");
     const { POLICY_NAMES } = await import("../../placement/policy.js");
     const files = (opts.trace as string[] | undefined) ?? [];

@@ -1,35 +1,31 @@
 import { readFileSync } from "node:fs";
 import { usageError } from "../../base/errors.js";
+import { parseTrace } from "../../spec/availability-trace.js";
 
-/** Spot availability per tick from a trace file (`{"metadata":{"gap_seconds":N},"data":[…]}`). */
+/** Spot availability per tick of a trace file, as the local market replays it. */
 export interface TraceAvailability {
   gapSeconds: number;
   length: number;
   availableAt(tick: number): boolean;
 }
 
+/** Read (synchronously: the instance host and the launch path need it at once) and validate a trace. */
 export function loadTraceAvailability(file: string): TraceAvailability {
-  let raw: { metadata?: { gap_seconds?: number }; data?: number[] };
+  let doc: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    doc = JSON.parse(readFileSync(file, "utf8"));
   } catch (e) {
     throw usageError(
       `market.trace: cannot read ${file} (${(e as Error).message})`,
       "give a trace file such as us-west-2a_v100_1.json",
     );
   }
-  const gap = raw?.metadata?.gap_seconds;
-  const data = raw?.data;
-  if (typeof gap !== "number" || gap <= 0 || !Array.isArray(data) || data.length === 0)
-    throw usageError(
-      `market.trace: ${file} is not a spot availability trace`,
-      'a trace is {"metadata": {"gap_seconds": N}, "data": [counts]}',
-    );
+  const { tickMs, available } = parseTrace(doc, file);
   return {
-    gapSeconds: gap,
-    length: data.length,
+    gapSeconds: tickMs / 1000,
+    length: available.length,
     // Past the end of the trace, capacity is as it was last seen.
-    availableAt: (tick) => (data[Math.min(Math.max(tick, 0), data.length - 1)] ?? 0) > 0,
+    availableAt: (tick) => available[Math.min(Math.max(tick, 0), available.length - 1)] === true,
   };
 }
 

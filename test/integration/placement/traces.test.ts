@@ -4,7 +4,7 @@ import { join, relative, resolve } from "node:path";
 import { test } from "node:test";
 import { POLICY_NAMES, type PolicyName } from "../../../src/placement/policy.js";
 import { simulate } from "../../../src/placement/simulator.js";
-import { loadTrace, type Trace, traceSpanMs } from "../../../src/placement/trace.js";
+import { loadTrace, type Trace, traceSpanMs } from "../../../src/spec/availability-trace.js";
 
 /**
  * The issue's "done" check on the real traces (../shared/traces beside the repository): with the

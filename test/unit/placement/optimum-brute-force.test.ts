@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { seededRandom } from "../../../src/base/random.js";
 import { optimumCost } from "../../../src/placement/optimum.js";
 import type { CostModel } from "../../../src/placement/simulator.js";
-import type { Trace } from "../../../src/placement/trace.js";
+import type { Trace } from "../../../src/spec/availability-trace.js";
 
 const MIN = 60_000;
 type Choice = "idle" | "spot" | "od";

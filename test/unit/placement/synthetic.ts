@@ -1,4 +1,4 @@
-import type { Trace } from "../../../src/placement/trace.js";
+import type { Trace } from "../../../src/spec/availability-trace.js";
 
 export const HOUR = 3_600_000;
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { SpotrunError } from "../../../src/base/errors.js";
-import { loadTrace, parseTrace } from "../../../src/placement/trace.js";
+import { loadTrace, parseTrace } from "../../../src/spec/availability-trace.js";
 
 test("a trace file loads with its tick and availability", async () => {
   const dir = await mkdtemp(join(tmpdir(), "spotrun-trace-"));
