@@ -11,8 +11,6 @@ import { silentLogger } from "../../src/base/logger.js";
 import { spotrunCommand } from "../../src/base/self.js";
 import { submitJob } from "../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../src/providers/gcp/gcp-clients.js";
-import { parseGcpId } from "../../src/providers/gcp/gcp-instance-id.js";
-import { GcpProvider } from "../../src/providers/gcp/gcp-provider.js";
 import { createLoopbackSshHost } from "../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
 import type { InstanceInfo } from "../../src/providers/provider.js";
@@ -21,12 +19,12 @@ import { parseSessionText } from "../../src/sessions/session-schema.js";
 import { gcpDiskName, sessionTask } from "../../src/sessions/session-task.js";
 import { openSqlite } from "../../src/state/open-sqlite.js";
 import { StateStore } from "../../src/state/state-store.js";
-import type { Transport } from "../../src/transport/transport.js";
 import { clientsFor, PROJECT } from "../integration/gcp/gcp-fixture.js";
 import { ComputeServer } from "../servers/gcp/compute-server.js";
 import { MetadataServer } from "../servers/gcp/metadata-server.js";
 import { killProcessesUnder } from "../support-cli/spotrun-cli.js";
-import { fastController, loopbackTransport } from "../support-cloud/managed-job-kit.js";
+import { LoopbackGcpProvider, type LoopbackMachine, vmsInOrder } from "../support-cloud/gcp-loopback.js";
+import { fastController } from "../support-cloud/managed-job-kit.js";
 
 /**
  * A session through the GCP provider, end to end except for Google: the real controller and
@@ -45,29 +43,15 @@ let compute: ComputeServer;
 const metadata: MetadataServer[] = [];
 let clients: GcpClients;
 
-const vmOrder: string[] = [];
-const vmIndex = (info: InstanceInfo): number => {
-  const ref = parseGcpId(info.id);
-  assert.ok(ref?.kind === "vm", `not a VM id: ${info.id}`);
-  if (!vmOrder.includes(ref.name)) vmOrder.push(ref.name);
-  return vmOrder.indexOf(ref.name);
+const vms = vmsInOrder();
+const vmOrder = vms.order;
+const machine = (info: InstanceInfo): LoopbackMachine => {
+  const k = vms.index(info);
+  const host = hosts[k];
+  const meta = metadata[k];
+  assert.ok(host && meta, `no machine for ${info.id}`);
+  return { host, metadata: meta };
 };
-
-class LoopbackGcpProvider extends GcpProvider {
-  override agentCommand(): string {
-    return spotrunCommand();
-  }
-  override agentEnv(info: InstanceInfo): Record<string, string> {
-    const meta = metadata[vmIndex(info)];
-    assert.ok(meta, `no metadata server for ${info.id}`);
-    return { GCE_METADATA_HOST: meta.host };
-  }
-  override async transport(info: InstanceInfo): Promise<Transport> {
-    const host = hosts[vmIndex(info)];
-    assert.ok(host, `no host for ${info.id}`);
-    return loopbackTransport(host, join(root, "known_hosts"));
-  }
-}
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-session-gcp-"));
@@ -114,7 +98,10 @@ volume: {size: 10GB}
   const task = sessionTask(NAME, file, spec, spotrunCommand());
 
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackGcpProvider({ home, logger: silentLogger, clients, project: PROJECT });
+  const provider = new LoopbackGcpProvider(
+    { home, logger: silentLogger, clients, project: PROJECT },
+    { machine, knownHostsPath: join(root, "known_hosts") },
+  );
   const controller = fastController(store, provider, home, silentLogger);
   const [jobId] = await submitJob(store, { task, file: join(work, "session.yaml"), baseDir: work }, home, systemClock);
   assert.ok(jobId);

@@ -6,11 +6,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
-import { spotrunCommand } from "../../../src/base/self.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
 import { parseGcpId } from "../../../src/providers/gcp/gcp-instance-id.js";
-import { GcpProvider } from "../../../src/providers/gcp/gcp-provider.js";
 import type { TpuProgress } from "../../../src/providers/gcp/tpu-slices.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
@@ -18,11 +16,11 @@ import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
-import type { Transport } from "../../../src/transport/transport.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
 import { TpuServer } from "../../servers/gcp/tpu-server.js";
-import { agentEvents, fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import { LoopbackGcpProvider, type LoopbackMachine } from "../../support-cloud/gcp-loopback.js";
+import { agentEvents, fastController, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
 /**
@@ -52,30 +50,14 @@ const sliceIndex = (info: InstanceInfo): number => {
   if (!sliceOrder.includes(ref.queuedResource)) sliceOrder.push(ref.queuedResource);
   return sliceOrder.indexOf(ref.queuedResource);
 };
-const hostFor = (info: InstanceInfo): LoopbackSshHost => {
+const machine = (info: InstanceInfo): LoopbackMachine => {
   const ref = parseGcpId(info.id);
   assert.ok(ref?.kind === "tpu");
   const host = hosts[sliceIndex(info) * 4 + ref.worker];
-  assert.ok(host, `no host for ${info.id}`);
-  return host;
+  const meta = metadata[sliceIndex(info)];
+  assert.ok(host && meta, `no machine for ${info.id}`);
+  return { host, metadata: meta };
 };
-
-/** The GcpProvider with its machines on this one: each worker is a loopback sshd, reached on its own port. */
-class LoopbackGcpProvider extends GcpProvider {
-  override agentCommand(): string {
-    return spotrunCommand();
-  }
-  override agentEnv(info: InstanceInfo): Record<string, string> {
-    const meta = metadata[sliceIndex(info)];
-    assert.ok(meta);
-    return { GCE_METADATA_HOST: meta.host, STORAGE_EMULATOR_HOST: gcs.http.url };
-  }
-  override async transport(info: InstanceInfo): Promise<Transport> {
-    const host = hostFor(info);
-    assert.match(info.address ?? "", /^127\.0\.1\.[1-4]$/, "the address came from the node's networkEndpoints");
-    return loopbackTransport(host, join(root, "known_hosts"));
-  }
-}
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-tpu-e2e-"));
@@ -113,15 +95,24 @@ recovery: {max_restarts: 3}
   );
   const progress: TpuProgress[] = [];
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackGcpProvider({
-    home,
-    logger: silentLogger,
-    clients,
-    project: PROJECT,
-    tpuPollMs: 20,
-    tpuWaitMs: 30_000,
-    onProgress: (p) => progress.push(p),
-  });
+  const provider = new LoopbackGcpProvider(
+    {
+      home,
+      logger: silentLogger,
+      clients,
+      project: PROJECT,
+      tpuPollMs: 20,
+      tpuWaitMs: 30_000,
+      onProgress: (p) => progress.push(p),
+    },
+    {
+      machine,
+      knownHostsPath: join(root, "known_hosts"),
+      env: { STORAGE_EMULATOR_HOST: gcs.http.url },
+      checkAddress: (info) =>
+        assert.match(info.address ?? "", /^127\.0\.1\.[1-4]$/, "the address came from the node's networkEndpoints"),
+    },
+  );
   const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
   const controller = fastController(store, provider, home, debug);
   const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);

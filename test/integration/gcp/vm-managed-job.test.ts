@@ -6,22 +6,19 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
-import { spotrunCommand } from "../../../src/base/self.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
-import { parseGcpId } from "../../../src/providers/gcp/gcp-instance-id.js";
-import { GcpProvider } from "../../../src/providers/gcp/gcp-provider.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
-import type { Transport } from "../../../src/transport/transport.js";
 import { ComputeServer } from "../../servers/gcp/compute-server.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
-import { agentEvents, fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import { LoopbackGcpProvider, type LoopbackMachine, vmsInOrder } from "../../support-cloud/gcp-loopback.js";
+import { agentEvents, fastController, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
 /**
@@ -43,30 +40,15 @@ let clients: GcpClients;
 const savedEmulator = process.env.STORAGE_EMULATOR_HOST;
 
 /** VMs in order of first sight: VM k is host k and metadata server k. */
-const vmOrder: string[] = [];
-const vmIndex = (info: InstanceInfo): number => {
-  const ref = parseGcpId(info.id);
-  assert.ok(ref?.kind === "vm", `not a VM id: ${info.id}`);
-  if (!vmOrder.includes(ref.name)) vmOrder.push(ref.name);
-  return vmOrder.indexOf(ref.name);
+const vms = vmsInOrder();
+const vmOrder = vms.order;
+const machine = (info: InstanceInfo): LoopbackMachine => {
+  const k = vms.index(info);
+  const host = hosts[k];
+  const meta = metadata[k];
+  assert.ok(host && meta, `no machine for ${info.id}`);
+  return { host, metadata: meta };
 };
-
-class LoopbackGcpProvider extends GcpProvider {
-  override agentCommand(): string {
-    return spotrunCommand();
-  }
-  override agentEnv(info: InstanceInfo): Record<string, string> {
-    const meta = metadata[vmIndex(info)];
-    assert.ok(meta, `no metadata server for ${info.id}`);
-    return { GCE_METADATA_HOST: meta.host, STORAGE_EMULATOR_HOST: gcs.http.url };
-  }
-  override async transport(info: InstanceInfo): Promise<Transport> {
-    const host = hosts[vmIndex(info)];
-    assert.ok(host, `no host for ${info.id}`);
-    assert.equal(info.address, compute.natIP, "the address came from the instance's accessConfigs");
-    return loopbackTransport(host, join(root, "known_hosts"));
-  }
-}
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vm-e2e-"));
@@ -103,7 +85,15 @@ recovery: {max_restarts: 3}
 `,
   );
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackGcpProvider({ home, logger: silentLogger, clients, project: PROJECT });
+  const provider = new LoopbackGcpProvider(
+    { home, logger: silentLogger, clients, project: PROJECT },
+    {
+      machine,
+      knownHostsPath: join(root, "known_hosts"),
+      env: { STORAGE_EMULATOR_HOST: gcs.http.url },
+      checkAddress: (info) => assert.equal(info.address, compute.natIP, "the address came from the instance's accessConfigs"),
+    },
+  );
   const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
   const controller = fastController(store, provider, home, debug);
   const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);

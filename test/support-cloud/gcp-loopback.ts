@@ -1,0 +1,58 @@
+import assert from "node:assert/strict";
+import { spotrunCommand } from "../../src/base/self.js";
+import { parseGcpId } from "../../src/providers/gcp/gcp-instance-id.js";
+import { GcpProvider, type GcpProviderOptions } from "../../src/providers/gcp/gcp-provider.js";
+import type { LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
+import type { InstanceInfo } from "../../src/providers/provider.js";
+import type { Transport } from "../../src/transport/transport.js";
+import type { MetadataServer } from "../servers/gcp/metadata-server.js";
+import { loopbackTransport } from "./managed-job-kit.js";
+
+/** Where a GCP instance of a test lives on this machine: its sshd and its metadata server. */
+export interface LoopbackMachine {
+  host: LoopbackSshHost;
+  metadata: MetadataServer;
+}
+
+export interface LoopbackGcpOptions {
+  machine: (info: InstanceInfo) => LoopbackMachine;
+  knownHostsPath: string;
+  /** More environment for the agent (the GCS emulator's address). */
+  env?: Record<string, string>;
+  /** Checks the address the provider found for the instance (from the API's answer). */
+  checkAddress?: (info: InstanceInfo) => void;
+}
+
+/** The GcpProvider with its machines on this one: each VM or TPU worker a loopback sshd with its own metadata server. */
+export class LoopbackGcpProvider extends GcpProvider {
+  constructor(
+    opts: GcpProviderOptions,
+    private readonly loopback: LoopbackGcpOptions,
+  ) {
+    super(opts);
+  }
+  override agentCommand(): string {
+    return spotrunCommand();
+  }
+  override agentEnv(info: InstanceInfo): Record<string, string> {
+    return { GCE_METADATA_HOST: this.loopback.machine(info).metadata.host, ...this.loopback.env };
+  }
+  override async transport(info: InstanceInfo): Promise<Transport> {
+    this.loopback.checkAddress?.(info);
+    return loopbackTransport(this.loopback.machine(info).host, this.loopback.knownHostsPath);
+  }
+}
+
+/** VMs in order of first sight: VM k (`order[k]`, its name) is machine k. */
+export function vmsInOrder(): { order: string[]; index: (info: InstanceInfo) => number } {
+  const order: string[] = [];
+  return {
+    order,
+    index: (info) => {
+      const ref = parseGcpId(info.id);
+      assert.ok(ref?.kind === "vm", `not a VM id: ${info.id}`);
+      if (!order.includes(ref.name)) order.push(ref.name);
+      return order.indexOf(ref.name);
+    },
+  };
+}
