@@ -13,7 +13,6 @@ import { submitJob } from "../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../src/providers/gcp/gcp-clients.js";
 import { createLoopbackSshHost } from "../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo } from "../../src/providers/provider.js";
 import { supervisorSpec } from "../../src/sessions/session-lifecycle.js";
 import { parseSessionText } from "../../src/sessions/session-schema.js";
 import { gcpDiskName, sessionTask } from "../../src/sessions/session-task.js";
@@ -23,7 +22,7 @@ import { clientsFor, PROJECT } from "../integration/gcp/gcp-fixture.js";
 import { ComputeServer } from "../servers/gcp/compute-server.js";
 import { MetadataServer } from "../servers/gcp/metadata-server.js";
 import { killProcessesUnder } from "../support-cli/spotrun-cli.js";
-import { LoopbackGcpProvider, type LoopbackMachine, vmsInOrder } from "../support-cloud/gcp-loopback.js";
+import { LoopbackGcpProvider, vmsInOrder } from "../support-cloud/gcp-loopback.js";
 import { fastController } from "../support-cloud/managed-job-kit.js";
 
 /**
@@ -43,15 +42,7 @@ let compute: ComputeServer;
 const metadata: MetadataServer[] = [];
 let clients: GcpClients;
 
-const vms = vmsInOrder();
-const vmOrder = vms.order;
-const machine = (info: InstanceInfo): LoopbackMachine => {
-  const k = vms.index(info);
-  const host = hosts[k];
-  const meta = metadata[k];
-  assert.ok(host && meta, `no machine for ${info.id}`);
-  return { host, metadata: meta };
-};
+const { order: vmOrder, machine } = vmsInOrder(hosts, metadata);
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-session-gcp-"));

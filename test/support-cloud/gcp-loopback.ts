@@ -43,16 +43,26 @@ export class LoopbackGcpProvider extends GcpProvider {
   }
 }
 
-/** VMs in order of first sight: VM k (`order[k]`, its name) is machine k. */
-export function vmsInOrder(): { order: string[]; index: (info: InstanceInfo) => number } {
+/**
+ * VMs in order of first sight: VM k (`order[k]`, its name) is host k with metadata server k. The
+ * arrays are read at each call, so they may be filled after this is made (in `before`).
+ */
+export function vmsInOrder(
+  hosts: readonly LoopbackSshHost[],
+  metadata: readonly MetadataServer[],
+): { order: string[]; machine: (info: InstanceInfo) => LoopbackMachine } {
   const order: string[] = [];
   return {
     order,
-    index: (info) => {
+    machine: (info) => {
       const ref = parseGcpId(info.id);
       assert.ok(ref?.kind === "vm", `not a VM id: ${info.id}`);
       if (!order.includes(ref.name)) order.push(ref.name);
-      return order.indexOf(ref.name);
+      const k = order.indexOf(ref.name);
+      const host = hosts[k];
+      const meta = metadata[k];
+      assert.ok(host && meta, `no machine for ${info.id}`);
+      return { host, metadata: meta };
     },
   };
 }

@@ -10,14 +10,13 @@ import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
 import { ComputeServer } from "../../servers/gcp/compute-server.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
-import { LoopbackGcpProvider, type LoopbackMachine, vmsInOrder } from "../../support-cloud/gcp-loopback.js";
+import { LoopbackGcpProvider, vmsInOrder } from "../../support-cloud/gcp-loopback.js";
 import { agentEvents, fastController, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
@@ -40,15 +39,7 @@ let clients: GcpClients;
 const savedEmulator = process.env.STORAGE_EMULATOR_HOST;
 
 /** VMs in order of first sight: VM k is host k and metadata server k. */
-const vms = vmsInOrder();
-const vmOrder = vms.order;
-const machine = (info: InstanceInfo): LoopbackMachine => {
-  const k = vms.index(info);
-  const host = hosts[k];
-  const meta = metadata[k];
-  assert.ok(host && meta, `no machine for ${info.id}`);
-  return { host, metadata: meta };
-};
+const { order: vmOrder, machine } = vmsInOrder(hosts, metadata);
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vm-e2e-"));
