@@ -12,6 +12,8 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# Bare test hosts: a minimal Debian root made once (src/providers/local/bare-root).
+command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 # The team state store's tests start a real PostgreSQL server of their own.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
@@ -29,3 +31,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 npx tsc -p tsconfig.json >&2
+# The agent artifact the controller ships to instances (dist/agent/).
+node scripts/build-agent.mjs >&2

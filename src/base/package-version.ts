@@ -4,6 +4,9 @@ import { fileURLToPath } from "node:url";
 
 /** The version of the running spotrun, so instances install the same one (found by walking up to package.json). */
 export function packageVersion(): string {
+  // The agent artifact has no package.json beside it: its build writes the version in here.
+  const built = process.env.SPOTRUN_BUILD_VERSION;
+  if (built) return built;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     try {

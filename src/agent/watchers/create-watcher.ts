@@ -8,9 +8,9 @@ export async function createWatcher(cfg: AgentConfig): Promise<NoticeWatcher | u
     case "aws-imds":
       return new ImdsWatcher({ pollMs: cfg.notice.poll_ms });
     case "gce-metadata": {
-      const path = "./gce-metadata-watcher.js";
-      const mod = (await import(path)) as { GceMetadataWatcher: new (o: { pollMs?: number }) => NoticeWatcher };
-      return new mod.GceMetadataWatcher({ pollMs: cfg.notice.poll_ms });
+      const { GceMetadataWatcher } = await import("./gce-metadata-watcher.js");
+      // It long-polls the metadata server (`wait_for_change`), so it takes no poll interval.
+      return new GceMetadataWatcher();
     }
     case "none":
       return undefined;

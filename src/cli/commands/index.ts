@@ -20,8 +20,8 @@ import {
   sessionResumeCommand,
   sessionStartCommand,
   sessionStopCommand,
-  sessionSuperviseCommand,
 } from "./session.js";
+import { sessionSuperviseCommand } from "./session-supervise.js";
 import { setupCommand } from "./setup.js";
 import { simulateCommand } from "./simulate.js";
 import { statusCommand } from "./status.js";

@@ -1,8 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { homedir } from "node:os";
-import { resolve } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { formatDuration } from "../../base/duration.js";
 import { ExitCode, notFound, SpotrunError, usageError } from "../../base/errors.js";
@@ -10,7 +9,6 @@ import { InstanceId } from "../../base/ids.js";
 import { jobLogPath } from "../../core/paths.js";
 import { formatUsd } from "../../cost/ledger.js";
 import { deleteProviderVolume } from "../../sessions/provider-volume.js";
-import { SessionEvents } from "../../sessions/session-events.js";
 import {
   cancelJob,
   estimateSize,
@@ -24,11 +22,10 @@ import {
 } from "../../sessions/session-lifecycle.js";
 import { listSessions, readSession, removeSession, requireSession, type SessionRecord } from "../../sessions/session-registry.js";
 import { loadSessionFile, parseSessionText, SESSION_NAME, type SessionFile } from "../../sessions/session-schema.js";
-import { SessionSupervisor } from "../../sessions/session-supervisor.js";
 import { gcpDiskName } from "../../sessions/session-task.js";
 import { sessionView } from "../../sessions/session-view.js";
 import { formatSize, parseSize } from "../../sessions/size.js";
-import { parseSupervisorSpec, SPEC_ENV, tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
+import { tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
 import { localVolumeDir, usedBytes } from "../../sessions/volume.js";
 import { interactiveSshArgs } from "../../transport/ssh/interactive-ssh.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
@@ -397,32 +394,5 @@ export const sessionDestroyCommand: CommandSpec = {
       data: { id: name, destroyed: true, volume_bytes: used },
       human: `session ${name} destroyed (volume ${formatSize(used)} deleted)`,
     };
-  },
-};
-
-/** Runs on the instance as the session job's `run`; not for people. */
-export const sessionSuperviseCommand: CommandSpec = {
-  name: "session supervise",
-  hidden: true,
-  summary: "(internal) the session supervisor the session's job runs on its instance",
-  examples: [`SPOTRUN_SESSION_SPEC='{…}' spotrun session supervise`],
-  options: (cmd) => cmd.option("--spec <file>", `the supervisor spec (default: $${SPEC_ENV})`),
-  async run(ctx, _args, opts) {
-    const text = opts.spec ? await readFile(String(opts.spec), "utf8") : process.env[SPEC_ENV];
-    if (!text) throw usageError(`no session spec: neither --spec nor $${SPEC_ENV}`, "this command runs on a session's instance");
-    const spec = parseSupervisorSpec(text, opts.spec ? String(opts.spec) : `$${SPEC_ENV}`);
-    const home = process.env.HOME ?? homedir();
-    const checkpointDir = process.env.SPOT_CHECKPOINT_DIR;
-    if (!checkpointDir) throw usageError("$SPOT_CHECKPOINT_DIR is not set", "this command runs under the spotrun agent");
-    if (spec.volume.path.startsWith("~/")) spec.volume = { ...spec.volume, path: resolve(home, spec.volume.path.slice(2)) };
-    const sup = new SessionSupervisor(spec, { home, checkpointDir, cwd: process.cwd() }, SessionEvents.forHome(home));
-    const started = await sup.start();
-    process.stdout.write(
-      `[session] ${spec.session}: ${started.map((a) => `${a.name} ${a.resumed ? "resumed" : "started"}: ${a.command}`).join("; ")}\n`,
-    );
-    await sup.runUntil(ctx.signal);
-    const report = await sup.save();
-    process.stdout.write(`[session] ${spec.session}: saved in ${report.total_ms} ms (${report.snapshot_bytes} bytes)\n`);
-    return {};
   },
 };
