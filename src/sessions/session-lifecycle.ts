@@ -4,8 +4,8 @@ import { join } from "node:path";
 import { agentPaths } from "../agent/protocol.js";
 import { usageError } from "../base/errors.js";
 import { InstanceId, type JobId } from "../base/ids.js";
-import type { App } from "../cli/app.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
+import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { localTmuxSocket, readSession, type SessionRecord, writeSession } from "./session-registry.js";
 import type { SessionFile } from "./session-schema.js";
@@ -83,7 +83,7 @@ export async function estimateSize(home: string, name: string, session: SessionF
 
 /** Record one more job for the session (a start or a resume) and hand it to the controller. */
 export async function submitSessionJob(
-  app: App,
+  app: Services,
   home: string,
   rec: Omit<SessionRecord, "job_ids"> & { job_ids?: string[] },
 ): Promise<JobId> {
@@ -101,12 +101,12 @@ export async function submitSessionJob(
   return id as JobId;
 }
 
-export async function latestJob(app: App, rec: SessionRecord) {
+export async function latestJob(app: Services, rec: SessionRecord) {
   const id = rec.job_ids[rec.job_ids.length - 1];
   return id ? app.store.job(id) : undefined;
 }
 
-export async function isActive(app: App, rec: SessionRecord): Promise<boolean> {
+export async function isActive(app: Services, rec: SessionRecord): Promise<boolean> {
   const job = await latestJob(app, rec);
   return job !== undefined && !isTerminal(job.state as JobState);
 }
@@ -126,7 +126,7 @@ export type StopPath = "saved" | "cancelled" | "already_stopped";
  * and the controller ends the job and terminates the instance. Without a running instance
  * there is nothing to save, and the job is simply cancelled.
  */
-export async function requestStop(app: App, rec: SessionRecord): Promise<StopPath> {
+export async function requestStop(app: Services, rec: SessionRecord): Promise<StopPath> {
   const job = await latestJob(app, rec);
   if (!job || isTerminal(job.state as JobState)) return "already_stopped";
   const live = (await app.store.instances({ jobId: job.id, attempt: job.attempt, live: true }))[0];
@@ -148,7 +148,7 @@ export async function requestStop(app: App, rec: SessionRecord): Promise<StopPat
   return "cancelled";
 }
 
-export async function cancelJob(app: App, jobId: string): Promise<void> {
+export async function cancelJob(app: Services, jobId: string): Promise<void> {
   await app.store.transaction(async (tx) => {
     await tx.updateJob(jobId, { desired: "cancel" });
     await tx.appendEvent(jobId, app.clock.now(), { kind: "cancel_requested" });
@@ -156,7 +156,7 @@ export async function cancelJob(app: App, jobId: string): Promise<void> {
 }
 
 /** Wait until the job is over; false on timeout. */
-export async function waitTerminal(app: App, jobId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+export async function waitTerminal(app: Services, jobId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until && !signal.aborted) {
     const j = await app.store.job(jobId);

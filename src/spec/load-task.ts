@@ -61,8 +61,22 @@ export async function loadTaskFile(path: string, overrides: Overrides = {}): Pro
       code: (e as NodeJS.ErrnoException).code,
     });
   }
-  const task = parseTaskText(text, path, overrides);
-  const baseDir = dirname(file);
+  return withPaths(parseTaskText(text, path, overrides), file, dirname(file));
+}
+
+/**
+ * A task given as an object (the library API, the MCP server): validated by the same schema as a
+ * file, its errors naming `name` where a file's name its path; relative paths resolve from `baseDir`.
+ */
+export function loadTaskObject(raw: unknown, opts: { name?: string; baseDir: string; overrides?: Overrides }): LoadedTask {
+  const name = opts.name ?? "task";
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw usageError(`${name}: a task must be an object with at least \`run\``, "see examples/quickstart/task.yaml");
+  const doc = applyOverrides(structuredClone(raw) as Record<string, unknown>, opts.overrides ?? {});
+  return withPaths(parseTask(doc, name), undefined, resolve(opts.baseDir));
+}
+
+function withPaths(task: Task, file: string | undefined, baseDir: string): LoadedTask {
   // The trace is read by the controller and by instance hosts, from other directories than ours.
   const market = task.resources.market;
   if (market?.trace && !isAbsolute(market.trace)) market.trace = resolve(baseDir, market.trace);

@@ -1,5 +1,4 @@
 import { usageError } from "../../base/errors.js";
-import { Controller } from "../../core/controller.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 
@@ -21,18 +20,15 @@ export const controllerRunCommand: CommandSpec = {
   async run(ctx, _args, opts) {
     const app = await openApp(ctx);
     try {
-      const c = new Controller({
-        store: app.store,
-        providers: app.providers,
-        home: ctx.home,
-        clock: app.clock,
-        logger: ctx.logger,
-        ...(opts.maxJobs !== undefined ? { maxJobs: positiveInt("--max-jobs", opts.maxJobs) } : {}),
-      });
+      const maxJobs = opts.maxJobs !== undefined ? positiveInt("--max-jobs", opts.maxJobs) : undefined;
       const abort = new AbortController();
       process.once("SIGINT", () => abort.abort());
       ctx.signal.addEventListener("abort", () => abort.abort(), { once: true });
-      const why = await c.run({ signal: abort.signal, exitWhenIdle: Boolean(opts.exitWhenIdle) });
+      const why = await app.runController({
+        signal: abort.signal,
+        exitWhenIdle: Boolean(opts.exitWhenIdle),
+        ...(maxJobs !== undefined ? { maxJobs } : {}),
+      });
       return {
         data: { stopped: why },
         human: why === "lease-lost" ? "another controller owns this state store" : `controller stopped (${why})`,

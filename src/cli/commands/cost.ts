@@ -1,8 +1,6 @@
-import { notFound } from "../../base/errors.js";
-import { formatUsd, summarize } from "../../cost/ledger.js";
+import { formatUsd } from "../../cost/ledger.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
-import { jobView } from "../job-view.js";
 import { table } from "../output.js";
 
 export const costCommand: CommandSpec = {
@@ -12,17 +10,8 @@ export const costCommand: CommandSpec = {
   async run(ctx, args) {
     const app = await openApp(ctx);
     try {
-      const now = app.clock.now();
-      let jobs = await app.store.jobs();
-      if (args[0]) {
-        const arr = args[0].startsWith("arr-") ? await app.store.jobs({ arrayId: args[0] }) : [];
-        const one = arr.length ? undefined : await app.store.findJob(args[0]);
-        if (!arr.length && !one) throw notFound(`no job ${args[0]}`, "list jobs with `spotrun status --all`");
-        jobs = arr.length ? arr : [one!];
-      }
-      const views = await Promise.all(jobs.map((j) => jobView(app.store, j, now)));
-      const total = summarize((await Promise.all(jobs.map((j) => app.store.instances({ jobId: j.id })))).flat(), now);
-      const rows = views.map((v) => [
+      const data = await app.cost(args[0]);
+      const rows = data.jobs.map((v) => [
         v.id,
         v.name,
         v.state,
@@ -31,6 +20,7 @@ export const costCommand: CommandSpec = {
         formatUsd(v.savings_usd),
         `${v.savings_pct}%`,
       ]);
+      const { total } = data;
       rows.push([
         "TOTAL",
         "",
@@ -40,22 +30,7 @@ export const costCommand: CommandSpec = {
         formatUsd(total.savings_usd),
         `${total.savings_pct}%`,
       ]);
-      return {
-        data: {
-          jobs: views.map((v) => ({
-            id: v.id,
-            name: v.name,
-            state: v.state,
-            cost_usd: v.cost_usd,
-            on_demand_baseline_usd: v.on_demand_baseline_usd,
-            savings_usd: v.savings_usd,
-            savings_pct: v.savings_pct,
-            instance_seconds: v.instance_seconds,
-          })),
-          total,
-        },
-        human: table(["JOB", "NAME", "STATE", "COST", "ON-DEMAND", "SAVED", "%"], rows),
-      };
+      return { data, human: table(["JOB", "NAME", "STATE", "COST", "ON-DEMAND", "SAVED", "%"], rows) };
     } finally {
       await app.close();
     }

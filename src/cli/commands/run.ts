@@ -1,16 +1,14 @@
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
+import { loadTask } from "../../api/spotrun.js";
 import { parseDuration } from "../../base/duration.js";
 import { ExitCode, usageError } from "../../base/errors.js";
 import type { JobState } from "../../core/job-state.js";
-import { submitJob } from "../../core/submit.js";
 import { formatUsd } from "../../cost/ledger.js";
-import { loadTaskFile, type Overrides } from "../../spec/load-task.js";
-import { type App, ensureController, openApp } from "../app.js";
+import type { Overrides } from "../../spec/load-task.js";
+import { type App, openApp } from "../app.js";
 import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
-import { driveUntilDone } from "../drive-jobs.js";
 import { followJob } from "../follow-job.js";
-import { jobView } from "../job-view.js";
 
 function overridesFrom(opts: Record<string, unknown>): Overrides {
   const o: Overrides = {};
@@ -52,7 +50,7 @@ export function exitCodeFor(state: JobState, lastEnd: string | null): number {
 }
 
 async function summary(app: App, ids: string[]): Promise<CommandResult> {
-  const views = await Promise.all(ids.map(async (id) => jobView(app.store, (await app.store.job(id))!, app.clock.now())));
+  const views = await Promise.all(ids.map((id) => app.job(id)));
   const lines = views.map(
     (v) =>
       `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${v.savings_pct}%)`,
@@ -114,14 +112,14 @@ export const runCommand: CommandSpec = {
       )
       .addOption(new Option("--notice <duration>", "local provider: notice length before the reclaim")),
   async run(ctx, args, opts) {
-    const loaded = await loadTaskFile(args[0] as string, overridesFrom(opts));
+    const loaded = await loadTask(args[0] as string, { overrides: overridesFrom(opts) });
     const app = await openApp(ctx);
     try {
-      (await app.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
-      const ids = await submitJob(app.store, loaded, ctx.home, app.clock);
+      const submitted = await app.submitLoaded(loaded);
+      const ids = submitted.map((v) => v.id);
       if (opts.detach) {
-        await ensureController(app, ctx.home);
-        const views = await Promise.all(ids.map(async (id) => jobView(app.store, (await app.store.job(id))!, app.clock.now())));
+        await app.ensureController();
+        const views = await Promise.all(ids.map((id) => app.job(id)));
         return {
           data: views.length === 1 ? views[0] : views,
           human: ids.map((id) => `${id} submitted — follow with: spotrun logs ${id} --follow`).join("\n"),
@@ -138,14 +136,14 @@ export const runCommand: CommandSpec = {
       ctx.signal.addEventListener("abort", () => stop.abort(), { once: true });
       // Drive the jobs here whenever no other controller owns this store (and take over if that one
       // goes away); otherwise just follow them.
-      const driving = driveUntilDone(app, ctx, ids, stop.signal);
+      const driving = app.waitUntilDone(ids, stop.signal);
       await Promise.all(ids.map((id) => followJob(app.store, ctx.home, id, ctx.out, { signal: stop.signal })));
       stop.abort();
       await driving.catch(() => {});
       process.off("SIGINT", onSigint);
       if (interrupted) {
         const choice = await onInterrupt(app, ids, ctx);
-        await ensureController(app, ctx.home);
+        await app.ensureController();
         ctx.out.info(
           choice === "keep"
             ? `[spotrun] ${ids.join(", ")} keeps running in the background — spotrun logs ${ids[0]} --follow; spotrun cancel ${ids[0]}`
@@ -154,7 +152,7 @@ export const runCommand: CommandSpec = {
         const res = await summary(app, ids);
         return { ...res, exitCode: ExitCode.interrupted };
       }
-      await ensureController(app, ctx.home);
+      await app.ensureController();
       return await summary(app, ids);
     } finally {
       await app.close();

@@ -29,7 +29,7 @@ import { tmuxSocketArgs } from "../../sessions/supervisor-spec.js";
 import { localVolumeDir, usedBytes } from "../../sessions/volume.js";
 import { interactiveSshArgs } from "../../transport/ssh/interactive-ssh.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
-import { ensureController, openApp } from "../app.js";
+import { openApp } from "../app.js";
 import type { CommandContext, CommandSpec } from "../command.js";
 import { followJob } from "../follow-job.js";
 import { table } from "../output.js";
@@ -118,7 +118,7 @@ export const sessionStartCommand: CommandSpec = {
         base_dir: loaded.baseDir,
         session: loaded.session,
       });
-      await ensureController(app, ctx.home);
+      await app.ensureController();
       const view = await sessionView(app.store, requireSession(ctx.home, name), app.clock.now());
       return {
         data: { ...view, volume: { size_bytes: est.size_bytes, estimate_bytes: est.estimate_bytes, warn: est.warn } },
@@ -137,7 +137,7 @@ export const sessionListCommand: CommandSpec = {
   async run(ctx) {
     const app = await openApp(ctx);
     try {
-      await ensureController(app, ctx.home);
+      await app.ensureController();
       const now = app.clock.now();
       const views = await Promise.all(listSessions(ctx.home).map((r) => sessionView(app.store, r, now)));
       const human = views.length
@@ -264,7 +264,7 @@ export const sessionLogsCommand: CommandSpec = {
     }
     const app = await openApp(ctx);
     try {
-      await ensureController(app, ctx.home);
+      await app.ensureController();
       if (opts.follow) {
         const job = await latestJob(app, rec);
         if (!job) return {};
@@ -297,13 +297,13 @@ async function stopAndWait(ctx: CommandContext, name: string) {
   try {
     const path = await requestStop(app, rec);
     const job = await latestJob(app, rec);
-    await ensureController(app, ctx.home);
+    await app.ensureController();
     if (job && path !== "already_stopped") {
       const budget = rec.session.save_budget + 60_000;
       if (!(await waitTerminal(app, job.id, budget, ctx.signal))) {
         ctx.out.warn(`session ${name} did not stop within ${formatDuration(budget)}; cancelling its job`);
         await cancelJob(app, job.id);
-        await ensureController(app, ctx.home);
+        await app.ensureController();
         await waitTerminal(app, job.id, 60_000, ctx.signal);
       }
     }
@@ -349,7 +349,7 @@ export const sessionResumeCommand: CommandSpec = {
         ...rec,
         ...(next ? { session: next.session, file: next.file, base_dir: next.baseDir } : {}),
       });
-      await ensureController(app, ctx.home);
+      await app.ensureController();
       const view = await sessionView(app.store, requireSession(ctx.home, name), app.clock.now());
       return { data: view, human: `session ${name} resuming as job ${id}` };
     } finally {

@@ -1,9 +1,6 @@
-import { notFound } from "../../base/errors.js";
-import { SHARED_LEASE_PREFIX } from "../../core/controller.js";
 import { formatUsd } from "../../cost/ledger.js";
-import { ensureController, openApp } from "../app.js";
+import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
-import { jobView } from "../job-view.js";
 import { table } from "../output.js";
 
 export const statusCommand: CommandSpec = {
@@ -14,12 +11,9 @@ export const statusCommand: CommandSpec = {
   async run(ctx, args, opts) {
     const app = await openApp(ctx);
     try {
-      await ensureController(app, ctx.home);
-      const now = app.clock.now();
+      await app.ensureController();
       if (args[0]) {
-        const job = await app.store.findJob(args[0]);
-        if (!job) throw notFound(`no job ${args[0]}`, "list jobs with `spotrun status --all`");
-        const v = await jobView(app.store, job, now);
+        const v = await app.job(args[0]);
         const human = [
           `${v.id}  ${v.name}  ${v.state}`,
           v.message ? `  ${v.message}` : "",
@@ -35,8 +29,8 @@ export const statusCommand: CommandSpec = {
           .join("\n");
         return { data: v, human };
       }
-      const jobs = await app.store.jobs({ active: !opts.all, ...(opts.array ? { arrayId: String(opts.array) } : {}) });
-      const views = await Promise.all(jobs.map((j) => jobView(app.store, j, now)));
+      const data = await app.status({ all: Boolean(opts.all), ...(opts.array ? { arrayId: String(opts.array) } : {}) });
+      const views = data.jobs;
       const rows = views.map((v) => [
         v.id,
         v.name,
@@ -47,43 +41,19 @@ export const statusCommand: CommandSpec = {
         formatUsd(v.cost_usd),
         formatUsd(v.savings_usd),
       ]);
-      const arrays = new Map<string, { total: number; states: Record<string, number>; cost: number }>();
-      for (const v of views) {
-        if (!v.array_id) continue;
-        const a = arrays.get(v.array_id) ?? { total: 0, states: {}, cost: 0 };
-        a.total++;
-        a.states[v.state] = (a.states[v.state] ?? 0) + 1;
-        a.cost += v.cost_usd;
-        arrays.set(v.array_id, a);
-      }
-      const arrayLines = [...arrays].map(
-        ([id, a]) =>
-          `array ${id}: ${a.total} members — ${Object.entries(a.states)
+      const arrayLines = data.arrays.map(
+        (a) =>
+          `array ${a.id}: ${a.members} members — ${Object.entries(a.states)
             .map(([s, n]) => `${n} ${s}`)
-            .join(", ")} — cost ${formatUsd(a.cost)}`,
+            .join(", ")} — cost ${formatUsd(a.cost_usd)}`,
       );
       const human = views.length
         ? [table(["ID", "NAME", "STATE", "ATTEMPTS", "PREEMPT", "CAPACITY", "COST", "SAVED"], rows), ...arrayLines].join("\n")
         : opts.all
           ? "no jobs yet — start one with: spotrun run examples/quickstart/task.yaml"
           : "no active jobs (spotrun status --all shows finished ones)";
-      const lease = await app.store.lease("controller");
-      // A team's store is worked by several controllers, each under its own lease.
-      const team = app.store.shared ? await app.store.liveLeases(SHARED_LEASE_PREFIX, now) : undefined;
       return {
-        data: {
-          controller: lease
-            ? { pid: lease.pid, host: lease.host, lease_expires_at: new Date(Number(lease.expires_at)).toISOString() }
-            : null,
-          ...(team ? { controllers: team.map((l) => ({ id: l.owner, pid: l.pid, host: l.host })) } : {}),
-          jobs: views,
-          arrays: [...arrays].map(([id, a]) => ({
-            id,
-            members: a.total,
-            states: a.states,
-            cost_usd: Math.round(a.cost * 1e6) / 1e6,
-          })),
-        },
+        data,
         human,
       };
     } finally {

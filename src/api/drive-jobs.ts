@@ -1,20 +1,25 @@
+import type { Logger } from "../base/logger.js";
 import { Controller } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
-import { type App, controllerAlive } from "./app.js";
-import type { CommandContext } from "./command.js";
+import type { Services } from "../core/services.js";
+import { controllerAlive } from "./background-controller.js";
 
 /**
  * Until these jobs end: drive them from this process whenever no live controller holds the store's
- * lease, and otherwise just wait. A command that waits on jobs then never depends on a background
+ * lease, and otherwise just wait. A caller that waits on jobs then never depends on a background
  * controller happening to be there (it may have just gone idle, or been killed).
  */
-export async function driveUntilDone(app: App, ctx: CommandContext, ids: string[], signal: AbortSignal): Promise<void> {
+export async function driveUntilDone(
+  app: Services & { home: string; logger: Logger },
+  ids: string[],
+  signal: AbortSignal,
+): Promise<void> {
   const controller = new Controller({
     store: app.store,
     providers: app.providers,
-    home: ctx.home,
+    home: app.home,
     clock: app.clock,
-    logger: ctx.logger,
+    logger: app.logger,
   });
   const allDone = async () => {
     for (const id of ids) {

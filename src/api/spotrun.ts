@@ -1,0 +1,204 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { type Clock, systemClock } from "../base/clock.js";
+import { notFound } from "../base/errors.js";
+import { type Logger, silentLogger } from "../base/logger.js";
+import { Controller, type ControllerOptions } from "../core/controller.js";
+import { isTerminal, type JobState } from "../core/job-state.js";
+import { jobLogPath } from "../core/paths.js";
+import type { Services } from "../core/services.js";
+import { submitJob } from "../core/submit.js";
+import { ProviderCache } from "../providers/registry.js";
+import { type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
+import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
+import type { JobRow, StateStore } from "../state/state-store.js";
+import { controllerAlive, ensureController } from "./background-controller.js";
+import { driveUntilDone } from "./drive-jobs.js";
+import { costDocument } from "./job-cost.js";
+import { type EventView, eventView } from "./job-events.js";
+import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
+import { statusDocument } from "./job-status.js";
+import { type JobView, jobView } from "./job-view.js";
+
+export interface OpenOptions {
+  /** The state directory; default `$SPOTRUN_HOME`, else `~/.spotrun`. */
+  home?: string;
+  /** A team's `postgres://` store instead of the home's SQLite; default `$SPOTRUN_STATE_URL`. Give `null` for SQLite. */
+  stateUrl?: string | null;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface SubmitOptions {
+  /** Dotted field overrides applied before validation, as the CLI's flags do (`{"resources.spot": false}`). */
+  overrides?: Overrides;
+  /** For a task object: where its relative paths (workdir, hook, trace) resolve from; default the cwd. */
+  baseDir?: string;
+  /** For a task object: the name its errors carry in place of a file's (default `task`). */
+  name?: string;
+}
+
+export const defaultHome = (): string => resolve(process.env.SPOTRUN_HOME ?? join(homedir(), ".spotrun"));
+
+/**
+ * Open a spotrun home (or a team's PostgreSQL store): the library API the CLI, the dashboard and
+ * the MCP server are clients of. Close it when done.
+ *
+ * @example
+ * const sr = await openSpotrun({ home: "/tmp/h" });
+ * const [job] = await sr.submit({ run: "python3 train.py", workdir: "." });
+ * await sr.ensureController();
+ * console.log((await sr.job(job.id)).state);
+ * await sr.close();
+ */
+export async function openSpotrun(opts: OpenOptions = {}): Promise<Spotrun> {
+  const home = opts.home ? resolve(opts.home) : defaultHome();
+  const stateUrl = opts.stateUrl === null ? undefined : (opts.stateUrl ?? process.env[STATE_URL_ENV]);
+  const store = await openStateStore(home, stateUrl ?? "");
+  return new Spotrun(home, stateUrl || undefined, store, opts.logger ?? silentLogger, opts.clock ?? systemClock);
+}
+
+/** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
+export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
+  return typeof task === "string"
+    ? loadTaskFile(task, opts.overrides)
+    : loadTaskObject(task, {
+        baseDir: opts.baseDir ?? process.cwd(),
+        overrides: opts.overrides ?? {},
+        name: opts.name ?? "task",
+      });
+}
+
+/** An open home: jobs are submitted, read, cancelled and driven through it. */
+export class Spotrun implements Services {
+  readonly providers: ProviderCache;
+
+  constructor(
+    readonly home: string,
+    readonly stateUrl: string | undefined,
+    readonly store: StateStore,
+    readonly logger: Logger,
+    readonly clock: Clock,
+  ) {
+    this.providers = new ProviderCache({ home, logger });
+  }
+
+  async close(): Promise<void> {
+    await this.providers.closeAll();
+    await this.store.close();
+  }
+
+  /** Validate a task (a file path or a task object), check it against its provider, and record it as one job (or one per array member). */
+  async submit(task: string | object, opts: SubmitOptions = {}): Promise<JobView[]> {
+    return this.submitLoaded(await loadTask(task, opts));
+  }
+
+  /** Submit a task already loaded with `loadTask`. */
+  async submitLoaded(loaded: LoadedTask): Promise<JobView[]> {
+    (await this.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
+    const ids = await submitJob(this.store, loaded, this.home, this.clock);
+    return Promise.all(ids.map((id) => this.job(id)));
+  }
+
+  /** A job by id, unique id prefix or name; throws a not-found error naming the reference. */
+  async jobRow(ref: string): Promise<JobRow> {
+    const job = await this.store.findJob(ref);
+    if (!job) throw notFound(`no job ${JSON.stringify(ref)}`, "list jobs with `spotrun status --all`");
+    return job;
+  }
+
+  /** The members of an array (`arr-…`), or the one job a reference names. */
+  async jobRows(ref: string): Promise<JobRow[]> {
+    const members = ref.startsWith("arr-") ? await this.store.jobs({ arrayId: ref }) : [];
+    return members.length ? members : [await this.jobRow(ref)];
+  }
+
+  async job(ref: string): Promise<JobView> {
+    return jobView(this.store, await this.jobRow(ref), this.clock.now());
+  }
+
+  /** Active jobs (every job with `all`), newest first, or an array's members. */
+  async jobs(opts: { all?: boolean; arrayId?: string } = {}): Promise<JobView[]> {
+    const rows = await this.store.jobs({ active: !opts.all, ...(opts.arrayId ? { arrayId: opts.arrayId } : {}) });
+    const now = this.clock.now();
+    return Promise.all(rows.map((j) => jobView(this.store, j, now)));
+  }
+
+  /** The controller(s), the jobs and their arrays: what `spotrun status --json` prints. */
+  status(opts: { all?: boolean; arrayId?: string } = {}) {
+    return statusDocument(this.store, this.clock.now(), opts);
+  }
+
+  /** Ask for jobs (or whole arrays) to be cancelled; their instances are torn down by the controller, checkpoints kept. Returns the ids asked. */
+  async cancel(refs: string[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (const ref of refs) {
+      for (const j of await this.jobRows(ref)) {
+        if (isTerminal(j.state as JobState)) continue;
+        await this.store.transaction(async (tx) => {
+          await tx.updateJob(j.id, { desired: "cancel" });
+          await tx.appendEvent(j.id, this.clock.now(), { kind: "cancel_requested" });
+        });
+        ids.push(j.id);
+      }
+    }
+    return ids;
+  }
+
+  /** A job's events after sequence number `afterSeq` (a previous call's `next_seq`), oldest first. */
+  async events(
+    ref: string,
+    opts: { afterSeq?: number; limit?: number } = {},
+  ): Promise<{ id: string; state: string; events: EventView[]; next_seq: number }> {
+    const job = await this.jobRow(ref);
+    let rows = await this.store.events(job.id, opts.afterSeq ?? 0);
+    if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
+    return { id: job.id, state: job.state, events: rows.map(eventView), next_seq: rows.at(-1)?.seq ?? opts.afterSeq ?? 0 };
+  }
+
+  /** A job's collected output: all of it, the last `tail` lines, or what came after byte offset `since`. */
+  async logs(ref: string, opts: LogReadOptions = {}): Promise<LogRead & { id: string; state: string }> {
+    const job = await this.jobRow(ref);
+    const complete = isTerminal(job.state as JobState);
+    return { id: job.id, state: job.state, ...readLog(jobLogPath(this.home, job.id), { ...opts, complete }) };
+  }
+
+  /** Spend, on-demand baseline and savings per job and in total: of one job or array, or of every job. */
+  async cost(ref?: string) {
+    return costDocument(this.store, ref ? await this.jobRows(ref) : await this.store.jobs(), this.clock.now());
+  }
+
+  /** Whether a live controller works this store now. */
+  controllerAlive(): Promise<boolean> {
+    return controllerAlive(this.store, this.clock.now());
+  }
+
+  /** Start a background controller for this store if jobs are active and none is alive; it exits when idle. */
+  ensureController(): Promise<boolean> {
+    return ensureController(this, this.home, this.stateUrl);
+  }
+
+  /** Run the controller in this process until `signal` aborts (or, with `exitWhenIdle`, no job is active). */
+  runController(
+    opts: { signal?: AbortSignal; exitWhenIdle?: boolean; until?: () => Promise<boolean> } & Pick<
+      ControllerOptions,
+      "maxJobs"
+    > = {},
+  ) {
+    const { signal, exitWhenIdle, until, ...tuning } = opts;
+    const c = new Controller({
+      store: this.store,
+      providers: this.providers,
+      home: this.home,
+      clock: this.clock,
+      logger: this.logger,
+      ...tuning,
+    });
+    return c.run({ ...(signal ? { signal } : {}), ...(exitWhenIdle ? { exitWhenIdle } : {}), ...(until ? { until } : {}) });
+  }
+
+  /** Wait until these jobs end, driving them from this process whenever no other controller does. */
+  waitUntilDone(ids: string[], signal: AbortSignal): Promise<void> {
+    return driveUntilDone(this, ids, signal);
+  }
+}
