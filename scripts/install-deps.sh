@@ -24,10 +24,11 @@ if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  # `npm install` installs what the committed lockfile pins. (`npm ci` refuses this lockfile under
-  # npm 11: it wants entries for biome's optional packages of other platforms, which npm never writes.)
+  # `npm ci` installs exactly what the committed lockfile pins and never rewrites it, so a fresh
+  # clone stays clean. (The lockfile carries every platform's optional biome package; npm ci
+  # refuses a lockfile without them.)
   echo "installing npm packages from the lockfile" >&2
-  npm install --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund >&2
 fi
 
 npx tsc -p tsconfig.json >&2
