@@ -39,6 +39,6 @@ export async function instanceMain(argv: string[]): Promise<void> {
       process.exitCode = code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
       return;
     }
-    process.exitCode = reportError(e, argv.includes("--debug"));
+    process.exitCode = reportError(e, { debug: argv.includes("--debug"), json: argv.includes("--json") });
   }
 }

@@ -1,14 +1,17 @@
-import { Command } from "commander";
+import { Command, type CommanderError } from "commander";
+import { ExitCode, type SpotrunError, usageError } from "../base/errors.js";
 import { commands } from "./commands/index.js";
 import { globalOptions, mount, reportError } from "./run-command.js";
 
 export async function main(argv: string[]): Promise<void> {
+  const flags = argv.slice(2, argv.includes("--") ? argv.indexOf("--") : undefined);
+  const json = flags.includes("--json");
+  const debug = flags.includes("--debug");
   const program = globalOptions(new Command("spotrun"))
     .description(
       "Run long, fault-tolerant work on spot capacity: launch, checkpoint before the reclaim, resume, and account for every cent.",
     )
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage and examples)")
     .addHelpText(
       "after",
       `
@@ -21,20 +24,61 @@ Examples:
 Environment: SPOTRUN_HOME (state directory, default ~/.spotrun), SPOTRUN_STATE_URL (a team's postgres:// store instead of SQLite), NO_COLOR.
 Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 not found, 4 provider refused, 5 interrupted.`,
     );
-  program.exitOverride();
+  // Commander's own errors become ours (one line, or one JSON object, exit 2); under --json it
+  // prints nothing itself, not even the help it shows for a missing command.
+  program.configureOutput({
+    outputError: () => {},
+    ...(json ? { writeErr: () => {} } : {}),
+  });
   for (const spec of commands) mount(program, spec);
+  catchUsageErrors(program, []);
   try {
     await program.parseAsync(argv);
   } catch (e) {
-    const code = (e as { code?: string; exitCode?: number }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version" || code === "commander.help") {
-      process.exitCode = 0;
-      return;
-    }
-    if (typeof code === "string" && code.startsWith("commander.")) {
-      process.exitCode = 2;
-      return;
-    }
-    process.exitCode = reportError(e, argv.includes("--debug"));
+    if (e instanceof CommanderUsage && !e.error) process.exitCode = ExitCode.ok;
+    else process.exitCode = reportError(e instanceof CommanderUsage ? e.error : e, { debug, json });
   }
+}
+
+/** Commander's exit turned into ours, thrown out of parseAsync (an exit override must throw): a usage error, or none after help/--version. */
+class CommanderUsage extends Error {
+  constructor(readonly error: SpotrunError | undefined) {
+    super(error?.message ?? "help shown");
+  }
+}
+
+/**
+ * Every command (and group) throws its parse errors as a usage error that names it, so the fix can
+ * point at its --help. Help and --version are not errors.
+ */
+function catchUsageErrors(cmd: Command, path: string[]): void {
+  const name = ["spotrun", ...path].join(" ");
+  cmd.exitOverride((err: CommanderError) => {
+    if (
+      err.code === "commander.helpDisplayed" ||
+      err.code === "commander.version" ||
+      (err.code === "commander.help" && err.exitCode === 0)
+    ) {
+      throw new CommanderUsage(undefined);
+    }
+    throw new CommanderUsage(usageFromCommander(err, name));
+  });
+  for (const sub of cmd.commands) catchUsageErrors(sub, [...path, sub.name()]);
+}
+
+/**
+ * `spotrun` or a group (`spotrun session`) without a command prints its help (on stderr, so stdout
+ * holds nothing) and exits 2: a script that ran no command did not get what it asked for, and a
+ * zero would hide an empty variable in `spotrun $CMD`.
+ */
+function usageFromCommander(err: CommanderError, name: string): SpotrunError {
+  if (err.code === "commander.help")
+    return usageError(
+      name === "spotrun" ? "no command given" : `\`${name}\` needs a command`,
+      `pick one (\`${name} --help\` lists them)`,
+    );
+  const [first = "", ...rest] = err.message.replace(/^error: /, "").split("\n");
+  const suggestion = /^\(Did you mean (.+)\?\)$/.exec(rest.join(" ").trim())?.[1];
+  const what = first.replace(/\.$/, "");
+  return usageError(what, suggestion ? `did you mean ${suggestion}? (see \`${name} --help\`)` : `see \`${name} --help\``);
 }

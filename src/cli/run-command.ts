@@ -1,5 +1,5 @@
 import { type Command, Option } from "commander";
-import { ExitCode, SpotrunError } from "../base/errors.js";
+import { describeError, ExitCode, errorLine, SpotrunError } from "../base/errors.js";
 import { createLogger } from "../base/logger.js";
 import type { CommandContext, CommandSpec } from "./command.js";
 import { resolveHome } from "./home.js";
@@ -54,23 +54,27 @@ export function mount(program: Command, spec: CommandSpec): void {
       else if (!json && result.human) process.stdout.write(result.human.endsWith("\n") ? result.human : `${result.human}\n`);
       process.exitCode = result.exitCode ?? ExitCode.ok;
     } catch (e) {
-      process.exitCode = reportError(e, debug);
+      process.exitCode = reportError(e, { debug, json });
     } finally {
       process.off("SIGTERM", onSignal);
     }
   });
 }
 
-export function reportError(e: unknown, debug: boolean): number {
-  if (e instanceof SpotrunError) {
-    process.stderr.write(`spotrun: ${e.oneLine()}\n`);
-    if (debug && e.cause) process.stderr.write(`${(e.cause as Error).stack ?? e.cause}\n`);
-    return e.exitCode;
+/**
+ * The one way a failure reaches the user: one line `spotrun: what — fix` on stderr, or with --json
+ * one object `{"error": {code, message, fix, exit_code}}` on stderr and nothing on stdout. A stack
+ * only with --debug. Returns the exit code.
+ */
+export function reportError(e: unknown, opts: { debug: boolean; json: boolean }): number {
+  const report = describeError(e);
+  if (opts.json) process.stderr.write(`${JSON.stringify({ error: report })}\n`);
+  else process.stderr.write(`spotrun: ${errorLine(report)}\n`);
+  if (opts.debug) {
+    const stack = e instanceof SpotrunError ? (e.cause as Error | undefined)?.stack : (e as Error | undefined)?.stack;
+    if (stack) process.stderr.write(`${stack}\n`);
   }
-  const err = e as Error;
-  process.stderr.write(`spotrun: ${err?.message ?? String(e)} — rerun with --debug for details, or report it as a bug\n`);
-  if (debug) process.stderr.write(`${err?.stack ?? ""}\n`);
-  return ExitCode.failed;
+  return report.exit_code;
 }
 
 export function globalOptions(program: Command): Command {

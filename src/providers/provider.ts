@@ -1,3 +1,4 @@
+import { ExternalError } from "../base/errors.js";
 import type { InstanceId } from "../base/ids.js";
 import type { ProviderKind, Resources } from "../spec/task-schema.js";
 import type { SshTarget } from "../transport/ssh/ssh-target.js";
@@ -75,15 +76,15 @@ export type LaunchResult =
   | { kind: "refused"; refusal: RefusalKind; code: string; message: string };
 
 /** Typed provider errors; `retryable` ones (throttling, 5xx) are retried with backoff by the caller. */
-export class ProviderError extends Error {
+export class ProviderError extends ExternalError {
   constructor(
     readonly provider: ProviderKind,
-    readonly code: string,
+    code: string,
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(provider, code, message, retryable, options);
     this.name = "ProviderError";
   }
 }
