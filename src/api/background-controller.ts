@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync } from "node:fs";
+import { openSync } from "node:fs";
 import { hostname } from "node:os";
+import { ensurePrivateDir } from "../base/private-dir.js";
 import { isAlive } from "../base/process.js";
 import { spotrunBin } from "../base/self.js";
 import { LEASE, SHARED_LEASE_PREFIX } from "../core/controller.js";
@@ -27,7 +28,7 @@ export async function controllerAlive(store: StateStore, now: number): Promise<b
 export async function ensureController(app: Services, home: string, stateUrl: string | undefined): Promise<boolean> {
   if ((await app.store.countActive()) === 0) return false;
   if (await controllerAlive(app.store, app.clock.now())) return false;
-  mkdirSync(home, { recursive: true });
+  ensurePrivateDir(home);
   const log = openSync(controllerLogPath(home), "a");
   const env = { ...process.env };
   if (stateUrl) env[STATE_URL_ENV] = stateUrl;

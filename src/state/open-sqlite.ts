@@ -1,7 +1,7 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
+import { ensurePrivateDir, ensurePrivateFile } from "../base/private-dir.js";
 import { migrationProvider } from "./migrations.js";
 import type { Database } from "./schema.js";
 
@@ -10,8 +10,11 @@ import type { Database } from "./schema.js";
  * `kill -9` at any moment loses nothing a committed transaction acknowledged.
  */
 export async function openSqlite(home: string): Promise<Kysely<Database>> {
-  mkdirSync(home, { recursive: true });
-  const sqlite = new SQLite(join(home, "state.db"));
+  // The store holds the tasks' envs: owner only. SQLite gives its -wal and -shm files the mode of the database.
+  ensurePrivateDir(home);
+  const file = join(home, "state.db");
+  ensurePrivateFile(file);
+  const sqlite = new SQLite(file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = FULL");
   sqlite.pragma("busy_timeout = 10000");

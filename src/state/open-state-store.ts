@@ -1,4 +1,5 @@
-import { SpotrunError } from "../base/errors.js";
+import { errorMessage, SpotrunError } from "../base/errors.js";
+import { redactUrls } from "../base/redact-url.js";
 import { StateStore } from "./state-store.js";
 
 /** Where the state lives: `SPOTRUN_STATE_URL` (a `postgres://` URL for a team) or SQLite under the home. */
@@ -10,15 +11,14 @@ export async function openStateStore(home: string, url = process.env[STATE_URL_E
     return new StateStore(await openSqlite(home));
   }
   if (!/^postgres(ql)?:\/\//.test(url))
-    throw new SpotrunError("usage", `${STATE_URL_ENV}: expected a postgres:// URL, got ${JSON.stringify(url)}`, {
+    throw new SpotrunError("usage", `${STATE_URL_ENV}: expected a postgres:// URL, got ${JSON.stringify(redactUrls(url))}`, {
       fix: "unset it for the local SQLite store, or give postgres://user@host:5432/db",
     });
   const { openPostgres } = await import("./open-postgres.js");
   try {
     return new StateStore(await openPostgres(url));
   } catch (e) {
-    const safe = url.replace(/\/\/[^@/]*@/, "//…@");
-    throw new SpotrunError("failed", `cannot open the state store at ${safe}: ${(e as Error).message}`, {
+    throw new SpotrunError("failed", `cannot open the state store at ${redactUrls(`${url}: ${errorMessage(e)}`)}`, {
       fix: "check that PostgreSQL is up and the URL's user may connect and create tables",
     });
   }

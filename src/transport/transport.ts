@@ -33,6 +33,7 @@ export interface Transport {
   exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
   /** Read a file, or undefined if it does not exist; `offset` reads from that byte on. */
   readFile(path: string, offset?: number): Promise<Buffer | undefined>;
+  /** Write a file readable by the instance's user only (0600, new directories 0700): the agent's config carries the task's envs. */
   writeFile(path: string, data: string | Uint8Array): Promise<void>;
   upload(localDir: string, remoteDir: string, opts?: SyncOptions): Promise<void>;
   download(remotePath: string, localPath: string): Promise<void>;

@@ -76,7 +76,7 @@ export class LocalTransport implements Transport {
   }
 
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
-    await writeFileAtomic(this.abs(path), data);
+    await writeFileAtomic(this.abs(path), data, { private: true });
   }
 
   /** Copy a directory, leaving out what its top-level .gitignore and `exclude` name. */

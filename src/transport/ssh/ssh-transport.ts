@@ -82,11 +82,14 @@ export class SshTransport implements Transport {
     return r.stdout;
   }
 
-  /** Temp file beside the target, then `mv`: readers on the host see the old or the new file, never half. */
+  /**
+   * Temp file beside the target, then `mv`: readers on the host see the old or the new file, never
+   * half. Owner only (umask 077), as the Transport contract says.
+   */
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
     const p = shq(remotePath(this.home, path));
     const r = await this.run(
-      `f=${p}; t="$f.spotrun-$$.tmp"; mkdir -p -- "$(dirname -- "$f")" && cat > "$t" && mv -f -- "$t" "$f" || { rm -f -- "$t"; exit 1; }`,
+      `umask 077; f=${p}; t="$f.spotrun-$$.tmp"; mkdir -p -- "$(dirname -- "$f")" && cat > "$t" && mv -f -- "$t" "$f" || { rm -f -- "$t"; exit 1; }`,
       { stdin: data },
     );
     this.check(r, `write ${path}`);

@@ -164,6 +164,8 @@ describe("SSH transport against real sshd hosts", () => {
     await t.writeFile("state/bin", bin);
     assert.deepEqual(await t.readFile("state/bin"), bin);
     assert.equal((await t.exec("ls state")).stdout, "agent.json\nbin\n", "a temp file was left behind");
+    // The agent's config carries the task's envs: the instance's user only, whatever the umask.
+    assert.equal((await t.exec("umask 022; stat -c '%a %n' state state/agent.json")).stdout, "700 state\n600 state/agent.json\n");
   });
 
   it("runs a command on all three hosts in parallel with prefixed lines and an aggregated result", async () => {
