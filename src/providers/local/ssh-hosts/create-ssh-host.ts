@@ -1,5 +1,6 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
+import { isAlive } from "../../../base/process.js";
 import { defaultStateRoot, destroySync, type HostRecord, trackHost, untrackHost, writeRecord } from "./host-registry.js";
 import { runTool } from "./run-tool.js";
 import type { CreateSshHostOptions, NetnsSshHost } from "./ssh-host.js";
@@ -112,11 +113,7 @@ export async function stopListener(pid: number | undefined): Promise<void> {
     return;
   }
   for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return;
-    }
+    if (!isAlive(pid)) return;
     await new Promise((r) => setTimeout(r, 20));
   }
   process.kill(pid, "SIGKILL");

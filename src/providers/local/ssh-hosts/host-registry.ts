@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isAlive } from "../../../base/process.js";
 import { runToolSync } from "./run-tool.js";
 
 /**
@@ -50,15 +51,8 @@ export function readRecords(stateRoot: string): HostRecord[] {
   return out;
 }
 
-export const isAlive = (pid: number): boolean => {
-  if (pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-};
+/** Whether a host's owner or sshd still runs (a zombie does not). */
+export { isAlive };
 
 /** Remove one host's processes, namespace and state without awaiting anything. */
 export function destroySync(stateRoot: string, rec: HostRecord): void {
