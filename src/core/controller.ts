@@ -25,6 +25,7 @@ import {
 import type { ProviderCache } from "../providers/registry.js";
 import type { ProviderKind, Task } from "../spec/task-schema.js";
 import type { AttemptRow, JobRow, StateStore } from "../state/state-store.js";
+import { isTransientStoreError } from "../state/store-errors.js";
 import type { Transport } from "../transport/transport.js";
 import { bootstrapAgent } from "./agent-bootstrap.js";
 import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBackoffMs, planLaunch } from "./decide.js";
@@ -150,23 +151,34 @@ export class Controller {
   async run(
     opts: { signal?: AbortSignal; exitWhenIdle?: boolean; until?: () => Promise<boolean> } = {},
   ): Promise<"idle" | "aborted" | "done" | "lease-lost"> {
+    let storeTroubleSince: number | undefined;
     try {
       for (;;) {
         if (opts.signal?.aborted) return "aborted";
-        if (!(await this.acquire())) return "lease-lost";
-        await this.tick();
-        if (opts.until && (await opts.until())) return "done";
-        if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) {
-          // A job submitted while we decided to leave saw our lease and did not start a controller:
-          // let go of the lease first, then look once more.
-          await this.store.releaseLease(this.leaseName, this.owner);
-          if ((await this.store.countActive()) === 0) return "idle";
+        try {
+          if (!(await this.acquire())) return "lease-lost";
+          await this.tick();
+          if (opts.until && (await opts.until())) return "done";
+          if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) {
+            // A job submitted while we decided to leave saw our lease and did not start a controller:
+            // let go of the lease first, then look once more.
+            await this.store.releaseLease(this.leaseName, this.owner);
+            if ((await this.store.countActive()) === 0) return "idle";
+          }
+          storeTroubleSince = undefined;
+        } catch (e) {
+          // A command holding the store's lock longer than busy_timeout, a database restarting: the
+          // jobs must not lose their controller over it. Retry until it has lasted a few leases.
+          if (!isTransientStoreError(e)) throw e;
+          storeTroubleSince ??= this.now();
+          if (this.now() - storeTroubleSince > 4 * this.leaseTtlMs) throw e;
+          this.o.logger.warn({ err: errorMessage(e) }, "state store busy; retrying");
         }
         await this.o.clock.sleep(this.tickMs, opts.signal).catch(() => {});
       }
     } finally {
       await this.waitInflight();
-      await this.release();
+      await this.release().catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "could not release the lease"));
     }
   }
 

@@ -206,6 +206,11 @@ export class StateStore {
   /**
    * Take or renew a named lease. A lease is free when it expired or its holder's process is gone
    * (same host), so a `kill -9`ed controller is replaced at once rather than after the expiry.
+   *
+   * No transaction: the lease is read, judged (the holder's pid is looked at here, outside the
+   * database), then written by one statement that succeeds only if the row is still the one that
+   * was read (compare and swap). Whoever changed it in between wins; nothing waits on a lock
+   * across the read and the write, so a command committing meanwhile cannot fail the renewal.
    */
   async acquireLease(
     name: string,
@@ -214,16 +219,27 @@ export class StateStore {
     now: number,
     isAlive: (pid: number) => boolean,
   ): Promise<boolean> {
-    return this.transaction(async (tx) => {
-      const cur = await tx.db.selectFrom("leases").selectAll().where("name", "=", name).executeTakeFirst();
-      const host = hostname();
-      const free = !cur || cur.owner === owner || cur.expires_at < now || (cur.host === host && !isAlive(cur.pid));
-      if (!free) return false;
-      const row = { name, owner, pid: process.pid, host, expires_at: now + ttlMs };
-      if (cur) await tx.db.updateTable("leases").set(row).where("name", "=", name).execute();
-      else await tx.db.insertInto("leases").values(row).execute();
-      return true;
-    });
+    const cur = await this.lease(name);
+    const host = hostname();
+    const free = !cur || cur.owner === owner || cur.expires_at < now || (cur.host === host && !isAlive(cur.pid));
+    if (!free) return false;
+    const row = { name, owner, pid: process.pid, host, expires_at: now + ttlMs };
+    if (!cur) {
+      const r = await this.db
+        .insertInto("leases")
+        .values(row)
+        .onConflict((oc) => oc.column("name").doNothing())
+        .executeTakeFirst();
+      return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+    }
+    const r = await this.db
+      .updateTable("leases")
+      .set(row)
+      .where("name", "=", name)
+      .where("owner", "=", cur.owner)
+      .where("expires_at", "=", cur.expires_at)
+      .executeTakeFirst();
+    return Number(r.numUpdatedRows) === 1;
   }
 
   async lease(name: string): Promise<{ owner: string; pid: number; host: string; expires_at: number } | undefined> {
