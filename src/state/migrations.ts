@@ -135,12 +135,31 @@ const m0005: Migration = {
   },
 };
 
+/**
+ * Instances `spotrun launch` started (no managed job owns them), so `terminate ID` knows the
+ * provider without being told.
+ */
+const m0006: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("launched")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("provider", "text", (c) => c.notNull())
+      .addColumn("launch_id", "text", (c) => c.notNull())
+      .addColumn("array_name", "text")
+      .addColumn("launched_at", "bigint", (c) => c.notNull())
+      .addColumn("ended_at", "bigint")
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_attempt_stop_reason": m0002,
   "0003_events_by_kind": m0003,
   "0004_job_leases": m0004,
   "0005_settings": m0005,
+  "0006_launched": m0006,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

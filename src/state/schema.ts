@@ -91,6 +91,17 @@ export interface SettingsTable {
   value: string;
 }
 
+/** An instance `spotrun launch` started: which provider holds it (a managed job's are in `instances`). */
+export interface LaunchedTable {
+  id: string;
+  provider: string;
+  /** The launch's id (what its instances are tagged with). */
+  launch_id: string;
+  array_name: string | null;
+  launched_at: number;
+  ended_at: number | null;
+}
+
 export interface Database {
   jobs: JobsTable;
   attempts: AttemptsTable;
@@ -98,4 +109,5 @@ export interface Database {
   events: EventsTable;
   leases: LeasesTable;
   settings: SettingsTable;
+  launched: LaunchedTable;
 }

@@ -1,16 +1,28 @@
 import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
+import { usageError } from "../base/errors.js";
 import type { JobEvent } from "../core/events.js";
 import { isPostgres } from "./migrations.js";
-import type { AttemptsTable, Database, InstancesTable, JobsTable } from "./schema.js";
+import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
 
 export type JobRow = JobsTable;
 export type AttemptRow = AttemptsTable;
 export type InstanceRow = InstancesTable;
+export type LaunchedRow = LaunchedTable;
 export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
 type Db = Kysely<Database> | Transaction<Database>;
 
 const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"];
+const AMBIGUOUS_SHOWN = 5;
+
+function ambiguous(what: string, rows: JobRow[]) {
+  const shown = rows.slice(0, AMBIGUOUS_SHOWN).map((j) => `${j.id} (${j.state})`);
+  const more = rows.length > AMBIGUOUS_SHOWN ? ", …" : "";
+  return usageError(
+    `${what} ${rows.length > AMBIGUOUS_SHOWN ? "more than " : ""}${Math.min(rows.length, AMBIGUOUS_SHOWN)} jobs: ${shown.join(", ")}${more}`,
+    "give the job's id",
+  );
+}
 
 /** Queries the controller and the CLI share; every multi-row change runs in one transaction. */
 export class StateStore {
@@ -37,13 +49,31 @@ export class StateStore {
     return this.db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
   }
 
-  /** A job by id, unique id prefix, or name (the newest of that name). */
+  /**
+   * A job by id, unique id prefix, or name. A name that several jobs share, or a prefix of several
+   * ids, is refused with the candidates (newest first): a `cancel` must not pick one silently.
+   */
   async findJob(ref: string): Promise<JobRow | undefined> {
     const exact = await this.job(ref);
     if (exact) return exact;
-    const byPrefix = await this.db.selectFrom("jobs").selectAll().where("id", "like", `${ref}%`).limit(2).execute();
+    const newest = (rows: JobRow[]) => rows.sort((a, b) => b.created_at - a.created_at);
+    const limit = AMBIGUOUS_SHOWN + 1;
+    // Ids are letters, digits and '-': anything else (LIKE's '%' and '_' among it) is no prefix of one.
+    const byPrefix = /^[A-Za-z0-9-]+$/.test(ref)
+      ? await this.db.selectFrom("jobs").selectAll().where("id", "like", `${ref}%`).limit(limit).execute()
+      : [];
     if (byPrefix.length === 1) return byPrefix[0];
-    return this.db.selectFrom("jobs").selectAll().where("name", "=", ref).orderBy("created_at", "desc").executeTakeFirst();
+    const byName = await this.db
+      .selectFrom("jobs")
+      .selectAll()
+      .where("name", "=", ref)
+      .orderBy("created_at", "desc")
+      .limit(limit)
+      .execute();
+    if (byName.length === 1) return byName[0];
+    if (byName.length > 1) throw ambiguous(`job name ${JSON.stringify(ref)} is shared by`, byName);
+    if (byPrefix.length > 1) throw ambiguous(`${JSON.stringify(ref)} is the start of the ids of`, newest(byPrefix));
+    return undefined;
   }
 
   async jobs(opts: { active?: boolean; arrayId?: string; limit?: number } = {}): Promise<JobRow[]> {
@@ -169,6 +199,31 @@ export class StateStore {
       .where("id", "=", id)
       .where("ended_at", "is", null)
       .execute();
+  }
+
+  async recordLaunched(rows: LaunchedRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    await this.db
+      .insertInto("launched")
+      .values(rows)
+      .onConflict((oc) => oc.column("id").doNothing())
+      .execute();
+  }
+
+  /** Which provider holds each of these instances, as far as this store knows (managed or launched). */
+  async providersOf(ids: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    if (ids.length === 0) return found;
+    for (const r of await this.db.selectFrom("launched").select(["id", "provider"]).where("id", "in", ids).execute())
+      found.set(r.id, r.provider);
+    for (const r of await this.db.selectFrom("instances").select(["id", "provider"]).where("id", "in", ids).execute())
+      found.set(r.id, r.provider);
+    return found;
+  }
+
+  async endLaunched(ids: string[], at: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.updateTable("launched").set({ ended_at: at }).where("id", "in", ids).where("ended_at", "is", null).execute();
   }
 
   async appendEvent(jobId: string, at: number, event: JobEvent): Promise<void> {

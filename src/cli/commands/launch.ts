@@ -8,6 +8,7 @@ import { fixForAwsCode } from "../../providers/aws/aws-error.js";
 import type { InstanceInfo, LaunchResult, Offer, Provider } from "../../providers/provider.js";
 import { ProviderError, TAG } from "../../providers/provider.js";
 import { PROVIDERS, type ProviderKind, type Resources, resourcesSchema } from "../../spec/task-schema.js";
+import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
 
@@ -326,20 +327,39 @@ export const launchCommand: CommandSpec = {
       const jobId = newJobId(Date.now());
       const attempt = attemptIdOf(jobId, 0);
       const members: MemberOutcome[] = [];
-      for (let node = 0; node < f.count; node++) {
-        const tags: Record<string, string> = {
-          [TAG.job]: jobId,
-          [TAG.attempt]: attempt,
-          [TAG.node]: String(node),
-          [LAUNCH_TAG.origin]: "launch",
-          ...(f.arrayName ? { [LAUNCH_TAG.array]: f.arrayName } : {}),
-          ...(f.checkpointScript ? { [TAG.checkpointScript]: f.checkpointScript } : {}),
-        };
-        const spot = f.spot && node < f.spotCount;
-        members.push(
-          await launchMember(provider, f, { token: idempotencyKey(attempt, node), tags }, node, spot, (m) => ctx.out.info(m)),
+      // Each member is recorded as soon as it runs, so `terminate ID` finds its provider in the store.
+      const app = await openApp(ctx);
+      const record = (m: MemberOutcome) =>
+        app.store.recordLaunched(
+          m.instances.map((i) => ({
+            id: i.id,
+            provider: i.provider,
+            launch_id: jobId,
+            array_name: f.arrayName ?? null,
+            launched_at: i.launchedAt,
+            ended_at: null,
+          })),
         );
-        if (ctx.signal.aborted) break;
+      try {
+        for (let node = 0; node < f.count; node++) {
+          const tags: Record<string, string> = {
+            [TAG.job]: jobId,
+            [TAG.attempt]: attempt,
+            [TAG.node]: String(node),
+            [LAUNCH_TAG.origin]: "launch",
+            ...(f.arrayName ? { [LAUNCH_TAG.array]: f.arrayName } : {}),
+            ...(f.checkpointScript ? { [TAG.checkpointScript]: f.checkpointScript } : {}),
+          };
+          const spot = f.spot && node < f.spotCount;
+          const member = await launchMember(provider, f, { token: idempotencyKey(attempt, node), tags }, node, spot, (m) =>
+            ctx.out.info(m),
+          );
+          members.push(member);
+          await record(member);
+          if (ctx.signal.aborted) break;
+        }
+      } finally {
+        await app.close();
       }
 
       const instances = members.flatMap((m) => m.instances.map((i) => instanceView(i, m)));

@@ -2,42 +2,72 @@ import { Option } from "commander";
 import { usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
+import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
 import { asUserError } from "./launch.js";
 
-/** `spotrun terminate ID…`: end instances started by `spotrun launch` (or any the provider can reach). */
+/**
+ * `spotrun terminate ID…`: end instances started by `spotrun launch` or by a managed job (or any
+ * the provider can reach). Each id goes to the provider the store recorded it under; one the store
+ * does not know goes to `--provider` (default aws).
+ */
 export const terminateCommand: CommandSpec = {
   name: "terminate <ids...>",
   summary: "Terminate instances by id",
-  examples: ["spotrun terminate i-0abc123def4567890", "spotrun terminate i-0abc123def4567890 i-0fed --region eu-west-1 --json"],
+  examples: [
+    "spotrun terminate i-0abc123def4567890",
+    "spotrun terminate i-0abc123def4567890 i-0fed --region eu-west-1 --json",
+    "spotrun terminate 8812345 --provider vast   # an instance spotrun did not start",
+  ],
   options: (cmd) =>
     cmd
-      .addOption(new Option("--provider <provider>", "where the instances live").choices([...PROVIDERS]).default("aws"))
+      .addOption(
+        new Option("--provider <provider>", "for ids spotrun did not start: where they live (default aws)").choices([
+          ...PROVIDERS,
+        ]),
+      )
       .option("--region <region>", "AWS region of the instances (default: AWS_REGION or the profile's)"),
   async run(ctx, args, opts) {
-    const kind = String(opts.provider ?? "aws") as ProviderKind;
     if (args.length === 0) throw usageError("no instance ids given", "spotrun terminate i-0abc123def4567890");
+    const told = opts.provider === undefined ? undefined : (String(opts.provider) as ProviderKind);
     // Instance ids are regional: the provider's default client follows the standard chain.
     if (opts.region !== undefined) process.env.AWS_REGION = String(opts.region);
-    const { createProvider } = await import("../../providers/registry.js");
-    const provider = await createProvider(kind, { home: ctx.home, logger: ctx.logger });
+    const app = await openApp(ctx);
     try {
-      const ids = args.map(InstanceId);
-      await provider.terminate(ids);
-      const seen = new Map((await provider.describe(ids)).map((i) => [i.id as string, i.status as string]));
-      const rows = ids.map((id) => ({ id, state: seen.get(id) ?? "gone" }));
+      const known = await app.store.providersOf(args);
+      const groups = new Map<ProviderKind, string[]>();
+      for (const id of args) {
+        const recorded = known.get(id) as ProviderKind | undefined;
+        if (told && recorded && told !== recorded)
+          throw usageError(
+            `instance ${id} was started on ${recorded}, not ${told}`,
+            `drop --provider, or give --provider ${recorded}`,
+          );
+        const kind = recorded ?? told ?? "aws";
+        groups.set(kind, [...(groups.get(kind) ?? []), id]);
+      }
+      const state = new Map<string, { provider: ProviderKind; state: string }>();
+      for (const [kind, group] of groups) {
+        const provider = await app.providers.get(kind);
+        const ids = group.map(InstanceId);
+        await provider.terminate(ids);
+        await app.store.endLaunched(group, app.clock.now());
+        const seen = new Map((await provider.describe(ids)).map((i) => [i.id as string, i.status as string]));
+        for (const id of group) state.set(id, { provider: kind, state: seen.get(id) ?? "gone" });
+      }
+      const rows = args.map((id) => ({ id, ...(state.get(id) as { provider: ProviderKind; state: string }) }));
       return {
         data: { terminated: rows },
         human: table(
-          ["INSTANCE", "STATE"],
-          rows.map((r) => [r.id, r.state]),
+          ["INSTANCE", "PROVIDER", "STATE"],
+          rows.map((r) => [r.id, r.provider, r.state]),
         ),
       };
     } catch (e) {
       throw asUserError(e);
     } finally {
-      await provider.close?.();
+      await app.close();
     }
   },
 };

@@ -65,7 +65,7 @@ test("launch then terminate as a person would: a table, then the instance gone",
   assert.equal(tagSpecifications(run).get("instance")?.[TAG.maxPrice], "0.05");
   const t = await spotrun(["terminate", id, "--json"]);
   assert.equal(t.code, 0, t.stderr);
-  assert.deepEqual(JSON.parse(t.stdout), { terminated: [{ id, state: "terminated" }] });
+  assert.deepEqual(JSON.parse(t.stdout), { terminated: [{ id, provider: "aws", state: "terminated" }] });
 });
 
 test("exit codes: 4 when spot is refused without --spot-fallback, 2 for bad usage; one line on stderr", async () => {

@@ -43,10 +43,19 @@ test("launch --provider local --count 3 --spot-count 2, then terminate", async (
       ["local", false],
     ],
   );
-  const term = await terminateCommand.run(ctx, launched, { provider: "local" });
+  // No --provider: the store recorded where launch started them (before, this went to AWS).
+  const term = await terminateCommand.run(ctx, launched, {});
   assert.deepEqual(
-    (term.data as { terminated: { state: string }[] }).terminated.map((t) => t.state),
-    ["terminated", "terminated", "terminated"],
+    (term.data as { terminated: { provider: string; state: string }[] }).terminated.map((t) => [t.provider, t.state]),
+    [
+      ["local", "terminated"],
+      ["local", "terminated"],
+      ["local", "terminated"],
+    ],
   );
+  await assert.rejects(terminateCommand.run(ctx, launched.slice(0, 1), { provider: "vast" }), (e: Error) => {
+    assert.match(e.message, /^instance i-\w+ was started on local, not vast$/);
+    return true;
+  });
   launched = [];
 });
