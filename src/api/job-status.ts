@@ -1,6 +1,7 @@
 import { LEASE, SHARED_LEASE_PREFIX } from "../core/controller.js";
 import type { StateStore } from "../state/state-store.js";
 import { type JobView, jobView } from "./job-view.js";
+import { type JobFilter, selectJobs } from "./select-jobs.js";
 
 export interface ArraySummary {
   id: string;
@@ -9,9 +10,12 @@ export interface ArraySummary {
   cost_usd: number;
 }
 
-/** What `spotrun status --json` prints: the controller(s), the jobs, and a line per job array among them. */
-export async function statusDocument(store: StateStore, now: number, opts: { all?: boolean; arrayId?: string } = {}) {
-  const jobs = await store.jobs({ active: !opts.all, ...(opts.arrayId ? { arrayId: opts.arrayId } : {}) });
+/**
+ * What `spotrun status --json` prints: the controller(s), the jobs the filter picks (by default the
+ * active ones and those that finished in the last 24 h), and a line per job array among them.
+ */
+export async function statusDocument(store: StateStore, now: number, opts: JobFilter = {}) {
+  const jobs = await selectJobs(store, opts, now);
   const views = await Promise.all(jobs.map((j) => jobView(store, j, now)));
   const lease = await store.lease(LEASE);
   // A team's store is worked by several controllers, each under its own lease.

@@ -9,7 +9,7 @@ import { jobLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { ProviderCache } from "../providers/registry.js";
-import { type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
+import { type Defaults, type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
 import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { controllerAlive, ensureController } from "./background-controller.js";
@@ -19,6 +19,7 @@ import { type EventView, eventView } from "./job-events.js";
 import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
 import { statusDocument } from "./job-status.js";
 import { type JobView, jobView } from "./job-view.js";
+import type { JobFilter } from "./select-jobs.js";
 
 export interface OpenOptions {
   /** The state directory; default `$SPOTRUN_HOME`, else `~/.spotrun`. */
@@ -36,6 +37,8 @@ export interface SubmitOptions {
   baseDir?: string;
   /** For a task object: the name its errors carry in place of a file's (default `task`). */
   name?: string;
+  /** Fills what the task leaves out, after the overrides (the CLI passes the user config's defaults). */
+  defaults?: Defaults;
 }
 
 export const defaultHome = (): string => resolve(process.env.SPOTRUN_HOME ?? join(homedir(), ".spotrun"));
@@ -61,11 +64,12 @@ export async function openSpotrun(opts: OpenOptions = {}): Promise<Spotrun> {
 /** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
 export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
   return typeof task === "string"
-    ? loadTaskFile(task, opts.overrides)
+    ? loadTaskFile(task, opts.overrides, opts.defaults)
     : loadTaskObject(task, {
         baseDir: opts.baseDir ?? process.cwd(),
         overrides: opts.overrides ?? {},
         name: opts.name ?? "task",
+        ...(opts.defaults ? { defaults: opts.defaults } : {}),
       });
 }
 
@@ -124,8 +128,8 @@ export class Spotrun implements Services {
     return Promise.all(rows.map((j) => jobView(this.store, j, now)));
   }
 
-  /** The controller(s), the jobs and their arrays: what `spotrun status --json` prints. */
-  status(opts: { all?: boolean; arrayId?: string } = {}) {
+  /** The controller(s), the jobs (active, and finished in the last 24 h, unless the filter says otherwise) and their arrays: what `spotrun status --json` prints. */
+  status(opts: JobFilter = {}) {
     return statusDocument(this.store, this.clock.now(), opts);
   }
 

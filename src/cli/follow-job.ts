@@ -1,48 +1,9 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
-import { formatDuration } from "../base/duration.js";
+import { describeEvent } from "../api/describe-event.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import { jobLogPath } from "../core/paths.js";
-import type { EventRow, StateStore } from "../state/state-store.js";
+import type { StateStore } from "../state/state-store.js";
 import type { Output } from "./command.js";
-
-/** Progress lines a person wants to see while a job runs; the rest stays in `status`/events. */
-export function describeEvent(e: EventRow): string | undefined {
-  const d = JSON.parse(e.data) as Record<string, unknown>;
-  switch (e.kind) {
-    case "state_changed":
-      return `${d.to}${d.reason ? `: ${d.reason}` : ""}`;
-    case "instance_launched":
-      return `instance ${d.instance_id} launched (${d.spot ? "spot" : "on-demand"}, $${d.price_usd_per_hour}/h)`;
-    case "launch_refused":
-      return `launch refused: ${d.code} — ${d.message}`;
-    case "fallback_on_demand":
-      return `spot capacity refused (${d.code}); falling back to on-demand`;
-    case "notice":
-      return `interruption notice (${d.action}) at ${d.time}, seen ${d.seen_at}`;
-    case "hook_ran":
-      return d.outcome === "none"
-        ? "no checkpoint hook; trainer sent SIGTERM"
-        : `checkpoint hook ${d.outcome} in ${formatDuration(Number(d.ms))}`;
-    case "checkpoint_uploaded":
-      return d.reason === "periodic"
-        ? undefined
-        : `checkpoint ${d.generation} uploaded (${d.files} files, ${d.bytes} bytes, ${d.reason})`;
-    case "restored":
-      return d.generation ? `restored checkpoint ${d.generation} in ${formatDuration(Number(d.ms))}` : undefined;
-    case "budget_warning":
-      return `budget: $${Number(d.spent_usd).toFixed(4)} of $${d.max_cost_usd} spent (80%)`;
-    case "budget_exceeded":
-      return `budget exceeded: $${Number(d.spent_usd).toFixed(4)} of $${d.max_cost_usd}; stopping with a final checkpoint`;
-    case "checkpoint_stalled":
-      return `warning: no new checkpoint for ${formatDuration(Number(d.since_ms))}`;
-    case "warning":
-      return `warning: ${d.message}`;
-    case "reaped":
-      return `reaped instance ${d.instance_id} (${d.reason})`;
-    default:
-      return undefined;
-  }
-}
 
 /**
  * Stream a job's log (stdout) and progress (stderr) until it ends. With --json, each is one
@@ -85,7 +46,7 @@ export async function followJob(
     for (const e of events) {
       seq = e.seq;
       if (opts.progress === false) continue;
-      const text = describeEvent(e);
+      const text = describeEvent(e.kind, JSON.parse(e.data) as Record<string, unknown>);
       if (!text) continue;
       if (out.json)
         out.line(text, {

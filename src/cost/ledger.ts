@@ -47,4 +47,8 @@ export function summarize(instances: Billable[], now: number): CostSummary {
   };
 }
 
-export const formatUsd = (x: number): string => (Math.abs(x) < 0.01 && x !== 0 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
+/** The one money format a person sees, everywhere: dollars to four places (`$0.0123`), since spot jobs often cost cents. */
+export const formatUsd = (x: number): string => `${x < 0 ? "-" : ""}$${Math.abs(x).toFixed(4)}`;
+
+/** The one percent format: one decimal place (`72.5%`). */
+export const formatPct = (x: number): string => `${x.toFixed(1)}%`;

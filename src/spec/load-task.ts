@@ -50,7 +50,10 @@ function applyOverrides(doc: Record<string, unknown>, overrides: Overrides): Rec
   return doc;
 }
 
-export async function loadTaskFile(path: string, overrides: Overrides = {}): Promise<LoadedTask> {
+/** Fills what the task leaves out (the user config's defaults); applied after the flags' overrides. */
+export type Defaults = (raw: Record<string, unknown>) => Record<string, unknown>;
+
+export async function loadTaskFile(path: string, overrides: Overrides = {}, defaults?: Defaults): Promise<LoadedTask> {
   const file = resolve(path);
   let text: string;
   try {
@@ -61,19 +64,22 @@ export async function loadTaskFile(path: string, overrides: Overrides = {}): Pro
       code: (e as NodeJS.ErrnoException).code,
     });
   }
-  return withPaths(parseTaskText(text, path, overrides), file, dirname(file));
+  return withPaths(parseTaskText(text, path, overrides, defaults), file, dirname(file));
 }
 
 /**
  * A task given as an object (the library API, the MCP server): validated by the same schema as a
  * file, its errors naming `name` where a file's name its path; relative paths resolve from `baseDir`.
  */
-export function loadTaskObject(raw: unknown, opts: { name?: string; baseDir: string; overrides?: Overrides }): LoadedTask {
+export function loadTaskObject(
+  raw: unknown,
+  opts: { name?: string; baseDir: string; overrides?: Overrides; defaults?: Defaults },
+): LoadedTask {
   const name = opts.name ?? "task";
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw usageError(`${name}: a task must be an object with at least \`run\``, "see examples/quickstart/task.yaml");
   const doc = applyOverrides(structuredClone(raw) as Record<string, unknown>, opts.overrides ?? {});
-  return withPaths(parseTask(doc, name), undefined, resolve(opts.baseDir));
+  return withPaths(parseTask(opts.defaults ? opts.defaults(doc) : doc, name), undefined, resolve(opts.baseDir));
 }
 
 function withPaths(task: Task, file: string | undefined, baseDir: string): LoadedTask {
@@ -83,7 +89,7 @@ function withPaths(task: Task, file: string | undefined, baseDir: string): Loade
   return { task, file, baseDir };
 }
 
-export function parseTaskText(text: string, name: string, overrides: Overrides = {}): Task {
+export function parseTaskText(text: string, name: string, overrides: Overrides = {}, defaults?: Defaults): Task {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
@@ -93,5 +99,6 @@ export function parseTaskText(text: string, name: string, overrides: Overrides =
   const raw = doc.toJS() ?? {};
   if (typeof raw !== "object" || Array.isArray(raw))
     throw usageError(`${name}: a task file must be a YAML mapping`, "see examples/quickstart/task.yaml");
-  return parseTask(applyOverrides(raw as Record<string, unknown>, overrides), name);
+  const given = applyOverrides(raw as Record<string, unknown>, overrides);
+  return parseTask(defaults ? defaults(given) : given, name);
 }

@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { lastJson, leftoverProcesses, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
+import {
+  jobEvents,
+  lastJson,
+  leftoverProcesses,
+  sandbox,
+  spotrun,
+  stepsInLog,
+  waitFor,
+  writeTask,
+} from "../support-cli/spotrun-cli.js";
 
 interface StatusJson {
   controller: { pid: number } | null;
@@ -16,28 +25,17 @@ interface JobJson {
 }
 
 const status = async (home: string) => JSON.parse((await spotrun(home, ["status", "--all", "--json"])).stdout) as StatusJson;
-const events = async (home: string, job: string) => {
-  // The event log is the job's history; read it through the store the CLI uses.
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  try {
-    return db.prepare("select kind, data from events where job_id = ? order by seq").all(job) as { kind: string; data: string }[];
-  } finally {
-    db.close();
-  }
-};
+// The event log is the job's history, and `list` the instances: both read without starting a controller.
+const events = (home: string, job: string) => jobEvents(home, job);
 
-const instancesOf = async (home: string, job: string, attempt: number): Promise<string[]> => {
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  try {
-    return (db.prepare("select id from instances where job_id = ? and attempt = ?").all(job, attempt) as { id: string }[]).map(
-      (r) => r.id,
-    );
-  } finally {
-    db.close();
-  }
-};
+const instancesOf = async (home: string, job: string, attempt: number): Promise<string[]> =>
+  (
+    JSON.parse((await spotrun(home, ["list", "--all", "--json"])).stdout) as {
+      instances: { id: string; job_id: string; attempt: number }[];
+    }
+  ).instances
+    .filter((i) => i.job_id === job && i.attempt === attempt)
+    .map((i) => i.id);
 
 describe("the background controller", () => {
   let box: Awaited<ReturnType<typeof sandbox>>;
@@ -70,7 +68,7 @@ envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
     process.kill(before.controller.pid, "SIGKILL");
     // The reclaim happens while no controller is alive to read the instance's last lines (its id is
     // read from the store directly: any spotrun command would start a controller).
-    const noticed = await instancesOf(box.home, job.id, (JSON.parse(notice.data) as { attempt: number }).attempt);
+    const noticed = await instancesOf(box.home, job.id, notice.attempt as number);
     assert.equal(noticed.length, 1);
     await waitFor(async () => (leftoverProcesses(noticed).length === 0 ? true : undefined), 15_000, "the reclaim");
     // Any command notices the dead controller and starts another.
@@ -160,9 +158,7 @@ envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
     assert.equal(job.state, "OVER_BUDGET");
     const kinds = (await events(box.home, job.id)).map((e) => e.kind);
     assert.ok(kinds.indexOf("budget_warning") >= 0 && kinds.indexOf("budget_warning") < kinds.indexOf("budget_exceeded"));
-    const uploads = (await events(box.home, job.id))
-      .filter((e) => e.kind === "checkpoint_uploaded")
-      .map((e) => JSON.parse(e.data).reason);
+    const uploads = (await events(box.home, job.id)).filter((e) => e.kind === "checkpoint_uploaded").map((e) => e.reason);
     assert.ok(uploads.includes("stop"), `a final checkpoint was uploaded: ${uploads}`);
     assert.ok(job.cost_usd < 0.0025 * 1.6, `overspend stays small: ${job.cost_usd}`);
   });

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cli/spotrun-cli.js";
+import { jobEvents, lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -9,23 +8,13 @@ before(async () => {
 });
 after(async () => box.cleanup());
 
-const decisions = async (home: string, job: string) => {
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  try {
-    return (
-      db.prepare("select at, data from events where job_id = ? and kind = 'placement_decision' order by seq").all(job) as {
-        at: number;
-        data: string;
-      }[]
-    ).map((e) => ({
-      at: Number(e.at),
-      ...(JSON.parse(e.data) as { choice: string; rule: string; current: string; deadline: string }),
-    }));
-  } finally {
-    db.close();
-  }
-};
+const decisions = async (home: string, job: string) =>
+  (await jobEvents(home, job, ["placement_decision"])) as unknown as {
+    choice: string;
+    rule: string;
+    current: string;
+    deadline: string;
+  }[];
 
 test("strategy deadline: spot while on schedule, on-demand once the slack runs out, every step done", async () => {
   // 10 s of work due in 15 s; every spot instance is interrupted 2 s after it starts. Spot alone

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cli.js";
+import { jobEvents, lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -9,20 +8,7 @@ before(async () => {
 });
 after(async () => box.cleanup());
 
-const events = async (home: string, job: string): Promise<({ kind: string } & Record<string, unknown>)[]> => {
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  try {
-    return (
-      db.prepare("select kind, data from events where job_id = ? order by seq").all(job) as { kind: string; data: string }[]
-    ).map((e) => ({
-      kind: e.kind,
-      ...(JSON.parse(e.data) as Record<string, unknown>),
-    }));
-  } finally {
-    db.close();
-  }
-};
+const events = (home: string, job: string) => jobEvents(home, job);
 
 test("recovery.strategy failover walks the ranked offers: a refused pool is skipped, a preempted pool is blocked", async () => {
   // The market refuses the first spot launch (the cheapest pool, local.small) and interrupts the

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cli.js";
+import { jobEvents, lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -25,25 +24,15 @@ recovery: {prelaunch_on_rebalance: true}
   const job = lastJson<{ id: string; state: string; attempts: number }>(r.stdout);
   assert.equal(job.state, "SUCCEEDED");
   assert.equal(job.attempts, 2);
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(box.home, "state.db"), { readonly: true });
-  const kinds = (db.prepare("select kind from events where job_id = ? order by seq").all(job.id) as { kind: string }[]).map(
-    (e) => e.kind,
-  );
-  const inst = db
-    .prepare("select id, attempt, launched_at, ended_at from instances where job_id = ? order by attempt")
-    .all(job.id) as {
-    id: string;
-    attempt: number;
-    launched_at: number;
-    ended_at: number;
-  }[];
-  db.close();
+  const log = await jobEvents(box.home, job.id);
+  const kinds = log.map((e) => e.kind);
+  const launched = log.filter((e) => e.kind === "instance_launched");
+  const firstEnded = log.findIndex((e) => e.kind === "instance_ended" && e.attempt === 0);
   assert.ok(kinds.indexOf("rebalance") >= 0 && kinds.indexOf("prelaunched") > kinds.indexOf("rebalance"), kinds.join(","));
   assert.ok(kinds.indexOf("prelaunched") < kinds.indexOf("notice"), "the replacement was up before the interruption notice");
-  assert.equal(inst.length, 2, "the recovery adopted the spare instead of launching again");
+  assert.equal(launched.length, 2, "the recovery adopted the spare instead of launching again");
   assert.ok(
-    Number(inst[1]?.launched_at) < Number(inst[0]?.ended_at),
+    firstEnded > log.indexOf(launched[1] as (typeof log)[number]),
     "the replacement was launched before the old instance ended",
   );
 });

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import { after, before, test } from "node:test";
-import { lastJson, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
+import { jobEvents, lastJson, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
 
 /**
  * The controller runs the policies `spotrun simulate` replays. A managed job on the local provider
@@ -33,17 +33,7 @@ interface Decision {
 }
 
 async function events<T>(home: string, job: string, kind: string): Promise<(T & { seq: number })[]> {
-  const { default: SQLite } = await import("better-sqlite3");
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  try {
-    const rows = db.prepare("select seq, data from events where job_id = ? and kind = ? order by seq").all(job, kind) as {
-      seq: number;
-      data: string;
-    }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.data) as T), seq: r.seq }));
-  } finally {
-    db.close();
-  }
+  return (await jobEvents(home, job, [kind])) as unknown as (T & { seq: number })[];
 }
 
 /** The markets of the instances the simulated job started, in order: a new one at each change or reclaim. */

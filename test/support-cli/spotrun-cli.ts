@@ -125,3 +125,13 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs: nu
 }
 
 export const readJson = async <T>(p: string): Promise<T> => JSON.parse(await readFile(p, "utf8")) as T;
+
+/** One event of `spotrun events --json`: its fields beside seq, time (RFC 3339) and kind. */
+export type EventJson = { seq: number; at: string; kind: string } & Record<string, unknown>;
+
+/** A job's event log, read as a user would (`spotrun events JOB --json`; it starts no controller). */
+export async function jobEvents(home: string, job: string, kinds?: string[]): Promise<EventJson[]> {
+  const r = await spotrun(home, ["events", job, "--json", ...(kinds ? ["--kind", kinds.join(",")] : [])]);
+  if (r.code !== 0) throw new Error(`spotrun events ${job} exited ${r.code}: ${r.stderr}`);
+  return (JSON.parse(r.stdout) as { events: EventJson[] }).events;
+}

@@ -1,4 +1,4 @@
-import { formatUsd } from "../../cost/ledger.js";
+import { formatPct, formatUsd } from "../../cost/ledger.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 import { table } from "../output.js";
@@ -18,7 +18,7 @@ export const costCommand: CommandSpec = {
         formatUsd(v.cost_usd),
         formatUsd(v.on_demand_baseline_usd),
         formatUsd(v.savings_usd),
-        `${v.savings_pct}%`,
+        formatPct(v.savings_pct),
       ]);
       const { total } = data;
       rows.push([
@@ -28,7 +28,7 @@ export const costCommand: CommandSpec = {
         formatUsd(total.cost_usd),
         formatUsd(total.on_demand_baseline_usd),
         formatUsd(total.savings_usd),
-        `${total.savings_pct}%`,
+        formatPct(total.savings_pct),
       ]);
       return { data, human: table(["JOB", "NAME", "STATE", "COST", "ON-DEMAND", "SAVED", "%"], rows) };
     } finally {

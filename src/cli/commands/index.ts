@@ -4,9 +4,11 @@ import { agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand
 import { cancelCommand } from "./cancel.js";
 import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
+import { configShowCommand } from "./config.js";
 import { controllerRunCommand } from "./controller.js";
 import { costCommand } from "./cost.js";
 import { downloadCommand } from "./download.js";
+import { eventsCommand } from "./events.js";
 import { launchCommand } from "./launch.js";
 import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
@@ -33,6 +35,7 @@ export const commands: CommandSpec[] = [
   runCommand,
   statusCommand,
   logsCommand,
+  eventsCommand,
   cancelCommand,
   costCommand,
   listCommand,
@@ -53,6 +56,7 @@ export const commands: CommandSpec[] = [
   simulateCommand,
   catalogUpdateCommand,
   setupCommand,
+  configShowCommand,
   ...vastCommands,
   chaosInterruptCommand,
   controllerRunCommand,

@@ -10,6 +10,7 @@ import { ProviderError, TAG } from "../../providers/provider.js";
 import { PROVIDERS, type ProviderKind, type Resources, resourcesSchema } from "../../spec/task-schema.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
+import { recordLaunchProvider } from "../launched-providers.js";
 import { table } from "../output.js";
 
 /**
@@ -325,6 +326,7 @@ export const launchCommand: CommandSpec = {
         };
 
       const jobId = newJobId(Date.now());
+      recordLaunchProvider(ctx.home, f.provider);
       const attempt = attemptIdOf(jobId, 0);
       const members: MemberOutcome[] = [];
       // Each member is recorded as soon as it runs, so `terminate ID` finds its provider in the store.

@@ -1,32 +1,53 @@
 import { toIso } from "../../base/clock.js";
 import { formatDuration } from "../../base/duration.js";
-import { usageError } from "../../base/errors.js";
+import { errorMessage, usageError } from "../../base/errors.js";
 import { formatUsd, instanceCost } from "../../cost/ledger.js";
 import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
+import type { InstanceRow } from "../../state/state-store.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
+import { launchedProviders } from "../launched-providers.js";
 import { table } from "../output.js";
 import { LAUNCH_TAG } from "./launch.js";
 
 export const listCommand: CommandSpec = {
   name: "list",
-  summary: "List instances of managed jobs: spot marker, type, zone, price, age and cost so far",
-  examples: ["spotrun list", "spotrun list --all --json", "spotrun list --provider aws   # also instances from spotrun launch"],
+  summary: "List every instance spotrun launched (managed jobs and `spotrun launch`): spot marker, type, zone, price, age, cost",
+  examples: [
+    "spotrun list",
+    "spotrun list --all --json",
+    "spotrun list --provider aws        # only AWS instances, managed or launched",
+    "spotrun list --provider aws,local",
+  ],
   options: (cmd) =>
     cmd
       .option("-a, --all", "include instances that have ended")
-      .option("--provider <kinds>", "also list instances made by `spotrun launch` on these providers (e.g. aws,local)"),
+      .option("--provider <kinds>", "only instances on these providers (comma-separated: local, aws, gcp, vast)"),
   async run(ctx, _args, opts) {
+    const filter = opts.provider === undefined ? undefined : String(opts.provider).split(",");
+    for (const kind of filter ?? [])
+      if (!(PROVIDERS as readonly string[]).includes(kind))
+        throw usageError(`--provider ${kind} is unknown`, `use ${PROVIDERS.join(", ")}`);
     const app = await openApp(ctx);
     try {
       const now = app.clock.now();
-      const rows = await app.store.instances(opts.all ? {} : { live: true });
-      // `spotrun launch` records nothing locally: its instances are found by their tag, at the provider.
-      for (const kind of opts.provider ? String(opts.provider).split(",") : []) {
-        if (!(PROVIDERS as readonly string[]).includes(kind))
-          throw usageError(`--provider ${kind} is unknown`, `use ${PROVIDERS.join(", ")}`);
-        const provider = await app.providers.get(kind as ProviderKind);
-        for (const i of await provider.list({ [LAUNCH_TAG.origin]: "launch" })) {
+      const managed = await app.store.instances(opts.all ? {} : { live: true });
+      const rows: (InstanceRow & { managed: boolean })[] = managed
+        .filter((r) => !filter || filter.includes(r.provider))
+        .map((r) => ({ ...r, managed: true }));
+      // `spotrun launch` records nothing in the store: its instances are found by their tag, at each
+      // provider it has launched on (or the ones asked for).
+      const ask = filter ? (filter as ProviderKind[]) : launchedProviders(ctx.home);
+      for (const kind of ask) {
+        const found = await app.providers
+          .get(kind)
+          .then((p) => p.list({ [LAUNCH_TAG.origin]: "launch" }))
+          .catch((e) => {
+            if (!filter) ctx.out.warn(`could not list ${kind} instances from spotrun launch: ${errorMessage(e)}`);
+            else throw e;
+            return [];
+          });
+        for (const i of found) {
           if (!opts.all && i.status === "terminated") continue;
           rows.push({
             id: i.id,
@@ -43,6 +64,7 @@ export const listCommand: CommandSpec = {
             ended_at: i.status === "terminated" ? (i.endedAt ?? now) : null,
             end_reason: i.status === "terminated" ? "terminated" : null,
             address: i.address ?? null,
+            managed: false,
           });
         }
       }
@@ -51,6 +73,7 @@ export const listCommand: CommandSpec = {
         return {
           id: r.id,
           job_id: r.job_id,
+          managed: r.managed,
           attempt: r.attempt,
           node: r.node,
           provider: r.provider,
@@ -67,14 +90,16 @@ export const listCommand: CommandSpec = {
       });
       const human = data.length
         ? table(
-            ["INSTANCE", "JOB", "MARKET", "TYPE", "ZONE", "PRICE/H", "AGE", "COST", "STATE"],
+            ["INSTANCE", "PROVIDER", "JOB", "ATTEMPT", "MARKET", "TYPE", "ZONE", "PRICE/H", "AGE", "COST", "STATE"],
             data.map((d) => [
               d.id,
+              d.provider,
               d.job_id,
+              d.managed ? `#${d.attempt + 1}` : "launch",
               d.spot ? "spot ⚡" : "on-demand",
               d.instance_type,
               d.zone ?? "-",
-              `$${d.price_usd_per_hour}`,
+              formatUsd(d.price_usd_per_hour),
               formatDuration(d.age_seconds * 1000),
               formatUsd(d.cost_usd),
               d.ended_at ? `ended (${d.end_reason})` : "running",

@@ -3,8 +3,10 @@ import { Option } from "commander";
 import { loadTask } from "../../api/spotrun.js";
 import { parseDuration } from "../../base/duration.js";
 import { ExitCode, usageError } from "../../base/errors.js";
+import { applyUserDefaults } from "../../config/apply-user-defaults.js";
+import { loadUserConfig } from "../../config/load-user-config.js";
 import type { JobState } from "../../core/job-state.js";
-import { formatUsd } from "../../cost/ledger.js";
+import { formatPct, formatUsd } from "../../cost/ledger.js";
 import type { Overrides } from "../../spec/load-task.js";
 import { type App, openApp } from "../app.js";
 import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
@@ -53,7 +55,7 @@ async function summary(app: App, ids: string[]): Promise<CommandResult> {
   const views = await Promise.all(ids.map((id) => app.job(id)));
   const lines = views.map(
     (v) =>
-      `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${v.savings_pct}%)`,
+      `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${formatPct(v.savings_pct)})`,
   );
   const worst = views.map((v) => exitCodeFor(v.state as JobState, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
   return { data: views.length === 1 ? views[0] : views, human: lines.join("\n"), exitCode: worst };
@@ -112,7 +114,11 @@ export const runCommand: CommandSpec = {
       )
       .addOption(new Option("--notice <duration>", "local provider: notice length before the reclaim")),
   async run(ctx, args, opts) {
-    const loaded = await loadTask(args[0] as string, { overrides: overridesFrom(opts) });
+    const { config } = loadUserConfig(ctx.home);
+    const loaded = await loadTask(args[0] as string, {
+      overrides: overridesFrom(opts),
+      defaults: (raw) => applyUserDefaults(raw, config),
+    });
     const app = await openApp(ctx);
     try {
       const submitted = await app.submitLoaded(loaded);

@@ -1,63 +1,141 @@
-import { formatUsd } from "../../cost/ledger.js";
-import { openApp } from "../app.js";
-import type { CommandSpec } from "../command.js";
-import { table } from "../output.js";
+import type { JobView } from "../../api/job-view.js";
+import { formatDuration, parseDuration } from "../../base/duration.js";
+import { notFound, usageError } from "../../base/errors.js";
+import { formatPct, formatUsd } from "../../cost/ledger.js";
+import { type App, openApp } from "../app.js";
+import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
+import { paintState, stdoutColor, table } from "../output.js";
+
+/** `--since 6h` (that long ago) or `--since 2026-01-01T00:00:00Z` (a time). */
+export function parseSince(v: string, now: number): number {
+  const ago = parseDuration(v);
+  if (ago !== undefined) return now - ago;
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw usageError(`--since ${v}: expected a duration such as 6h or 2d, or an RFC 3339 time`, "e.g. --since 6h");
+  return t;
+}
 
 export const statusCommand: CommandSpec = {
   name: "status [job]",
-  summary: "Show managed jobs (or one job) with state, attempts, preemptions and cost",
-  examples: ["spotrun status", "spotrun status j-lx2k9f3a1b2c --json", "spotrun status --all"],
-  options: (cmd) => cmd.option("-a, --all", "include finished jobs").option("--array <id>", "only the members of this job array"),
+  summary: "Show managed jobs (active, and finished in the last 24 h), one job, or one job array",
+  examples: [
+    "spotrun status",
+    "spotrun status j-lx2k9f3a1b2c --json",
+    "spotrun status arr-lx2k9f3a1b2c        # the members of a job array",
+    "spotrun status --all",
+    "spotrun status --since 7d",
+    "spotrun status --watch                 # redraw every 2 s until Ctrl-C",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("-a, --all", "every job, however long ago it finished")
+      .option("--since <when>", "finished jobs since this long ago (6h, 2d) or this time (RFC 3339); default 24h")
+      .option("--array <id>", "only the members of this job array")
+      .option("-w, --watch", "redraw every 2 seconds until Ctrl-C (with --json: one document per redraw)"),
   async run(ctx, args, opts) {
     const app = await openApp(ctx);
     try {
       await app.ensureController();
-      if (args[0]) {
-        const v = await app.job(args[0]);
-        const human = [
-          `${v.id}  ${v.name}  ${v.state}`,
-          v.message ? `  ${v.message}` : "",
-          `  attempts ${v.attempts}, preemptions ${v.preemptions}, error restarts ${v.error_restarts}`,
-          "controller" in v ? `  controller ${v.controller ?? "none holds it now"}` : "",
-          v.current_attempt
-            ? `  attempt ${v.current_attempt.attempt}: ${v.current_attempt.spot ? "spot" : "on-demand"} ${v.current_attempt.instance_type} ${v.current_attempt.instance_ids.join(", ")} (${v.current_attempt.state})`
-            : "",
-          `  cost ${formatUsd(v.cost_usd)} (on-demand would be ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)}, ${v.savings_pct}%)`,
-          `  checkpoints ${v.checkpoint_store}`,
-        ]
-          .filter(Boolean)
-          .join("\n");
-        return { data: v, human };
-      }
-      const data = await app.status({ all: Boolean(opts.all), ...(opts.array ? { arrayId: String(opts.array) } : {}) });
-      const views = data.jobs;
-      const rows = views.map((v) => [
-        v.id,
-        v.name,
-        v.state,
-        v.attempts,
-        v.preemptions,
-        v.current_attempt ? `${v.current_attempt.spot ? "spot" : "od"} ${v.current_attempt.instance_type}` : "-",
-        formatUsd(v.cost_usd),
-        formatUsd(v.savings_usd),
-      ]);
-      const arrayLines = data.arrays.map(
-        (a) =>
-          `array ${a.id}: ${a.members} members — ${Object.entries(a.states)
-            .map(([s, n]) => `${n} ${s}`)
-            .join(", ")} — cost ${formatUsd(a.cost_usd)}`,
-      );
-      const human = views.length
-        ? [table(["ID", "NAME", "STATE", "ATTEMPTS", "PREEMPT", "CAPACITY", "COST", "SAVED"], rows), ...arrayLines].join("\n")
-        : opts.all
-          ? "no jobs yet — start one with: spotrun run examples/quickstart/task.yaml"
-          : "no active jobs (spotrun status --all shows finished ones)";
-      return {
-        data,
-        human,
-      };
+      if (!opts.watch) return await statusOnce(app, args[0], opts);
+      return await watch(ctx, () => statusOnce(app, args[0], opts));
     } finally {
       await app.close();
     }
   },
 };
+
+async function watch(ctx: CommandContext, render: () => Promise<CommandResult>): Promise<CommandResult> {
+  const stop = new AbortController();
+  const onInt = () => stop.abort();
+  process.once("SIGINT", onInt);
+  ctx.signal.addEventListener("abort", onInt, { once: true });
+  try {
+    while (!stop.signal.aborted) {
+      const r = await render();
+      if (ctx.json) process.stdout.write(`${JSON.stringify(r.data)}\n`);
+      else process.stdout.write(`${process.stdout.isTTY ? "\x1b[H\x1b[2J" : ""}${new Date().toISOString()}\n${r.human ?? ""}\n`);
+      await new Promise<void>((done) => {
+        const t = setTimeout(done, 2000);
+        stop.signal.addEventListener(
+          "abort",
+          () => {
+            clearTimeout(t);
+            done();
+          },
+          { once: true },
+        );
+      });
+    }
+  } finally {
+    process.off("SIGINT", onInt);
+  }
+  return {};
+}
+
+async function statusOnce(app: App, ref: string | undefined, opts: Record<string, unknown>): Promise<CommandResult> {
+  const color = stdoutColor();
+  let arrayId = opts.array === undefined ? undefined : String(opts.array);
+  if (ref && !arrayId) {
+    if ((await app.store.jobs({ arrayId: ref, limit: 1 })).length) arrayId = ref;
+    else {
+      const v = await app.job(ref);
+      return { data: v, human: oneJob(v, color) };
+    }
+  }
+  const now = app.clock.now();
+  const data = await app.status({
+    all: Boolean(opts.all) || arrayId !== undefined,
+    ...(opts.since !== undefined ? { sinceMs: parseSince(String(opts.since), now) } : {}),
+    ...(arrayId ? { arrayId } : {}),
+  });
+  if (arrayId && data.jobs.length === 0) throw notFound(`no job array ${arrayId}`, "list arrays with `spotrun status --all`");
+  const rows = data.jobs.map((v) => [
+    v.id,
+    v.name,
+    paintState(v.state, color),
+    v.submitted_at.replace("T", " ").replace("Z", ""),
+    formatDuration(v.duration_seconds * 1000),
+    v.attempts,
+    v.preemptions,
+    v.current_attempt
+      ? `#${v.current_attempt.number} ${v.current_attempt.spot ? "spot" : "od"} ${v.current_attempt.instance_type}`
+      : "-",
+    formatUsd(v.cost_usd),
+    formatUsd(v.savings_usd),
+  ]);
+  const arrayLines = data.arrays.map(
+    (a) =>
+      `array ${a.id}: ${a.members} members — ${Object.entries(a.states)
+        .map(([s, n]) => `${n} ${paintState(s, color)}`)
+        .join(", ")} — cost ${formatUsd(a.cost_usd)}`,
+  );
+  const window = opts.all ? "" : opts.since !== undefined ? ` since ${opts.since}` : " in the last 24 h";
+  const human = data.jobs.length
+    ? [
+        table(["ID", "NAME", "STATE", "SUBMITTED (UTC)", "DURATION", "ATTEMPTS", "PREEMPT", "CAPACITY", "COST", "SAVED"], rows),
+        ...arrayLines,
+      ].join("\n")
+    : opts.all
+      ? "no jobs yet — start one with: spotrun run examples/quickstart/task.yaml"
+      : `no active jobs, and none finished${window} (spotrun status --all shows every job)`;
+  return { data, human };
+}
+
+function oneJob(v: JobView, color: boolean): string {
+  const c = v.current_attempt;
+  return [
+    `${v.id}  ${v.name}  ${paintState(v.state, color)}`,
+    v.message ? `  ${v.message}` : "",
+    `  submitted ${v.submitted_at}, ${v.ended_at ? "ran" : "running for"} ${formatDuration(v.duration_seconds * 1000)}`,
+    `  attempts ${v.attempts}, preemptions ${v.preemptions}, error restarts ${v.error_restarts}`,
+    "controller" in v ? `  controller ${v.controller ?? "none holds it now"}` : "",
+    c
+      ? `  attempt ${c.number}: ${c.spot ? "spot" : "on-demand"} ${c.instance_type} ${c.instance_ids.join(", ")} (${c.state})`
+      : "",
+    `  cost ${formatUsd(v.cost_usd)} (on-demand would be ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)}, ${formatPct(v.savings_pct)})`,
+    `  checkpoints ${v.checkpoint_store}`,
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
