@@ -16,6 +16,8 @@ command -v python3 >/dev/null 2>&1 || need+=(python3)
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 # The team state store's tests start a real PostgreSQL server of their own.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# promtool checks the metrics exposition; Debian ships it only inside the prometheus package.
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -1,4 +1,6 @@
 import { usageError } from "../../base/errors.js";
+import { JobMetrics } from "../../metrics/job-metrics.js";
+import { parseListenAddress, serveMetrics } from "../../metrics/metrics-server.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 
@@ -9,6 +11,7 @@ export const controllerRunCommand: CommandSpec = {
     "spotrun controller run",
     "spotrun controller run --exit-when-idle",
     "SPOTRUN_STATE_URL=postgres://spotrun@db.internal/spotrun spotrun controller run --max-jobs 200   # one of a team's controllers",
+    "spotrun controller run --metrics 127.0.0.1:9464   # Prometheus scrapes http://127.0.0.1:9464/metrics",
   ],
   options: (cmd) =>
     cmd
@@ -16,11 +19,16 @@ export const controllerRunCommand: CommandSpec = {
       .option(
         "--max-jobs <n>",
         "on a shared (PostgreSQL) store: lease at most this many jobs, leaving the rest to other controllers",
-      ),
+      )
+      .option("--metrics <host:port>", "serve Prometheus metrics at http://HOST:PORT/metrics while it runs (:PORT is loopback)"),
   async run(ctx, _args, opts) {
     const app = await openApp(ctx);
+    let metrics: Awaited<ReturnType<typeof serveMetrics>> | undefined;
     try {
       const maxJobs = opts.maxJobs !== undefined ? positiveInt("--max-jobs", opts.maxJobs) : undefined;
+      const listen = opts.metrics === undefined ? undefined : parseListenAddress(String(opts.metrics), "--metrics");
+      metrics = listen ? await serveMetrics(listen, new JobMetrics(app.store, () => app.clock.now())) : undefined;
+      if (metrics) ctx.out.info(`metrics at ${metrics.url}`);
       const abort = new AbortController();
       process.once("SIGINT", () => abort.abort());
       ctx.signal.addEventListener("abort", () => abort.abort(), { once: true });
@@ -34,6 +42,7 @@ export const controllerRunCommand: CommandSpec = {
         human: why === "lease-lost" ? "another controller owns this state store" : `controller stopped (${why})`,
       };
     } finally {
+      metrics?.server.close();
       await app.close();
     }
   },
