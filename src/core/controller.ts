@@ -8,6 +8,8 @@ import { errorMessage, SpotrunError } from "../base/errors.js";
 import { attemptIdOf, InstanceId, idempotencyKey } from "../base/ids.js";
 import type { Logger } from "../base/logger.js";
 import { isAlive } from "../base/process.js";
+import { Bootstrapper, type BootstrapReport } from "../bootstrap/bootstrap-agent.js";
+import { asBootstrapError, type BootstrapError } from "../bootstrap/bootstrap-error.js";
 import { attemptLogKey } from "../checkpoints/attempt-logs.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { summarize } from "../cost/ledger.js";
@@ -27,7 +29,6 @@ import type { ProviderKind, Task } from "../spec/task-schema.js";
 import type { AttemptRow, JobRow, StateStore } from "../state/state-store.js";
 import { isTransientStoreError } from "../state/store-errors.js";
 import type { Transport } from "../transport/transport.js";
-import { bootstrapAgent } from "./agent-bootstrap.js";
 import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBackoffMs, planLaunch } from "./decide.js";
 import type { JobEvent } from "./events.js";
 import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
@@ -631,6 +632,24 @@ export class Controller {
 
     if (!attempt.agent_started) {
       if (gone) return this.instanceGone(job, task, attempt, provider, gone);
+      // SETTING_UP has a deadline: an instance that never runs or never answers ends the attempt.
+      const setupTimeout = task.recovery.setup_timeout ?? 1_200_000;
+      if (this.now() - attempt.started_at > setupTimeout) {
+        const last = this.bootstrapRetries.get(`${job.id}:${attempt.idx}`)?.error;
+        const waiting = nodes.find((i) => i?.status !== "running");
+        const what = last
+          ? last.oneLine()
+          : `instance ${waiting?.id ?? primary?.id} was not running after recovery.setup_timeout ${Math.round(setupTimeout / 1000)} s — raise recovery.setup_timeout or check the provider`;
+        await this.endAttempt(
+          job,
+          task,
+          attempt,
+          "setup_failed",
+          `${what} (setup_timeout ${Math.round(setupTimeout / 1000)} s)`,
+          provider,
+        );
+        return false;
+      }
       if (!primary || nodes.some((i) => i?.status !== "running")) return false;
       await this.bootstrap(job, task, attempt, provider, nodes as InstanceInfo[]);
       return false;
@@ -687,9 +706,15 @@ export class Controller {
       logPath,
       `[spotrun] attempt ${attempt.idx} on ${nodes.map((n) => `${n.id} (${n.spot ? "spot" : "on-demand"} ${n.instanceType})`).join(", ")}\n`,
     );
-    await Promise.all(
-      nodes.map(async (info, node) =>
-        bootstrapAgent(provider, info, await this.transportFor(provider, info), {
+    const key = `${job.id}:${attempt.idx}`;
+    const retry = this.bootstrapRetries.get(key);
+    if (retry && this.now() < retry.at) return;
+    const results = await Promise.allSettled(
+      nodes.map(async (info, node) => {
+        const t = await this.transportFor(provider, info).catch((e) => {
+          throw asBootstrapError(info.id, "connect", e);
+        });
+        return this.bootstrapper.run(provider, info, t, {
           jobId: job.id,
           attempt: attempt.idx,
           restartCount: attempt.idx,
@@ -699,14 +724,37 @@ export class Controller {
           task,
           baseDir: job.base_dir,
           storeUrl: job.store_url,
-        }),
-      ),
+        });
+      }),
     );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) {
+      const e = asBootstrapError(nodes[0]?.id ?? "?", "start", failed.reason);
+      // A failure no retry can fix (a changed host key, a full disk, no tar) is a setup failure with
+      // its cause, not a preemption: the instance goes and the job does not rent the same fault again.
+      if (!e.retryable) {
+        this.bootstrapRetries.delete(key);
+        await this.endAttempt(job, task, attempt, "setup_failed", e.oneLine(), provider);
+        return;
+      }
+      const n = (retry?.n ?? 0) + 1;
+      const wait = Math.min(30_000, 1000 * 2 ** (n - 1)) * (0.5 + Math.random() / 2);
+      this.bootstrapRetries.set(key, { n, at: this.now() + wait, error: e });
+      await this.event(job.id, { kind: "warning", message: `bootstrap try ${n} failed, retrying: ${e.oneLine()}` });
+      return;
+    }
+    this.bootstrapRetries.delete(key);
+    const reports = results.map((r) => (r as PromiseFulfilledResult<BootstrapReport>).value);
     await this.store.transaction(async (tx) => {
+      for (const [node, r] of reports.entries()) await this.event(job.id, bootstrapEvent(attempt.idx, node, r), tx);
       await tx.updateAttempt(job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.now() });
       await this.event(job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
     });
   }
+
+  /** Bootstrap tries per attempt that failed in a way another try may fix: when to try next, and the last cause. */
+  private readonly bootstrapRetries = new Map<string, { n: number; at: number; error: BootstrapError }>();
+  private readonly bootstrapper = new Bootstrapper({ progress: (m) => this.o.logger.info({}, m) });
 
   /** Pull new agent events and log bytes; apply them. Returns true if the attempt ended. */
   private async ingest(job: JobRow, task: Task, attempt: AttemptRow, provider: Provider, info: InstanceInfo): Promise<boolean> {
@@ -1253,4 +1301,26 @@ export class Controller {
     }
     return reaped;
   }
+}
+
+/** The job's record of how one node was bootstrapped: which Node, which agent hash, and the time each took. */
+function bootstrapEvent(attempt: number, node: number, r: BootstrapReport): JobEvent {
+  return {
+    kind: "bootstrapped",
+    attempt,
+    node,
+    instance_id: r.instanceId,
+    node_source: r.node.source,
+    node_version: r.node.version,
+    node_ms: r.node.ms,
+    node_bytes: r.node.bytes,
+    ...(r.node.detail ? { node_detail: r.node.detail } : {}),
+    agent_sha256: r.agent.sha256,
+    agent_bytes: r.agent.bytes,
+    agent_uploaded: r.agent.uploaded,
+    agent_ms: r.agent.ms,
+    workdir_ms: r.workdirMs,
+    start_ms: r.startMs,
+    total_ms: r.totalMs,
+  };
 }

@@ -11,6 +11,25 @@ export type JobEvent =
   | { kind: "launch_refused"; attempt: number; code: string; message: string; spot: boolean }
   | { kind: "fallback_on_demand"; attempt: number; code: string }
   | { kind: "agent_started"; attempt: number }
+  /** One node's bootstrap: how it got Node (image, cached, downloaded, uploaded), the agent's hash, and each step's time. */
+  | {
+      kind: "bootstrapped";
+      attempt: number;
+      node: number;
+      instance_id: string;
+      node_source: "image" | "cached" | "downloaded" | "uploaded";
+      node_version: string;
+      node_ms: number;
+      node_bytes: number;
+      node_detail?: string;
+      agent_sha256: string;
+      agent_bytes: number;
+      agent_uploaded: boolean;
+      agent_ms: number;
+      workdir_ms: number;
+      start_ms: number;
+      total_ms: number;
+    }
   | { kind: "restored"; attempt: number; generation: string | null; ms: number }
   | { kind: "setup_done"; attempt: number; ms: number; exit_code: number; node?: number }
   | { kind: "run_started"; attempt: number; restart: boolean; node?: number }

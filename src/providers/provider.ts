@@ -109,6 +109,14 @@ export interface TickedMarket {
 /** Where an agent on this provider learns of an interruption. */
 export type NoticeSource = "aws-imds" | "gce-metadata" | "none";
 
+/** Files a boot script writes when it is done or has failed, and where it logs. */
+export interface BootMarkers {
+  ready: string;
+  failed: string;
+  log: string;
+  waitSeconds: number;
+}
+
 export interface Provider {
   readonly kind: ProviderKind;
   readonly noticeSource: NoticeSource;
@@ -128,8 +136,11 @@ export interface Provider {
   sshTarget?(instance: InstanceInfo): Promise<SshTarget | undefined>;
   /** The market's clock, when it moves in whole ticks (see TickedMarket); undefined for a real cloud. */
   tickedMarket?(resources: Resources): TickedMarket | undefined;
-  /** The command that starts spotrun on the instance; `spotrun` (from PATH) unless the provider knows better. */
-  agentCommand?(): string;
+  /**
+   * The boot script (user data, startup-script, onstart) the agent must wait for, when the
+   * provider gives instances one: it mounts disks and writes the spot configuration before SSH.
+   */
+  bootMarkers?(instance: InstanceInfo): BootMarkers | undefined;
   close?(): Promise<void>;
 }
 

@@ -95,7 +95,7 @@ export async function submitSessionJob(
     if (!meta)
       await writeVolumeMeta(spec.volume.path, { session: rec.name, size_bytes: rec.session.volume.size, created_at: Date.now() });
   }
-  const task = sessionTask(rec.name, rec.session, spec, provider.agentCommand?.() ?? "spotrun");
+  const task = sessionTask(rec.name, rec.session, spec, "spotrun");
   const [id] = await submitJob(app.store, { task, file: rec.file ?? undefined, baseDir: rec.base_dir }, home, app.clock);
   await writeSession(home, { ...rec, job_ids: [...(rec.job_ids ?? []), id as string] });
   return id as JobId;

@@ -37,9 +37,11 @@ export const localMarketSchema = z
     trace_start: duration("market.trace_start").default(0),
     /**
      * Reach instances over SSH like a cloud's: `netns` gives each its own network namespace, address
-     * and sshd (root, iproute2); `loopback` an sshd on a 127.0.0.1 port. Absent: plain processes.
+     * and sshd (root, iproute2); `loopback` an sshd on a 127.0.0.1 port; `bare` a namespace with its
+     * own minimal Debian root (debootstrap, cached) and nothing else — no Node, no spotrun — as a
+     * fresh cloud instance. Absent: plain processes.
      */
-    ssh: z.enum(["netns", "loopback"]).optional(),
+    ssh: z.enum(["netns", "loopback", "bare"]).optional(),
   })
   .strict();
 export type LocalMarket = z.output<typeof localMarketSchema>;
@@ -148,6 +150,8 @@ export const recoverySchema = z
     /** strategy deadline: how often a running job's market is reconsidered. */
     decision_interval: duration("recovery.decision_interval").default(30_000),
     block_zone_for: duration("recovery.block_zone_for").default(1_800_000),
+    /** How long an attempt may take from launch to a running agent (instance up, SSH, Node, agent) before it ends as a setup failure. */
+    setup_timeout: duration("recovery.setup_timeout").default(1_200_000),
   })
   .strict()
   .superRefine((r, ctx) => {

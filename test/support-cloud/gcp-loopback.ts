@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { spotrunCommand } from "../../src/base/self.js";
 import { parseGcpId } from "../../src/providers/gcp/gcp-instance-id.js";
 import { GcpProvider, type GcpProviderOptions } from "../../src/providers/gcp/gcp-provider.js";
 import type { LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
@@ -31,8 +30,9 @@ export class LoopbackGcpProvider extends GcpProvider {
   ) {
     super(opts);
   }
-  override agentCommand(): string {
-    return spotrunCommand();
+  /** These loopback machines do not run the boot script (its markers would be this machine's own /var/lib). */
+  override bootMarkers(): undefined {
+    return undefined;
   }
   override agentEnv(info: InstanceInfo): Record<string, string> {
     return { GCE_METADATA_HOST: this.loopback.machine(info).metadata.host, ...this.loopback.env };

@@ -18,12 +18,11 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
-import { packageVersion } from "../../base/package-version.js";
 import type { Random } from "../../base/random.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
-import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
+import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
 import { TAG } from "../provider.js";
 import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
 import { createEc2Client } from "./ec2-client.js";
@@ -44,7 +43,7 @@ import { loadOnDemandCatalog, type OnDemandCatalog, onDemandPrice } from "./on-d
 import type { RetryPolicy } from "./retry-strategy.js";
 import { ensureSshSecurityGroup } from "./security-group.js";
 import { latestSpotPrices, type SpotPool } from "./spot-prices.js";
-import { type SpotConfig, userDataScript } from "./user-data.js";
+import { BOOT_FAILED, BOOT_LOG, BOOT_READY, type SpotConfig, userDataScript } from "./user-data.js";
 
 /** Tags the AWS provider adds so it can reach the instance later (who logs in, with which key). */
 export const AWS_TAG = { sshUser: "spotrun:ssh-user", keyName: "spotrun:key-name" } as const;
@@ -295,7 +294,7 @@ export class AwsProvider implements Provider {
       userData: Buffer.from(
         userDataScript({
           config,
-          spotrunVersion: this.opts.spotrunVersion ?? packageVersion(),
+          sshUser,
           checkpointScriptBody: await this.localScript(checkpointScript),
         }),
       ).toString("base64"),
@@ -559,12 +558,9 @@ export class AwsProvider implements Provider {
     return {};
   }
 
-  /**
-   * The controller may log in while cloud-init is still installing spotrun from the user data:
-   * wait for cloud-init to finish, then become `spotrun` with the controller's arguments.
-   */
-  agentCommand(): string {
-    return `sh -c 'if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null 2>&1 || true; fi; exec spotrun "$@"' spotrun`;
+  /** The agent starts once the user data has written the spot configuration (the controller may log in first). */
+  bootMarkers(): BootMarkers | undefined {
+    return { ready: BOOT_READY, failed: BOOT_FAILED, log: BOOT_LOG, waitSeconds: 600 };
   }
 
   async close(): Promise<void> {

@@ -4,11 +4,11 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { parseDuration } from "../../base/duration.js";
 import type { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
-import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import {
+  type BootMarkers,
   type InstanceInfo,
   type LaunchRequest,
   type LaunchResult,
@@ -24,7 +24,7 @@ import { isServiceDisabled } from "./gcp-errors.js";
 import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import { type GcpPricer, gcpPricer, loadGcpPriceCatalog } from "./gcp-price-catalog.js";
 import { gcpSshKeyPath } from "./setup-checks.js";
-import { agentLauncher, shutdownScript, startupScript } from "./startup-script.js";
+import { FAILED_MARKER, READY_MARKER, STARTUP_LOG, shutdownScript, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
 
 export interface GcpProviderOptions {
@@ -208,7 +208,7 @@ export class GcpProvider implements Provider {
   private metadata(volumes: VolumeSpec[] = []): Record<string, string> {
     const mounts = volumes.flatMap((v) => (v.mount ? [{ name: v.name, mount: v.mount }] : []));
     const md: Record<string, string> = {
-      "startup-script": startupScript({ spotrunVersion: this.opts.spotrunVersion ?? packageVersion(), volumes: mounts }),
+      "startup-script": startupScript({ volumes: mounts }),
       "shutdown-script": shutdownScript({ sshUser: this.sshUser() }),
     };
     if (this.opts.osLogin) md["enable-oslogin"] = "TRUE";
@@ -219,9 +219,9 @@ export class GcpProvider implements Provider {
     return md;
   }
 
-  /** The controller starts the agent over SSH; this waits for the startup script's install first. */
-  agentCommand(): string {
-    return agentLauncher();
+  /** The agent starts once the startup script has mounted the disks (the controller may log in first). */
+  bootMarkers(): BootMarkers | undefined {
+    return { ready: READY_MARKER, failed: FAILED_MARKER, log: STARTUP_LOG, waitSeconds: 600 };
   }
 
   private sshUser(): string {

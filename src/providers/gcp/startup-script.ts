@@ -1,18 +1,19 @@
 import { singleQuote } from "../../base/shell-quote.js";
-import { FAILED_MARKER, READY_MARKER, waitForInstallThenRun } from "../install-wait.js";
+import { LAUNCHER_IN_HOME } from "../../bootstrap/instance-paths.js";
 
 /**
- * The metadata scripts a spotrun VM or TPU worker boots with, and the command the controller runs
- * over SSH to start the agent.
+ * The metadata scripts a spotrun VM or TPU worker boots with.
  *
- * - `startup-script` installs Node ≥ 20 and spotrun (GCE images carry neither) and writes a ready
- *   marker; the controller's SSH bootstrap may begin first, so `agentLauncher` waits for it.
+ * - `startup-script` does only what must happen before the controller's SSH bootstrap: mount the
+ *   persistent disks, then write a ready marker. It installs nothing: the controller ships its
+ *   own agent (and Node when the image has none) over SSH, and waits for the marker (bootMarkers).
  * - `shutdown-script` is the safety net GCE itself runs in the ~30 s between the preemption notice
  *   and the hard stop. The agent normally sees the notice on the metadata server (and SIGTERM) and
  *   saves; the script waits for it to finish so the OS does not cut the upload. If the agent died,
- *   it runs the same save (`spotrun agent save`) from the agent's config, within 25 s.
+ *   it runs the same save (`spotrun agent save`, the shipped agent's launcher) from the agent's config, within 25 s.
  */
-export { FAILED_MARKER, READY_MARKER };
+export const READY_MARKER = "/var/lib/spotrun/boot-ready";
+export const FAILED_MARKER = "/var/lib/spotrun/boot-failed";
 export const STARTUP_LOG = "/var/log/spotrun-startup.log";
 /** Leaves ~5 s of GCE's 30 s for the OS to stop after the save. */
 export const SHUTDOWN_SAVE_SECONDS = 25;
@@ -36,27 +37,15 @@ ${volumes.map((v) => `mount_volume ${singleQuote(v.name)} ${singleQuote(v.mount)
 `;
 }
 
-export function startupScript(opts: { spotrunVersion: string; volumes?: { name: string; mount: string }[] }): string {
-  if (!/^[0-9A-Za-z.^~<>=*|-]+$/.test(opts.spotrunVersion)) throw new Error(`not an npm version spec: ${opts.spotrunVersion}`);
-  const pkg = singleQuote(`spotrun@${opts.spotrunVersion}`);
+export function startupScript(opts: { volumes?: { name: string; mount: string }[] }): string {
   return `#!/bin/bash
-# spotrun startup script (GCE VM / TPU worker): install Node >= 20 and ${opts.spotrunVersion === "latest" ? "spotrun" : `spotrun ${opts.spotrunVersion}`}.
+# spotrun startup script (GCE VM / TPU worker): mount the persistent disks; nothing is installed.
 mkdir -p /var/lib/spotrun
 exec >>${STARTUP_LOG} 2>&1
 echo "spotrun startup: $(date -u +%FT%TZ)"
 rm -f ${FAILED_MARKER}
 fail() { echo "spotrun startup: $1" | tee ${FAILED_MARKER} >&2; exit 1; }
-node_too_old() { ! command -v node >/dev/null 2>&1 || [ "$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)" -lt 20 ]; }
-${mountLines(opts.volumes ?? [])}if [ -e ${READY_MARKER} ] && command -v spotrun >/dev/null 2>&1; then exit 0; fi
-if node_too_old; then
-  export DEBIAN_FRONTEND=noninteractive
-  # Debian 12 and Ubuntu 22.04 (TPU VM images) ship Node 18 or older: take Node 20 from NodeSource.
-  curl -fsSL https://deb.nodesource.com/setup_20.x | bash - || fail "adding the NodeSource repository failed"
-  apt-get install -y -q nodejs || fail "apt-get install nodejs failed"
-fi
-npm install -g --no-fund --no-audit ${pkg} || fail "npm install -g spotrun failed"
-command -v spotrun >/dev/null 2>&1 || fail "spotrun is not on PATH after npm install"
-touch ${READY_MARKER}
+${mountLines(opts.volumes ?? [])}touch ${READY_MARKER}
 echo "spotrun startup: ready $(date -u +%FT%TZ)"
 `;
 }
@@ -79,14 +68,7 @@ if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
   exit 0
 fi
 # The agent is gone: run the same save (hook within the deadline, then the upload) ourselves.
-timeout ${SHUTDOWN_SAVE_SECONDS} runuser -u ${opts.sshUser} -- spotrun agent save --config "$cfg" --reason shutdown >>"$home/.spotrun/agent.err" 2>&1 || true
+[ -x "$home/${LAUNCHER_IN_HOME}" ] || exit 0
+timeout ${SHUTDOWN_SAVE_SECONDS} runuser -u ${opts.sshUser} -- "$home/${LAUNCHER_IN_HOME}" agent save --config "$cfg" --reason shutdown >>"$home/.spotrun/agent.err" 2>&1 || true
 `;
-}
-
-/**
- * What the controller runs over SSH to start the agent: wait (up to `waitSeconds`) for the
- * startup script's install, stop at once if it failed, then exec spotrun with the arguments given.
- */
-export function agentLauncher(waitSeconds = 900): string {
-  return waitForInstallThenRun({ waitSeconds, log: STARTUP_LOG, what: "startup-script" });
 }

@@ -82,20 +82,32 @@ export async function runInstanceHost(dir: string): Promise<void> {
   });
   let sshHost: SshHost | undefined;
   if (rec.ssh) {
-    const { createSshHost, createLoopbackSshHost } = await import("./ssh-hosts/index.js");
+    const { createSshHost, createLoopbackSshHost, createBareSshHost } = await import("./ssh-hosts/index.js");
     const opts = { id: rec.id.slice(2, 12), home: rec.disk, authorizedKeys: [rec.ssh.authorizedKey] };
     sshHost =
-      rec.ssh.mode === "netns" ? await createSshHost({ ...opts, index: rec.ssh.index }) : await createLoopbackSshHost(opts);
+      rec.ssh.mode === "netns"
+        ? await createSshHost({ ...opts, index: rec.ssh.index })
+        : rec.ssh.mode === "bare"
+          ? await createBareSshHost({ ...opts, index: rec.ssh.index, shared: rec.ssh.shared ?? [] })
+          : await createLoopbackSshHost(opts);
   }
   // Inside a namespace the instance reaches us through its gateway, as an EC2 VM reaches 169.254.169.254.
-  const imdsHost = sshHost?.kind === "netns" ? sshHost.gateway : "127.0.0.1";
+  const imdsHost = sshHost && sshHost.kind !== "loopback" ? sshHost.gateway : "127.0.0.1";
   const imdsPort = await imds.listen(0, imdsHost);
   const info: HostInfo = {
     pid: process.pid,
     imdsPort,
     imdsHost,
     ...(sshHost
-      ? { ssh: { address: sshHost.address, port: sshHost.port, user: sshHost.user, fingerprint: sshHost.hostKeyFingerprint } }
+      ? {
+          ssh: {
+            address: sshHost.address,
+            port: sshHost.port,
+            user: sshHost.user,
+            fingerprint: sshHost.hostKeyFingerprint,
+            ...(sshHost.kind === "bare" ? { home: sshHost.home } : {}),
+          },
+        }
       : {}),
   };
   await writeFileAtomic(hostPath(dir), JSON.stringify(info));

@@ -27,7 +27,8 @@ export interface LocalInstanceRecord {
   rebalanceBeforeMs?: number;
   noticeMs: number;
   /** SSH mode: the host makes a namespace (or loopback) sshd that authorizes this key. */
-  ssh?: { mode: "netns" | "loopback"; authorizedKey: string; index: number };
+  /** `shared`: directories a bare host sees at the same path (the local file checkpoint store). */
+  ssh?: { mode: "netns" | "loopback" | "bare"; authorizedKey: string; index: number; shared?: string[] };
   /** Trace-driven market: the host reclaims when the trace says capacity is gone. */
   trace?: TraceReplay;
 }
@@ -37,7 +38,8 @@ export interface HostInfo {
   imdsPort: number;
   /** Where the metadata endpoint listens, as seen from the instance. */
   imdsHost: string;
-  ssh?: { address: string; port: number; user: string; fingerprint: string };
+  /** `home`: the login's home inside the instance (a bare host's own root), when not the disk directory. */
+  ssh?: { address: string; port: number; user: string; fingerprint: string; home?: string };
 }
 
 export type LocalStatus =

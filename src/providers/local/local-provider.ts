@@ -9,7 +9,7 @@ import { usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import { exponential, seededRandom } from "../../base/random.js";
-import { distFile, spotrunCommand } from "../../base/self.js";
+import { distFile } from "../../base/self.js";
 import type { LocalMarket, Resources } from "../../spec/task-schema.js";
 import { LocalTransport } from "../../transport/local/local-transport.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
@@ -237,6 +237,11 @@ export class LocalProvider implements Provider {
       }
       throw e;
     }
+    // A bare host boots from a cached Debian root: made once per machine, minutes the first time.
+    if (market.ssh === "bare") {
+      const { ensureBareRootfs } = await import("./bare-root/bare-rootfs.js");
+      await ensureBareRootfs({ progress: (line) => this.opts.logger.warn({}, line) });
+    }
     const dir = this.dir(id);
     const disk = join(dir, "disk");
     await mkdir(disk, { recursive: true });
@@ -259,7 +264,14 @@ export class LocalProvider implements Provider {
         : {}),
       ...(market.trace ? { trace: this.replay(market) as TraceReplay } : {}),
     };
-    if (market.ssh) rec.ssh = { mode: market.ssh, authorizedKey: this.sshPublicKey(), index: this.nextSubnetIndex() };
+    if (market.ssh)
+      rec.ssh = {
+        mode: market.ssh,
+        authorizedKey: this.sshPublicKey(),
+        index: this.nextSubnetIndex(),
+        // A bare host has its own root: the local file store (default for local jobs) stands in for a bucket it can reach.
+        ...(market.ssh === "bare" ? { shared: [join(this.opts.home, "checkpoints")] } : {}),
+      };
     await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
     await writeStatus(dir, { status: "pending" });
     const log = openSync(join(dir, "host.log"), "a");
@@ -401,7 +413,7 @@ export class LocalProvider implements Provider {
       // Pinned per instance: subnet addresses are reused by later instances with new host keys.
       knownHostsPath: join(dir, "known_hosts"),
       label: `ssh:${instance.id}`,
-      home: rec.disk,
+      home: host.ssh.home ?? rec.disk,
     };
   }
 
@@ -434,9 +446,5 @@ export class LocalProvider implements Provider {
     const next = (last % 250) + 1;
     writeFileSync(file, String(next));
     return next;
-  }
-
-  agentCommand(): string {
-    return spotrunCommand();
   }
 }

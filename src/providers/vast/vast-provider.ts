@@ -3,7 +3,6 @@ import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
-import { packageVersion } from "../../base/package-version.js";
 import type { Resources } from "../../spec/task-schema.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
@@ -22,7 +21,7 @@ import { VastClient } from "./client.js";
 import { classify, statusOf } from "./instance-state.js";
 import { encodeTagEnv, hasTags, metaOf, tagsOf } from "./instance-tags.js";
 import { acceleratorName, applyRentedFilter, toOffer } from "./offer-mapping.js";
-import { agentLauncher, onstartScript } from "./onstart-script.js";
+import { onstartScript } from "./onstart-script.js";
 import { buildSearchBody } from "./query.js";
 import { sshEndpoint } from "./ssh-target.js";
 import { VastApiError } from "./vast-api-error.js";
@@ -130,10 +129,7 @@ export class VastProvider implements Provider {
     this.client = opts.client;
     this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
     this.avoidMachineMs = opts.avoidMachineMs ?? 1_800_000;
-    this.onstart = onstartScript({
-      spotrunVersion: opts.spotrunVersion ?? packageVersion(),
-      ...(opts.npmRegistry ? { npmRegistry: opts.npmRegistry } : {}),
-    });
+    this.onstart = onstartScript();
   }
 
   private async api(): Promise<VastClient> {
@@ -307,11 +303,6 @@ export class VastProvider implements Provider {
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {
     return {};
-  }
-
-  /** spotrun is installed by the container's onstart script; the agent waits for it (onstart-script.ts). */
-  agentCommand(): string {
-    return agentLauncher();
   }
 
   /** Poll one instance until it runs (see wait-for-running.ts); throws InstanceStartError. */

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import type { SyncEntry } from "./list-sync-files.js";
 
 /**
@@ -18,7 +18,12 @@ export function tarCreate(root: string, entries: SyncEntry[]): TarProcess {
     stdio: ["pipe", "pipe", "pipe"],
   });
   child.stdin.end(Buffer.from(entries.map((e) => `${e.path}\0`).join("")));
-  return { stream: child.stdout, done: finished(child, "tar -c") };
+  // Piped at once: when a child exits, Node resumes (drains and discards) any of its output
+  // nobody listens to yet, so a small archive whose tar finished before the SSH channel opened
+  // arrived empty ("This does not look like a tar archive"). The pass-through holds it, with backpressure.
+  const stream = new PassThrough();
+  child.stdout.pipe(stream);
+  return { stream, done: finished(child, "tar -c") };
 }
 
 export function tarExtract(dir: string, input: Readable): Promise<void> {

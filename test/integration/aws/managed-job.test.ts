@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
-import { spotrunCommand } from "../../../src/base/self.js";
 import { CheckpointStore } from "../../../src/checkpoints/generations.js";
 import { jobStoreUrl, splitBucketUrl } from "../../../src/checkpoints/open-store.js";
 import { S3BlobStore } from "../../../src/checkpoints/s3/s3-blob-store.js";
@@ -66,8 +65,9 @@ function killMachine(m: Machine): number {
 
 /** The AwsProvider with what a loopback machine needs: its sshd, its IMDS, S3 credentials the instance role would give. */
 class LoopbackAwsProvider extends AwsProvider {
-  override agentCommand(): string {
-    return spotrunCommand();
+  /** These loopback machines do not run the boot script (its markers would be this machine's own /var/lib). */
+  override bootMarkers(): undefined {
+    return undefined;
   }
   override agentEnv(info: InstanceInfo): Record<string, string> {
     const m = machineOf.get(info.id);

@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
-import { spotrunCommand } from "../../../src/base/self.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
 import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
@@ -58,9 +57,6 @@ function stopContainer(host: LoopbackSshHost): number {
 
 /** The VastProvider with one difference: its "containers" share this machine, so each gets the home its sshd serves and this machine's spotrun. */
 class LoopbackVastProvider extends VastProvider {
-  override agentCommand(): string {
-    return spotrunCommand();
-  }
   override async transport(info: InstanceInfo): Promise<Transport> {
     const host = hostOf.get(Number(info.id));
     assert.ok(host, `no host for ${info.id}`);

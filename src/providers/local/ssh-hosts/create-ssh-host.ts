@@ -17,25 +17,8 @@ const MAX_INDEX = 254;
  */
 export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSshHost> {
   const stateRoot = defaultStateRoot();
-  const ns = `spotrun-${opts.id}`;
-  const rec: HostRecord = { name: ns, ownerPid: process.pid, ns };
-  await runTool("ip", ["netns", "add", ns]).catch((e) => {
-    throw new Error(`cannot create network namespace ${ns} (is another host using id ${opts.id}?)`, { cause: e });
-  });
-  trackHost(stateRoot, rec);
+  const { ns, rec, net, veth } = await createNamespace(stateRoot, opts.id, opts.index ?? 1);
   try {
-    const index = await claimVeth(opts.index ?? 1);
-    const veth = vethOf(index);
-    rec.veth = veth.host;
-    writeRecord(stateRoot, rec);
-    const net = subnetOf(index);
-    await runTool("ip", ["link", "set", veth.ns, "netns", ns]);
-    await runTool("ip", ["addr", "add", `${net.gateway}/${net.prefix}`, "dev", veth.host]);
-    await runTool("ip", ["link", "set", veth.host, "up"]);
-    await runTool("ip", ["-n", ns, "addr", "add", `${net.address}/${net.prefix}`, "dev", veth.ns]);
-    await runTool("ip", ["-n", ns, "link", "set", veth.ns, "up"]);
-    await runTool("ip", ["-n", ns, "link", "set", "lo", "up"]);
-
     const dir = join(stateRoot, ns);
     await mkdir(opts.home, { recursive: true });
     const client = opts.authorizedKeys ? undefined : await generateClientKey(dir);
@@ -69,10 +52,7 @@ export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSs
         untrackHost(ns);
         destroySync(stateRoot, rec);
       },
-      // Downing the far end keeps our route, so packets go into a dead link instead of being refused
-      // or leaking to the default route: clients see silence, exactly as with a node that vanished.
-      cut: () => runTool("ip", ["-n", ns, "link", "set", veth.ns, "down"]).then(() => undefined),
-      restore: () => runTool("ip", ["-n", ns, "link", "set", veth.ns, "up"]).then(() => undefined),
+      ...linkControls(ns, veth.ns),
       async rotateHostKey() {
         await stopListener(rec.sshdPid);
         hostKey = await generateHostKey(dir);
@@ -88,6 +68,50 @@ export async function createSshHost(opts: CreateSshHostOptions): Promise<NetnsSs
     throw e;
   }
 }
+
+/**
+ * Namespace `spotrun-<id>` with a veth pair into it: 10.213.<index>.1 here, .2 there, tracked
+ * so that exit or the sweeper removes it.
+ */
+export async function createNamespace(
+  stateRoot: string,
+  id: string,
+  startIndex: number,
+): Promise<{ ns: string; rec: HostRecord; net: ReturnType<typeof subnetOf>; veth: ReturnType<typeof vethOf> }> {
+  const ns = `spotrun-${id}`;
+  const rec: HostRecord = { name: ns, ownerPid: process.pid, ns };
+  await runTool("ip", ["netns", "add", ns]).catch((e) => {
+    throw new Error(`cannot create network namespace ${ns} (is another host using id ${id}?)`, { cause: e });
+  });
+  trackHost(stateRoot, rec);
+  try {
+    const index = await claimVeth(startIndex);
+    const veth = vethOf(index);
+    rec.veth = veth.host;
+    writeRecord(stateRoot, rec);
+    const net = subnetOf(index);
+    await runTool("ip", ["link", "set", veth.ns, "netns", ns]);
+    await runTool("ip", ["addr", "add", `${net.gateway}/${net.prefix}`, "dev", veth.host]);
+    await runTool("ip", ["link", "set", veth.host, "up"]);
+    await runTool("ip", ["-n", ns, "addr", "add", `${net.address}/${net.prefix}`, "dev", veth.ns]);
+    await runTool("ip", ["-n", ns, "link", "set", veth.ns, "up"]);
+    await runTool("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    return { ns, rec, net, veth };
+  } catch (e) {
+    untrackHost(ns);
+    destroySync(stateRoot, rec);
+    throw e;
+  }
+}
+
+/**
+ * Downing the far end keeps our route, so packets go into a dead link instead of being refused
+ * or leaking to the default route: clients see silence, exactly as with a node that vanished.
+ */
+export const linkControls = (ns: string, nsLink: string) => ({
+  cut: () => runTool("ip", ["-n", ns, "link", "set", nsLink, "down"]).then(() => undefined),
+  restore: () => runTool("ip", ["-n", ns, "link", "set", nsLink, "up"]).then(() => undefined),
+});
 
 /**
  * The veth name is derived from the index, and the kernel refuses a name twice, so creating

@@ -17,6 +17,8 @@ export interface HostRecord {
   /** The host end of the veth pair, removed explicitly in case it never made it into the namespace. */
   veth?: string;
   sshdPid?: number;
+  /** A bare host's keeper, which holds its root's mounts. */
+  keeperPid?: number;
 }
 
 /**
@@ -56,10 +58,11 @@ export { isAlive };
 
 /** Remove one host's processes, namespace and state without awaiting anything. */
 export function destroySync(stateRoot: string, rec: HostRecord): void {
-  if (rec.sshdPid && isAlive(rec.sshdPid)) {
+  for (const pid of [rec.sshdPid, rec.keeperPid]) {
+    if (!pid || !isAlive(pid)) continue;
     try {
-      process.kill(rec.sshdPid, "SIGCONT");
-      process.kill(rec.sshdPid, "SIGKILL");
+      process.kill(pid, "SIGCONT");
+      process.kill(pid, "SIGKILL");
     } catch {}
   }
   // While our namespace exists the veth name is still ours; once it is gone the name may belong to another host.

@@ -35,7 +35,20 @@ export interface LoopbackSshHost extends SshHostBase {
   kind: "loopback";
 }
 
-export type SshHost = NetnsSshHost | LoopbackSshHost;
+/** A netns host with its own minimal Debian root and nothing else: what a fresh cloud instance looks like. */
+export interface BareSshHost extends SshHostBase {
+  kind: "bare";
+  ns: string;
+  gateway: string;
+  /** `/root`, inside the host's own root. */
+  home: string;
+  /** The writable layer of the host's root on this machine: what the host wrote, at the same paths. */
+  rootDir: string;
+  /** Run a script as root inside the host's root and namespaces (what cloud-init does with user data). */
+  runAsRoot(script: string, env?: Record<string, string>): Promise<{ code: number; stdout: string }>;
+}
+
+export type SshHost = NetnsSshHost | LoopbackSshHost | BareSshHost;
 
 export interface CreateSshHostOptions {
   /** Unique among live hosts; names the namespace `spotrun-<id>`. */

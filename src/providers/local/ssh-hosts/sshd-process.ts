@@ -111,7 +111,11 @@ export const ensurePrivsepDir = async (): Promise<void> => {
 /** Start sshd in the foreground (`-D`) under an optional prefix (`ip netns exec NS`) and wait until it accepts TCP. */
 export async function startSshd(files: SshdFiles, prefix: string[], address: string, port: number): Promise<number> {
   await ensurePrivsepDir();
-  const argv = [...prefix, SSHD, "-D", "-f", files.config, "-E", files.log];
+  return startListening([...prefix, SSHD, "-D", "-f", files.config, "-E", files.log], files.log, address, port);
+}
+
+/** Spawn a server detached and wait until it accepts TCP on address:port; its log explains an early exit. */
+export async function startListening(argv: string[], log: string, address: string, port: number): Promise<number> {
   const child = spawn(argv[0]!, argv.slice(1), { stdio: "ignore" });
   child.unref();
   let exited: number | null | undefined;
@@ -121,14 +125,16 @@ export async function startSshd(files: SshdFiles, prefix: string[], address: str
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     if (exited !== undefined) {
-      const log = await readFile(files.log, "utf8").catch(() => "");
-      throw new Error(`sshd exited with ${exited} before accepting connections: ${log.trim().split("\n").slice(-3).join(" | ")}`);
+      const text = await readFile(log, "utf8").catch(() => "");
+      throw new Error(
+        `sshd exited with ${exited} before accepting connections: ${text.trim().split("\n").slice(-3).join(" | ")}`,
+      );
     }
     if (await canConnect(address, port)) return child.pid!;
     await new Promise((r) => setTimeout(r, 40));
   }
   child.kill("SIGKILL");
-  throw new Error(`sshd on ${address}:${port} did not accept connections within 10 s (log: ${files.log})`);
+  throw new Error(`sshd on ${address}:${port} did not accept connections within 10 s (log: ${log})`);
 }
 
 function canConnect(host: string, port: number): Promise<boolean> {

@@ -1,9 +1,10 @@
-import { isAbsolute, posix, resolve } from "node:path";
+import { isAbsolute, posix } from "node:path";
 import { type AgentConfig, agentPaths } from "../agent/protocol.js";
 import { shellQuote } from "../base/shell-quote.js";
-import type { InstanceInfo, Provider } from "../providers/provider.js";
 import type { Task } from "../spec/task-schema.js";
 import type { Transport } from "../transport/transport.js";
+import { BootstrapError } from "./bootstrap-error.js";
+import { instancePaths } from "./instance-paths.js";
 
 export interface BootstrapInput {
   jobId: string;
@@ -49,30 +50,36 @@ export function agentConfig(input: BootstrapInput, home: string, noticeSource: A
 }
 
 /**
- * Ship the workdir, write the agent's config, start the agent detached so it outlives this
- * connection. The agent refuses to start twice, so a controller that died mid-way can repeat this.
+ * Start the agent detached so it outlives this connection, with the launcher's directory first on
+ * PATH so the user's process (and a session's supervisor) finds this same `spotrun`. The agent
+ * refuses to start twice, so a controller that died mid-way can repeat this.
  */
-export async function bootstrapAgent(
-  provider: Provider,
-  instance: InstanceInfo,
+export async function startAgent(
   t: Transport,
-  input: BootstrapInput,
-): Promise<void> {
-  const cfg = agentConfig(input, t.home, provider.noticeSource);
-  if (input.task.workdir) await t.upload(resolve(input.baseDir, input.task.workdir), "workdir", { exclude: [".spotrun"] });
-  else await t.exec("mkdir -p workdir");
+  instanceId: string,
+  cfg: AgentConfig,
+  env: Record<string, string>,
+): Promise<number> {
+  const started = Date.now();
   const paths = agentPaths();
+  const p = instancePaths(t.home);
   await t.writeFile(paths.config, JSON.stringify(cfg, null, 1));
-  const env = Object.entries(provider.agentEnv(instance))
+  const vars = Object.entries(env)
     .map(([k, v]) => `${k}=${shellQuote(v)}`)
     .join(" ");
-  const cmd = provider.agentCommand?.() ?? "spotrun";
   // `a && b &` would background the whole list in a subshell that keeps our pipes open until the
   // agent exits; only the agent itself goes to the background here.
   const res = await t.exec(
-    `cd ${shellQuote(t.home)} || exit 1\n${env ? `env ${env} ` : ""}setsid nohup ${cmd} agent run --config ${paths.config} >>${paths.stderr} 2>&1 </dev/null &`,
+    `cd ${shellQuote(t.home)} || exit 1\nenv ${vars} PATH=${shellQuote(p.binDir)}:"$PATH" setsid nohup ${shellQuote(p.launcher)} agent run --config ${paths.config} >>${paths.stderr} 2>&1 </dev/null &`,
     { timeoutMs: 30_000 },
   );
   if (res.exitCode !== 0)
-    throw new Error(`starting the agent on ${t.label} failed: ${res.stderr.trim() || `exit ${res.exitCode}`}`);
+    throw new BootstrapError(
+      instanceId,
+      "start",
+      `starting the agent failed: ${res.stderr.trim().split("\n").pop() || `exit ${res.exitCode}`}`,
+      `look at ~/${paths.stderr} on the instance`,
+      false,
+    );
+  return Date.now() - started;
 }
