@@ -17,7 +17,7 @@ export interface CliResult {
 export function spotrun(
   home: string,
   args: string[],
-  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string } = {},
+  opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; killSignal?: NodeJS.Signals } = {},
 ): Promise<CliResult> {
   return new Promise((done) => {
     execFile(
@@ -26,6 +26,7 @@ export function spotrun(
       {
         env: { ...process.env, NO_COLOR: "1", ...opts.env },
         timeout: opts.timeoutMs ?? 120_000,
+        killSignal: opts.killSignal ?? "SIGTERM",
         cwd: opts.cwd ?? repoRoot,
         maxBuffer: 64 * 1024 * 1024,
       },
@@ -87,16 +88,30 @@ export async function stepsInLog(home: string, job: string): Promise<number[]> {
     .map(Number);
 }
 
-/** SIGKILL every process whose working directory or HOME lies under `root` (a test's sandbox). */
-export function killProcessesUnder(root: string): void {
+/** Processes (other than this one) whose HOME, SPOTRUN_HOME or command line lies under `root` (a test's sandbox). */
+export function processesUnder(root: string): number[] {
+  const out: number[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
     try {
       const env = readFileSync(`/proc/${name}/environ`, "utf8");
       // Local instance hosts carry the test runner's HOME; their command line names the sandbox.
       const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`) || cmd.includes(root))
-        process.kill(Number(name), "SIGKILL");
+      if (env.includes(`HOME=${root}`) || env.includes(`SPOTRUN_HOME=${root}`) || cmd.includes(root)) {
+        const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+        // A zombie has ended; only its parent's wait is missing.
+        if (stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z") out.push(Number(name));
+      }
+    } catch {}
+  }
+  return out;
+}
+
+/** SIGKILL every process whose working directory or HOME lies under `root` (a test's sandbox). */
+export function killProcessesUnder(root: string): void {
+  for (const pid of processesUnder(root)) {
+    try {
+      process.kill(pid, "SIGKILL");
     } catch {}
   }
 }
