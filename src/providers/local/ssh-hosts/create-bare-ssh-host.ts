@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fingerprintOfPublicKeyLine } from "../../../transport/ssh/host-key.js";
 import { ensureBareRootfs } from "../bare-root/bare-rootfs.js";
 import { createNamespace, linkControls, stopListener } from "./create-ssh-host.js";
 import { defaultStateRoot, destroySync, untrackHost, writeRecord } from "./host-registry.js";
@@ -59,6 +60,15 @@ export async function createBareSshHost(
       );
     rec.sshdPid = await startSshd();
     writeRecord(stateRoot, rec);
+    const runInRoot = (script: string, env: Record<string, string> = {}) =>
+      runTool(inRoot[0] as string, [
+        ...inRoot.slice(1),
+        "/usr/bin/env",
+        ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+        "/bin/sh",
+        "-c",
+        script,
+      ]);
     return {
       kind: "bare",
       id: opts.id,
@@ -80,20 +90,16 @@ export async function createBareSshHost(
       ...linkControls(ns, veth.ns),
       async rotateHostKey() {
         await stopListener(rec.sshdPid);
-        hostKey = await generateHostKey(sshDir);
+        // Through the mounted root: files changed under a live overlay's upper layer need not show through.
+        const made = await runInRoot(
+          "rm -f /etc/ssh/ssh_host_ed25519_key /etc/ssh/ssh_host_ed25519_key.pub && ssh-keygen -q -t ed25519 -N '' -C spotrun-host -f /etc/ssh/ssh_host_ed25519_key && cat /etc/ssh/ssh_host_ed25519_key.pub",
+        );
+        hostKey = { path: join(sshDir, "ssh_host_ed25519_key"), fingerprint: fingerprintOfPublicKeyLine(made.stdout) };
         rec.sshdPid = await startSshd();
         writeRecord(stateRoot, rec);
         return hostKey.fingerprint;
       },
-      runAsRoot: (script, env = {}) =>
-        runTool(inRoot[0] as string, [
-          ...inRoot.slice(1),
-          "/usr/bin/env",
-          ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
-          "/bin/sh",
-          "-c",
-          script,
-        ]),
+      runAsRoot: runInRoot,
     };
   } catch (e) {
     untrackHost(ns);
