@@ -2,6 +2,7 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { usageError } from "../base/errors.js";
 import type { BlobStore } from "./blob-store.js";
+import { bucketNameProblem } from "./bucket-name.js";
 import { FileBlobStore } from "./file/file-blob-store.js";
 import { CheckpointStore } from "./generations.js";
 
@@ -27,12 +28,29 @@ export async function openBlobStore(url: string): Promise<BlobStore> {
 }
 
 export function splitBucketUrl(url: string): { bucket: string; prefix: string } {
+  const scheme = url.startsWith("gs://") ? "gs" : "s3";
   const rest = url.replace(/^[a-z0-9]+:\/\//, "");
   const slash = rest.indexOf("/");
   const bucket = slash < 0 ? rest : rest.slice(0, slash);
   const prefix = slash < 0 ? "" : rest.slice(slash + 1).replace(/\/+$/, "");
-  if (!bucket) throw usageError(`checkpoint store ${url} has no bucket`, "write it as s3://bucket/prefix");
+  if (!bucket) throw usageError(`checkpoint store ${url} has no bucket`, `write it as ${scheme}://bucket/prefix`);
+  const problem = bucketNameProblem(scheme, bucket);
+  if (problem)
+    throw usageError(`checkpoint store ${url}: bucket ${JSON.stringify(bucket)} is not valid: ${problem}`, "fix the bucket name");
   return { bucket, prefix };
+}
+
+/** A store URL checked without opening it: its scheme, and for s3/gs the bucket name; `where` names the field. */
+export function checkStoreUrl(url: string, where: string): void {
+  const fix = `fix ${where.replace(/^.*: /, "")}`;
+  if (url.startsWith("s3://") || url.startsWith("gs://")) {
+    const scheme = url.startsWith("gs://") ? "gs" : "s3";
+    const bucket = url.slice(5).split("/")[0] ?? "";
+    if (!bucket) throw usageError(`${where}: ${url} has no bucket`, `write it as ${scheme}://bucket/prefix`);
+    const problem = bucketNameProblem(scheme, bucket);
+    if (problem) throw usageError(`${where}: bucket ${JSON.stringify(bucket)} is not valid: ${problem}`, fix);
+  } else if (/^[a-z][a-z0-9+.-]*:\/\//.test(url) && !url.startsWith("file://"))
+    throw usageError(`${where}: unsupported store ${url}`, "use file:///path, s3://bucket/prefix or gs://bucket/prefix");
 }
 
 /** The store of one job: the task's store URL with the job id appended. */

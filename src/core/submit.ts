@@ -1,10 +1,10 @@
 import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Clock } from "../base/clock.js";
 import { usageError } from "../base/errors.js";
 import { type JobId, newJobId } from "../base/ids.js";
-import { jobStoreUrl } from "../checkpoints/open-store.js";
+import { checkStoreUrl, jobStoreUrl } from "../checkpoints/open-store.js";
 import type { LoadedTask } from "../spec/load-task.js";
 import type { Task } from "../spec/task-schema.js";
 import type { StateStore } from "../state/state-store.js";
@@ -15,6 +15,8 @@ import type { StateStore } from "../state/state-store.js";
  */
 export async function submitJob(store: StateStore, loaded: LoadedTask, home: string, clock: Clock): Promise<JobId[]> {
   const { task, baseDir } = loaded;
+  if (task.checkpoint.store)
+    checkStoreUrl(task.checkpoint.store, `${loaded.file ? `${basename(loaded.file)}: ` : ""}checkpoint.store`);
   checkPaths(task, baseDir);
   const now = clock.now();
   const count = task.array?.count ?? 1;

@@ -26,6 +26,7 @@ import { type GcpPricer, gcpPricer, loadGcpPriceCatalog } from "./gcp-price-cata
 import { gcpSshKeyPath } from "./setup-checks.js";
 import { FAILED_MARKER, READY_MARKER, STARTUP_LOG, shutdownScript, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
+import { validateGcpResources } from "./validate-gcp-resources.js";
 
 export interface GcpProviderOptions {
   home: string;
@@ -151,7 +152,12 @@ export class GcpProvider implements Provider {
     return this.tpuP;
   }
 
+  validateResources(resources: Resources): void {
+    validateGcpResources(resources);
+  }
+
   async offers(resources: Resources): Promise<Offer[]> {
+    validateGcpResources(resources);
     const types = resources.tpu
       ? [resources.tpu]
       : (resources.instance_types ?? [resources.instance_type ?? DEFAULT_MACHINE_TYPE]);
