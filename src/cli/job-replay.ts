@@ -1,7 +1,7 @@
 import { parseDuration } from "../base/duration.js";
 import { notFound, usageError } from "../base/errors.js";
 import { resolveDeadline } from "../placement/deadline.js";
-import { isPolicyName } from "../placement/policy.js";
+import { isPolicyName, parsePolicyState } from "../placement/policy.js";
 import { simulate } from "../placement/simulator.js";
 import { loadTrace } from "../spec/availability-trace.js";
 import type { Task } from "../spec/task-schema.js";
@@ -72,6 +72,8 @@ export async function replayJob(store: StateStore, ref: string): Promise<JobRepl
   const policy = r.deadline_policy;
   if (!isPolicyName(policy)) throw usageError(`unknown deadline policy ${policy}`);
   const startOffsetMs = (first.tick as number) * trace.tickMs;
+  // A randomized or price-aware policy replays from the seed and price ratio the job started with.
+  const kept = job.policy_json ? parsePolicyState(JSON.parse(job.policy_json)) : undefined;
   const sim = simulate({
     traces: [trace],
     policy,
@@ -79,6 +81,10 @@ export async function replayJob(store: StateStore, ref: string): Promise<JobRepl
     deadlineMs: inTrace(deadlineWall),
     cost: { spotPricePerHour: 1, onDemandPricePerHour: 3, restartOverheadMs: overhead },
     startOffsetMs,
+    policyParams: {
+      ...(kept?.random ? { seed: kept.random.seed } : {}),
+      ...(kept?.priceRatio ? { priceRatio: kept.priceRatio } : {}),
+    },
     keepTimeline: true,
   });
   const timeline = sim.timeline ?? [];

@@ -14,7 +14,7 @@ import { attemptLogKey } from "../checkpoints/attempt-logs.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { summarize } from "../cost/ledger.js";
 import { resolveDeadline } from "../placement/deadline.js";
-import { type Current, type Decision, decide, initialPolicyState, parsePolicyState } from "../placement/policy.js";
+import { type Current, type Decision, decide, initialPolicyState, parsePolicyState, seedFor } from "../placement/policy.js";
 import {
   type InstanceInfo,
   type LaunchRequest,
@@ -999,7 +999,9 @@ export class Controller {
       this.store.eventsOfKind(job.id, PROGRESS_EVENT_KINDS),
     ]);
     const m = measureProgress(attempts, events, now, r.restart_overhead, r.work as number);
-    const state = job.policy_json ? parsePolicyState(JSON.parse(job.policy_json)) : initialPolicyState(r.deadline_policy);
+    const state = job.policy_json
+      ? parsePolicyState(JSON.parse(job.policy_json))
+      : initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
     const deadlineMs = resolveDeadline(r.deadline as string, job.created_at);
     const since = attempts.at(-1)?.started_at;
     const d = decide(
@@ -1080,7 +1082,7 @@ export class Controller {
       restartOverheadMs: restartOverhead(attempts, marks, r.restart_overhead).ms,
       ...(live ? { live } : {}),
     });
-    const state = row ? parsePolicyState(row) : initialPolicyState(r.deadline_policy);
+    const state = row ? parsePolicyState(row) : initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
     const d = decide(obs, state);
     const decided: TickDecision = { tick, choice: d.choice, rule: d.rule };
     const policyJson = JSON.stringify({ ...d.state, decided });

@@ -3,7 +3,7 @@ import { usageError } from "../base/errors.js";
 import type { Offer } from "../providers/provider.js";
 import type { Trace } from "../spec/availability-trace.js";
 import { onDemandVariant } from "./on-demand-variant.js";
-import { type Choice, type Current, initialPolicyState, type PolicyName, policyFor } from "./policy.js";
+import { type Choice, type Current, initialPolicyState, type PolicyName, type PolicyParams, policyFor } from "./policy.js";
 import { chooseNextPlacement, offerBlockedUntil, type PlacementEvent, type RecoveryConfig } from "./recovery.js";
 
 /**
@@ -33,6 +33,11 @@ export interface SimulationInput {
   startOffsetMs?: number;
   /** How spot zones are picked after a preemption; default `same` for one trace, `failover` for several. */
   recovery?: RecoveryConfig & { strategy: "same" | "failover" };
+  /**
+   * A randomized policy's seed, and the price ratio a price-aware one starts from (default: the cost
+   * model's on-demand ÷ spot price). A replay of a job passes the job's own.
+   */
+  policyParams?: PolicyParams;
   /** Keep one record per tick (for tick-by-tick comparison with a live controller). */
   keepTimeline?: boolean;
 }
@@ -105,7 +110,10 @@ export function simulate(input: SimulationInput): SimulationResult {
   const d = input.cost.restartOverheadMs;
   const history: PlacementEvent[] = [];
   const timeline: TickRecord[] = [];
-  let state = initialPolicyState(input.policy);
+  let state = initialPolicyState(input.policy, {
+    priceRatio: input.cost.onDemandPricePerHour / input.cost.spotPricePerHour,
+    ...input.policyParams,
+  });
   let current: Current = "none";
   let zone: Offer | undefined;
   let sinceMs = 0;

@@ -142,7 +142,7 @@ export const recoverySchema = z
     /** strategy deadline: how much compute the job needs (its progress is measured against it). */
     work: duration("recovery.work").optional(),
     /** strategy deadline: the policy that keeps it on time (see `spotrun simulate --policy all`). */
-    deadline_policy: z.enum(["uniform-progress", "greedy"]).default("uniform-progress"),
+    deadline_policy: z.enum(["uniform-progress", "greedy", "ross", "adaptive"]).default("uniform-progress"),
     /** strategy deadline: the restart overhead assumed until one has been measured. */
     restart_overhead: duration("recovery.restart_overhead").default(180_000),
     /** On a rebalance recommendation, launch the replacement at once, so it is ready by the reclaim. */

@@ -13,9 +13,12 @@ import { jobEvents, lastJson, sandbox, spotrun, stepsInLog, waitFor, writeTask }
  * The stretch is 150 trace minutes from 03:20 on the trace's first day: spot up, reclaimed, back,
  * reclaimed again, then gone for an hour. With 100 min of work due in 160 min and 10 min per
  * restart, uniform progress goes on-demand when it falls behind its line and back to spot when spot
- * returns (a changeover of a running job); greedy waits and then stays on on-demand for good.
+ * returns (a changeover of a running job); greedy waits and then stays on on-demand for good. ROSS
+ * (100 min of work in 160 min is below its threshold θ) draws its on-demand block at the first tick
+ * from the seed the controller gave the job; `simulate --seed` with that seed takes the same ticks.
  */
-const TRACE = resolve(process.cwd(), "..", "shared", "traces", "1-node", "aws-10-26-2022", "us-west-2a_v100_1.json");
+const TRACES = process.env.SPOTRUN_TRACES ?? resolve(process.cwd(), "..", "shared", "traces");
+const TRACE = resolve(TRACES, "1-node", "aws-10-26-2022", "us-west-2a_v100_1.json");
 const START = "200m";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
@@ -30,6 +33,18 @@ interface Decision {
   tick: number;
   job_tick: number;
   reclaimed?: boolean;
+}
+
+/** The seed the controller started the job's randomized policy from, as kept in the job's row. */
+async function seedOf(home: string, job: string): Promise<number | undefined> {
+  const { default: SQLite } = await import("better-sqlite3");
+  const db = new SQLite(join(home, "state.db"), { readonly: true });
+  try {
+    const row = db.prepare("select policy_json from jobs where id = ?").get(job) as { policy_json: string | null };
+    return (JSON.parse(row.policy_json ?? "{}") as { random?: { seed: number } }).random?.seed;
+  } finally {
+    db.close();
+  }
 }
 
 async function events<T>(home: string, job: string, kind: string): Promise<(T & { seq: number })[]> {
@@ -69,7 +84,7 @@ recovery:
 
 test("a job on a replayed trace takes the decisions simulate takes on it, tick by tick", async () => {
   assert.ok(existsSync(TRACE), `trace not found at ${TRACE} (run the tests from the repository root)`);
-  const policies = ["uniform-progress", "greedy"];
+  const policies = ["uniform-progress", "greedy", "ross"];
   const ids: string[] = [];
   for (const p of policies) {
     const r = await spotrun(box.home, ["run", await writeTask(box.work, task(p), `${p}.yaml`), "--detach", "--json"]);
@@ -103,8 +118,11 @@ test("a job on a replayed trace takes the decisions simulate takes on it, tick b
       `${policy}: one decision per tick, none skipped`,
     );
     const firstTick = (live[0] as Decision).tick;
+    const seed = await seedOf(box.home, id);
+    assert.equal(seed === undefined, policy !== "ross", `${policy}: a seed only for the randomized policy`);
     const sim = await spotrun(box.home, [
       "simulate",
+      ...(seed === undefined ? [] : ["--seed", String(seed)]),
       "--trace",
       TRACE,
       "--start-at",

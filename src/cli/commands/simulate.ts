@@ -29,6 +29,7 @@ export const simulateCommand: CommandSpec = {
     "spotrun simulate --trace us-west-2a_v100_1.json --work 48h --deadline 60h --restart-overhead 12m --policy all",
     "spotrun simulate --trace a.json --trace b.json --work 48h --deadline 52h --policy uniform-progress --json   # zones a, b with failover",
     "spotrun simulate --trace traces/*.json --each --work 48h --deadline 70h --restart-overhead 3m",
+    "spotrun simulate --trace a.json --work 48h --deadline 70h --policy ross --seed 7   # the randomized policy, one seed",
     "spotrun simulate --job my-rehearsal   # a deadline job on a replayed trace, beside simulate, tick by tick",
   ],
   options: (cmd) =>
@@ -41,9 +42,10 @@ export const simulateCommand: CommandSpec = {
       .option("--on-demand-price <usd>", "on-demand price per hour", "3.06")
       .addOption(
         new Option("--policy <name>", "policy to replay")
-          .choices(["greedy", "uniform-progress", "on-demand", "spot-only", "all"])
+          .choices(["greedy", "uniform-progress", "ross", "adaptive", "on-demand", "spot-only", "all"])
           .default("all"),
       )
+      .option("--seed <n>", "seed of a randomized policy (ross): the same seed replays the same draws", "1")
       .option("--start-at <duration>", "start the job this far into the traces", "0s")
       .option("--block-zone-for <duration>", "with several traces: how long failover avoids a preempted zone", "30m")
       .option("--each", "simulate each trace as its own single-zone job instead of one job across zones")
@@ -67,6 +69,9 @@ export const simulateCommand: CommandSpec = {
       restartOverheadMs: duration("--restart-overhead", opts.restartOverhead),
     };
     const startOffsetMs = duration("--start-at", opts.startAt);
+    const seed = Number(opts.seed);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff)
+      throw usageError(`--seed: expected a whole number from 0 to 4294967295, got ${JSON.stringify(opts.seed)}`);
     const blockZoneFor = duration("--block-zone-for", opts.blockZoneFor);
     const policies = opts.policy === "all" ? [...POLICY_NAMES] : [opts.policy as (typeof POLICY_NAMES)[number]];
     const traces = await Promise.all(files.map(loadTrace));
@@ -82,6 +87,7 @@ export const simulateCommand: CommandSpec = {
         cost,
         startOffsetMs,
         recovery: { strategy: zones.length > 1 ? "failover" : "same", block_zone_for: blockZoneFor },
+        policyParams: { seed },
         keepTimeline: Boolean(opts.timeline),
       }),
     });
@@ -96,6 +102,7 @@ export const simulateCommand: CommandSpec = {
       work_hours: hours(workMs),
       deadline_hours: hours(deadlineMs),
       restart_overhead_seconds: cost.restartOverheadMs / 1000,
+      seed,
       spot_price_per_hour_usd: cost.spotPricePerHour,
       on_demand_price_per_hour_usd: cost.onDemandPricePerHour,
       results: results.map((r) => ({

@@ -10,8 +10,8 @@ const MIN = 60_000;
 /**
  * Random markets (seeded, so failures replay): runs of availability with random lengths, ticks of
  * 5-20 min, overheads shorter and longer than a tick, deadlines from tight to loose. Whenever a
- * schedule exists at all, greedy, uniform progress and on-demand meet the deadline, and none of
- * them beats the offline optimum.
+ * schedule exists at all, greedy, uniform progress, adaptive, on-demand and ROSS (with two seeds)
+ * meet the deadline, and none of them beats the offline optimum.
  */
 test("on random markets the safety net always holds and the optimum is a lower bound", () => {
   const rand = seededRandom(20_240_416);
@@ -35,9 +35,16 @@ test("on random markets the safety net always holds and the optimum is a lower b
     if (workMs + cost.restartOverheadMs > deadlineMs) continue;
     feasible++;
     assert.ok(best !== undefined, `case ${i}: optimum found no schedule`);
-    for (const policy of ["greedy", "uniform-progress", "on-demand"] as const) {
-      const r = simulate({ traces: [trace], policy, workMs, deadlineMs, cost });
-      const what = `case ${i} (${policy}, tick ${tickMs / MIN}m, d ${cost.restartOverheadMs / MIN}m, work ${workMs / MIN}m, deadline ${deadlineMs / MIN}m)`;
+    for (const [policy, seed] of [
+      ["greedy", 1],
+      ["uniform-progress", 1],
+      ["adaptive", 1],
+      ["on-demand", 1],
+      ["ross", 1],
+      ["ross", i + 2],
+    ] as const) {
+      const r = simulate({ traces: [trace], policy, workMs, deadlineMs, cost, policyParams: { seed } });
+      const what = `case ${i} (${policy}, seed ${seed}, tick ${tickMs / MIN}m, d ${cost.restartOverheadMs / MIN}m, work ${workMs / MIN}m, deadline ${deadlineMs / MIN}m)`;
       assert.ok(r.deadlineMet, `${what}: finished at ${r.finishedAfterMs}`);
       assert.ok(r.costUsd >= best - 1e-9, `${what}: $${r.costUsd} beats the optimum $${best}`);
     }
