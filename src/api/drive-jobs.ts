@@ -3,6 +3,7 @@ import { Controller } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import type { Services } from "../core/services.js";
 import { controllerAlive } from "./background-controller.js";
+import { notifierFor } from "./notifier-for.js";
 
 /**
  * Until these jobs end: drive them from this process whenever no live controller holds the store's
@@ -20,6 +21,7 @@ export async function driveUntilDone(
     home: app.home,
     clock: app.clock,
     logger: app.logger,
+    companions: [notifierFor(app)],
   });
   const allDone = async () => {
     for (const id of ids) {

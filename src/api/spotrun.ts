@@ -19,6 +19,7 @@ import { type EventView, eventView } from "./job-events.js";
 import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
 import { statusDocument } from "./job-status.js";
 import { type JobView, jobView } from "./job-view.js";
+import { notifierFor } from "./notifier-for.js";
 import type { JobFilter } from "./select-jobs.js";
 
 export interface OpenOptions {
@@ -196,6 +197,7 @@ export class Spotrun implements Services {
       home: this.home,
       clock: this.clock,
       logger: this.logger,
+      companions: [notifierFor(this)],
       ...tuning,
     });
     return c.run({ ...(signal ? { signal } : {}), ...(exitWhenIdle ? { exitWhenIdle } : {}), ...(until ? { until } : {}) });

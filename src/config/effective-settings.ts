@@ -37,6 +37,8 @@ export function effectiveSettings(
     pick("resources.spot", c.resources?.spot, true),
     pick("resources.max_price", c.resources?.max_price, null),
     pick("checkpoint.store", c.checkpoint?.store, `${pathToFileURL(join(home.dir, "checkpoints")).href}/<job>`),
+    pick("notify", c.notify, []),
+    pick("notify_every", c.notify_every === undefined ? undefined : `${c.notify_every / 1000}s`, null),
     pick("dashboard.port", c.dashboard?.port, DEFAULT_DASHBOARD_PORT),
   ];
 }

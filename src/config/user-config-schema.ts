@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { parseDuration } from "../base/duration.js";
+import { notifyListSchema } from "../spec/notify-schema.js";
 import { PROVIDERS } from "../spec/task-schema.js";
 
 /**
@@ -24,6 +26,14 @@ export const userConfigSchema = z
           .optional(),
       })
       .strict()
+      .optional(),
+    /** Told about every job, beside the task's own `notify`. */
+    notify: notifyListSchema.optional(),
+    /** How often each running job's cost is reported (cost_report); default never. */
+    notify_every: z
+      .union([z.string(), z.number()])
+      .refine((v) => parseDuration(v) !== undefined, "expected a duration such as 6h")
+      .transform((v) => parseDuration(v) as number)
       .optional(),
     dashboard: z
       .object({ port: z.number().int().min(0).max(65535).optional() })

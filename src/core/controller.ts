@@ -65,6 +65,19 @@ export interface ControllerOptions {
   maxConcurrentVisits?: number;
   /** On a shared store: the most jobs this controller leases at once (the rest are left to others). */
   maxJobs?: number;
+  /** Work that lives in the controller's process beside the loop, such as notification delivery. */
+  companions?: ControllerCompanion[];
+}
+
+/**
+ * Ticked once per pass after the jobs' visits; its tick must not wait on the network (it starts
+ * such work and returns). While it is busy a controller that leaves when idle stays; stop() is its
+ * last word when the controller ends.
+ */
+export interface ControllerCompanion {
+  tick(): Promise<void>;
+  busy(): Promise<boolean>;
+  stop(): Promise<void>;
 }
 
 export const LEASE = "controller";
@@ -159,8 +172,17 @@ export class Controller {
         try {
           if (!(await this.acquire())) return "lease-lost";
           await this.tick();
+          for (const c of this.o.companions ?? [])
+            await c
+              .tick()
+              .catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "controller companion failed; next pass retries"));
           if (opts.until && (await opts.until())) return "done";
-          if (opts.exitWhenIdle && this.inflight.size === 0 && (await this.store.countActive()) === 0) {
+          if (
+            opts.exitWhenIdle &&
+            this.inflight.size === 0 &&
+            (await this.store.countActive()) === 0 &&
+            !(await this.companionsBusy())
+          ) {
             // A job submitted while we decided to leave saw our lease and did not start a controller:
             // let go of the lease first, then look once more.
             await this.store.releaseLease(this.leaseName, this.owner);
@@ -179,8 +201,14 @@ export class Controller {
       }
     } finally {
       await this.waitInflight();
+      for (const c of this.o.companions ?? []) await c.stop().catch(() => {});
       await this.release().catch((e) => this.o.logger.warn({ err: errorMessage(e) }, "could not release the lease"));
     }
+  }
+
+  private async companionsBusy(): Promise<boolean> {
+    for (const c of this.o.companions ?? []) if (await c.busy().catch(() => false)) return true;
+    return false;
   }
 
   private async waitInflight(): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { parseDuration } from "../base/duration.js";
+import { notifyListSchema } from "./notify-schema.js";
 
 /** A duration field: `90s`, `60m`, `48h` or seconds; parsed to milliseconds. */
 const duration = (what: string) =>
@@ -189,6 +190,10 @@ export const taskSchema = z
     recovery: recoverySchema.prefault({}),
     budget: budgetSchema.prefault({}),
     array: arraySchema.optional(),
+    /** Who hears about preemptions, failures, budgets (see notify-schema.ts); the user config adds its own. */
+    notify: notifyListSchema.optional(),
+    /** How often a running job's cost is reported to its `notify` targets (cost_report); default never. */
+    notify_every: duration("notify_every").optional(),
   })
   .strict();
 

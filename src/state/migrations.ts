@@ -153,6 +153,36 @@ const m0006: Migration = {
   },
 };
 
+/**
+ * Notifications wait in an outbox until delivered (at least once, each with its delivery id), so a
+ * controller that dies mid-delivery leaves them for the next one; the cursor on the event log that
+ * fills it is a setting.
+ */
+const m0007: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable("notify_outbox")
+      .addColumn("id", "text", (c) => c.primaryKey())
+      .addColumn("job_id", "text", (c) => c.notNull())
+      .addColumn("kind", "text", (c) => c.notNull())
+      .addColumn("target_json", "text", (c) => c.notNull())
+      .addColumn("payload_json", "text", (c) => c.notNull())
+      .addColumn("created_at", "bigint", (c) => c.notNull())
+      .addColumn("attempts", "integer", (c) => c.notNull().defaultTo(0))
+      .addColumn("next_at", "bigint", (c) => c.notNull())
+      .addColumn("claimed_until", "bigint", (c) => c.notNull().defaultTo(0))
+      .addColumn("delivered_at", "bigint")
+      .addColumn("failed_at", "bigint")
+      .addColumn("last_error", "text")
+      .execute();
+    await db.schema
+      .createIndex("notify_outbox_due")
+      .on("notify_outbox")
+      .columns(["delivered_at", "failed_at", "next_at"])
+      .execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_attempt_stop_reason": m0002,
@@ -160,6 +190,7 @@ export const migrations: Record<string, Migration> = {
   "0004_job_leases": m0004,
   "0005_settings": m0005,
   "0006_launched": m0006,
+  "0007_notify_outbox": m0007,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

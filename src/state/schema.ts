@@ -102,6 +102,23 @@ export interface LaunchedTable {
   ended_at: number | null;
 }
 
+/** A notification to deliver (or delivered): one event for one target. `id` is the delivery id the receiver sees. */
+export interface NotifyOutboxTable {
+  id: string;
+  job_id: string;
+  kind: string;
+  target_json: string;
+  payload_json: string;
+  created_at: number;
+  attempts: number;
+  next_at: number;
+  /** A controller delivering it now holds it until then (several may share a team's store). */
+  claimed_until: number;
+  delivered_at: number | null;
+  failed_at: number | null;
+  last_error: string | null;
+}
+
 export interface Database {
   jobs: JobsTable;
   attempts: AttemptsTable;
@@ -110,4 +127,5 @@ export interface Database {
   leases: LeasesTable;
   settings: SettingsTable;
   launched: LaunchedTable;
+  notify_outbox: NotifyOutboxTable;
 }

@@ -41,6 +41,21 @@ test("a bad field is named with the file and what is allowed, exit 2", async () 
     e.oneLine(),
     /bad\.yaml: resources\.provider: got "azure", allowed: local \| aws \| gcp \| vast — fix the user config/,
   );
+  await writeFile(file, "notify: [{webhook: ftp://x}]\n");
+  assert.match(
+    errorOf(() => loadUserConfig(home, { SPOTRUN_CONFIG: file })).message,
+    /bad\.yaml: notify\.0\.webhook: an http:\/\/ or https:\/\/ URL/,
+  );
+  await writeFile(file, "notify: [{webhook: http://127.0.0.1:1/, on: [exploded]}]\n");
+  assert.match(
+    errorOf(() => loadUserConfig(home, { SPOTRUN_CONFIG: file })).message,
+    /notify\.0\.on\.0: got "exploded", allowed: preempted \| recovered/,
+  );
+  await writeFile(file, "notify: [{slack: http://127.0.0.1:1/, command: x}]\n");
+  assert.match(
+    errorOf(() => loadUserConfig(home, { SPOTRUN_CONFIG: file })).message,
+    /notify\.0: give one of webhook, slack or command, not slack and command/,
+  );
   await writeFile(file, "dashbord: {port: 1}\n");
   assert.match(errorOf(() => loadUserConfig(home, { SPOTRUN_CONFIG: file })).message, /unknown field dashbord/);
 });
