@@ -126,6 +126,11 @@ export class VastClient {
     await this.call("PUT", `/instances/bid_price/${id}/`, { client_id: "me", price: price ?? null });
   }
 
+  /** `vastai attach ssh`: POST /instances/{id}/ssh/ {"ssh_key": "<OpenSSH public key line>"}. */
+  async attachSshKey(id: number, publicKey: string): Promise<void> {
+    await this.call("POST", `/instances/${id}/ssh/`, { ssh_key: publicKey });
+  }
+
   /** `vastai destroy instance`: DELETE /instances/{id}/ with `{}`. */
   async destroy(id: number): Promise<void> {
     await this.call("DELETE", `/instances/${id}/`, {});

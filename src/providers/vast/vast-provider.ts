@@ -1,4 +1,6 @@
-import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
@@ -229,6 +231,9 @@ export class VastProvider implements Provider {
       return { kind: "refused", refusal: REFUSALS[e.code] ?? "unsupported", code: e.code, message: e.message };
     }
     this.logger.info({ offer: offer.id, instance: id, spot: req.spot }, "vast: instance created");
+    // Vast installs the account's keys only; spotrun's own key is attached to each instance it
+    // makes (as `vastai attach ssh` does), so SSH works without the user's agent or account keys.
+    await api.attachSshKey(id, this.sshKey().publicLine);
     const inst = await api.showInstance(id);
     const info = inst
       ? this.toInfo(inst)
@@ -289,16 +294,35 @@ export class VastProvider implements Provider {
         `vast: instance ${instance.id} has no SSH address yet — wait until it is running`,
         true,
       );
-    const key = process.env.SPOTRUN_SSH_KEY;
     return {
       host: ep.host,
       port: ep.port,
       user: "root",
-      // Absent, the SSH agent is asked: the key Vast installs is the one on the user's account.
-      ...(key ? { privateKeyPath: key } : {}),
+      privateKeyPath: this.sshKey().path,
       knownHostsPath: join(this.home, "ssh", "known_hosts"),
       label: `vast:${instance.id}@${ep.host}:${ep.port}`,
     };
+  }
+
+  /**
+   * The key spotrun logs in with and attaches to every instance it creates: `SPOTRUN_SSH_KEY`
+   * (with its `.pub` beside it), else an ed25519 key made once under `<home>/keys/vast-ed25519`.
+   */
+  private sshKey(): { path: string; publicLine: string } {
+    const given = process.env.SPOTRUN_SSH_KEY;
+    const path = given ?? join(this.home, "keys", "vast-ed25519");
+    if (!given && !existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true });
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "spotrun-vast", "-f", path]);
+    }
+    try {
+      return { path, publicLine: readFileSync(`${path}.pub`, "utf8").trim() };
+    } catch {
+      throw usageError(
+        `SPOTRUN_SSH_KEY=${path} has no public half at ${path}.pub`,
+        `write it with \`ssh-keygen -y -f ${path} > ${path}.pub\``,
+      );
+    }
   }
 
   agentEnv(_instance: InstanceInfo): Record<string, string> {

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
 import { SpotrunError } from "../../../src/base/errors.js";
 import { InstanceId } from "../../../src/base/ids.js";
@@ -83,6 +85,13 @@ test("launch spot: bids the cheapest offer's min_bid, labels with the token, car
     /nothing to install/,
     "the controller ships the agent over SSH; onstart installs nothing",
   );
+  // spotrun's own key goes to each instance it makes (`vastai attach ssh`), and SSH logs in with it.
+  const attached = h.server.requestsTo("POST", "/instances/").filter((r) => r.path.endsWith("/ssh/"));
+  assert.equal(attached.length, 1);
+  const pub = (await readFile(join(h.home, "keys", "vast-ed25519.pub"), "utf8")).trim();
+  assert.deepEqual(attached[0]?.body, { ssh_key: pub });
+  const launchedId = res.kind === "launched" ? Number(res.instances[0]?.id) : 0;
+  assert.deepEqual(h.server.instances.get(launchedId)?.sshKeys, [pub]);
   assert.deepEqual(JSON.parse(created?.body.env[TAGS_ENV] ?? "{}"), { ...request().tags, [TAG.spot]: "true" });
   const info = res.kind === "launched" ? res.instances[0] : undefined;
   assert.ok(info);

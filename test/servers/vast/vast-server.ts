@@ -31,6 +31,8 @@ interface ServerInstance {
   /** A higher bid holding the machine: the instance stays exited until it bids above this. */
   competingBid: number | undefined;
   logText: string;
+  /** Public keys attached with POST /instances/{id}/ssh/ (what the machine's root would authorize). */
+  sshKeys: string[];
 }
 
 export interface VastServerOptions {
@@ -172,6 +174,8 @@ export class VastServer {
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/reboot\/(\d+)\/$/))) out = this.reboot(Number(hit[1]));
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.update(Number(hit[1]), body);
     else if (req.method === "DELETE" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.destroy(Number(hit[1]));
+    else if (req.method === "POST" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/ssh\/$/)))
+      out = this.attachSsh(Number(hit[1]), body);
     else if (req.method === "GET" && path === "/api/v0/users/current/")
       out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
     else out = [404, { success: false, error: "not_found", msg: `no route ${req.method} ${path}` }];
@@ -291,6 +295,7 @@ export class VastServer {
       neverStart: this.neverStartOffers.has(offerId),
       competingBid: b.price !== null && typeof offer.min_bid === "number" && b.price < offer.min_bid ? offer.min_bid : undefined,
       logText: `started ${b.image}\n`,
+      sshKeys: [],
     });
     return [200, { success: true, new_contract: id }];
   }
@@ -382,6 +387,17 @@ export class VastServer {
       s.loadingPolls = this.opts.loadingPolls ?? 1;
     }
     return [200, { success: true }];
+  }
+
+  /** `vastai attach ssh`: the key must be one OpenSSH public key line. */
+  private attachSsh(id: number, body: unknown): [number, unknown] {
+    const s = this.instances.get(id);
+    if (!s) return [404, { success: false, error: "no_such_instance", msg: `Instance ${id} not found.` }];
+    const key = isObj(body) ? body.ssh_key : undefined;
+    if (typeof key !== "string" || !/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-\S+) [A-Za-z0-9+/=]+( .*)?$/.test(key.trim()))
+      return [400, { success: false, error: "invalid_args", msg: "ssh_key must be an OpenSSH public key" }];
+    if (!s.sshKeys.includes(key.trim())) s.sshKeys.push(key.trim());
+    return [200, { success: true, msg: "ssh key attached" }];
   }
 
   private destroy(id: number): [number, unknown] {
