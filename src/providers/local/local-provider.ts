@@ -272,9 +272,7 @@ export class LocalProvider implements Provider {
         // A bare host has its own root. What stands in for the cloud's shared services is mounted
         // into it at the same path: the local file store (a bucket), sessions' volumes (a
         // persistent disk that follows the session) and their tmux sockets (stable across instances).
-        ...(market.ssh === "bare"
-          ? { shared: ["checkpoints", "volumes", "sessions"].map((d) => join(this.opts.home, d)) }
-          : {}),
+        ...(market.ssh === "bare" ? { shared: ["checkpoints", "volumes", "sessions"].map((d) => join(this.opts.home, d)) } : {}),
       };
     await writeFileAtomic(join(dir, "instance.json"), JSON.stringify(rec, null, 1));
     await writeStatus(dir, { status: "pending" });
