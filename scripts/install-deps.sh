@@ -18,6 +18,8 @@ command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # promtool checks the metrics exposition; Debian ships it only inside the prometheus package.
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# The dashboard's test drives Debian's Chromium (playwright-core downloads no browser of its own).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ "${SPOTRUN_SKIP_APT:-}" != "1" ] && [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -36,3 +38,6 @@ fi
 npx tsc -p tsconfig.json >&2
 # The agent artifact the controller ships to instances (dist/agent/).
 node scripts/build-agent.mjs >&2
+# The dashboard's page (dist/dashboard-ui): type-checked on its own (DOM, JSX), bundled by esbuild.
+npx tsc -p src/dashboard/ui/tsconfig.json >&2
+node scripts/build-ui.mjs >&2

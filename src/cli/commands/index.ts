@@ -7,6 +7,7 @@ import { chaosInterruptCommand } from "./chaos.js";
 import { configShowCommand } from "./config.js";
 import { controllerRunCommand } from "./controller.js";
 import { costCommand } from "./cost.js";
+import { dashboardCommand } from "./dashboard.js";
 import { downloadCommand } from "./download.js";
 import { eventsCommand } from "./events.js";
 import { launchCommand } from "./launch.js";
@@ -38,6 +39,7 @@ export const commands: CommandSpec[] = [
   eventsCommand,
   cancelCommand,
   costCommand,
+  dashboardCommand,
   listCommand,
   downloadCommand,
   launchCommand,

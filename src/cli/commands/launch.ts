@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Option } from "commander";
+import { LAUNCH_TAG } from "../../api/instance-list.js";
 import { toIso } from "../../base/clock.js";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
 import { attemptIdOf, idempotencyKey, newJobId } from "../../base/ids.js";
@@ -10,7 +11,6 @@ import { ProviderError, TAG } from "../../providers/provider.js";
 import { PROVIDERS, type ProviderKind, type Resources, resourcesSchema } from "../../spec/task-schema.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
-import { recordLaunchProvider } from "../launched-providers.js";
 import { table } from "../output.js";
 
 /**
@@ -20,8 +20,8 @@ import { table } from "../output.js";
  * to on-demand after a spot refusal is decided here, per member, with its own ClientToken.
  */
 const INTERRUPTION = ["checkpoint", "hibernate", "stop", "terminate"] as const;
-/** Tags of a direct launch (not a managed job): which array and which member. */
-export const LAUNCH_TAG = { array: "spotrun:job-array", origin: "spotrun:origin" } as const;
+
+export { LAUNCH_TAG };
 
 export interface LaunchEstimate {
   instance_type: string;
@@ -326,7 +326,6 @@ export const launchCommand: CommandSpec = {
         };
 
       const jobId = newJobId(Date.now());
-      recordLaunchProvider(ctx.home, f.provider);
       const attempt = attemptIdOf(jobId, 0);
       const members: MemberOutcome[] = [];
       // Each member is recorded as soon as it runs, so `terminate ID` finds its provider in the store.
