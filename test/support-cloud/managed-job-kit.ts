@@ -4,7 +4,7 @@ import { systemClock } from "../../src/base/clock.js";
 import type { Logger } from "../../src/base/logger.js";
 import { silentLogger } from "../../src/base/logger.js";
 import { Controller } from "../../src/core/controller.js";
-import type { LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
+import type { BareSshHost, LoopbackSshHost } from "../../src/providers/local/ssh-hosts/ssh-host.js";
 import type { Provider } from "../../src/providers/provider.js";
 import { ProviderCache } from "../../src/providers/registry.js";
 import type { ProviderKind } from "../../src/spec/task-schema.js";
@@ -91,3 +91,35 @@ export function agentEvents(text: string): { kind: string; source?: string; acti
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { kind: string; source?: string; action?: string });
 }
+
+/**
+ * An address on this machine that bare hosts reach through their default route, for the
+ * services a cloud gives its instances (an object store): the host end of a namespace's link
+ * made only to carry it, removed when the test process ends.
+ */
+export async function serviceAddress(id: string, index: number): Promise<{ address: string; close(): void }> {
+  const { createNamespace } = await import("../../src/providers/local/ssh-hosts/create-ssh-host.js");
+  const { defaultStateRoot, destroySync, untrackHost } = await import("../../src/providers/local/ssh-hosts/host-registry.js");
+  const stateRoot = defaultStateRoot();
+  const { rec, net } = await createNamespace(stateRoot, id, index);
+  return {
+    address: net.gateway,
+    close() {
+      untrackHost(rec.name);
+      destroySync(stateRoot, rec);
+    },
+  };
+}
+
+/** SSH to a bare host: root, whose home (/root) is inside the host's own root filesystem. */
+export async function bareTransport(host: BareSshHost, knownHostsPath: string): Promise<Transport> {
+  return connectSsh({
+    host: host.address,
+    port: host.port,
+    user: host.user,
+    privateKeyPath: host.clientKeyPath,
+    knownHostsPath,
+    home: host.home,
+  });
+}
+

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,8 +13,8 @@ import { Controller, storeId } from "../../../src/core/controller.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
 import { ImdsServer } from "../../../src/providers/local/imds-server.js";
-import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
-import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
+import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
+import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { type InstanceInfo, TAG } from "../../../src/providers/provider.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { resourcesSchema } from "../../../src/spec/task-schema.js";
@@ -22,20 +22,27 @@ import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { type JobRow, StateStore } from "../../../src/state/state-store.js";
 import type { Transport } from "../../../src/transport/transport.js";
 import { sub } from "../../servers/ec2/query-params.js";
-import { FixedProviders, fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import {
+  bareTransport,
+  FixedProviders,
+  fastController,
+  serviceAddress,
+  trainerJob,
+} from "../../support-cloud/managed-job-kit.js";
 import { type Ec2Fixture, priceTable, startEc2Fixture } from "./ec2-fixture.js";
 import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "./s3rver-fixture.js";
 
 /**
  * A managed spot job on AWS, end to end except for AWS itself: the real controller and
  * AwsProvider (real EC2Client) against the in-repo EC2 server, checkpoints in s3rver through the
- * real S3 client, and each "instance" a real sshd on 127.0.0.1 with its own IMDSv2 endpoint. The
- * test plays EC2: it posts a spot notice on the first instance's IMDS, lets the agent checkpoint
- * to S3, then reclaims the instance (state terminated, Server.SpotInstanceTermination, its
- * processes killed). The job must resume on a new spot instance from the generation in S3.
+ * real S3 client, and each "instance" a bare host — its own network namespace and minimal Debian
+ * root, no Node, no spotrun — with its own IMDSv2 endpoint. Each machine boots as EC2 would boot
+ * it: the user data the provider generated runs as root inside its root. The test plays EC2: it
+ * posts a spot notice on the first instance's IMDS, lets the agent checkpoint to S3, then reclaims
+ * the instance. The job must resume on a new spot instance from the generation in S3.
  */
 interface Machine {
-  host: LoopbackSshHost;
+  host: BareSshHost;
   imds?: ImdsServer;
   imdsUrl?: string;
 }
@@ -43,32 +50,12 @@ interface Machine {
 let root: string;
 let fx: Ec2Fixture;
 let s3: S3rverFixture;
+let svc: { address: string; close(): void };
 const machines: Machine[] = [];
 const machineOf = new Map<string, Machine>();
 
-/** Kill, by pid, every process working inside a machine's home: what a reclaim does to it. */
-function killMachine(m: Machine): number {
-  let killed = 0;
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${name}/cwd`);
-      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (cwd.startsWith(m.host.home) || cmd.includes(m.host.home)) {
-        process.kill(Number(name), "SIGKILL");
-        killed++;
-      }
-    } catch {}
-  }
-  return killed;
-}
-
-/** The AwsProvider with what a loopback machine needs: its sshd, its IMDS, S3 credentials the instance role would give. */
-class LoopbackAwsProvider extends AwsProvider {
-  /** These loopback machines do not run the boot script (its markers would be this machine's own /var/lib). */
-  override bootMarkers(): undefined {
-    return undefined;
-  }
+/** The AwsProvider with what a bare machine needs: its sshd, its IMDS, S3 credentials the instance role would give. */
+class BareAwsProvider extends AwsProvider {
   override agentEnv(info: InstanceInfo): Record<string, string> {
     const m = machineOf.get(info.id);
     assert.ok(m?.imdsUrl, `no IMDS for ${info.id}`);
@@ -94,10 +81,14 @@ class LoopbackAwsProvider extends AwsProvider {
           lifecycle: info.spot ? "spot" : "on-demand",
         },
       });
-      m.imdsUrl = `http://127.0.0.1:${await m.imds.listen()}`;
+      m.imdsUrl = `http://${m.host.gateway}:${await m.imds.listen(0, m.host.gateway)}`;
+      // What cloud-init does at boot: the instance's user data, as root, in its own root.
+      const userData = fx.server.world.instances.get(info.id)?.userData;
+      assert.ok(userData, `no user data for ${info.id}`);
+      const boot = await m.host.runAsRoot(Buffer.from(userData, "base64").toString("utf8"));
+      assert.equal(boot.code, 0);
     }
-    const host = m.host;
-    return loopbackTransport(host, join(root, "known_hosts"));
+    return bareTransport(m.host, join(root, "known_hosts"));
   }
 }
 
@@ -105,20 +96,23 @@ const log = () => (process.env.AWS_E2E_DEBUG ? createLogger({ level: "debug" }) 
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-aws-e2e-"));
+  svc = await serviceAddress(`aws-svc-${process.pid % 100000}`, 150);
   for (const k of [0, 1])
-    machines.push({ host: await createLoopbackSshHost({ id: `aws-e2e-${process.pid}-${k}`, home: join(root, `machine-${k}`) }) });
+    machines.push({
+      host: await createBareSshHost({ id: `aws-${process.pid % 100000}-${k}`, index: 151 + k, home: join(root, `machine-${k}`) }),
+    });
   fx = await startEc2Fixture();
   fx.server.setSpotPrices(priceTable(Date.now(), { "m7i.large": { "us-east-1a": 0.0302, "us-east-1b": 0.035 } }));
-  s3 = await startS3rver(["ckpt"]);
+  s3 = await startS3rver(["ckpt"], { address: svc.address });
 });
 
 after(async () => {
   for (const m of machines) {
-    killMachine(m);
     await m.imds?.close();
     await m.host.stop();
   }
   await s3?.close();
+  svc?.close();
   await fx?.close();
   if (process.env.AWS_E2E_KEEP) process.stderr.write(`kept ${root}\n`);
   else await rm(root, { recursive: true, force: true });
@@ -146,7 +140,7 @@ recovery: {max_restarts: 3}
 `,
   );
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
+  const provider = new BareAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
   const controller = fastController(store, provider, home, log());
   const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
   assert.ok(jobId);
@@ -174,7 +168,7 @@ recovery: {max_restarts: 3}
         if (phase === "running") {
           // Once the first instance has checkpointed past step 20, EC2 posts the two-minute notice.
           try {
-            const s = JSON.parse(readFileSync(join(m.host.home, "workdir", "checkpoints", "state.json"), "utf8")) as {
+            const s = JSON.parse(readFileSync(join(m.host.rootDir, "root", "workdir", "checkpoints", "state.json"), "utf8")) as {
               step: number;
             };
             if (s.step >= 20) {
@@ -188,7 +182,8 @@ recovery: {max_restarts: 3}
           // The agent answered the notice with a generation in S3: now EC2 takes the machine back.
           if ((await ckpt.verified()).length > generationsAtNotice) {
             fx.server.world.interrupt(id);
-            killMachine(m);
+            // The reclaim: the machine and everything on it goes.
+            await m.host.stop();
             phase = "reclaimed";
           }
         }
@@ -200,8 +195,15 @@ recovery: {max_restarts: 3}
     await provider.close();
   }
   const job = await store.job(jobId);
+  const boots = (await store.eventsOfKind(jobId, ["bootstrapped"])).map((e) => JSON.parse(e.data) as Record<string, unknown>);
   await store.close();
   assert.equal(phase, "reclaimed");
+  // Each machine started with nothing: the controller brought Node and its agent.
+  assert.equal(boots.length, 2);
+  for (const b of boots) {
+    assert.equal(b.node_source, "uploaded");
+    assert.equal(b.agent_uploaded, true);
+  }
   assert.equal(job?.state, "SUCCEEDED", job?.message ?? "");
   assert.equal(job?.preemptions, 1);
 
@@ -222,11 +224,14 @@ recovery: {max_restarts: 3}
   // The second machine started from the generation in S3, not from scratch, and finished.
   const second = machines[1];
   assert.ok(second);
-  const state = JSON.parse(readFileSync(join(second.host.home, "workdir", "checkpoints", "state.json"), "utf8")) as {
+  // The user data ran inside the machine's root: the spot configuration is where the guard reads it.
+  const spot = JSON.parse(readFileSync(join(second.host.rootDir, "etc", "spotrun", "spot.json"), "utf8")) as { job_id: string };
+  assert.equal(spot.job_id, jobId);
+  const state = JSON.parse(readFileSync(join(second.host.rootDir, "root", "workdir", "checkpoints", "state.json"), "utf8")) as {
     step: number;
   };
   assert.equal(state.step, 80);
-  const starts = await findText(second.host.home, /^start at step \d+/);
+  const starts = await findText(join(second.host.rootDir, "root"), /^start at step \d+/);
   assert.ok(starts.length > 0, "the trainer's output is in the agent's log");
   assert.ok(
     starts.every((l) => !/^start at step 0 /.test(l)),
@@ -242,7 +247,7 @@ recovery: {max_restarts: 3}
 test("the reaper finds this store's orphan on AWS by tag and terminates it; another store's instance is left alone", async () => {
   const home = join(root, "home-reaper");
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
+  const provider = new BareAwsProvider({ home, logger: silentLogger, spotrunVersion: "0.1.0" });
   const controller = new Controller({ store, providers: new FixedProviders(provider), home, clock: systemClock, logger: log() });
   try {
     const launch = async (token: string, managed: string) => {

@@ -32,19 +32,22 @@ export interface S3rverFixture {
   close(): Promise<void>;
 }
 
-export async function startS3rver(buckets: string[], opts: { directory?: string } = {}): Promise<S3rverFixture> {
+export async function startS3rver(
+  buckets: string[],
+  opts: { directory?: string; address?: string } = {},
+): Promise<S3rverFixture> {
   const require = createRequire(import.meta.url);
   const S3rver = require("s3rver") as S3rverCtor;
   const directory = opts.directory ?? (await mkdtemp(join(tmpdir(), "spotrun-s3rver-")));
   const server = new S3rver({
-    address: "127.0.0.1",
+    address: opts.address ?? "127.0.0.1",
     port: 0,
     silent: true,
     directory,
     configureBuckets: buckets.map((name) => ({ name })),
   });
   const addr = await server.run();
-  const endpoint = `http://127.0.0.1:${addr.port}`;
+  const endpoint = `http://${opts.address ?? "127.0.0.1"}:${addr.port}`;
   const clients: S3Client[] = [];
   return {
     endpoint,

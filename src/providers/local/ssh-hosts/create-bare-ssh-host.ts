@@ -27,6 +27,9 @@ export async function createBareSshHost(
   const stateRoot = defaultStateRoot();
   const { ns, rec, net, veth } = await createNamespace(stateRoot, opts.id, opts.index ?? 1);
   try {
+    // As on a cloud, the instance has a default route: through its gateway it reaches this
+    // machine's addresses (the metadata server, a test's object store), and nothing beyond.
+    await runTool("ip", ["-n", ns, "route", "add", "default", "via", net.gateway]);
     const upper = join(opts.home, "upper");
     const work = join(opts.home, "overlay-work");
     const merged = join(opts.home, "root");
