@@ -122,4 +122,3 @@ export async function bareTransport(host: BareSshHost, knownHostsPath: string): 
     home: host.home,
   });
 }
-
