@@ -20,6 +20,7 @@ import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Random } from "../../base/random.js";
 import type { Resources } from "../../spec/task-schema.js";
+import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
@@ -505,6 +506,7 @@ export class AwsProvider implements Provider {
 
   async terminate(ids: InstanceId[]): Promise<void> {
     for (const [region, group] of await this.byRegion(ids)) await this.terminateIn(this.client(region), group);
+    await dropHostPins(join(this.opts.home, "ssh"), ids);
   }
 
   private async terminateIn(ec2: EC2Client, ids: InstanceId[]): Promise<void> {
@@ -549,7 +551,7 @@ export class AwsProvider implements Provider {
       port,
       user,
       ...(privateKeyPath ? { privateKeyPath } : {}),
-      knownHostsPath: join(this.opts.home, "ssh", "known_hosts"),
+      knownHostsPath: hostPinPath(join(this.opts.home, "ssh"), instance.id),
       label: `ssh:${user}@${host}:${port} (${instance.id})`,
     };
   }

@@ -5,6 +5,7 @@ import { parseDuration } from "../../base/duration.js";
 import type { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Resources } from "../../spec/task-schema.js";
+import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import {
@@ -300,6 +301,11 @@ export class GcpProvider implements Provider {
     // A slice goes as a whole, whichever of its workers were named.
     const slices = new Map(tpus.map((r) => [`${r.zone}/${r.queuedResource}`, r]));
     for (const r of slices.values()) await (await this.tpu()).deleteSlice(r.zone, r.queuedResource);
+    await dropHostPins(
+      join(this.opts.home, "gcp"),
+      ids,
+      [...slices.values()].map((r) => `tpu/${r.zone}/${r.queuedResource}/`),
+    );
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
@@ -315,7 +321,7 @@ export class GcpProvider implements Provider {
       port: 22,
       user: this.sshUser(),
       privateKeyPath: this.privateKeyPath(),
-      knownHostsPath: join(this.opts.home, "gcp", "known_hosts"),
+      knownHostsPath: hostPinPath(join(this.opts.home, "gcp"), instance.id),
       label: `ssh:${this.sshUser()}@${instance.address} (${instance.id})`,
     };
   }

@@ -6,6 +6,7 @@ import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Resources } from "../../spec/task-schema.js";
+import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import {
@@ -277,6 +278,7 @@ export class VastProvider implements Provider {
       }
       this.vanished(Number(id));
     }
+    await dropHostPins(join(this.home, "ssh"), ids);
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
@@ -299,7 +301,7 @@ export class VastProvider implements Provider {
       port: ep.port,
       user: "root",
       privateKeyPath: this.sshKey().path,
-      knownHostsPath: join(this.home, "ssh", "known_hosts"),
+      knownHostsPath: hostPinPath(join(this.home, "ssh"), instance.id),
       label: `vast:${instance.id}@${ep.host}:${ep.port}`,
     };
   }

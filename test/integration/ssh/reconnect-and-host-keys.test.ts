@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { SpotrunError } from "../../../src/base/errors.js";
 import { connectSsh } from "../../../src/transport/ssh/connect.js";
+import { dropHostPins, hostPinPath } from "../../../src/transport/ssh/host-pins.js";
 import { HOST_KEY_CHANGED } from "../../../src/transport/ssh/pin-host-key.js";
 import { SSH_DISCONNECTED } from "../../../src/transport/ssh/remote-exec.js";
 import { rsyncSshCommand } from "../../../src/transport/ssh/rsync-command.js";
@@ -117,5 +118,32 @@ describe("SSH connections that drop, and hosts whose key changes", () => {
       execFile(words[0]!, [...words.slice(1), `root@${h.address}`, "true"], (err) => resolve(err ? Number(err.code) : 0));
     });
     assert.equal(code, 255);
+  });
+});
+
+describe("host keys are pinned per instance, not per address", () => {
+  let cluster: SshCluster;
+  before(async () => {
+    cluster = await startSshCluster({ n: 1, name: "repin", firstIndex: 44 });
+  });
+  after(async () => {
+    await cluster?.stop();
+  });
+
+  it("a new instance at a recycled address connects; the old instance's pin still refuses the new key, and is dropped", async () => {
+    const dir = join(cluster.knownHostsPath, "..", "pins");
+    const as = (instance: string) => ({ ...cluster.target(0), knownHostsPath: hostPinPath(dir, instance) });
+    const clock = new ScaledClock(40);
+    const a = await connectSsh(as("i-0aaa"), { clock, keepaliveMs: KEEPALIVE_MS });
+    assert.equal((await a.exec("echo a")).stdout, "a\n");
+    await a.close();
+    await cluster.hosts[0]!.rotateHostKey();
+    const b = await connectSsh(as("vm/europe-north1-b/x"), { clock, keepaliveMs: KEEPALIVE_MS });
+    assert.equal((await b.exec("echo b")).stdout, "b\n");
+    await b.close();
+    await assert.rejects(connectSsh(as("i-0aaa"), { clock, keepaliveMs: KEEPALIVE_MS }), { code: HOST_KEY_CHANGED });
+    await dropHostPins(dir, ["i-0aaa"]);
+    await assert.rejects(readFile(hostPinPath(dir, "i-0aaa")), { code: "ENOENT" });
+    assert.match(await readFile(hostPinPath(dir, "vm/europe-north1-b/x"), "utf8"), /ssh-/);
   });
 });
