@@ -97,8 +97,13 @@ checkpoint: {dir: checkpoints}
       `seen between the two preemptions: ${trail}`,
     );
     assert.ok(
-      seen.some((s) => ["RECOVERING", "PROVISIONING", "SETTING_UP"].includes(s.state) && s.preemptions !== "0"),
-      `seen recovering: ${trail}`,
+      seen.some((s) => ["PENDING", "PROVISIONING", "SETTING_UP", "RECOVERING"].includes(s.state)),
+      `seen on its way to running (or back to it after a preemption): ${trail}`,
+    );
+    assert.deepEqual(
+      [...new Set(seen.map((s) => s.preemptions))],
+      ["0", "1", "2"],
+      `the preemption count moved on the open page: ${trail}`,
     );
     assert.equal(seen.at(-1)?.preemptions, "2");
 
@@ -145,6 +150,23 @@ checkpoint: {dir: checkpoints}
     await page.getByRole("link", { name: "Cost" }).click();
     await page.locator("[data-testid=cost-chart] polyline").first().waitFor({ timeout: 10_000 });
     assert.equal(await page.locator("[data-testid=total-cost]").textContent(), `$${cost.total.cost_usd.toFixed(4)}`);
+
+    // The jobs page's filters, as its API answers them.
+    const jobsWhere = async (q: string) =>
+      (
+        (await (await fetch(new URL(`/api/jobs?${q}`, base), { headers: { authorization: `Bearer ${token}` } })).json()) as {
+          jobs: unknown[];
+        }
+      ).jobs.length;
+    assert.deepEqual(
+      [
+        await jobsWhere("state=SUCCEEDED"),
+        await jobsWhere("state=FAILED"),
+        await jobsWhere("name=watch"),
+        await jobsWhere("array=arr-none"),
+      ],
+      [1, 0, 1, 0],
+    );
 
     // The dashboard's /metrics, for a scraper with the token.
     const metrics = await (await fetch(new URL("/metrics", base), { headers: { authorization: `Bearer ${token}` } })).text();

