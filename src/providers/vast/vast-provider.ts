@@ -90,9 +90,15 @@ export interface VastProviderOptions {
   logger: Logger;
   client?: VastClient;
   clock?: Clock;
-  /** npm version of spotrun the container installs on start (default: this one's). */
+  /** Kept for callers of older versions; nothing is installed from npm any more. */
   spotrunVersion?: string;
   npmRegistry?: string;
+  /**
+   * Credentials the agent needs for an s3:// or gs:// checkpoint store: a Vast machine has no
+   * instance identity, so the controller hands these over (and nothing else). Default: the
+   * variables named in `SPOTRUN_VAST_STORE_ENV` (comma-separated), read from this environment.
+   */
+  storeEnv?: Record<string, string>;
   /**
    * An instance still not running this long after it was rented is reported as interrupted
    * ("never_started"), so the controller replaces it, and its machine is avoided for
@@ -115,6 +121,7 @@ export class VastProvider implements Provider {
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly onstart: string;
+  private readonly storeEnv: Record<string, string>;
   private client: VastClient | undefined;
   /** When an interruption was first seen, so repeated describes report the same time. */
   private readonly interruptedSince = new Map<number, number>();
@@ -133,6 +140,7 @@ export class VastProvider implements Provider {
     this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
     this.avoidMachineMs = opts.avoidMachineMs ?? 1_800_000;
     this.onstart = onstartScript();
+    this.storeEnv = opts.storeEnv ?? namedEnv(process.env.SPOTRUN_VAST_STORE_ENV);
   }
 
   private async api(): Promise<VastClient> {
@@ -327,8 +335,9 @@ export class VastProvider implements Provider {
     }
   }
 
+  /** Only the store credentials named for hand-over (see `storeEnv`): never the controller's whole environment. */
   agentEnv(_instance: InstanceInfo): Record<string, string> {
-    return {};
+    return { ...this.storeEnv };
   }
 
   /** Poll one instance until it runs (see wait-for-running.ts); throws InstanceStartError. */
@@ -459,4 +468,14 @@ export class VastProvider implements Provider {
     this.lastSeen.set(id, info);
     return info;
   }
+}
+
+/** `A,B` → {A: $A, B: $B} for the names set here; a name that is unset is left out. */
+function namedEnv(names: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of (names ?? "").split(",").map((n) => n.trim())) {
+    const v = name ? process.env[name] : undefined;
+    if (v !== undefined) out[name] = v;
+  }
+  return out;
 }

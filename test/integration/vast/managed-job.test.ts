@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,70 +7,55 @@ import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { submitJob } from "../../../src/core/submit.js";
-import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
-import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
-import type { InstanceInfo } from "../../../src/providers/provider.js";
+import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
+import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { VastClient } from "../../../src/providers/vast/client.js";
 import { VastProvider } from "../../../src/providers/vast/vast-provider.js";
 import type { CreateInstanceBody } from "../../../src/providers/vast/wire.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
-import type { Transport } from "../../../src/transport/transport.js";
 import { VastServer } from "../../servers/vast/vast-server.js";
-import { fastController, loopbackTransport, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import { fastController, serviceAddress, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "../aws/s3rver-fixture.js";
 import { API_KEY, OFFERS } from "./fixtures.js";
 
 /**
  * A managed job on Vast, end to end except for Vast itself: the real controller, the real
- * VastProvider and client against the in-repo Vast server, and each rented "machine" a real sshd
- * on 127.0.0.1 with a home of its own. Being outbid stops the container (its processes die),
- * exactly what Vast does; the job must notice from the API alone, destroy the instance, rent
- * another offer and resume from its newest checkpoint.
+ * VastProvider and client against the in-repo Vast server, and each rented "machine" a bare host
+ * (its own namespace and minimal Debian root, no Node, no spotrun). The machine authorizes the key
+ * spotrun attaches through the API and runs the container's onstart script, as Vast does, and the
+ * provider reaches it by the address the API reports. Checkpoints go to s3rver with the scoped
+ * credentials the controller hands over (Vast machines have no instance identity). Being outbid
+ * stops the container; the job must notice from the API alone, destroy the instance, rent another
+ * offer and resume from its newest checkpoint.
  */
 
 let root: string;
-let hosts: LoopbackSshHost[] = [];
-const hostOf = new Map<number, LoopbackSshHost>();
+let hosts: BareSshHost[] = [];
+const hostOf = new Map<number, BareSshHost>();
 let server: VastServer;
+let s3: S3rverFixture;
+let svc: { address: string; close(): void };
 
-/**
- * Kill, by pid, every process whose working directory is inside a host's home: what stopping its
- * container does. Only the working directory counts: an SSH session's shell that is still in its
- * login scripts (cwd /root) is never touched, because killing one mid-way can leave a stale lock
- * behind (pyenv's rehash lock) that stalls every later SSH login on this machine.
- */
-function stopContainer(host: LoopbackSshHost): number {
-  let killed = 0;
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cwd = readlinkSync(`/proc/${name}/cwd`);
-      if (cwd === host.home || cwd.startsWith(`${host.home}/`)) {
-        process.kill(Number(name), "SIGKILL");
-        killed++;
-      }
-    } catch {}
-  }
-  return killed;
-}
-
-/** The VastProvider with one difference: its "containers" share this machine, so each gets the home its sshd serves and this machine's spotrun. */
-class LoopbackVastProvider extends VastProvider {
-  override async transport(info: InstanceInfo): Promise<Transport> {
-    const host = hostOf.get(Number(info.id));
-    assert.ok(host, `no host for ${info.id}`);
-    assert.equal(info.address, `${host.address}:${host.port}`, "the address came from the API's ssh fields");
-    return loopbackTransport(host, join(root, "known_hosts"));
-  }
-}
+/** The credentials a scoped checkpoint-bucket key would give, handed to the agent and nothing else. */
+const storeEnv = () => ({
+  AWS_ENDPOINT_URL_S3: s3.endpoint,
+  AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+  AWS_REGION: "us-east-1",
+});
 
 const log = () => (process.env.VAST_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vast-e2e-"));
+  svc = await serviceAddress(`vast-svc-${process.pid % 100000}`, 170);
+  s3 = await startS3rver(["ckpt"], { address: svc.address });
   for (const k of [0, 1, 2, 3, 4, 5])
-    hosts.push(await createLoopbackSshHost({ id: `vast-e2e-${process.pid}-${k}`, home: join(root, `machine-${k}`) }));
+    hosts.push(
+      await createBareSshHost({ id: `vast-${process.pid % 100000}-${k}`, index: 171 + k, home: join(root, `machine-${k}`) }),
+    );
   let next = 0;
   server = new VastServer({
     apiKey: API_KEY,
@@ -82,9 +67,21 @@ before(async () => {
       hostOf.set(id, host);
       return { host: host.address, port: host.port };
     },
-    onDestroy: (id) => {
+    // What Vast does with an attached key and the create body's onstart: the container's root authorizes the one and runs the other.
+    onAttachSsh: async (id, key) => {
       const host = hostOf.get(id);
-      if (host) stopContainer(host);
+      assert.ok(host, `no machine for ${id}`);
+      await host.runAsRoot(`printf '%s\\n' "$KEY" >> /etc/ssh/spotrun_authorized_keys`, { KEY: key });
+      const label = server.instances.get(id)?.inst.label;
+      const onstart = server
+        .requestsTo("PUT", "/asks/")
+        .map((r) => r.body as CreateInstanceBody)
+        .find((b) => b.label === label)?.onstart;
+      assert.ok(onstart, `no onstart for ${id}`);
+      assert.equal((await host.runAsRoot(onstart)).code, 0);
+    },
+    onDestroy: (id) => {
+      void hostOf.get(id)?.stop();
     },
   });
   await server.start();
@@ -92,11 +89,10 @@ before(async () => {
 
 after(async () => {
   await server?.stop();
-  for (const h of hosts) {
-    stopContainer(h);
-    await h.stop();
-  }
+  for (const h of hosts) await h.stop();
   hosts = [];
+  await s3?.close();
+  svc?.close();
   if (process.env.VAST_E2E_KEEP) process.stderr.write(`kept ${root}\n`);
   else await rm(root, { recursive: true, force: true });
 });
@@ -120,13 +116,14 @@ async function runJob(
   const { home, taskPath } = await trainerJob(
     root,
     name,
-    `checkpoint: {dir: checkpoints, store: "file://${join(root, `store-${name}`)}"}\n${resourcesAndMore}`,
+    `checkpoint: {dir: checkpoints, store: "s3://ckpt/${name}"}\n${resourcesAndMore}`,
     { home: `home-${name}`, work: `work-${name}` },
   );
   const before = new Set(hostOf.keys());
   const createsBefore = server.requestsTo("PUT", "/asks/").length;
   const store = new StateStore(await openSqlite(home));
-  const provider = new LoopbackVastProvider({
+  const provider = new VastProvider({
+    storeEnv: storeEnv(),
     home,
     logger: log(),
     client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
@@ -169,7 +166,9 @@ const destroyedIds = () => new Set(server.requestsTo("DELETE", "/instances/").ma
 const checkpointStep = (id: number): number => {
   const host = hostOf.get(id);
   assert.ok(host);
-  return (JSON.parse(readFileSync(join(host.home, "workdir", "checkpoints", "state.json"), "utf8")) as { step: number }).step;
+  return (
+    JSON.parse(readFileSync(join(host.rootDir, "root", "workdir", "checkpoints", "state.json"), "utf8")) as { step: number }
+  ).step;
 };
 
 test("outbid mid-run: detected from the API, instance destroyed, resumed from its checkpoint on a new offer, everything torn down", async () => {
@@ -193,8 +192,8 @@ recovery: {max_restarts: 3}
         }
         outbidId = first.inst.id;
         server.outbid(outbidId, 0.45);
-        const host = hostOf.get(outbidId);
-        assert.ok(host && stopContainer(host) > 0, "the outbid container had processes to stop");
+        // Vast stops the outbid container: everything on it goes.
+        void hostOf.get(outbidId)?.stop();
       },
     },
   );
@@ -214,7 +213,12 @@ recovery: {max_restarts: 3}
   // The second machine resumed from the checkpoint, not from scratch, and finished.
   const second = run.instances.find((id) => id !== outbidId) as number;
   assert.equal(checkpointStep(second), 80);
-  const log = readFileSync(join(hostOf.get(second)?.home ?? "", ".spotrun", "run.log"), "utf8");
+  const log = readFileSync(join(hostOf.get(second)?.rootDir ?? "", "root", ".spotrun", "run.log"), "utf8");
+  // The container ran its onstart, which installs nothing; the agent came over SSH.
+  assert.match(
+    readFileSync(join(hostOf.get(second)?.rootDir ?? "", "var", "log", "spotrun-onstart.log"), "utf8"),
+    /nothing to install/,
+  );
   assert.match(log, /start at step [1-9]\d* \(restart=true/, log.slice(0, 300));
 });
 

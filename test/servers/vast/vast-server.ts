@@ -45,6 +45,8 @@ export interface VastServerOptions {
   now?: () => number;
   /** Called when an instance is destroyed, e.g. to stop the SSH host that played it. */
   onDestroy?: (id: number) => void;
+  /** Called when a key is attached, before the reply: the machine that plays the instance authorizes it. */
+  onAttachSsh?: (id: number, key: string) => Promise<void>;
 }
 
 const CONTROL_KEYS = new Set(["order", "type", "limit", "allocated_storage", "disable_bundling"]);
@@ -174,8 +176,10 @@ export class VastServer {
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/reboot\/(\d+)\/$/))) out = this.reboot(Number(hit[1]));
     else if (req.method === "PUT" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.update(Number(hit[1]), body);
     else if (req.method === "DELETE" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.destroy(Number(hit[1]));
-    else if (req.method === "POST" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/ssh\/$/)))
+    else if (req.method === "POST" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/ssh\/$/))) {
       out = this.attachSsh(Number(hit[1]), body);
+      if (out[0] === 200) await this.opts.onAttachSsh?.(Number(hit[1]), String((body as { ssh_key: string }).ssh_key).trim());
+    }
     else if (req.method === "GET" && path === "/api/v0/users/current/")
       out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
     else out = [404, { success: false, error: "not_found", msg: `no route ${req.method} ${path}` }];
