@@ -179,8 +179,7 @@ export class VastServer {
     else if (req.method === "POST" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/ssh\/$/))) {
       out = this.attachSsh(Number(hit[1]), body);
       if (out[0] === 200) await this.opts.onAttachSsh?.(Number(hit[1]), String((body as { ssh_key: string }).ssh_key).trim());
-    }
-    else if (req.method === "GET" && path === "/api/v0/users/current/")
+    } else if (req.method === "GET" && path === "/api/v0/users/current/")
       out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
     else out = [404, { success: false, error: "not_found", msg: `no route ${req.method} ${path}` }];
     if (out[0] >= 400 && this.echoAuthInErrors && isObj(out[1])) out[1].msg = `${String(out[1].msg)} (request header: ${authz})`;
