@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { chromium } from "playwright-core";
 import { metricSum, promtoolProblems } from "../support-cli/exposition.js";
-import { lastJson, sandbox, spawnSpotrun, spotrun, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
+import { jobEvents, lastJson, sandbox, spawnSpotrun, spotrun, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -116,7 +116,9 @@ checkpoint: {dir: checkpoints}
       "true",
       "false",
     ]);
-    assert.equal(await page.locator("[data-testid=notice]").count(), 2);
+    // A notice shows on its attempt when the agent's report of it reached the store before the reclaim.
+    assert.equal(await page.locator("[data-testid=notice]").count(), (await jobEvents(box.home, job.id, ["notice"])).length);
+    assert.ok((await page.locator("[data-testid=notice]").count()) >= 1);
     assert.equal(await page.locator("[data-testid=recovery]").count(), 2);
     assert.match((await page.locator("[data-testid=checkpoints]").first().textContent()) ?? "", /\d+ B \(/);
     assert.equal(await page.locator("[data-testid=job-preemptions]").textContent(), "2");
