@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { type Clock, systemClock } from "../base/clock.js";
-import { notFound } from "../base/errors.js";
+import { notFound, SpotrunError } from "../base/errors.js";
 import { type Logger, silentLogger } from "../base/logger.js";
 import { Controller, type ControllerOptions } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
@@ -9,7 +9,7 @@ import { jobLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { ProviderCache } from "../providers/registry.js";
-import { type Defaults, type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
+import { type Defaults, flagFor, type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
 import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { controllerAlive, ensureController } from "./background-controller.js";
@@ -62,6 +62,13 @@ export async function openSpotrun(opts: OpenOptions = {}): Promise<Spotrun> {
   return new Spotrun(home, stateUrl || undefined, store, opts.logger ?? silentLogger, opts.clock ?? systemClock);
 }
 
+/** A provider's complaint about a field, said of the flag that set it or of the file (or object) and field. */
+function placeFieldError(e: unknown, loaded: LoadedTask): unknown {
+  if (!(e instanceof SpotrunError) || !e.field) return e;
+  const flag = flagFor(e.field, loaded.flags ?? {});
+  return e.within(flag ?? (loaded.source ? `${loaded.source}: ${e.field}` : e.field));
+}
+
 /** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
 export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
   return typeof task === "string"
@@ -100,7 +107,11 @@ export class Spotrun implements Services {
 
   /** Submit a task already loaded with `loadTask`. */
   async submitLoaded(loaded: LoadedTask): Promise<JobView[]> {
-    (await this.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
+    try {
+      (await this.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
+    } catch (e) {
+      throw placeFieldError(e, loaded);
+    }
     const ids = await submitJob(this.store, loaded, this.home, this.clock);
     return Promise.all(ids.map((id) => this.job(id)));
   }

@@ -32,16 +32,32 @@ export class SpotrunError extends Error {
   readonly code: string | undefined;
   /** The same request may succeed later (throttling, an outage). */
   readonly retryable: boolean;
-  constructor(kind: ErrorKind, what: string, opts: { fix?: string; code?: string; cause?: unknown; retryable?: boolean } = {}) {
+  /** The task field at fault (`resources.instance_type`), for a caller that knows which file or flag set it. */
+  readonly field: string | undefined;
+  constructor(
+    kind: ErrorKind,
+    what: string,
+    opts: { fix?: string; code?: string; cause?: unknown; retryable?: boolean; field?: string } = {},
+  ) {
     super(what, { cause: opts.cause });
     this.name = "SpotrunError";
     this.kind = kind;
     this.fix = opts.fix;
     this.code = opts.code;
     this.retryable = opts.retryable ?? false;
+    this.field = opts.field;
   }
   get exitCode(): ExitCode {
     return exitFor[this.kind];
+  }
+  /** The same error, its message prefixed with where it happened (`task.yaml: resources.instance_type`). */
+  within(where: string): SpotrunError {
+    return new SpotrunError(this.kind, `${where}: ${this.message}`, {
+      ...(this.fix !== undefined ? { fix: this.fix } : {}),
+      ...(this.code !== undefined ? { code: this.code } : {}),
+      cause: this.cause,
+      retryable: this.retryable,
+    });
   }
   /** The one line the CLI prints: `what — fix`. */
   oneLine(): string {

@@ -1,10 +1,9 @@
-import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../base/duration.js";
-import { SpotrunError, usageError } from "../base/errors.js";
+import { usageError } from "../base/errors.js";
 import { describeZodError } from "../spec/load-task.js";
+import { readSettingsFile, readYaml } from "../spec/read-yaml.js";
 import { resourcesSchema } from "../spec/task-schema.js";
 import { parseSize } from "./size.js";
 
@@ -86,13 +85,7 @@ export interface LoadedSession {
 }
 
 export function parseSessionText(text: string, name: string): SessionFile {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0];
-    const where = e?.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : "";
-    throw usageError(`${name}${where}: invalid YAML: ${e?.message.split("\n")[0]}`, "fix the YAML syntax");
-  }
-  const raw = doc.toJS() ?? {};
+  const raw = readYaml(text, name, "session file") ?? {};
   if (typeof raw !== "object" || Array.isArray(raw))
     throw usageError(`${name}: a session file must be a YAML mapping`, "see examples/sessions/session.yaml");
   const parsed = sessionFileSchema.safeParse(raw, { reportInput: true });
@@ -103,14 +96,6 @@ export function parseSessionText(text: string, name: string): SessionFile {
 
 export async function loadSessionFile(path: string): Promise<LoadedSession> {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new SpotrunError("not_found", `cannot read session file ${path}`, {
-      fix: "check the path",
-      code: (e as NodeJS.ErrnoException).code,
-    });
-  }
+  const text = await readSettingsFile(path, "session file");
   return { session: parseSessionText(text, path), file, baseDir: dirname(file) };
 }

@@ -1,8 +1,7 @@
-import { readFile } from "node:fs/promises";
 import { dirname, isAbsolute, resolve } from "node:path";
-import { parseDocument } from "yaml";
 import type { ZodError } from "zod";
-import { SpotrunError, usageError } from "../base/errors.js";
+import { usageError } from "../base/errors.js";
+import { quoteField, readSettingsFile, readYaml } from "./read-yaml.js";
 import { type Task, taskSchema } from "./task-schema.js";
 
 /** A task as loaded: the validated spec plus where it came from, so relative paths resolve. */
@@ -10,34 +9,83 @@ export interface LoadedTask {
   task: Task;
   file: string | undefined;
   baseDir: string;
+  /** What errors about it name: the path as given, or the name of a task object. */
+  source?: string;
+  /** Fields a flag set (`resources.instance_type` → `--instance-type`): errors about them name the flag. */
+  flags?: Record<string, string>;
 }
 
-/** The first zod issue as `file: field: what is wrong (allowed: …)`. */
+/** The first zod issue as `file: field: what is wrong (allowed: …)`, on one line whatever the names hold. */
 export function describeZodError(err: ZodError, file: string): string {
+  const { field, what } = describeIssue(err);
+  return `${file}: ${field}: ${what}`;
+}
+
+/** The first zod issue's field (dotted, names quoted when they are not words) and what is wrong with it. */
+export function describeIssue(err: ZodError): { field: string; what: string } {
   const issue = err.issues[0];
-  if (!issue) return `${file}: invalid task`;
-  const field = issue.path.length ? issue.path.join(".") : "(top level)";
-  let msg = issue.message;
+  if (!issue) return { field: "(top level)", what: "invalid" };
+  const field = issue.path.length
+    ? issue.path.map((p) => (typeof p === "number" ? String(p) : quoteField(String(p)))).join(".")
+    : "(top level)";
+  let what = issue.message;
   if (issue.code === "invalid_value")
-    msg = `got ${JSON.stringify(issue.input)}, allowed: ${issue.values.map(String).join(" | ")}`;
-  else if (issue.code === "unrecognized_keys") msg = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.join(", ")}`;
+    what = `got ${describeValue(issue.input)}, allowed: ${issue.values.map(String).join(" | ")}`;
+  else if (issue.code === "unrecognized_keys")
+    what = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map(quoteField).join(", ")}`;
   else if (issue.code === "invalid_type" && issue.input !== undefined)
-    msg = `expected ${issue.expected}, got ${Array.isArray(issue.input) ? "array" : typeof issue.input} ${JSON.stringify(issue.input)}`;
-  return `${file}: ${field}: ${msg}`;
+    what = `expected ${issue.expected}, got ${describeValue(issue.input, true)}`;
+  else if (issue.code === "invalid_key") what = issue.issues[0]?.message ?? "not a valid key";
+  return { field, what };
 }
 
-export function parseTask(raw: unknown, file: string): Task {
+/** A value in an error: short, one line, and saying what it is (`string "maybe"`, `null`, `a mapping`). */
+export function describeValue(v: unknown, withType = false): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  const text = typeof v === "string" ? JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v) : String(v);
+  return withType ? `${typeof v} ${text}` : text;
+}
+
+export function parseTask(raw: unknown, file: string, flags: Record<string, string> = {}): Task {
   const parsed = taskSchema.safeParse(raw ?? {}, { reportInput: true });
-  if (!parsed.success) throw usageError(describeZodError(parsed.error, file), "fix the task file (see `spotrun run --help`)");
-  return parsed.data;
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const flag = issue ? flagFor(issue.path.map(String).join("."), flags) : undefined;
+  if (flag) {
+    // The field is the flag's: say what is wrong with the flag, not with the file.
+    throw usageError(`${flag}: ${describeIssue(parsed.error).what}`, `fix ${flag} (see \`spotrun run --help\`)`);
+  }
+  throw usageError(describeZodError(parsed.error, file), "fix the task file (see `spotrun run --help`)");
 }
 
-/** Dotted overrides from CLI flags (`resources.spot=false`) applied to the raw document before validation. */
+/** The flag that set this field or a field it lies in. */
+export function flagFor(field: string, flags: Record<string, string>): string | undefined {
+  for (const [path, flag] of Object.entries(flags)) if (field === path || field.startsWith(`${path}.`)) return flag;
+  return undefined;
+}
+
+/** A value a flag gave: errors about its field then name the flag, not the file. */
+export class FlagValue {
+  constructor(
+    readonly flag: string,
+    readonly value: unknown,
+  ) {}
+}
+
+/**
+ * Dotted overrides from CLI flags (`resources.spot` → false) applied to the raw document before
+ * validation; a value may be a `FlagValue` naming the flag it came from.
+ */
 export type Overrides = Record<string, unknown>;
 
-function applyOverrides(doc: Record<string, unknown>, overrides: Overrides): Record<string, unknown> {
-  for (const [path, value] of Object.entries(overrides)) {
+function applyOverrides(doc: Record<string, unknown>, overrides: Overrides): Record<string, string> {
+  const flags: Record<string, string> = {};
+  for (const [path, given] of Object.entries(overrides)) {
+    const value = given instanceof FlagValue ? given.value : given;
     if (value === undefined) continue;
+    if (given instanceof FlagValue) flags[path] = given.flag;
     const keys = path.split(".");
     let cur: Record<string, unknown> = doc;
     for (const k of keys.slice(0, -1)) {
@@ -47,7 +95,7 @@ function applyOverrides(doc: Record<string, unknown>, overrides: Overrides): Rec
     }
     cur[keys[keys.length - 1] as string] = value;
   }
-  return doc;
+  return flags;
 }
 
 /** Fills what the task leaves out (the user config's defaults); applied after the flags' overrides. */
@@ -55,16 +103,13 @@ export type Defaults = (raw: Record<string, unknown>) => Record<string, unknown>
 
 export async function loadTaskFile(path: string, overrides: Overrides = {}, defaults?: Defaults): Promise<LoadedTask> {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (e) {
-    throw new SpotrunError("not_found", `cannot read task file ${path}`, {
-      fix: "check the path",
-      code: (e as NodeJS.ErrnoException).code,
-    });
-  }
-  return withPaths(parseTaskText(text, path, overrides, defaults), file, dirname(file));
+  const text = await readSettingsFile(path, "task file");
+  const raw = readYaml(text, path, "task file") ?? {};
+  if (typeof raw !== "object" || Array.isArray(raw))
+    throw usageError(`${path}: a task file must be a YAML mapping`, "see examples/quickstart/task.yaml");
+  const flags = applyOverrides(raw as Record<string, unknown>, overrides);
+  const doc = defaults ? defaults(raw as Record<string, unknown>) : raw;
+  return withPaths({ task: parseTask(doc, path, flags), file, baseDir: dirname(file), source: path, flags });
 }
 
 /**
@@ -78,27 +123,23 @@ export function loadTaskObject(
   const name = opts.name ?? "task";
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw usageError(`${name}: a task must be an object with at least \`run\``, "see examples/quickstart/task.yaml");
-  const doc = applyOverrides(structuredClone(raw) as Record<string, unknown>, opts.overrides ?? {});
-  return withPaths(parseTask(opts.defaults ? opts.defaults(doc) : doc, name), undefined, resolve(opts.baseDir));
+  const doc = structuredClone(raw) as Record<string, unknown>;
+  const flags = applyOverrides(doc, opts.overrides ?? {});
+  const task = parseTask(opts.defaults ? opts.defaults(doc) : doc, name, flags);
+  return withPaths({ task, file: undefined, baseDir: resolve(opts.baseDir), source: name, flags });
 }
 
-function withPaths(task: Task, file: string | undefined, baseDir: string): LoadedTask {
+function withPaths(loaded: LoadedTask): LoadedTask {
   // The trace is read by the controller and by instance hosts, from other directories than ours.
-  const market = task.resources.market;
-  if (market?.trace && !isAbsolute(market.trace)) market.trace = resolve(baseDir, market.trace);
-  return { task, file, baseDir };
+  const market = loaded.task.resources.market;
+  if (market?.trace && !isAbsolute(market.trace)) market.trace = resolve(loaded.baseDir, market.trace);
+  return loaded;
 }
 
 export function parseTaskText(text: string, name: string, overrides: Overrides = {}, defaults?: Defaults): Task {
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    const e = doc.errors[0];
-    const where = e?.linePos?.[0] ? `:${e.linePos[0].line}:${e.linePos[0].col}` : "";
-    throw usageError(`${name}${where}: invalid YAML: ${e?.message.split("\n")[0]?.replace(/:\s*$/, "")}`, "fix the YAML syntax");
-  }
-  const raw = doc.toJS() ?? {};
+  const raw = readYaml(text, name, "task file") ?? {};
   if (typeof raw !== "object" || Array.isArray(raw))
     throw usageError(`${name}: a task file must be a YAML mapping`, "see examples/quickstart/task.yaml");
-  const given = applyOverrides(raw as Record<string, unknown>, overrides);
-  return parseTask(defaults ? defaults(given) : given, name);
+  const flags = applyOverrides(raw as Record<string, unknown>, overrides);
+  return parseTask(defaults ? defaults(raw as Record<string, unknown>) : raw, name, flags);
 }

@@ -13,6 +13,13 @@ const duration = (what: string) =>
     return ms;
   });
 
+/** What a process environment can carry as a name, in every shell. */
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** The most members a job array may have, and the most scheduled interruptions a local market may list. */
+export const MAX_ARRAY_COUNT = 10_000;
+export const MAX_INTERRUPTIONS = 1_000;
+
 export const PROVIDERS = ["local", "aws", "gcp", "vast"] as const;
 export type ProviderKind = (typeof PROVIDERS)[number];
 
@@ -20,7 +27,7 @@ export type ProviderKind = (typeof PROVIDERS)[number];
 export const localMarketSchema = z
   .object({
     /** Spot instance k (in launch order) is interrupted this long after it starts; past the list, never. */
-    interrupt_after: z.array(duration("market.interrupt_after")).default([]),
+    interrupt_after: z.array(duration("market.interrupt_after")).max(MAX_INTERRUPTIONS).default([]),
     /** Mean time between random interruptions; with `seed` for a replayable run. */
     mtbi: duration("market.mtbi").optional(),
     seed: z.number().int().default(1),
@@ -172,7 +179,9 @@ export const budgetSchema = z
   })
   .strict();
 
-export const arraySchema = z.object({ count: z.number().int().min(1), spot_count: z.number().int().min(0).optional() }).strict();
+export const arraySchema = z
+  .object({ count: z.number().int().min(1).max(MAX_ARRAY_COUNT), spot_count: z.number().int().min(0).optional() })
+  .strict();
 
 export const taskSchema = z
   .object({
@@ -185,7 +194,12 @@ export const taskSchema = z
     workdir: z.string().optional(),
     setup: z.string().optional(),
     run: z.string({ error: (i) => (i.input === undefined ? "required: the command to run" : "expected a string") }),
-    envs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).prefault({}),
+    envs: z
+      .record(
+        z.string().regex(ENV_NAME, "not an environment variable name (letters, digits and _, not starting with a digit)"),
+        z.union([z.string(), z.number(), z.boolean()]).transform(String),
+      )
+      .prefault({}),
     checkpoint: checkpointSchema.prefault({}),
     recovery: recoverySchema.prefault({}),
     budget: budgetSchema.prefault({}),

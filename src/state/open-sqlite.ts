@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, Migrator } from "kysely";
+import { SpotrunError, usageError } from "../base/errors.js";
 import { ensurePrivateDir, ensurePrivateFile } from "../base/private-dir.js";
 import { ImmediateSqliteDialect } from "./immediate-sqlite-dialect.js";
 import { migrationProvider } from "./migrations.js";
@@ -19,15 +20,20 @@ export interface SqliteOptions {
  */
 export async function openSqlite(home: string, opts: SqliteOptions = {}): Promise<Kysely<Database>> {
   // The store holds the tasks' envs: owner only. SQLite gives its -wal and -shm files the mode of the database.
-  ensurePrivateDir(home);
+  makeHome(home);
   const file = join(home, "state.db");
-  ensurePrivateFile(file);
-  const sqlite = new SQLite(file);
-  // Before WAL mode: switching a fresh file to WAL needs the lock another first start may hold.
-  sqlite.pragma(`busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 10_000))}`);
-  sqlite.pragma("journal_mode = WAL");
-  sqlite.pragma("synchronous = FULL");
-  sqlite.pragma("foreign_keys = ON");
+  let sqlite: SQLite.Database;
+  try {
+    ensurePrivateFile(file);
+    sqlite = new SQLite(file);
+    // Before WAL mode: switching a fresh file to WAL needs the lock another first start may hold.
+    sqlite.pragma(`busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 10_000))}`);
+    sqlite.pragma("journal_mode = WAL");
+    sqlite.pragma("synchronous = FULL");
+    sqlite.pragma("foreign_keys = ON");
+  } catch (e) {
+    throw unusableStore(file, e);
+  }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
@@ -35,4 +41,52 @@ export async function openSqlite(home: string, opts: SqliteOptions = {}): Promis
     throw error;
   }
   return db;
+}
+
+/** The home is a directory we can make; a file in its place (or in a parent's) is the user's to move. */
+function makeHome(home: string): void {
+  try {
+    ensurePrivateDir(home);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOTDIR")
+      throw usageError(
+        `the spotrun home ${JSON.stringify(home)} is not a directory (a file is in the way)`,
+        "point --home or SPOTRUN_HOME at a directory, or move the file",
+        code,
+      );
+    if (code === "EACCES" || code === "EROFS" || code === "EPERM")
+      throw usageError(`cannot create the spotrun home ${JSON.stringify(home)}`, "give --home a directory you can write", code);
+    throw e;
+  }
+}
+
+/** SQLite's own codes say why the file cannot be our store. */
+function unusableStore(path: string, e: unknown): unknown {
+  if (!(e instanceof SQLite.SqliteError)) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EISDIR" || code === "EACCES")
+      return usageError(
+        `cannot open the state store ${JSON.stringify(path)}`,
+        "make it a file you can write, or point --home elsewhere",
+        code,
+      );
+    return e;
+  }
+  if (e.code === "SQLITE_NOTADB" || e.code === "SQLITE_CORRUPT")
+    return usageError(
+      `the state store ${JSON.stringify(path)} is not a SQLite database (or is damaged)`,
+      "move it aside (spotrun starts an empty one) or point --home at another directory",
+      e.code,
+    );
+  if (e.code === "SQLITE_CANTOPEN" || e.code === "SQLITE_READONLY" || e.code === "SQLITE_PERM")
+    return usageError(
+      `cannot open the state store ${JSON.stringify(path)}`,
+      "make it and its directory writable, or point --home elsewhere",
+      e.code,
+    );
+  return new SpotrunError("failed", `cannot open the state store ${JSON.stringify(path)}: ${e.message}`, {
+    code: e.code,
+    cause: e,
+  });
 }

@@ -83,7 +83,7 @@ describe("a managed job on the local provider", () => {
     assert.equal(r2.code, 2);
     assert.match(
       r2.stderr,
-      /unknown instance type local\.huge for provider local \[UnknownInstanceType\] — use one of local\.small, local\.medium, local\.large/,
+      /type\.yaml: resources\.instance_type: unknown instance type "local\.huge" for provider local \[UnknownInstanceType\] — use one of local\.small, local\.medium, local\.large/,
     );
     assert.doesNotMatch(r2.stderr, /\n\s+at /, "no stack trace without --debug");
     const missingHook = await writeTask(box.work, "run: x\nworkdir: .\ncheckpoint: {hook: ./save.sh}\n", "hook.yaml");

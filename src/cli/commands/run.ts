@@ -1,46 +1,54 @@
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
 import { loadTask } from "../../api/spotrun.js";
-import { parseDuration } from "../../base/duration.js";
-import { ExitCode, usageError } from "../../base/errors.js";
+import { ExitCode } from "../../base/errors.js";
 import { applyUserDefaults } from "../../config/apply-user-defaults.js";
 import { loadUserConfig } from "../../config/load-user-config.js";
 import type { JobState } from "../../core/job-state.js";
 import { formatPct, formatUsd } from "../../cost/ledger.js";
-import type { Overrides } from "../../spec/load-task.js";
+import { FlagValue, type Overrides } from "../../spec/load-task.js";
+import { MAX_ARRAY_COUNT, MAX_INTERRUPTIONS } from "../../spec/task-schema.js";
 import { type App, openApp } from "../app.js";
 import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
+import { durationFlag, envFlag, positiveAmount, wholeNumber } from "../flags.js";
 import { followJob } from "../follow-job.js";
 
+/** The flags that override task fields, each checked here and tagged, so an error about its field names the flag. */
 function overridesFrom(opts: Record<string, unknown>): Overrides {
   const o: Overrides = {};
-  const num = (k: string) => (opts[k] === undefined ? undefined : Number(opts[k]));
-  if (opts.name !== undefined) o.name = opts.name;
-  if (opts.provider !== undefined) o["resources.provider"] = opts.provider;
-  if (opts.instanceType !== undefined) o["resources.instance_type"] = opts.instanceType;
-  if (opts.instanceTypes !== undefined) o["resources.instance_types"] = String(opts.instanceTypes).split(",");
-  if (opts.spot !== undefined) o["resources.spot"] = opts.spot;
-  if (opts.maxPrice !== undefined) o["resources.max_price"] = num("maxPrice");
-  if (opts.fallbackOnDemand !== undefined) o["resources.fallback_on_demand"] = opts.fallbackOnDemand;
-  if (opts.region !== undefined) o["resources.region"] = opts.region;
-  if (opts.numNodes !== undefined) o.num_nodes = num("numNodes");
-  if (opts.maxCost !== undefined) o["budget.max_cost"] = num("maxCost");
-  if (opts.maxHourly !== undefined) o["budget.max_hourly"] = num("maxHourly");
-  if (opts.maxRestarts !== undefined) o["recovery.max_restarts"] = num("maxRestarts");
-  if (opts.count !== undefined)
-    o.array = { count: num("count"), ...(opts.spotCount !== undefined ? { spot_count: num("spotCount") } : {}) };
-  if (opts.interruptEvery !== undefined) {
-    const every = parseDuration(String(opts.interruptEvery));
-    if (every === undefined)
-      throw usageError(`--interrupt-every ${opts.interruptEvery} is not a duration`, "write it like 8s or 2m");
-    const n = Number(opts.interruptions ?? 3);
-    o["resources.market.interrupt_after"] = Array.from({ length: n }, () => `${every}ms`);
+  const set = (field: string, flag: string, value: unknown) => {
+    if (value !== undefined) o[field] = new FlagValue(flag, value);
+  };
+  const given = (k: string) => opts[k] !== undefined;
+  set("name", "--name", opts.name);
+  set("resources.provider", "--provider", opts.provider);
+  set("resources.instance_type", "--instance-type", opts.instanceType);
+  if (given("instanceTypes")) set("resources.instance_types", "--instance-types", String(opts.instanceTypes).split(","));
+  set("resources.spot", opts.spot ? "--spot" : "--no-spot", opts.spot);
+  if (given("maxPrice")) set("resources.max_price", "--max-price", positiveAmount("--max-price", opts.maxPrice));
+  set("resources.fallback_on_demand", "--fallback-on-demand", opts.fallbackOnDemand);
+  set("resources.region", "--region", opts.region);
+  if (given("numNodes")) set("num_nodes", "--num-nodes", wholeNumber("--num-nodes", opts.numNodes, { min: 1, max: 1024 }));
+  if (given("maxCost")) set("budget.max_cost", "--max-cost", positiveAmount("--max-cost", opts.maxCost));
+  if (given("maxHourly")) set("budget.max_hourly", "--max-hourly", positiveAmount("--max-hourly", opts.maxHourly));
+  if (given("maxRestarts"))
+    set("recovery.max_restarts", "--max-restarts", wholeNumber("--max-restarts", opts.maxRestarts, { min: 0, max: 10_000 }));
+  if (given("count")) set("array.count", "--count", wholeNumber("--count", opts.count, { min: 1, max: MAX_ARRAY_COUNT }));
+  if (given("spotCount"))
+    set("array.spot_count", "--spot-count", wholeNumber("--spot-count", opts.spotCount, { min: 0, max: MAX_ARRAY_COUNT }));
+  const interruptions = wholeNumber("--interruptions", opts.interruptions ?? 3, { min: 0, max: MAX_INTERRUPTIONS });
+  if (given("interruptEvery")) {
+    const every = durationFlag("--interrupt-every", opts.interruptEvery);
+    set(
+      "resources.market.interrupt_after",
+      "--interrupt-every",
+      Array.from({ length: interruptions }, () => `${every}ms`),
+    );
   }
-  if (opts.notice !== undefined) o["resources.market.notice"] = opts.notice;
+  if (given("notice")) set("resources.market.notice", "--notice", `${durationFlag("--notice", opts.notice)}ms`);
   for (const kv of (opts.env as string[] | undefined) ?? []) {
-    const i = kv.indexOf("=");
-    if (i <= 0) throw usageError(`--env ${kv} is not KEY=VALUE`);
-    o[`envs.${kv.slice(0, i)}`] = kv.slice(i + 1);
+    const [key, value] = envFlag(kv);
+    set(`envs.${key}`, "--env", value);
   }
   return o;
 }

@@ -5,7 +5,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
 import { type Clock, systemClock } from "../../base/clock.js";
-import { usageError } from "../../base/errors.js";
+import { SpotrunError, usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import { exponential, seededRandom } from "../../base/random.js";
@@ -84,7 +84,9 @@ export class LocalProvider implements Provider {
   }
 
   validateResources(resources: Resources): void {
-    for (const name of resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : [])) this.type(name);
+    const field = resources.instance_types ? "resources.instance_types" : "resources.instance_type";
+    for (const name of resources.instance_types ?? (resources.instance_type ? [resources.instance_type] : []))
+      this.type(name, field);
     if (resources.market?.trace) loadTraceAvailability(resources.market.trace);
   }
 
@@ -125,14 +127,14 @@ export class LocalProvider implements Provider {
     };
   }
 
-  private type(name: string) {
+  private type(name: string, field?: string) {
     const t = localType(name);
     if (!t)
-      throw usageError(
-        `unknown instance type ${name} for provider local`,
-        `use one of ${LOCAL_TYPES.map((x) => x.name).join(", ")}`,
-        "UnknownInstanceType",
-      );
+      throw new SpotrunError("usage", `unknown instance type ${JSON.stringify(name)} for provider local`, {
+        fix: `use one of ${LOCAL_TYPES.map((x) => x.name).join(", ")}`,
+        code: "UnknownInstanceType",
+        ...(field ? { field } : {}),
+      });
     return t;
   }
 

@@ -54,7 +54,7 @@ test("spot refusals, tags, and a chaos notice that ends in a reclaim", async () 
   for (let i = 0; i < 150 && (await provider.describe([id]))[0]?.status !== "terminated"; i++)
     await new Promise((x) => setTimeout(x, 20));
   assert.equal((await provider.describe([id]))[0]?.status, "terminated");
-  await assert.rejects(provider.launch(req("tok-4", { instanceTypes: ["local.huge"] })), /unknown instance type local\.huge/);
+  await assert.rejects(provider.launch(req("tok-4", { instanceTypes: ["local.huge"] })), /unknown instance type "local\.huge"/);
 });
 
 test("a replayed trace is a ticked market: its clock, its offset into the trace, and refusals where it has no spot", async () => {
