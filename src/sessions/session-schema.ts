@@ -1,21 +1,13 @@
 import { dirname, resolve } from "node:path";
 import { z } from "zod";
-import { parseDuration } from "../base/duration.js";
 import { usageError } from "../base/errors.js";
+import { durationField } from "../spec/duration-field.js";
 import { describeZodError } from "../spec/load-task.js";
 import { readSettingsFile, readYaml } from "../spec/read-yaml.js";
 import { resourcesSchema } from "../spec/task-schema.js";
 import { parseSize } from "./size.js";
 
-const duration = () =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `expected a duration such as 25s or 10m, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = () => durationField("25s or 10m");
 
 const size = z.union([z.string(), z.number()]).transform((v, ctx) => {
   const bytes = parseSize(v);
@@ -71,7 +63,7 @@ export const sessionFileSchema = z
     workdir: z.string().optional(),
     setup: z.string().optional(),
     envs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).prefault({}),
-    max_restarts: z.number().int().min(0).default(1000),
+    max_restarts: z.number().int().min(0).max(100_000).default(1000),
   })
   .strict();
 

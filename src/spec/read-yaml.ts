@@ -163,20 +163,20 @@ export async function readSettingsFile(path: string, what = "file"): Promise<str
           `a ${what} holds settings, not data: put data in the workdir`,
         );
     }
-    return buf.subarray(0, got).toString("utf8");
+    return utf8Text(buf.subarray(0, got), path, what);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (e instanceof SpotrunError || code === undefined) throw e;
-    if (code === "ENOENT" || code === "ENOTDIR")
-      throw new SpotrunError("not_found", `cannot read ${what} ${quotePath(path)}: no such file`, {
-        fix: "check the path",
-        code,
-      });
-    throw usageError(
-      `cannot read ${what} ${quotePath(path)}`,
-      code === "EISDIR" ? "give a file, not a directory" : "check the path and its permissions",
-      code,
-    );
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR")
+      throw new SpotrunError(
+        "not_found",
+        `cannot read ${what} ${quotePath(path)}: ${code === "EISDIR" ? "it is a directory" : "no such file"}`,
+        {
+          fix: code === "EISDIR" ? "give the file inside it" : "check the path",
+          code,
+        },
+      );
+    throw usageError(`cannot read ${what} ${quotePath(path)}`, "check the path and its permissions", code);
   } finally {
     await fh?.close();
   }
@@ -184,3 +184,44 @@ export async function readSettingsFile(path: string, what = "file"): Promise<str
 
 /** A path as given, quoted only when it would not read as one (spaces, newlines). */
 export const quotePath = (p: string): string => (/^[\w./~@:+,-]+$/.test(p) ? p : JSON.stringify(p));
+
+/**
+ * The bytes as text, or a usage error where they stop being UTF-8 (or hold a NUL, which no command
+ * line or environment can carry): read with replacement characters, a task would run something
+ * other than what its file says.
+ */
+export function utf8Text(bytes: Buffer, name: string, what = "file"): string {
+  const nul = bytes.indexOf(0);
+  const valid = (n: number) => {
+    try {
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, n), { stream: n < bytes.length });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let bad = nul;
+  if (!valid(bytes.length)) {
+    // The longest valid prefix, by bisection: its end is the first byte that is not UTF-8.
+    let lo = 0;
+    let hi = bytes.length;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (valid(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    // A valid prefix may end inside a sequence that never completes: blame where that sequence starts.
+    let start = lo;
+    while (start > 0 && lo - start < 3 && ((bytes[start - 1] ?? 0) & 0xc0) === 0x80) start--;
+    const lead = bytes[start - 1] ?? 0;
+    const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+    if (start > 0 && lead >= 0xc0 && lo - (start - 1) < need) lo = start - 1;
+    bad = nul >= 0 ? Math.min(nul, lo) : lo;
+  }
+  if (bad < 0) return bytes.toString("utf8");
+  const line = bytes.subarray(0, bad).toString("utf8").split("\n").length;
+  throw usageError(
+    `${quotePath(name)}:${line}: ${bytes[bad] === 0 ? "a NUL byte" : `byte 0x${(bytes[bad] ?? 0).toString(16)} is not UTF-8`} (a ${what} must be UTF-8 text)`,
+    "save the file as UTF-8",
+  );
+}

@@ -1,17 +1,6 @@
 import { z } from "zod";
-import { parseDuration } from "../base/duration.js";
+import { durationField } from "./duration-field.js";
 import { notifyListSchema } from "./notify-schema.js";
-
-/** A duration field: `90s`, `60m`, `48h` or seconds; parsed to milliseconds. */
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: "custom", message: `${what}: expected a duration such as 90s, 60m or 48h, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
 
 /** What a process environment can carry as a name, in every shell. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -19,6 +8,11 @@ export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** The most members a job array may have, and the most scheduled interruptions a local market may list. */
 export const MAX_ARRAY_COUNT = 10_000;
 export const MAX_INTERRUPTIONS = 1_000;
+/** Bounds no real run comes near: nodes of one job, USD per hour, GB of disk, restarts, generations kept. */
+export const MAX_NODES = 1_024;
+const MAX_PRICE_PER_HOUR = 1_000;
+const MAX_DISK_GB = 65_536;
+const MAX_RESTARTS = 100_000;
 
 export const PROVIDERS = ["local", "aws", "gcp", "vast"] as const;
 export type ProviderKind = (typeof PROVIDERS)[number];
@@ -27,22 +21,27 @@ export type ProviderKind = (typeof PROVIDERS)[number];
 export const localMarketSchema = z
   .object({
     /** Spot instance k (in launch order) is interrupted this long after it starts; past the list, never. */
-    interrupt_after: z.array(duration("market.interrupt_after")).max(MAX_INTERRUPTIONS).default([]),
+    interrupt_after: z.array(durationField()).max(MAX_INTERRUPTIONS).default([]),
     /** Mean time between random interruptions; with `seed` for a replayable run. */
-    mtbi: duration("market.mtbi").optional(),
-    seed: z.number().int().default(1),
+    mtbi: durationField().optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(1),
     /** How long between the notice and the reclaim (SIGKILL of the instance). */
-    notice: duration("market.notice").default(120_000),
+    notice: durationField().default(120_000),
     /** Refuse this many spot launches (capacity), to exercise fallback. */
-    refuse_spot: z.number().int().min(0).default(0),
-    provisioning_delay: duration("market.provisioning_delay").default(0),
+    refuse_spot: z.number().int().min(0).max(MAX_RESTARTS).default(0),
+    provisioning_delay: durationField().default(0),
     /** A rebalance recommendation this long before each scheduled interruption notice. */
-    rebalance_before: duration("market.rebalance_before").optional(),
+    rebalance_before: durationField().optional(),
     /** Replay an availability trace (`../shared/traces` format), `time_scale` trace seconds per real second. */
     trace: z.string().optional(),
-    time_scale: z.number().positive().default(1),
+    time_scale: z.number().positive().max(1_000_000).default(1),
     /** Start the replay this far into the trace (trace time), like `spotrun simulate --start-at`. */
-    trace_start: duration("market.trace_start").default(0),
+    trace_start: durationField().default(0),
     /**
      * Reach instances over SSH like a cloud's: `netns` gives each its own network namespace, address
      * and sshd (root, iproute2); `loopback` an sshd on a 127.0.0.1 port; `bare` a namespace with its
@@ -60,7 +59,7 @@ export const resourcesSchema = z
     instance_type: z.string().optional(),
     instance_types: z.array(z.string()).min(1).optional(),
     spot: z.boolean().default(true),
-    max_price: z.number().positive().optional(),
+    max_price: z.number().positive().max(MAX_PRICE_PER_HOUR).optional(),
     fallback_on_demand: z.boolean().default(false),
     region: z.string().optional(),
     zone: z.string().optional(),
@@ -69,7 +68,7 @@ export const resourcesSchema = z
     /** GCP TPU slice type such as `v5litepod-8`. */
     tpu: z.string().optional(),
     image: z.string().optional(),
-    disk: z.number().positive().optional(),
+    disk: z.number().positive().max(MAX_DISK_GB).optional(),
     min_reliability: z.number().min(0).max(1).optional(),
     key_name: z.string().optional(),
     on_interruption: z.enum(["checkpoint", "hibernate", "stop", "terminate"]).default("checkpoint"),
@@ -105,7 +104,7 @@ export const resourcesSchema = z
             name: z
               .string()
               .regex(/^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/, "lower-case letters, digits and '-', starting with a letter"),
-            size: z.number().int().positive(),
+            size: z.number().int().positive().max(MAX_DISK_GB),
             mount: z.string(),
             type: z.string().optional(),
           })
@@ -130,10 +129,10 @@ export const checkpointSchema = z
     /** file:///path, s3://bucket/prefix or gs://bucket/prefix; default: file store under $SPOTRUN_HOME. */
     store: z.string().optional(),
     hook: z.string().optional(),
-    hook_timeout: duration("checkpoint.hook_timeout").default(90_000),
-    stall_warning: duration("checkpoint.stall_warning").default(3_600_000),
+    hook_timeout: durationField().default(90_000),
+    stall_warning: durationField().default(3_600_000),
     resume_arg: z.string().optional(),
-    keep: z.number().int().min(1).default(3),
+    keep: z.number().int().min(1).max(1_000).default(3),
   })
   .strict();
 
@@ -141,25 +140,25 @@ export const RECOVERY_STRATEGIES = ["same", "failover", "on_demand_after", "dead
 
 export const recoverySchema = z
   .object({
-    max_restarts: z.number().int().min(0).default(10),
-    max_restarts_on_errors: z.number().int().min(0).default(0),
+    max_restarts: z.number().int().min(0).max(MAX_RESTARTS).default(10),
+    max_restarts_on_errors: z.number().int().min(0).max(MAX_RESTARTS).default(0),
     strategy: z.enum(RECOVERY_STRATEGIES).default("same"),
-    on_demand_after: z.number().int().min(1).optional(),
-    window: duration("recovery.window").optional(),
+    on_demand_after: z.number().int().min(1).max(MAX_RESTARTS).optional(),
+    window: durationField().optional(),
     deadline: z.string().optional(),
     /** strategy deadline: how much compute the job needs (its progress is measured against it). */
-    work: duration("recovery.work").optional(),
+    work: durationField().optional(),
     /** strategy deadline: the policy that keeps it on time (see `spotrun simulate --policy all`). */
     deadline_policy: z.enum(["uniform-progress", "greedy", "ross", "adaptive"]).default("uniform-progress"),
     /** strategy deadline: the restart overhead assumed until one has been measured. */
-    restart_overhead: duration("recovery.restart_overhead").default(180_000),
+    restart_overhead: durationField().default(180_000),
     /** On a rebalance recommendation, launch the replacement at once, so it is ready by the reclaim. */
     prelaunch_on_rebalance: z.boolean().default(false),
     /** strategy deadline: how often a running job's market is reconsidered. */
-    decision_interval: duration("recovery.decision_interval").default(30_000),
-    block_zone_for: duration("recovery.block_zone_for").default(1_800_000),
+    decision_interval: durationField().default(30_000),
+    block_zone_for: durationField().default(1_800_000),
     /** How long an attempt may take from launch to a running agent (instance up, SSH, Node, agent) before it ends as a setup failure. */
-    setup_timeout: duration("recovery.setup_timeout").default(1_200_000),
+    setup_timeout: durationField().default(1_200_000),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -190,7 +189,7 @@ export const taskSchema = z
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, "letters, digits, '.', '_' or '-', at most 63")
       .default("job"),
     resources: resourcesSchema.prefault({}),
-    num_nodes: z.number().int().min(1).default(1),
+    num_nodes: z.number().int().min(1).max(MAX_NODES).default(1),
     workdir: z.string().optional(),
     setup: z.string().optional(),
     run: z.string({ error: (i) => (i.input === undefined ? "required: the command to run" : "expected a string") }),
@@ -207,7 +206,7 @@ export const taskSchema = z
     /** Who hears about preemptions, failures, budgets (see notify-schema.ts); the user config adds its own. */
     notify: notifyListSchema.optional(),
     /** How often a running job's cost is reported to its `notify` targets (cost_report); default never. */
-    notify_every: duration("notify_every").optional(),
+    notify_every: durationField().optional(),
   })
   .strict();
 

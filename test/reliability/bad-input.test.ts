@@ -25,22 +25,7 @@ import { caseCount, inParallel, replayCase, replayHint, runDisabled, runSeed } f
  * SPOTRUN_RELIABILITY_DISABLED=unsafe.
  */
 export const DISABLED_INPUT_FAMILIES: Record<string, { why: string; unsafe?: boolean }> = {
-  aliases: { why: "issue 17 item 3 (agentcli): alias bomb, unresolved and circular aliases exit 1 as a bug" },
-  "huge-file": { why: "issue 17 item 1 (agentcli): no bound on the file's size; 40k keys parse for a minute, 10 MB is accepted" },
-  "count-flags": {
-    why: "issue 17 items 2, 4, 8 (agentcli): --count 1e9, --interruptions 1e8 (4.5 GB), --count abc",
-    unsafe: true,
-  },
-  "bad-env": { why: "issue 17 item 7 (agentcli): --env NOEQUALS says no fix; a newline splits the line" },
-  "complex-key": { why: "issue 17 item 7 (agentcli): a Node warning follows the error" },
-  "bad-home": { why: "issue 17 item 5 (agentcli): raw EEXIST for a file as --home; a corrupt state.db without its path" },
   "not-found-arrays": { why: "issue 17 item 15 (defects): status ARRAY_ID and status --array nope" },
-  "huge-number": {
-    why: "found by the harness: num_nodes, array.count, keep, max_restarts, disk, max_price have no upper bound",
-    unsafe: true,
-  },
-  "huge-duration": { why: "found by the harness: durations have no upper bound (99999999999999999999h is accepted)" },
-  "non-utf8": { why: "found by the harness: a task file that is not UTF-8 (or holds a NUL) is read with U+FFFD and run" },
 };
 
 const CASE_TIMEOUT_MS = 30_000;

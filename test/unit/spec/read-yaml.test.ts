@@ -87,3 +87,35 @@ test("a field a flag set is blamed on the flag, not on the file", () => {
   assert.match(refusal("run: x\n", { "array.count": new FlagValue("--count", 0) }), /^--count: /);
   assert.match(refusal("run: x\narray: {count: 0}\n"), /^t\.yaml: array\.count: /);
 });
+
+test("a file that is not UTF-8, or holds a NUL, is refused at the byte, not run with replacement characters", async () => {
+  const body = (bytes: number[]) => Buffer.concat([Buffer.from("name: t\nrun: echo caf"), Buffer.from(bytes), Buffer.from("\n")]);
+  const cases: [number[], RegExp][] = [
+    [[0xe9], /:2: byte 0xe9 is not UTF-8/],
+    [[0xc0, 0xaf], /:2: byte 0xc0 is not UTF-8/],
+    [[0xe2, 0x82], /:2: byte 0xe2 is not UTF-8/],
+    [[0x00], /:2: a NUL byte/],
+  ];
+  for (const [bytes, what] of cases) {
+    const p = join(dir, "enc.yaml");
+    await writeFile(p, body(bytes));
+    await assert.rejects(loadTaskFile(p), (e: unknown) => e instanceof SpotrunError && e.exitCode === 2 && what.test(e.message));
+  }
+  await writeFile(join(dir, "ok.yaml"), body([0xc3, 0xa9]));
+  assert.equal((await loadTaskFile(join(dir, "ok.yaml"))).task.run, "echo café");
+});
+
+test("numbers and durations no run can mean are refused by the schema", () => {
+  for (const [field, text] of <[string, string][]>[
+    ["num_nodes", "num_nodes: 1000000"],
+    ["checkpoint.keep", "checkpoint: {keep: 1000000000}"],
+    ["recovery.max_restarts", "recovery: {max_restarts: 1000000000000}"],
+    ["resources.disk", "resources: {disk: 1.0e+300}"],
+    ["resources.max_price", "resources: {max_price: 1000000000000}"],
+  ])
+    assert.match(refusal(`run: x\n${text}\n`), new RegExp(`^t\\.yaml: ${field.replace(/\./g, "\\.")}: `));
+  assert.match(
+    refusal("run: x\ncheckpoint: {hook_timeout: 99999999999999999999h}\n"),
+    /checkpoint\.hook_timeout: .* longer than a year/,
+  );
+});
