@@ -17,7 +17,8 @@ import type { Transport } from "../../transport/transport.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
 import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
-import { INSTANCE_MARKER, isAlive, killInstanceProcesses } from "./kill-instance-processes.js";
+import { INSTANCE_MARKER, instancePids, isAlive, killInstanceProcesses } from "./kill-instance-processes.js";
+import { claimToken, type LaunchClaim, readClaim, reclaimToken } from "./launch-claim.js";
 import { loadTraceAvailability, replayClock, type TraceAvailability, type TraceReplay } from "./trace-availability.js";
 
 export interface LocalProviderOptions {
@@ -209,14 +210,26 @@ export class LocalProvider implements Provider {
     return epochs[trace] as number;
   }
 
+  private tokenFile(token: string): string {
+    return join(this.root, "tokens", token);
+  }
+
   private async adopt(token: string): Promise<InstanceInfo | undefined> {
-    let id: string;
-    try {
-      id = readFileSync(join(this.root, "tokens", token), "utf8").trim();
-    } catch {
-      return undefined;
-    }
-    return (await this.describe([InstanceId(id)]))[0];
+    const claim = readClaim(this.tokenFile(token));
+    // A launcher that died before the instance started left only its claim: launch it again.
+    if (!claim || this.abandoned(token, claim)) return undefined;
+    return (await this.describe([InstanceId(claim.id)]))[0];
+  }
+
+  /** Tokens this process is launching right now. */
+  private readonly launching = new Set<string>();
+
+  /** A claim whose instance never started (no host, no process of it) and whose launcher is gone. */
+  private abandoned(token: string, claim: LaunchClaim): boolean {
+    const dir = this.dir(claim.id);
+    if (readHost(dir) || readStatus(dir)?.status === "terminated" || instancePids(claim.id).length > 0) return false;
+    if (claim.pid === process.pid) return !this.launching.has(token);
+    return claim.pid === undefined || !isAlive(claim.pid);
   }
 
   private async create(
@@ -226,19 +239,45 @@ export class LocalProvider implements Provider {
     market: LocalMarket,
     interruptAfterMs: number | undefined,
   ): Promise<InstanceInfo> {
-    const t = this.type(typeName);
-    const id = `i-${randomBytes(9).toString("hex").slice(0, 17)}`;
+    let id = `i-${randomBytes(9).toString("hex").slice(0, 17)}`;
     await mkdir(join(this.root, "tokens"), { recursive: true });
-    // The token file is created exclusively: a second launch with the same token adopts, never duplicates.
-    try {
-      writeFileSync(join(this.root, "tokens", token), id, { flag: "wx" });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "EEXIST") {
-        const again = await this.adopt(token);
-        if (again) return again;
+    // The token is claimed exclusively: a second launch with the same token adopts, never duplicates.
+    const file = this.tokenFile(token);
+    let abandoned: LaunchClaim | undefined;
+    if (claimToken(file, id)) this.launching.add(token);
+    else {
+      const claim = readClaim(file);
+      if (claim && this.abandoned(token, claim)) {
+        this.launching.add(token);
+        abandoned = claim;
+        id = claim.id;
+      } else {
+        // Another process is launching it this moment: its instance appears shortly.
+        for (let i = 0; i < 100; i++) {
+          const again = await this.adopt(token);
+          if (again) return again;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        throw new Error(`local launch ${token} is held by process ${claim?.pid ?? "?"}, whose instance did not appear`);
       }
-      throw e;
     }
+    try {
+      if (abandoned) await reclaimToken(file, abandoned);
+      return await this.start(id, token, typeName, req, market, interruptAfterMs);
+    } finally {
+      this.launching.delete(token);
+    }
+  }
+
+  private async start(
+    id: string,
+    token: string,
+    typeName: string,
+    req: LaunchRequest,
+    market: LocalMarket,
+    interruptAfterMs: number | undefined,
+  ): Promise<InstanceInfo> {
+    const t = this.type(typeName);
     // A bare host boots from a cached Debian root: made once per machine, minutes the first time.
     if (market.ssh === "bare") {
       const { ensureBareRootfs } = await import("./bare-root/bare-rootfs.js");
