@@ -32,6 +32,7 @@ import type { Transport } from "../transport/transport.js";
 import { type AttemptEndKind, afterAttempt, budgetAction, endKindOf, launchBackoffMs, planLaunch } from "./decide.js";
 import type { JobEvent } from "./events.js";
 import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "./failover-plan.js";
+import { InterruptionHistory, type InterruptionHistoryOptions } from "./interruption-history.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
 import {
   decidedTickAt,
@@ -67,6 +68,8 @@ export interface ControllerOptions {
   maxJobs?: number;
   /** Work that lives in the controller's process beside the loop, such as notification delivery. */
   companions?: ControllerCompanion[];
+  /** How much instance time makes a pool's measured rate count, and how long a read is reused. */
+  interruptionHistory?: InterruptionHistoryOptions;
 }
 
 /**
@@ -127,8 +130,11 @@ export class Controller {
   /** Set by the first `acquire` (reading it may need the database). */
   private storeTag = "";
   private readonly maxConcurrentVisits: number;
+  /** Measured interruption rates for the failover walk's ranking, read at most once a minute per provider. */
+  private readonly history: InterruptionHistory;
 
   constructor(private readonly o: ControllerOptions) {
+    this.history = new InterruptionHistory(o.store, () => o.clock.now(), o.interruptionHistory);
     this.tickMs = o.tickMs ?? 100;
     this.steadyPollMs = o.steadyPollMs ?? 250;
     this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
@@ -359,7 +365,7 @@ export class Controller {
     let failover: FailoverState | undefined;
     if (task.recovery.strategy === "failover") {
       failover = parseFailoverState(job.policy_json);
-      const next = await planFailover(provider, task, failover, this.now());
+      const next = await planFailover(provider, task, failover, this.now(), await this.history.forProvider(provider.kind));
       if (next.kind === "wait") {
         const fatal = next.untilMs === undefined;
         await this.store.transaction(async (tx) => {
@@ -578,6 +584,7 @@ export class Controller {
           provider: i.provider,
           instance_type: i.instanceType,
           zone: i.zone ?? null,
+          region: i.region ?? null,
           spot: i.spot ? 1 : 0,
           price_per_hour: i.pricePerHour,
           od_price_per_hour: i.onDemandPricePerHour,

@@ -183,6 +183,18 @@ const m0007: Migration = {
   },
 };
 
+/**
+ * Interruption history is read per pool (provider, type, zone): where an instance ran, to the
+ * region (a Vast host's geolocation has no zone), and an index that keeps the read to the pools a
+ * ranking asks about.
+ */
+const m0008: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable("instances").addColumn("region", "text").execute();
+    await db.schema.createIndex("instances_pool").on("instances").columns(["provider", "instance_type", "zone"]).execute();
+  },
+};
+
 export const migrations: Record<string, Migration> = {
   "0001_initial": m0001,
   "0002_attempt_stop_reason": m0002,
@@ -191,6 +203,7 @@ export const migrations: Record<string, Migration> = {
   "0005_settings": m0005,
   "0006_launched": m0006,
   "0007_notify_outbox": m0007,
+  "0008_instance_region": m0008,
 };
 
 export const migrationProvider: MigrationProvider = { getMigrations: async () => migrations };

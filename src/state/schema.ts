@@ -60,6 +60,8 @@ export interface InstancesTable {
   provider: string;
   instance_type: string;
   zone: string | null;
+  /** Where the provider says it ran (rows from before migration 0008 have none). */
+  region?: string | null;
   spot: number;
   price_per_hour: number;
   od_price_per_hour: number;

@@ -1,0 +1,91 @@
+import type { StateStore } from "../../src/state/state-store.js";
+
+const H = 3_600_000;
+
+export interface HistoryNode {
+  provider?: string;
+  region?: string | null;
+  zone: string | null;
+  type?: string;
+  spot: boolean;
+  from: number;
+  /** Hours after t0; undefined while it runs. */
+  to?: number;
+  reason?: string;
+}
+
+/**
+ * One attempt of a job with its nodes, ended (`end`, the attempt's end kind) or live, written
+ * through the store's API as the controller writes it. Times are hours after `t0`.
+ */
+export async function recordAttempt(
+  store: StateStore,
+  a: { job: string; idx: number; end: string | null; nodes: HistoryNode[]; t0: number },
+): Promise<void> {
+  const { job, idx, end, nodes, t0: T0 } = a;
+  if (idx === 0)
+    await store.insertJob({
+      id: job,
+      name: job,
+      task_json: "{}",
+      base_dir: "/w",
+      state: end ? "SUCCEEDED" : "RUNNING",
+      desired: "run",
+      created_at: T0,
+      updated_at: T0,
+      ended_at: null,
+      attempt: idx,
+      preemptions: 0,
+      error_restarts: 0,
+      launch_failures: 0,
+      spot_requests: 0,
+      store_url: "file:///c",
+      message: null,
+      array_id: null,
+      array_index: null,
+      budget_warned: 0,
+      not_before: 0,
+      log_bytes: 0,
+      policy_json: null,
+    });
+  const first = nodes[0] as HistoryNode;
+  const endAt = end ? T0 + Math.max(...nodes.map((n) => n.to ?? 0)) * H : null;
+  await store.insertAttempt({
+    job_id: job,
+    idx,
+    state: end ? "ENDED" : "RUNNING",
+    spot: first.spot ? 1 : 0,
+    instance_type: first.type ?? "local.small",
+    started_at: T0 + first.from * H,
+    ended_at: endAt,
+    end_kind: end,
+    end_detail: null,
+    events_offset: 0,
+    log_offset: 0,
+    agent_started: 1,
+    notice_at: null,
+    last_heartbeat: null,
+    stop_reason: null,
+  });
+  for (const [node, n] of nodes.entries()) {
+    const id = `${job}-${idx}-${node}`;
+    await store.upsertInstance({
+      id,
+      job_id: job,
+      attempt: idx,
+      node,
+      provider: n.provider ?? "local",
+      instance_type: n.type ?? "local.small",
+      zone: n.zone,
+      region: n.region === undefined ? "local" : n.region,
+      spot: n.spot ? 1 : 0,
+      price_per_hour: 0.03,
+      od_price_per_hour: 0.1,
+      launched_at: T0 + n.from * H,
+      ended_at: null,
+      end_reason: null,
+      address: null,
+    });
+    if (n.to !== undefined) await store.endInstance(id, T0 + n.to * H, n.reason ?? end ?? "terminated");
+  }
+}
