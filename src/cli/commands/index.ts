@@ -15,6 +15,7 @@ import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
 import { offersCommand } from "./offers.js";
 import { runCommand } from "./run.js";
+import { schemaCommand } from "./schema.js";
 import {
   sessionAttachCommand,
   sessionDestroyCommand,
@@ -58,6 +59,7 @@ export const commands: CommandSpec[] = [
   simulateCommand,
   catalogUpdateCommand,
   setupCommand,
+  schemaCommand,
   configShowCommand,
   ...vastCommands,
   chaosInterruptCommand,
