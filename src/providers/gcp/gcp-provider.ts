@@ -227,7 +227,7 @@ export class GcpProvider implements Provider {
   }
 
   /** The agent starts once the startup script has mounted the disks (the controller may log in first). */
-  bootMarkers(): BootMarkers | undefined {
+  bootMarkers(_instance?: InstanceInfo): BootMarkers | undefined {
     return { ready: READY_MARKER, failed: FAILED_MARKER, log: STARTUP_LOG, waitSeconds: 600 };
   }
 

@@ -8,8 +8,8 @@ import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
-import { createLoopbackSshHost } from "../../../src/providers/local/ssh-hosts/create-loopback-ssh-host.js";
-import type { LoopbackSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
+import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
+import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
@@ -17,21 +17,23 @@ import { ComputeServer } from "../../servers/gcp/compute-server.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 import { MetadataServer } from "../../servers/gcp/metadata-server.js";
 import { LoopbackGcpProvider, vmsInOrder } from "../../support-cloud/gcp-loopback.js";
-import { agentEvents, fastController, trainerJob } from "../../support-cloud/managed-job-kit.js";
+import { agentEvents, fastController, serviceAddress, trainerJob } from "../../support-cloud/managed-job-kit.js";
 import { clientsFor, PROJECT } from "./gcp-fixture.js";
 
 /**
  * A managed job on a Compute Engine Spot VM, end to end except for Google itself: the real
  * controller and GcpProvider, @google-cloud/compute against the in-repo Compute server (whose
- * us-central1-a is out of capacity, so every launch fails over to -b), each VM a real sshd on
- * 127.0.0.1, the agent watching a GCE-format metadata server and checkpointing to the GCS server.
+ * us-central1-a is out of capacity, so every launch fails over to -b), each VM a bare host (its own
+ * namespace and minimal Debian root, nothing installed) that runs its metadata's startup-script as
+ * GCE does, the agent watching a GCE-format metadata server and checkpointing to the GCS server.
  * GCE reclaims the first VM (metadata `preempted` → TRUE, the VM deleted, a `preempted` operation
  * logged); the job must resume on a new Spot VM from its newest checkpoint.
  */
 
 const BUCKET = "vm-ckpt";
 let root: string;
-let hosts: LoopbackSshHost[] = [];
+let hosts: BareSshHost[] = [];
+let svc: { address: string; close(): void };
 let compute: ComputeServer;
 let gcs: GcsServer;
 const metadata: MetadataServer[] = [];
@@ -43,13 +45,14 @@ const { order: vmOrder, machine } = vmsInOrder(hosts, metadata);
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vm-e2e-"));
+  svc = await serviceAddress(`gcp-svc-${process.pid % 100000}`, 190);
   for (let k = 0; k < 2; k++)
-    hosts.push(await createLoopbackSshHost({ id: `vm-e2e-${process.pid}-${k}`, home: join(root, `vm-${k}`) }));
+    hosts.push(await createBareSshHost({ id: `gvm-${process.pid % 100000}-${k}`, index: 191 + k, home: join(root, `vm-${k}`) }));
   compute = await new ComputeServer({ project: PROJECT }).start();
   compute.failures.set("us-central1-a", { code: "ZONE_RESOURCE_POOL_EXHAUSTED", via: "operation" });
-  gcs = await new GcsServer([BUCKET]).start();
+  gcs = await new GcsServer([BUCKET]).start(svc.address);
   process.env.STORAGE_EMULATOR_HOST = gcs.http.url;
-  for (let k = 0; k < 2; k++) metadata.push(await new MetadataServer().start());
+  for (const h of hosts) metadata.push(await new MetadataServer().start(h.gateway));
   clients = await clientsFor(compute.http, root);
 });
 
@@ -62,6 +65,7 @@ after(async () => {
   await compute?.close();
   for (const h of hosts) await h.stop();
   hosts = [];
+  svc?.close();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -83,6 +87,12 @@ recovery: {max_restarts: 3}
       knownHostsPath: join(root, "known_hosts"),
       env: { STORAGE_EMULATOR_HOST: gcs.http.url },
       checkAddress: (info) => assert.equal(info.address, compute.natIP, "the address came from the instance's accessConfigs"),
+      startupScript: (info) => {
+        const name = info.id.split("/").pop();
+        const inst = [...compute.instances.values()].find((i) => i.name === name);
+        const items = (inst?.metadata as { items?: { key: string; value: string }[] } | undefined)?.items ?? [];
+        return items.find((i) => i.key === "startup-script")?.value;
+      },
     },
   );
   const debug = process.env.GCP_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger;
@@ -91,18 +101,20 @@ recovery: {max_restarts: 3}
   assert.ok(jobId);
 
   let preempted: string | undefined;
-  const deadline = Date.now() + 45_000;
+  const deadline = Date.now() + 90_000;
   const result = await controller.run({
     until: async () => {
       const job = await store.job(jobId);
       if (!job || ["SUCCEEDED", "FAILED", "CANCELLED"].includes(job.state)) return true;
       if (Date.now() > deadline)
         throw new Error(
-          `job still ${job.state} after 45 s: ${job.message}; VMs ${JSON.stringify([...compute.instances.keys()])}`,
+          `job still ${job.state} after 90 s: ${job.message}; VMs ${JSON.stringify([...compute.instances.keys()])}`,
         );
       if (preempted === undefined && vmOrder[0]) {
         try {
-          const s = JSON.parse(readFileSync(join(hosts[0]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+          const s = JSON.parse(
+            readFileSync(join(hosts[0]?.rootDir ?? "", "root", "workdir", "checkpoints", "state.json"), "utf8"),
+          ) as {
             step: number;
           };
           if (s.step >= 20) {
@@ -139,18 +151,27 @@ recovery: {max_restarts: 3}
   assert.equal(vmOrder.length, 2);
   assert.equal(compute.instances.size, 0, "no VM left");
 
-  const vm0 = agentEvents(readFileSync(join(hosts[0]?.home ?? "", ".spotrun", "events.jsonl"), "utf8"));
+  const vm0 = agentEvents(readFileSync(join(hosts[0]?.rootDir ?? "", "root", ".spotrun", "events.jsonl"), "utf8"));
   assert.ok(vm0.some((e) => e.kind === "notice" && e.source === "gce-metadata" && e.action === "preempted"));
   const ended = events
     .filter((e) => e.kind === "attempt_ended")
     .map((e) => JSON.parse(e.data) as { attempt: number; end: string });
   assert.equal(ended.find((e) => e.attempt === 0)?.end, "preempted");
-  const state = JSON.parse(readFileSync(join(hosts[1]?.home ?? "", "workdir", "checkpoints", "state.json"), "utf8")) as {
+  // Each VM booted from nothing: its startup script ran inside it, the controller brought Node and the agent.
+  for (const h of hosts) assert.match(readFileSync(join(h.rootDir, "var", "log", "spotrun-startup.log"), "utf8"), /ready/);
+  const boots = events.filter((e) => e.kind === "bootstrapped").map((e) => JSON.parse(e.data) as { node_source: string });
+  assert.deepEqual(
+    boots.map((b) => b.node_source),
+    ["uploaded", "uploaded"],
+  );
+  const state = JSON.parse(
+    readFileSync(join(hosts[1]?.rootDir ?? "", "root", "workdir", "checkpoints", "state.json"), "utf8"),
+  ) as {
     step: number;
   };
   assert.equal(state.step, 80);
   assert.match(
-    readFileSync(join(hosts[1]?.home ?? "", ".spotrun", "run.log"), "utf8"),
+    readFileSync(join(hosts[1]?.rootDir ?? "", "root", ".spotrun", "run.log"), "utf8"),
     /start at step [2-7]\d \(restart=true, from g-/,
   );
 });

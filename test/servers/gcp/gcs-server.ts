@@ -47,8 +47,8 @@ export class GcsServer {
     this.http = new RecordingServer((req, res) => this.route(req, res));
   }
 
-  async start(): Promise<this> {
-    await this.http.start();
+  async start(address?: string): Promise<this> {
+    await this.http.start(address);
     return this;
   }
   close(): Promise<void> {

@@ -20,20 +20,23 @@ export class RecordingServer {
   private server: Server | undefined;
   private readonly sockets = new Set<import("node:net").Socket>();
   port = 0;
+  /** Where it listens: 127.0.0.1, or an address bare test hosts route to. */
+  address = "127.0.0.1";
 
   constructor(private readonly handler: Handler) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://${this.address}:${this.port}`;
   }
 
-  async start(): Promise<this> {
+  async start(address = "127.0.0.1"): Promise<this> {
+    this.address = address;
     const server = createServer((req, res) => void this.onRequest(req, res));
     server.on("connection", (s) => {
       this.sockets.add(s);
       s.on("close", () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.listen(0, address, resolve));
     this.server = server;
     this.port = (server.address() as AddressInfo).port;
     return this;

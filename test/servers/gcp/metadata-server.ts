@@ -40,11 +40,11 @@ export class MetadataServer {
 
   /** `host:port`, the form GCE_METADATA_HOST takes. */
   get host(): string {
-    return `127.0.0.1:${this.http.port}`;
+    return `${this.http.address}:${this.http.port}`;
   }
 
-  async start(): Promise<this> {
-    await this.http.start();
+  async start(address?: string): Promise<this> {
+    await this.http.start(address);
     return this;
   }
 
