@@ -1,14 +1,15 @@
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../../src/base/process.js";
-import { readHost, readStatus } from "../../src/providers/local/instance-record.js";
+import { readHost, readRecord, readStatus } from "../../src/providers/local/instance-record.js";
+import { TAG } from "../../src/providers/provider.js";
 
 /**
  * What the local provider itself says is alive under a home, read from its own instance records
  * without acting on them (its describe() would also record a dead host's end): an instance lives
  * while its status is not terminated and its host process runs.
  */
-export function liveLocalInstances(home: string): string[] {
+export function liveLocalInstances(home: string, jobId?: string): string[] {
   const root = join(home, "local", "instances");
   let ids: string[];
   try {
@@ -19,6 +20,7 @@ export function liveLocalInstances(home: string): string[] {
   return ids.filter((id) => {
     const dir = join(root, id);
     const host = readHost(dir);
+    if (jobId !== undefined && readRecord(dir)?.tags[TAG.job] !== jobId) return false;
     return readStatus(dir)?.status !== "terminated" && host !== undefined && isAlive(host.pid);
   });
 }
