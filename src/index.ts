@@ -3,6 +3,7 @@
  * clients of. Open a home (or a team's PostgreSQL store), submit tasks, read jobs, events, logs
  * and cost, cancel, and run the controller.
  */
+export type { HistoryDocument, HistoryOptions } from "./api/interruption-history.js";
 export type { CostDocument } from "./api/job-cost.js";
 export type { EventView } from "./api/job-events.js";
 export type { LogRead, LogReadOptions } from "./api/job-logs.js";

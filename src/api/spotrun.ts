@@ -14,6 +14,7 @@ import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { controllerAlive, ensureController } from "./background-controller.js";
 import { driveUntilDone } from "./drive-jobs.js";
+import { type HistoryOptions, historyDocument } from "./interruption-history.js";
 import { costDocument } from "./job-cost.js";
 import { type EventView, eventView } from "./job-events.js";
 import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
@@ -182,6 +183,11 @@ export class Spotrun implements Services {
   /** Spend, on-demand baseline and savings per job and in total: of one job or array, or of every job. */
   async cost(ref?: string) {
     return costDocument(this.store, ref ? await this.jobRows(ref) : await this.store.jobs(), this.clock.now());
+  }
+
+  /** Interruption history per capacity pool: instance-hours, preemptions and the rate estimated from them. */
+  history(opts: HistoryOptions = {}) {
+    return historyDocument(this.store, this.clock.now(), opts);
   }
 
   /** Whether a live controller works this store now. */

@@ -77,7 +77,7 @@ function estimate(offer: Offer, o: RankOptions): Omit<RankedOffer, "rank" | "why
   };
 }
 
-const hoursText = (h: number) => (h >= 10 ? h.toFixed(0) : h >= 0.1 ? h.toFixed(1) : h.toPrecision(1));
+const hoursText = (h: number) => (h >= 10 ? h.toFixed(0) : h >= 0.1 ? h.toFixed(1) : h > 0 ? h.toPrecision(2) : "0");
 
 function sourceText(e: Pick<RankedOffer, "riskSource" | "sample">): string {
   const s = e.sample;

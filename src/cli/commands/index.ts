@@ -10,6 +10,7 @@ import { costCommand } from "./cost.js";
 import { dashboardCommand } from "./dashboard.js";
 import { downloadCommand } from "./download.js";
 import { eventsCommand } from "./events.js";
+import { historyCommand } from "./history.js";
 import { launchCommand } from "./launch.js";
 import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
@@ -46,6 +47,7 @@ export const commands: CommandSpec[] = [
   launchCommand,
   terminateCommand,
   offersCommand,
+  historyCommand,
   sessionStartCommand,
   sessionListCommand,
   sessionAttachCommand,

@@ -1,10 +1,11 @@
 import { Option } from "commander";
 import { formatDuration, parseDuration } from "../../base/duration.js";
 import { usageError } from "../../base/errors.js";
-import type { RankedOffer } from "../../placement/rank-offers.js";
+import { type RankedOffer, type RiskHistory, riskSourceLabel } from "../../placement/rank-offers.js";
 import type { Offer } from "../../providers/provider.js";
-import type { CommandSpec } from "../command.js";
+import type { CommandContext, CommandSpec } from "../command.js";
 import { table } from "../output.js";
+import { nonNegative } from "./history.js";
 
 function durationOpt(flag: string, v: unknown): number {
   const ms = parseDuration(String(v));
@@ -17,6 +18,26 @@ function positiveInt(flag: string, v: unknown): number | undefined {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw usageError(`${flag}: expected a whole number ≥ 1, got ${JSON.stringify(v)}`);
   return n;
+}
+
+/** This store's record of the pools the offers are in (the CLI's home, or $SPOTRUN_STATE_URL). */
+async function storeHistory(ctx: CommandContext, offers: readonly Offer[], minHours: number): Promise<RiskHistory> {
+  const { openApp } = await import("../app.js");
+  const { poolRecords } = await import("../../state/pool-records.js");
+  const { PRIOR_HOURS } = await import("../../placement/interruption-rate.js");
+  const app = await openApp(ctx);
+  try {
+    const types = [...new Set(offers.map((o) => o.instanceType))];
+    const providers = [...new Set(offers.map((o) => o.provider))];
+    const pools = (
+      await Promise.all(
+        providers.map((provider) => poolRecords(app.store, { provider, instanceTypes: types, nowMs: app.clock.now() })),
+      )
+    ).flat();
+    return { pools, minHours, priorHours: PRIOR_HOURS };
+  } finally {
+    await app.close();
+  }
 }
 
 const round = (n: number, digits: number) => (Number.isFinite(n) ? Math.round(n * 10 ** digits) / 10 ** digits : null);
@@ -33,13 +54,18 @@ const offerJson = (r: RankedOffer) => ({
   on_demand_price_per_hour_usd: r.offer.onDemandPricePerHour,
   interruption_risk_per_hour: r.riskPerHour,
   risk_source: r.riskSource,
+  /** What the store saw of this offer's pool; the rate is measured from it once it has --min-hours. */
+  risk_sample: r.sample
+    ? { instances: r.sample.instances, instance_hours: round(r.sample.hours, 4), preemptions: r.sample.preemptions }
+    : null,
+  interruption_risk_interval_per_hour: r.measured ? [round(r.measured.low, 6), round(r.measured.high, 6)] : null,
   expected_hours: round(r.expectedBilledMs / 3_600_000, 3),
   expected_interruptions: round(r.expectedInterruptions, 2),
   expected_cost_usd: round(r.expectedCostUsd, 2),
   why: r.why,
 });
 
-function render(ranked: RankedOffer[], title: string): string {
+function render(ranked: RankedOffer[], title: string, minHours: number): string {
   const rows = ranked.map((r) => [
     r.rank,
     r.offer.id,
@@ -47,13 +73,19 @@ function render(ranked: RankedOffer[], title: string): string {
     r.offer.zone ?? r.offer.region ?? "-",
     r.offer.spot ? "spot" : "on-demand",
     `$${r.offer.pricePerHour.toFixed(3)}`,
-    r.offer.spot ? `${(r.riskPerHour * 100).toFixed(1)}%${r.riskSource === "assumed" ? "*" : ""}` : "-",
+    r.offer.spot ? `${(r.riskPerHour * 100).toFixed(1)}%` : "-",
+    r.offer.spot ? riskSourceLabel(r) : "-",
     Number.isFinite(r.expectedCostUsd) ? `$${r.expectedCostUsd.toFixed(2)}` : "never",
   ]);
-  const body = table(["#", "offer", "type", "where", "market", "$/h", "risk/h", "to finish"], rows);
+  const body = table(["#", "offer", "type", "where", "market", "$/h", "risk/h", "rate from", "to finish"], rows);
   const why = ranked.map((r) => `  ${r.rank}. ${r.why}`).join("\n");
-  const note = ranked.some((r) => r.riskSource === "assumed") ? "\n* no published interruption risk: --assume-risk used" : "";
-  return `${title}\n\n${body}\n\nwhy:\n${why}${note}`;
+  const notes = [
+    ranked.some((r) => r.riskSource === "measured")
+      ? `measured: this store's preemptions per instance-hour in the offer's pool (n instances), once it has ${minHours} h (--min-hours); see \`spotrun history\``
+      : "",
+    ranked.some((r) => r.riskSource === "assumed") ? "assumed: no published risk and too little history: --assume-risk used" : "",
+  ].filter(Boolean);
+  return `${title}\n\n${body}\n\nwhy:\n${why}${notes.length ? `\n\n${notes.join("\n")}` : ""}`;
 }
 
 export const offersCommand: CommandSpec = {
@@ -73,13 +105,15 @@ export const offersCommand: CommandSpec = {
       .option("--limit <n>", "show at most N offers")
       .option("--work <duration>", "work to price the finish of", "1h")
       .option("--restart-overhead <duration>", "time a new instance takes before it makes progress", "10m")
-      .option("--assume-risk <per-hour>", "interruption risk per hour for spot offers that publish none", "0.05"),
+      .option("--assume-risk <per-hour>", "interruption risk per hour for spot offers that publish none", "0.05")
+      .option("--min-hours <h>", "instance-hours of this store's history a pool needs before its measured rate is used", "24"),
   async run(ctx, args, opts) {
     const { rankOffers } = await import("../../placement/rank-offers.js");
     const limit = positiveInt("--limit", opts.limit);
     const assumed = Number(opts.assumeRisk);
     if (!Number.isFinite(assumed) || assumed < 0) throw usageError(`--assume-risk: expected a rate ≥ 0, got ${opts.assumeRisk}`);
-    const rankOpts = {
+    const minHours = nonNegative("--min-hours", opts.minHours) as number;
+    const base = {
       workMs: durationOpt("--work", opts.work),
       restartOverheadMs: durationOpt("--restart-overhead", opts.restartOverhead),
       assumedSpotRiskPerHour: assumed,
@@ -112,6 +146,7 @@ export const offersCommand: CommandSpec = {
       }
       source = `${task.resources.provider} offers for task ${task.name}`;
     }
+    const rankOpts = { ...base, history: await storeHistory(ctx, offers, minHours) };
     // A query keeps the order the user asked for; a task's offers are ranked by expected cost.
     let ranked = rankOffers(offers, rankOpts);
     if (query && opts.order !== undefined) {
@@ -124,10 +159,11 @@ export const offersCommand: CommandSpec = {
       data: {
         work_hours: rankOpts.workMs / 3_600_000,
         restart_overhead_seconds: rankOpts.restartOverheadMs / 1000,
+        min_measured_hours: minHours,
         offers: ranked.map(offerJson),
       },
       human: ranked.length
-        ? render(ranked, title)
+        ? render(ranked, title, minHours)
         : `${title}\n\nno offers match — widen the resources (instance types, region) or the query`,
     };
   },

@@ -95,7 +95,7 @@ test("offers --task ranks the task's offers by expected cost to finish, with why
   assert.equal(first.risk_source, "assumed");
   assert.match(first.why, /^spot at \$0\.030\/h; 5\.0%\/h interruption risk \(assumed\)/);
   const human = await cli(["offers", "--task", join(dir, "task.yaml")]);
-  assert.match(human.stdout, /^1 +local\.small\/spot +local\.small +local-1a +spot +\$0\.030 +5\.0%\* +\$0\.04$/m);
+  assert.match(human.stdout, /^1 +local\.small\/spot +local\.small +local-1a +spot +\$0\.030 +5\.0% +assumed +\$0\.04$/m);
 });
 
 test("offers QUERY --provider vast delegates the search and keeps the asked order", async () => {
