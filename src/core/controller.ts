@@ -765,6 +765,16 @@ export class Controller {
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) {
       const e = asBootstrapError(nodes[0]?.id ?? "?", "start", failed.reason);
+      // A bootstrap cut short because its instance was reclaimed is the instance's end, not a setup
+      // fault: the next visit sees it gone and ends the attempt as a preemption.
+      const now = await provider.describe(nodes.map((n) => n.id)).catch(() => undefined);
+      const reclaimed =
+        now &&
+        nodes.some((n) => {
+          const i = now.find((x) => x.id === n.id);
+          return !i || i.status !== "running" || i.interrupted !== undefined;
+        });
+      if (reclaimed) return;
       // A failure no retry can fix (a changed host key, a full disk, no tar) is a setup failure with
       // its cause, not a preemption: the instance goes and the job does not rent the same fault again.
       if (!e.retryable) {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { agentArtifact } from "../../src/bootstrap/agent-artifact.js";
 import type { JobEvent } from "../../src/core/events.js";
+import { ensureBareRootfs } from "../../src/providers/local/bare-root/bare-rootfs.js";
 import { openSqlite } from "../../src/state/open-sqlite.js";
 import { StateStore } from "../../src/state/state-store.js";
 import { lastJson, repoRoot, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
@@ -23,6 +24,9 @@ interface JobJson {
 type Bootstrapped = Extract<JobEvent, { kind: "bootstrapped" }>;
 
 let box: Awaited<ReturnType<typeof sandbox>>;
+// The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;
+// scripts/test.sh starts it beside the other tests): wait for it here, not inside a timed step.
+before(() => ensureBareRootfs(), { timeout: 900_000 });
 before(async () => {
   box = await sandbox("bare");
 });

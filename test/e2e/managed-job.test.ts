@@ -34,7 +34,8 @@ describe("a managed job on the local provider", () => {
   test("survives three injected interruptions with every step done once, and reports cost and savings", async () => {
     const task = await writeTask(
       box.work,
-      trainerTask("  spot: true\n  market: {interrupt_after: [1500ms, 1500ms, 1500ms], notice: 1500ms}"),
+      // Each interruption comes 3 s after the instance runs: past its bootstrap (probe, agent by hash, start), so the agent sees it.
+      trainerTask("  spot: true\n  market: {interrupt_after: [3s, 3s, 3s], notice: 1500ms}", 200),
     );
     const r = await spotrun(box.home, ["run", task, "--json"]);
     assert.equal(r.code, 0, r.stderr);
@@ -50,7 +51,7 @@ describe("a managed job on the local provider", () => {
     const steps = await stepsInLog(box.home, job.id);
     assert.deepEqual(
       steps,
-      Array.from({ length: 120 }, (_, i) => i + 1),
+      Array.from({ length: 200 }, (_, i) => i + 1),
       "every step once, in order: none skipped, none repeated",
     );
 

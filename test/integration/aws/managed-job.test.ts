@@ -12,6 +12,7 @@ import { S3BlobStore } from "../../../src/checkpoints/s3/s3-blob-store.js";
 import { Controller, storeId } from "../../../src/core/controller.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
+import { ensureBareRootfs } from "../../../src/providers/local/bare-root/bare-rootfs.js";
 import { ImdsServer } from "../../../src/providers/local/imds-server.js";
 import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
 import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
@@ -94,6 +95,9 @@ class BareAwsProvider extends AwsProvider {
 
 const log = () => (process.env.AWS_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
 
+// The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;
+// scripts/test.sh starts it beside the other tests): wait for it here, not inside a timed step.
+before(() => ensureBareRootfs(), { timeout: 900_000 });
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-aws-e2e-"));
   svc = await serviceAddress(`aws-svc-${process.pid % 100000}`, 150);

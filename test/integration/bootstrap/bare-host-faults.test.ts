@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { InstanceId } from "../../../src/base/ids.js";
 import { Bootstrapper } from "../../../src/bootstrap/bootstrap-agent.js";
 import { BootstrapError } from "../../../src/bootstrap/bootstrap-error.js";
+import { ensureBareRootfs } from "../../../src/providers/local/bare-root/bare-rootfs.js";
 import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
 import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import type { InstanceInfo, Provider } from "../../../src/providers/provider.js";
@@ -20,6 +21,9 @@ import type { Transport } from "../../../src/transport/transport.js";
  */
 let dir: string;
 const hosts: BareSshHost[] = [];
+// The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;
+// scripts/test.sh starts it beside the other tests): wait for it here, not inside a timed step.
+before(() => ensureBareRootfs(), { timeout: 900_000 });
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), "spotrun-bare-faults-"));
 });

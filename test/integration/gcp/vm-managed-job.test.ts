@@ -8,6 +8,7 @@ import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { submitJob } from "../../../src/core/submit.js";
 import { closeGcpClients, type GcpClients } from "../../../src/providers/gcp/gcp-clients.js";
+import { ensureBareRootfs } from "../../../src/providers/local/bare-root/bare-rootfs.js";
 import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
 import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { loadTaskFile } from "../../../src/spec/load-task.js";
@@ -43,6 +44,9 @@ const savedEmulator = process.env.STORAGE_EMULATOR_HOST;
 /** VMs in order of first sight: VM k is host k and metadata server k. */
 const { order: vmOrder, machine } = vmsInOrder(hosts, metadata);
 
+// The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;
+// scripts/test.sh starts it beside the other tests): wait for it here, not inside a timed step.
+before(() => ensureBareRootfs(), { timeout: 900_000 });
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vm-e2e-"));
   svc = await serviceAddress(`gcp-svc-${process.pid % 100000}`, 190);

@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { systemClock } from "../../../src/base/clock.js";
 import { createLogger, silentLogger } from "../../../src/base/logger.js";
 import { submitJob } from "../../../src/core/submit.js";
+import { ensureBareRootfs } from "../../../src/providers/local/bare-root/bare-rootfs.js";
 import { createBareSshHost } from "../../../src/providers/local/ssh-hosts/create-bare-ssh-host.js";
 import type { BareSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { VastClient } from "../../../src/providers/vast/client.js";
@@ -48,6 +49,9 @@ const storeEnv = () => ({
 
 const log = () => (process.env.VAST_E2E_DEBUG ? createLogger({ level: "debug" }) : silentLogger);
 
+// The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;
+// scripts/test.sh starts it beside the other tests): wait for it here, not inside a timed step.
+before(() => ensureBareRootfs(), { timeout: 900_000 });
 before(async () => {
   root = await mkdtemp(join(tmpdir(), "spotrun-vast-e2e-"));
   svc = await serviceAddress(`vast-svc-${process.pid % 100000}`, 170);
