@@ -130,7 +130,7 @@ export class Controller {
   /** Set by the first `acquire` (reading it may need the database). */
   private storeTag = "";
   private readonly maxConcurrentVisits: number;
-  /** Measured interruption rates for the failover walk's ranking, read at most once a minute per provider. */
+  /** Measured interruption rates for the failover walk's ranking, read at most once a minute per set of types. */
   private readonly history: InterruptionHistory;
 
   constructor(private readonly o: ControllerOptions) {
@@ -365,7 +365,7 @@ export class Controller {
     let failover: FailoverState | undefined;
     if (task.recovery.strategy === "failover") {
       failover = parseFailoverState(job.policy_json);
-      const next = await planFailover(provider, task, failover, this.now(), await this.history.forProvider(provider.kind));
+      const next = await planFailover(provider, task, failover, this.now(), (offers) => this.history.forOffers(offers));
       if (next.kind === "wait") {
         const fatal = next.untilMs === undefined;
         await this.store.transaction(async (tx) => {

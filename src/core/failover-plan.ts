@@ -32,9 +32,11 @@ export async function planFailover(
   task: Task,
   state: FailoverState,
   now: number,
-  history?: RiskHistory,
+  /** What the store measured of the offers' pools (the controller's cached read). */
+  historyOf?: (offers: readonly Offer[]) => Promise<RiskHistory>,
 ): Promise<FailoverPlan> {
   const offers = candidateOffers(await provider.offers(task.resources), task.resources);
+  const history = historyOf ? await historyOf(offers) : undefined;
   const ranked = rankOffers(offers, history ? { ...RANKING, history } : RANKING).map((r) => r.offer);
   const choice = chooseNextPlacement({ history: state.history, offers: ranked, recovery: task.recovery, nowMs: now });
   if (choice.kind === "wait") return { kind: "wait", untilMs: choice.untilMs, reason: choice.reason };

@@ -23,18 +23,10 @@ function positiveInt(flag: string, v: unknown): number | undefined {
 /** This store's record of the pools the offers are in (the CLI's home, or $SPOTRUN_STATE_URL). */
 async function storeHistory(ctx: CommandContext, offers: readonly Offer[], minHours: number): Promise<RiskHistory> {
   const { openApp } = await import("../app.js");
-  const { poolRecords } = await import("../../state/pool-records.js");
-  const { PRIOR_HOURS } = await import("../../placement/interruption-rate.js");
+  const { InterruptionHistory } = await import("../../core/interruption-history.js");
   const app = await openApp(ctx);
   try {
-    const types = [...new Set(offers.map((o) => o.instanceType))];
-    const providers = [...new Set(offers.map((o) => o.provider))];
-    const pools = (
-      await Promise.all(
-        providers.map((provider) => poolRecords(app.store, { provider, instanceTypes: types, nowMs: app.clock.now() })),
-      )
-    ).flat();
-    return { pools, minHours, priorHours: PRIOR_HOURS };
+    return await new InterruptionHistory(app.store, () => app.clock.now(), { minHours }).forOffers(offers);
   } finally {
     await app.close();
   }
