@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../base/atomic-file.js";
 import { shellQuote } from "../base/shell-quote.js";
 import { attemptLogKey } from "../checkpoints/attempt-logs.js";
-import type { CheckpointStore } from "../checkpoints/generations.js";
+import { type CheckpointStore, type Manifest, splitGenerationUrl } from "../checkpoints/generations.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import { CheckpointDirWatcher, dirSignature } from "./checkpoint-dir-watcher.js";
 import { runHook } from "./hook-runner.js";
@@ -55,6 +55,8 @@ export class Agent {
   private stallWarnedAt = 0;
   private polling = false;
   private resumedFrom: string | null = null;
+  /** The checkpoint came from `checkpoint.resume_from`, not from this job's own store. */
+  private resumedElsewhere = false;
   private timers: NodeJS.Timeout[] = [];
   private exitOutcome: { outcome: AgentOutcome; exit_code?: number | null; message?: string } | undefined;
 
@@ -116,10 +118,11 @@ export class Agent {
     this.timers.push(setInterval(() => void this.pollControl(), c.notice.poll_ms));
 
     const t0 = Date.now();
-    const restored = await this.store.restoreLatest(c.checkpoint.dir).catch((e: Error) => {
-      this.emit({ kind: "warning", message: `restore failed: ${e.message}` });
-      return undefined;
-    });
+    const restored =
+      (await this.store.restoreLatest(c.checkpoint.dir).catch((e: Error) => {
+        this.emit({ kind: "warning", message: `restore failed: ${e.message}` });
+        return undefined;
+      })) ?? (await this.restoreResumeFrom());
     mkdirSync(c.checkpoint.dir, { recursive: true });
     this.resumedFrom = restored?.generation ?? null;
     if (restored) this.ckWatcher.markUploaded(await dirSignature(c.checkpoint.dir));
@@ -138,7 +141,7 @@ export class Agent {
     }
 
     let command = c.run;
-    if (c.restart_count > 0 && this.resumedFrom && c.checkpoint.resume_arg)
+    if ((c.restart_count > 0 || this.resumedElsewhere) && this.resumedFrom && c.checkpoint.resume_arg)
       command = `${command} ${c.checkpoint.resume_arg} ${shellQuote(c.checkpoint.dir)}`;
     const pid = this.supervisor.start(command, { cwd: c.workdir, env: this.userEnv(), logFd: this.logFd });
     this.emit({ kind: "run_started", restart: c.restart_count > 0, pid });
@@ -194,6 +197,29 @@ export class Agent {
       this.log(
         `warning: no new checkpoint in ${Math.round(since / 60_000)} min — is the trainer writing to $SPOT_CHECKPOINT_DIR?`,
       );
+    }
+  }
+
+  /**
+   * A manual resume (`--resume-from`): while the job's own store has no checkpoint, the generation
+   * the task names, from whichever store holds it. Its manifest is checked as any restore's is.
+   */
+  private async restoreResumeFrom(): Promise<Manifest | undefined> {
+    const from = this.cfg.checkpoint.resume_from;
+    if (!from) return undefined;
+    try {
+      const { storeUrl, generation } = splitGenerationUrl(from);
+      const other = await openCheckpointStore(storeUrl);
+      const verified = await other.verified();
+      const m = generation ? verified.find((v) => v.generation === generation) : verified[0];
+      if (!m) throw new Error(`no verified checkpoint ${from}`);
+      await other.restore(m, this.cfg.checkpoint.dir);
+      this.resumedElsewhere = true;
+      this.log(`resuming from ${from}`);
+      return m;
+    } catch (e) {
+      this.emit({ kind: "warning", message: `resume from ${from} failed: ${(e as Error).message}` });
+      return undefined;
     }
   }
 

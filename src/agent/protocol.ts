@@ -37,6 +37,8 @@ export const agentConfigSchema = z.object({
     hook_timeout_ms: z.number(),
     stall_warning_ms: z.number(),
     resume_arg: z.string().optional(),
+    /** A store URL ending in a generation: restored when the job's own store has none yet (a manual resume). */
+    resume_from: z.string().optional(),
     keep: z.number().int(),
     /** Only one node uploads generations (node 0); the others still stop cleanly. */
     upload: z.boolean(),

@@ -9,7 +9,7 @@ import { jobLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { ProviderCache } from "../providers/registry.js";
-import { type Defaults, flagFor, type LoadedTask, loadTaskFile, loadTaskObject, type Overrides } from "../spec/load-task.js";
+import { flagFor, type LoadedTask, type LoadOptions, loadTaskFile, loadTaskObject } from "../spec/load-task.js";
 import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { controllerAlive, ensureController } from "./background-controller.js";
@@ -21,6 +21,7 @@ import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
 import { statusDocument } from "./job-status.js";
 import { type JobView, jobView } from "./job-view.js";
 import { notifierFor } from "./notifier-for.js";
+import { resolveResumeFrom } from "./resume-from.js";
 import type { JobFilter } from "./select-jobs.js";
 
 export interface OpenOptions {
@@ -32,15 +33,11 @@ export interface OpenOptions {
   clock?: Clock;
 }
 
-export interface SubmitOptions {
-  /** Dotted field overrides applied before validation, as the CLI's flags do (`{"resources.spot": false}`). */
-  overrides?: Overrides;
+export interface SubmitOptions extends LoadOptions {
   /** For a task object: where its relative paths (workdir, hook, trace) resolve from; default the cwd. */
   baseDir?: string;
   /** For a task object: the name its errors carry in place of a file's (default `task`). */
   name?: string;
-  /** Fills what the task leaves out, after the overrides (the CLI passes the user config's defaults). */
-  defaults?: Defaults;
 }
 
 export const defaultHome = (): string => resolve(process.env.SPOTRUN_HOME ?? join(homedir(), ".spotrun"));
@@ -73,13 +70,8 @@ function placeFieldError(e: unknown, loaded: LoadedTask): unknown {
 /** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
 export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
   return typeof task === "string"
-    ? loadTaskFile(task, opts.overrides, opts.defaults)
-    : loadTaskObject(task, {
-        baseDir: opts.baseDir ?? process.cwd(),
-        overrides: opts.overrides ?? {},
-        name: opts.name ?? "task",
-        ...(opts.defaults ? { defaults: opts.defaults } : {}),
-      });
+    ? loadTaskFile(task, opts)
+    : loadTaskObject(task, { ...opts, baseDir: opts.baseDir ?? process.cwd(), name: opts.name ?? "task" });
 }
 
 /** An open home: jobs are submitted, read, cancelled and driven through it. */
@@ -112,6 +104,11 @@ export class Spotrun implements Services {
       (await this.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
     } catch (e) {
       throw placeFieldError(e, loaded);
+    }
+    const ck = loaded.task.checkpoint;
+    if (ck.resume_from) {
+      const field = flagFor("checkpoint.resume_from", loaded.flags ?? {}) ?? `${loaded.source ?? "task"}: checkpoint.resume_from`;
+      ck.resume_from = await resolveResumeFrom(this.store, ck.resume_from, loaded.baseDir, field);
     }
     const ids = await submitJob(this.store, loaded, this.home, this.clock);
     return Promise.all(ids.map((id) => this.job(id)));

@@ -42,6 +42,7 @@ export function agentConfig(input: BootstrapInput, home: string, noticeSource: A
       hook_timeout_ms: ck.hook_timeout,
       stall_warning_ms: ck.stall_warning,
       ...(ck.resume_arg ? { resume_arg: ck.resume_arg } : {}),
+      ...(ck.resume_from ? { resume_from: ck.resume_from } : {}),
       keep: ck.keep,
       upload: input.node === 0,
     },

@@ -29,6 +29,18 @@ export interface Manifest {
   total_bytes: number;
 }
 
+export const GENERATION_NAME = /^g-\d{6}-\d{13}$/;
+
+/** `…/store/g-000003-…` → the store and the generation; a URL not ending in a generation is the store itself. */
+export function splitGenerationUrl(url: string): { storeUrl: string; generation: string | undefined } {
+  const trimmed = url.replace(/\/+$/, "");
+  const slash = trimmed.lastIndexOf("/");
+  const last = trimmed.slice(slash + 1);
+  return GENERATION_NAME.test(last) && slash > 0
+    ? { storeUrl: trimmed.slice(0, slash), generation: last }
+    : { storeUrl: trimmed, generation: undefined };
+}
+
 /** Sortable generation name: attempt first (attempts are sequential), then time within it. */
 export function generationName(attempt: number, nowMs: number): string {
   return `g-${String(attempt).padStart(6, "0")}-${String(nowMs).padStart(13, "0")}`;

@@ -22,6 +22,8 @@ export interface CommandContext {
   debug: boolean;
   out: Output;
   logger: Logger;
+  /** The words after `--` on the command line (undefined without one): a program's own arguments. */
+  rest?: string[];
   /** Aborted on Ctrl-C / SIGTERM. */
   signal: AbortSignal;
 }

@@ -30,7 +30,7 @@ Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 not found, 4 provider refuse
     outputError: () => {},
     ...(json ? { writeErr: () => {} } : {}),
   });
-  for (const spec of commands) mount(program, spec);
+  for (const spec of commands) mount(program, spec, argv);
   catchUsageErrors(program, []);
   try {
     await program.parseAsync(argv);

@@ -15,7 +15,7 @@ Exit codes:
  * The one wrapper every command goes through: global flags, context, rendering of data as a
  * table or `--json`, mapping of errors to one line and an exit code (a stack only with --debug).
  */
-export function mount(program: Command, spec: CommandSpec): void {
+export function mount(program: Command, spec: CommandSpec, argv: readonly string[] = []): void {
   const words = spec.name.split(" ");
   let parent = program;
   const path = words.filter((w) => !w.startsWith("<") && !w.startsWith("["));
@@ -38,7 +38,9 @@ export function mount(program: Command, spec: CommandSpec): void {
     const json = Boolean(globals.json);
     const debug = Boolean(globals.debug);
     const abort = new AbortController();
+    const dashes = argv.indexOf("--");
     const ctx: CommandContext = {
+      ...(dashes >= 0 ? { rest: argv.slice(dashes + 1) } : {}),
       home: resolveHome(globals.home),
       json,
       debug,

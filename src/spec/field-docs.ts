@@ -67,6 +67,8 @@ export const TASK_DOCS: Record<string, string> = {
   "checkpoint.stall_warning": `Warn when no new checkpoint appeared for this long. ${DURATION}`,
   "checkpoint.resume_arg": "On a restart, append `<resume_arg> <checkpoint dir>` to run (e.g. --resume).",
   "checkpoint.keep": "Generations kept in the store.",
+  "checkpoint.resume_from":
+    "Start from this checkpoint until the job has its own: a job id or name (its newest checkpoint), a checkpoint store URL (its newest generation), a URL ending in a generation (g-…), or a generation name of an earlier job of this home.",
   recovery: "What happens after an interruption or a failure: restarts, strategy, deadline.",
   "recovery.max_restarts": "Recoveries from preemption before the job fails.",
   "recovery.max_restarts_on_errors": "Retries when the run itself exits non-zero (default 0).",

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { ZodError } from "zod";
 import { usageError } from "../base/errors.js";
+import { withArgs } from "./quick-task.js";
 import { quoteField, readSettingsFile, readYaml } from "./read-yaml.js";
 import { type Task, taskSchema } from "./task-schema.js";
 
@@ -13,6 +14,16 @@ export interface LoadedTask {
   source?: string;
   /** Fields a flag set (`resources.instance_type` → `--instance-type`): errors about them name the flag. */
   flags?: Record<string, string>;
+  /** The document as validated (the file or object with overrides, arguments and defaults): what `--print-task` prints. */
+  doc?: Record<string, unknown>;
+}
+
+/** How a task is put together from its source: flag overrides, arguments appended to run, defaults. */
+export interface LoadOptions {
+  overrides?: Overrides;
+  /** Appended to `run`, each quoted for the shell (`spotrun run task.yaml -- --lr 3e-4`). */
+  args?: readonly string[];
+  defaults?: Defaults;
 }
 
 /** The first zod issue as `file: field: what is wrong (allowed: …)`, on one line whatever the names hold. */
@@ -101,32 +112,40 @@ function applyOverrides(doc: Record<string, unknown>, overrides: Overrides): Rec
 /** Fills what the task leaves out (the user config's defaults); applied after the flags' overrides. */
 export type Defaults = (raw: Record<string, unknown>) => Record<string, unknown>;
 
-export async function loadTaskFile(path: string, overrides: Overrides = {}, defaults?: Defaults): Promise<LoadedTask> {
+export async function loadTaskFile(path: string, opts: LoadOptions = {}): Promise<LoadedTask> {
   const file = resolve(path);
   const text = await readSettingsFile(path, "task file");
   const raw = readYaml(text, path, "task file") ?? {};
   if (typeof raw !== "object" || Array.isArray(raw))
     throw usageError(`${path}: a task file must be a YAML mapping`, "see examples/quickstart/task.yaml");
-  const flags = applyOverrides(raw as Record<string, unknown>, overrides);
-  const doc = defaults ? defaults(raw as Record<string, unknown>) : raw;
-  return withPaths({ task: parseTask(doc, path, flags), file, baseDir: dirname(file), source: path, flags });
+  return assemble(raw as Record<string, unknown>, path, opts, { file, baseDir: dirname(file) });
 }
 
 /**
- * A task given as an object (the library API, the MCP server): validated by the same schema as a
- * file, its errors naming `name` where a file's name its path; relative paths resolve from `baseDir`.
+ * A task given as an object (the library API, the MCP server, a quick run): validated by the same
+ * schema as a file, its errors naming `name` where a file's name its path; relative paths resolve
+ * from `baseDir`.
  */
-export function loadTaskObject(
-  raw: unknown,
-  opts: { name?: string; baseDir: string; overrides?: Overrides; defaults?: Defaults },
-): LoadedTask {
+export function loadTaskObject(raw: unknown, opts: LoadOptions & { name?: string; baseDir: string }): LoadedTask {
   const name = opts.name ?? "task";
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw usageError(`${name}: a task must be an object with at least \`run\``, "see examples/quickstart/task.yaml");
-  const doc = structuredClone(raw) as Record<string, unknown>;
-  const flags = applyOverrides(doc, opts.overrides ?? {});
-  const task = parseTask(opts.defaults ? opts.defaults(doc) : doc, name, flags);
-  return withPaths({ task, file: undefined, baseDir: resolve(opts.baseDir), source: name, flags });
+  return assemble(structuredClone(raw) as Record<string, unknown>, name, opts, {
+    file: undefined,
+    baseDir: resolve(opts.baseDir),
+  });
+}
+
+function assemble(
+  raw: Record<string, unknown>,
+  source: string,
+  opts: LoadOptions,
+  where: { file: string | undefined; baseDir: string },
+): LoadedTask {
+  const flags = applyOverrides(raw, opts.overrides ?? {});
+  if (opts.args?.length && typeof raw.run === "string") raw.run = withArgs(raw.run, opts.args);
+  const doc = opts.defaults ? opts.defaults(raw) : raw;
+  return withPaths({ task: parseTask(doc, source, flags), ...where, source, flags, doc });
 }
 
 function withPaths(loaded: LoadedTask): LoadedTask {

@@ -132,6 +132,8 @@ export const checkpointSchema = z
     hook_timeout: durationField().default(90_000),
     stall_warning: durationField().default(3_600_000),
     resume_arg: z.string().optional(),
+    /** Start from this checkpoint while the job's own store has none (resolved to a store URL and generation at submit). */
+    resume_from: z.string().min(1).optional(),
     keep: z.number().int().min(1).max(1_000).default(3),
   })
   .strict();

@@ -1,12 +1,15 @@
+import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { Option } from "commander";
+import { stringify } from "yaml";
 import { loadTask } from "../../api/spotrun.js";
-import { ExitCode } from "../../base/errors.js";
+import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
 import { applyUserDefaults } from "../../config/apply-user-defaults.js";
 import { loadUserConfig } from "../../config/load-user-config.js";
 import type { JobState } from "../../core/job-state.js";
 import { formatPct, formatUsd } from "../../cost/ledger.js";
 import { FlagValue, type Overrides } from "../../spec/load-task.js";
+import { quickTask, withArgs } from "../../spec/quick-task.js";
 import { MAX_ARRAY_COUNT, MAX_INTERRUPTIONS } from "../../spec/task-schema.js";
 import { type App, openApp } from "../app.js";
 import type { CommandContext, CommandResult, CommandSpec } from "../command.js";
@@ -46,11 +49,52 @@ function overridesFrom(opts: Record<string, unknown>): Overrides {
     );
   }
   if (given("notice")) set("resources.market.notice", "--notice", `${durationFlag("--notice", opts.notice)}ms`);
+  set("resources.tpu", "--tpu", opts.tpu);
+  set("resources.zone", "--zone", opts.zone);
+  set("resources.accelerators", "--gpus", opts.gpus);
+  set("checkpoint.store", "--store", opts.store);
+  set("checkpoint.resume_from", "--resume-from", opts.resumeFrom);
+  set("setup", "--setup", opts.setup);
   for (const kv of (opts.env as string[] | undefined) ?? []) {
     const [key, value] = envFlag(kv);
     set(`envs.${key}`, "--env", value);
   }
   return o;
+}
+
+/**
+ * A quick run's script: `.py` or `.sh`, or an executable file. Anything else (a `.yaml`, a
+ * directory, a file that is not executable) is read as a task file and refused as one if it is not.
+ */
+function isScript(target: string): boolean {
+  if (/\.ya?ml$/i.test(target)) return false;
+  if (/\.(py|sh)$/i.test(target)) return true;
+  try {
+    const st = statSync(target);
+    return st.isFile() && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The task a quick run builds from the cwd: a script (with the words after -- as its arguments) or the command after --. */
+function quickRunTask(script: string | undefined, rest: string[], opts: Record<string, unknown>): Record<string, unknown> {
+  if (script === undefined && rest.length === 0)
+    throw usageError(
+      "nothing to run",
+      "give a task file (run task.yaml), a script (run train.py), or a command after -- (run -- python train.py)",
+    );
+  if (script !== undefined && !existsSync(script))
+    throw new SpotrunError("not_found", `no script ${JSON.stringify(script)} in ${process.cwd()}`, {
+      fix: "run it from the directory that holds it (that directory is the workdir), or give a task file",
+    });
+  const doc = quickTask({
+    ...(script !== undefined ? { script } : { command: rest }),
+    ...(opts.setup !== undefined ? { setup: String(opts.setup) } : {}),
+    hasRequirements: existsSync("requirements.txt"),
+  });
+  if (script !== undefined) doc.run = withArgs(String(doc.run), rest);
+  return doc;
 }
 
 export function exitCodeFor(state: JobState, lastEnd: string | null): number {
@@ -87,13 +131,17 @@ async function onInterrupt(app: App, ids: string[], ctx: CommandContext): Promis
 }
 
 export const runCommand: CommandSpec = {
-  name: "run <task>",
-  summary: "Run a task as a managed job: launch, run, survive interruptions, resume, finish",
+  name: "run [task] [args...]",
+  summary: "Run a task file, a script or a command as a managed job: launch, run, survive interruptions, resume, finish",
   examples: [
     "spotrun run examples/quickstart/task.yaml",
     "spotrun run task.yaml --detach --json",
     "spotrun run task.yaml --instance-type local.medium --max-cost 0.50 --env EPOCHS=10",
     "spotrun run task.yaml --interrupt-every 8s --interruptions 3 --notice 4s   # local provider chaos",
+    "spotrun run train.py --tpu v5litepod-1 --zone us-central1-a -- --epochs 3   # a script: workdir ., args after --",
+    "spotrun run --provider vast --gpus RTX_4090:1 --max-price 0.4 -- python train.py --lr 3e-4",
+    "spotrun run train.py --resume-from j-lx2k9f3a1b2c   # start from that job's newest checkpoint",
+    "spotrun run train.py --gpus A100:1 --print-task > task.yaml   # save the task the flags build",
   ],
   options: (cmd) =>
     cmd
@@ -120,13 +168,47 @@ export const runCommand: CommandSpec = {
       .addOption(
         new Option("--interruptions <n>", "local provider: how many instances --interrupt-every applies to").default("3"),
       )
-      .addOption(new Option("--notice <duration>", "local provider: notice length before the reclaim")),
+      .addOption(new Option("--notice <duration>", "local provider: notice length before the reclaim"))
+      .option("--tpu <type>", "a GCP TPU slice type such as v5litepod-8 (a quick run then uses provider gcp)")
+      .option("--zone <zone>", "zone, e.g. us-central1-a")
+      .option("--gpus <NAME:COUNT>", "accelerators, e.g. RTX_4090:1 (Vast.ai, GCP)")
+      .option("--store <url>", "checkpoint store: file:///path, s3://bucket/prefix or gs://bucket/prefix")
+      .option(
+        "--setup <command>",
+        "setup command (a quick run defaults to pip install -r requirements.txt when that file is here)",
+      )
+      .option(
+        "--resume-from <ref>",
+        "start from a checkpoint: a job id or name, JOB/GENERATION, a store URL or a URL ending in a generation",
+      )
+      .option("--print-task", "print the task these arguments build (YAML; JSON with --json) and submit nothing"),
   async run(ctx, args, opts) {
     const { config } = loadUserConfig(ctx.home);
-    const loaded = await loadTask(args[0] as string, {
-      overrides: overridesFrom(opts),
-      defaults: (raw) => applyUserDefaults(raw, config),
-    });
+    const rest = ctx.rest ?? [];
+    const before = args.slice(0, args.length - rest.length);
+    if (before.length > 1)
+      throw usageError(
+        `run takes one task file or script, got ${before.map((a) => JSON.stringify(a)).join(" ")}`,
+        "put the program's own arguments after --",
+      );
+    const target = before[0];
+    const fromFile = target !== undefined && !isScript(target);
+    const overrides = overridesFrom(opts);
+    if (!fromFile && opts.tpu !== undefined && opts.provider === undefined)
+      overrides["resources.provider"] = new FlagValue("--tpu", "gcp");
+    const defaults = (raw: Record<string, unknown>) => applyUserDefaults(raw, config);
+    const loaded = fromFile
+      ? await loadTask(target, { overrides, args: rest, defaults })
+      : await loadTask(quickRunTask(target, rest, opts), {
+          overrides,
+          defaults,
+          baseDir: process.cwd(),
+          name: "the command line",
+        });
+    if (opts.printTask) {
+      const doc = loaded.doc ?? {};
+      return { data: doc, human: stringify(doc) };
+    }
     const app = await openApp(ctx);
     try {
       const submitted = await app.submitLoaded(loaded);
