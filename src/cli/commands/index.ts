@@ -14,6 +14,7 @@ import { historyCommand } from "./history.js";
 import { launchCommand } from "./launch.js";
 import { listCommand } from "./list.js";
 import { logsCommand } from "./logs.js";
+import { mcpCommand } from "./mcp.js";
 import { offersCommand } from "./offers.js";
 import { runCommand } from "./run.js";
 import { schemaCommand } from "./schema.js";
@@ -62,6 +63,7 @@ export const commands: CommandSpec[] = [
   catalogUpdateCommand,
   setupCommand,
   schemaCommand,
+  mcpCommand,
   configShowCommand,
   ...vastCommands,
   chaosInterruptCommand,
