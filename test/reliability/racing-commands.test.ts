@@ -104,7 +104,12 @@ describe("racing commands", () => {
         const holder = storedLease(box.home)?.pid;
         if (holder !== undefined && holders.at(-1) !== holder) holders.push(holder);
       }, 50);
-      const results = await Promise.all(started.map((s) => s.done));
+      // A command that hangs is a failure too: none may take more than 90 s.
+      const killer = setTimeout(() => {
+        for (const s of started) s.child.kill("SIGKILL");
+      }, 90_000);
+      const results = await Promise.all(started.map((s) => s.done)).finally(() => clearTimeout(killer));
+      t.after(() => clearInterval(sampler));
       const failed = results
         .map((r, k) => ({ r, args: started[k]?.args ?? [] }))
         .filter(({ r }) => r.code !== 0)
