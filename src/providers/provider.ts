@@ -120,7 +120,8 @@ export interface BootMarkers {
 export interface Provider {
   readonly kind: ProviderKind;
   readonly noticeSource: NoticeSource;
-  offers(resources: Resources): Promise<Offer[]>;
+  /** `quick`: for an estimate, not a decision: the provider may retry less (a throttled lookup fails fast). */
+  offers(resources: Resources, opts?: { quick?: boolean }): Promise<Offer[]>;
   launch(req: LaunchRequest): Promise<LaunchResult>;
   describe(ids: InstanceId[]): Promise<InstanceInfo[]>;
   /** Every instance carrying all the given tags, in any state but long gone. */

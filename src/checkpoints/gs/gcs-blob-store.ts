@@ -1,7 +1,28 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
-import { Storage } from "@google-cloud/storage";
+import { IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT, Storage } from "@google-cloud/storage";
 import type { BlobInfo, BlobStore } from "../blob-store.js";
+
+/** Per-request limit: an upload or read that gets no answer this long fails (and is retried by the library). */
+export const GCS_REQUEST_TIMEOUT_MS = 60_000;
+
+/**
+ * The Storage client of a checkpoint store: Application Default Credentials, STORAGE_EMULATOR_HOST,
+ * a time limit. Every write here may be repeated (the same bytes to the same name: generations are
+ * never rewritten with other content), so the library retries writes too, not only reads.
+ */
+export function gcsStorageFromEnv(opts: { timeoutMs?: number } = {}): Storage {
+  return new Storage({
+    timeout: opts.timeoutMs ?? GCS_REQUEST_TIMEOUT_MS,
+    retryOptions: {
+      autoRetry: true,
+      maxRetries: 3,
+      idempotencyStrategy: IdempotencyStrategy.RetryAlways,
+      // The library's own test misses its own time limit (a FetchError of type request-timeout).
+      retryableErrorFn: (err) => RETRYABLE_ERR_FN_DEFAULT(err) || (err as { type?: unknown }).type === "request-timeout",
+    },
+  });
+}
 
 /**
  * GCS objects under `gs://bucket/prefix/`. Credentials and project come from Application
@@ -14,7 +35,7 @@ export class GcsBlobStore implements BlobStore {
     readonly prefix: string,
     storage?: Storage,
   ) {
-    this.storage = storage ?? new Storage();
+    this.storage = storage ?? gcsStorageFromEnv();
   }
 
   get url(): string {

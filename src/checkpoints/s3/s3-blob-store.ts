@@ -14,6 +14,27 @@ import {
 import { Upload } from "@aws-sdk/lib-storage";
 import type { BlobInfo, BlobStore } from "../blob-store.js";
 
+/** A connection silent this long (no byte either way) is dead: the SDK drops it and retries the request. */
+export const S3_IDLE_TIMEOUT_MS = 60_000;
+const S3_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * The S3 client of a checkpoint store, from the standard AWS environment (credentials, region,
+ * AWS_ENDPOINT_URL_S3). Its timeout is on silence, not on the whole request, so a large part
+ * that keeps moving is never cut, while a request nobody answers is retried.
+ */
+export function s3ClientFromEnv(opts: { idleTimeoutMs?: number } = {}): S3Client {
+  const idle = opts.idleTimeoutMs ?? S3_IDLE_TIMEOUT_MS;
+  return new S3Client({
+    region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+    // On an instance AWS_REGION is usually unset; a bucket elsewhere must still be reachable.
+    followRegionRedirects: true,
+    forcePathStyle:
+      process.env.AWS_S3_FORCE_PATH_STYLE === "true" || Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
+    requestHandler: { socketTimeout: idle, connectionTimeout: Math.min(idle, S3_CONNECT_TIMEOUT_MS) },
+  });
+}
+
 /**
  * S3 objects under `s3://bucket/prefix/`. Credentials, region and endpoint come from the
  * standard AWS chain (AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL for s3rver or MinIO).
@@ -29,16 +50,7 @@ export class S3BlobStore implements BlobStore {
     // so this stays small to bound memory on small instances (16 MiB × 4 × files in parallel).
     private readonly queueSize = 4,
   ) {
-    this.client =
-      client ??
-      new S3Client({
-        region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
-        // On an instance AWS_REGION is usually unset; a bucket elsewhere must still be reachable.
-        followRegionRedirects: true,
-        forcePathStyle:
-          process.env.AWS_S3_FORCE_PATH_STYLE === "true" ||
-          Boolean(process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL),
-      });
+    this.client = client ?? s3ClientFromEnv();
   }
 
   get url(): string {

@@ -312,7 +312,7 @@ export const launchCommand: CommandSpec = {
       let estimate: LaunchEstimate | null = null;
       try {
         // Spot prices are looked up even for an on-demand launch, so the savings line can say what spot would save.
-        const offers = await provider.offers({ ...f.resources, spot: true, max_price: undefined });
+        const offers = await provider.offers({ ...f.resources, spot: true, max_price: undefined }, { quick: true });
         estimate = launchEstimate(offers, f.types, f.count, f.spotCount);
         ctx.out.info(formatEstimate(estimate));
       } catch (e) {

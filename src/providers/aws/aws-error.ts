@@ -1,3 +1,4 @@
+import { SpotrunError } from "../../base/errors.js";
 import { ProviderError, type RefusalKind } from "../provider.js";
 
 /**
@@ -52,9 +53,22 @@ export function awsErrorFacts(e: unknown): AwsErrorFacts {
   return { code, status: err?.$metadata?.httpStatusCode, message };
 }
 
-export function toProviderError(e: unknown, operation: string): ProviderError {
-  if (e instanceof ProviderError) return e;
+/** Errors the SDK raises before any request: no credentials anywhere in the chain. The user's to fix. */
+const NO_CREDENTIALS = new Set(["CredentialsProviderError"]);
+
+/**
+ * An SDK failure as what it is: the user's fault (no credentials: exit 2 with the fix), or a
+ * ProviderError with its code, retryable or not.
+ */
+export function toProviderError(e: unknown, operation: string): ProviderError | SpotrunError {
+  if (e instanceof ProviderError || e instanceof SpotrunError) return e;
   const f = awsErrorFacts(e);
+  if (NO_CREDENTIALS.has(f.code))
+    return new SpotrunError("usage", `aws ${operation}: no AWS credentials found (${f.message})`, {
+      code: f.code,
+      fix: fixForAwsCode(f.code, false),
+      cause: e,
+    });
   const retryable = RETRYABLE.has(f.code) || (f.status !== undefined && f.status >= 500);
   return new ProviderError("aws", f.code, `aws ${operation} failed: ${f.code}: ${f.message}`, retryable, { cause: e });
 }

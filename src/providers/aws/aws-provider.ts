@@ -26,7 +26,7 @@ import type { Transport } from "../../transport/transport.js";
 import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
 import { TAG } from "../provider.js";
 import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
-import { createEc2Client } from "./ec2-client.js";
+import { createEc2Client, QUICK_RETRY_POLICY } from "./ec2-client.js";
 import { toInstanceInfo } from "./instance-info.js";
 import { InstanceRegions } from "./instance-regions.js";
 import { ensureImported, type LocalKeyPair, localKeyPair } from "./key-pair.js";
@@ -64,6 +64,8 @@ export interface AwsProviderOptions {
   clock?: Clock;
   random?: Random;
   retry?: RetryPolicy;
+  /** Per-request timeout of the EC2 clients (default EC2_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
   /** The spotrun version instances install; the running one by default. */
   spotrunVersion?: string;
   /** Network placement the task schema does not carry yet (env SPOTRUN_AWS_SECURITY_GROUP_IDS / SPOTRUN_AWS_SUBNET_ID). */
@@ -80,6 +82,7 @@ export class AwsProvider implements Provider {
   readonly noticeSource = "aws-imds" as const;
   private readonly clock: Clock;
   private readonly clients = new Map<string, EC2Client>();
+  private readonly quickClients = new Map<string, EC2Client>();
   private readonly ownedClients: EC2Client[] = [];
   private catalog: OnDemandCatalog | undefined;
   private readonly spotCache = new Map<string, { at: number; pools: SpotPool[] }>();
@@ -92,13 +95,20 @@ export class AwsProvider implements Provider {
     this.instanceRegions = new InstanceRegions(opts.home);
   }
 
-  private client(region?: string): EC2Client {
+  private client(region?: string, quick = false): EC2Client {
     if (this.opts.ec2) return this.opts.ec2;
     const key = region ?? "";
-    let c = this.clients.get(key);
+    const cache = quick ? this.quickClients : this.clients;
+    let c = cache.get(key);
     if (!c) {
-      c = createEc2Client({ region, clock: this.opts.clock, random: this.opts.random, retry: this.opts.retry });
-      this.clients.set(key, c);
+      c = createEc2Client({
+        region,
+        clock: this.opts.clock,
+        random: this.opts.random,
+        retry: quick ? QUICK_RETRY_POLICY : this.opts.retry,
+        requestTimeoutMs: this.opts.requestTimeoutMs,
+      });
+      cache.set(key, c);
       this.ownedClients.push(c);
     }
     return c;
@@ -137,9 +147,9 @@ export class AwsProvider implements Provider {
     return pools;
   }
 
-  async offers(resources: Resources): Promise<Offer[]> {
+  async offers(resources: Resources, opts: { quick?: boolean } = {}): Promise<Offer[]> {
     const types = resources.instance_types ?? [resources.instance_type ?? DEFAULT_TYPE];
-    const ec2 = this.client(resources.region);
+    const ec2 = this.client(resources.region, opts.quick);
     const region = resources.region ?? (await this.regionOf(ec2));
     const pools = (await this.spotPools(ec2, region, types)).filter((p) => !resources.zone || p.zone === resources.zone);
     const out: Offer[] = [];
@@ -431,7 +441,8 @@ export class AwsProvider implements Provider {
       try {
         pools = await this.spotPools(ec2, region, spotTypes);
       } catch (e) {
-        this.opts.logger.warn({ err: (e as Error).message }, "spot prices unavailable; using on-demand prices as the bound");
+        // Info, not a warning: whoever asked for prices (an estimate, an offer) has already said they failed.
+        this.opts.logger.info({ err: (e as Error).message }, "spot prices unavailable; spot instances priced at on-demand");
       }
     }
     const od = new Map<string, number | undefined>();

@@ -1,6 +1,7 @@
 import { type Filter, GetProductsCommand, PricingClient } from "@aws-sdk/client-pricing";
 import type { Clock } from "../../base/clock.js";
 import { toProviderError } from "./aws-error.js";
+import { awsRequestHandler } from "./ec2-client.js";
 import type { OnDemandCatalog } from "./on-demand-catalog.js";
 import { JitterRetryStrategy } from "./retry-strategy.js";
 
@@ -12,7 +13,12 @@ import { JitterRetryStrategy } from "./retry-strategy.js";
 export const PRICING_REGION = "us-east-1";
 
 export function createPricingClient(clock?: Clock): PricingClient {
-  return new PricingClient({ region: PRICING_REGION, maxAttempts: 6, retryStrategy: new JitterRetryStrategy(undefined, clock) });
+  return new PricingClient({
+    region: PRICING_REGION,
+    maxAttempts: 6,
+    retryStrategy: new JitterRetryStrategy(undefined, clock),
+    requestHandler: awsRequestHandler(),
+  });
 }
 
 interface PriceListProduct {

@@ -32,13 +32,27 @@ export interface GcpClientOptions {
   fallback?: boolean | "rest";
   keyFilename?: string;
   projectId?: string;
+  /** Per-request time limit (default GCP_REQUEST_TIMEOUT_MS). */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * Google's REST transport ignores the per-call timeout of its own config: a request nobody answers
+ * waits forever. The auth client's HTTP transport (every API call goes through it) is given a time
+ * limit instead; an expired request fails as AbortError, which gcp-errors counts as retryable.
+ */
+export const GCP_REQUEST_TIMEOUT_MS = 30_000;
+
+const withTimeout = (opts: GcpClientOptions) => {
+  const { requestTimeoutMs, ...rest } = opts;
+  return { ...rest, clientOptions: { transporterOptions: { timeout: requestTimeoutMs ?? GCP_REQUEST_TIMEOUT_MS } } };
+};
 
 /** Build every client lazily, so `spotrun status` never loads the Google SDKs. */
 export async function createGcpClients(opts: GcpClientOptions = {}): Promise<GcpClients> {
   const compute = await import("@google-cloud/compute");
   const tpu = await import("@google-cloud/tpu");
-  const o = { ...opts } as ConstructorParameters<typeof compute.InstancesClient>[0];
+  const o = withTimeout(opts) as ConstructorParameters<typeof compute.InstancesClient>[0];
   return {
     instances: new compute.InstancesClient(o),
     zoneOperations: new compute.ZoneOperationsClient(o),
@@ -71,12 +85,14 @@ export async function resolveProject(c: GcpClients): Promise<string> {
 export async function createCatalogClient(): Promise<import("@google-cloud/billing").CloudCatalogClient> {
   const { CloudCatalogClient } = await import("@google-cloud/billing");
   const override = process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING;
-  if (!override) return new CloudCatalogClient();
+  if (!override) return new CloudCatalogClient(withTimeout({}) as ConstructorParameters<typeof CloudCatalogClient>[0]);
   const u = new URL(override);
-  return new CloudCatalogClient({
-    apiEndpoint: u.hostname,
-    port: Number(u.port) || (u.protocol === "http:" ? 80 : 443),
-    protocol: u.protocol === "http:" ? "http" : "https",
-    fallback: true,
-  } as ConstructorParameters<typeof CloudCatalogClient>[0]);
+  return new CloudCatalogClient(
+    withTimeout({
+      apiEndpoint: u.hostname,
+      port: Number(u.port) || (u.protocol === "http:" ? 80 : 443),
+      protocol: u.protocol === "http:" ? "http" : "https",
+      fallback: true,
+    }) as ConstructorParameters<typeof CloudCatalogClient>[0],
+  );
 }

@@ -64,8 +64,15 @@ function bodyOf(e: Obj): Obj | undefined {
   return undefined;
 }
 
+/** What a request the transport's time limit cut off is called here (the abort carries no status). */
+export const REQUEST_TIMEOUT = "REQUEST_TIMEOUT";
+
 export function gcpErrorInfo(e: unknown): GcpErrorInfo | undefined {
   if (!isObj(e)) return undefined;
+  // Our own transport timeout (gcp-clients): the request was aborted, never answered.
+  // (gaxios wraps the abort: GaxiosError.error is the AbortError.)
+  if (e.name === "AbortError" || (isObj(e.error) && e.error.name === "AbortError"))
+    return { status: "DEADLINE_EXCEEDED", reasons: [REQUEST_TIMEOUT] };
   const info: GcpErrorInfo = { reasons: [] };
   const body = bodyOf(e);
   if (body) {
@@ -134,8 +141,16 @@ export function classifyGcpError(info: GcpErrorInfo | undefined): GcpErrorClass 
   if (info.httpStatus === 404 || info.status === "NOT_FOUND" || info.reasons.includes("notFound")) return { kind: "not-found" };
   // TPU capacity shows as RESOURCE_EXHAUSTED without a Compute reason.
   if (info.status === "RESOURCE_EXHAUSTED") return { kind: "refused", refusal: "capacity", code: "RESOURCE_EXHAUSTED" };
-  if (info.httpStatus === 429 || (info.httpStatus !== undefined && info.httpStatus >= 500) || info.status === "UNAVAILABLE")
-    return { kind: "retryable", code: info.status ?? String(info.httpStatus) };
+  if (
+    info.httpStatus === 429 ||
+    (info.httpStatus !== undefined && info.httpStatus >= 500) ||
+    info.status === "UNAVAILABLE" ||
+    info.status === "DEADLINE_EXCEEDED"
+  )
+    return {
+      kind: "retryable",
+      code: info.reasons.includes(REQUEST_TIMEOUT) ? REQUEST_TIMEOUT : (info.status ?? String(info.httpStatus)),
+    };
   return { kind: "other", code: info.reasons[0] ?? info.status ?? String(info.httpStatus ?? "UNKNOWN") };
 }
 

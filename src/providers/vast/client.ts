@@ -34,8 +34,9 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 /**
  * A typed client for the REST API the official `vastai` CLI uses. Auth is the CLI's
  * `Authorization: Bearer <key>` header; the key is never put in a URL, a log line or an error.
- * 429 is retried with the CLI's backoff (0.15 s ×1.5, 3 attempts); any other failure becomes a
- * VastApiError carrying the HTTP status and the server's `error`/`msg`.
+ * 429 is retried with the CLI's backoff (0.15 s ×1.5, 3 attempts), and so is a read or a delete
+ * that got no answer within the timeout (a create is not: repeating it could rent twice); any
+ * other failure becomes a VastApiError carrying the HTTP status and the server's `error`/`msg`.
  */
 export class VastClient {
   readonly baseUrl: string;
@@ -196,7 +197,14 @@ export class VastClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (e) {
-        throw new VastApiError(0, "network", this.scrub(`vast: ${method} ${path}: ${(e as Error).message}`), undefined);
+        const timedOut = (e as Error).name === "TimeoutError";
+        if ((method === "GET" || method === "DELETE") && attempt < this.attempts) {
+          await this.clock.sleep(wait);
+          wait *= 1.5;
+          continue;
+        }
+        const what = timedOut ? `no answer within ${this.timeoutMs / 1000} s` : (e as Error).message;
+        throw new VastApiError(0, "network", this.scrub(`vast: ${method} ${path.split("?")[0]}: ${what}`), undefined);
       }
       if (res.status === 429 && attempt < this.attempts) {
         await res.body?.cancel();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Clock } from "../../../src/base/clock.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import { seededRandom } from "../../../src/base/random.js";
-import { AwsProvider } from "../../../src/providers/aws/aws-provider.js";
+import { AwsProvider, type AwsProviderOptions } from "../../../src/providers/aws/aws-provider.js";
 import { Ec2Server, type Ec2ServerOptions } from "../../servers/ec2/ec2-server.js";
 
 /**
@@ -31,7 +31,10 @@ const ENV_KEYS = [
 
 export const TEST_KEYS = { accessKeyId: "AKIASPOTRUNTEST0001", secretAccessKey: "spotrun/test/secret/key/0000000000000000" };
 
-export async function startEc2Fixture(opts: Ec2ServerOptions = {}): Promise<Ec2Fixture> {
+export async function startEc2Fixture(
+  opts: Ec2ServerOptions = {},
+  providerOpts: Partial<AwsProviderOptions> = {},
+): Promise<Ec2Fixture> {
   const server = new Ec2Server({ secrets: { [TEST_KEYS.accessKeyId]: TEST_KEYS.secretAccessKey }, ...opts });
   const url = await server.start();
   const saved = Object.fromEntries(ENV_KEYS.map((k) => [k, process.env[k]]));
@@ -44,7 +47,14 @@ export async function startEc2Fixture(opts: Ec2ServerOptions = {}): Promise<Ec2F
   const home = await mkdtemp(join(tmpdir(), "spotrun-aws-"));
   const sleeps: number[] = [];
   const clock: Clock = { now: () => Date.now(), sleep: async (ms) => void sleeps.push(ms) };
-  const provider = new AwsProvider({ home, logger: silentLogger, clock, random: seededRandom(7), spotrunVersion: "0.1.0" });
+  const provider = new AwsProvider({
+    home,
+    logger: silentLogger,
+    clock,
+    random: seededRandom(7),
+    spotrunVersion: "0.1.0",
+    ...providerOpts,
+  });
   return {
     server,
     provider,

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CheckpointStore, generationName, MANIFEST } from "../../../src/checkpoints/generations.js";
-import { GcsBlobStore } from "../../../src/checkpoints/gs/gcs-blob-store.js";
+import { GcsBlobStore, gcsStorageFromEnv } from "../../../src/checkpoints/gs/gcs-blob-store.js";
 import { GcsServer } from "../../servers/gcp/gcs-server.js";
 
 const BUCKET = "spotrun-ckpt";
@@ -101,5 +101,18 @@ describe("generation protocol on GCS through @google-cloud/storage (STORAGE_EMUL
     assert.ok(server.http.received.some((r) => r.method === "DELETE"));
     const left = new Set([...server.objects.keys()].map((k) => k.split("/")[3]));
     assert.equal(left.size, 1);
+  });
+
+  test("an object request GCS never answers fails at the time limit and the library retries it", async () => {
+    const blobs = new GcsBlobStore(BUCKET, "stall", gcsStorageFromEnv({ timeoutMs: 400 }));
+    server.http.stall(1, (r) => r.path.startsWith(`/upload/storage/v1/b/${BUCKET}/o`));
+    const t0 = Date.now();
+    await blobs.putBytes("a.txt", Buffer.from("after a stall"));
+    const tries = server.http.received.filter(
+      (r) => r.path.startsWith(`/upload/storage/v1/b/${BUCKET}/o`) && String(r.query.get("name")).startsWith("stall/"),
+    );
+    assert.equal(tries.length, 2, "the silent one, then the retry");
+    assert.equal(Buffer.from((await blobs.getBytes("a.txt")) ?? []).toString(), "after a stall");
+    assert.ok(Date.now() - t0 < 15_000, `${Date.now() - t0} ms`);
   });
 });

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { S3Client } from "@aws-sdk/client-s3";
 import { CheckpointStore, MANIFEST, type Manifest } from "../../../src/checkpoints/generations.js";
-import { S3BlobStore } from "../../../src/checkpoints/s3/s3-blob-store.js";
+import { S3BlobStore, s3ClientFromEnv } from "../../../src/checkpoints/s3/s3-blob-store.js";
+import { startStallProxy } from "../../support/stall-proxy.js";
 import { S3RVER_CREDENTIALS, type S3rverFixture, startS3rver } from "../aws/s3rver-fixture.js";
 
 /** The generation protocol on S3 (s3rver, the real @aws-sdk/client-s3 and lib-storage multipart). */
@@ -110,5 +111,32 @@ test("the store finds s3rver from AWS_ENDPOINT_URL_S3 alone, as it would find AW
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
+  }
+});
+
+test("a request S3 never answers is dropped after the idle timeout and retried (the store's own client)", async () => {
+  const u = new URL(s3.endpoint);
+  const proxy = await startStallProxy({ host: u.hostname, port: Number(u.port) });
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_S3: proxy.url,
+    AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+    AWS_REGION: "us-east-1",
+  });
+  const c = s3ClientFromEnv({ idleTimeoutMs: 300 });
+  try {
+    const blobs = new S3BlobStore("ckpt", "stall", c);
+    proxy.stall(1);
+    const t0 = Date.now();
+    await blobs.putBytes("a.txt", Buffer.from("after a stall"));
+    assert.equal(proxy.stalled, 1);
+    assert.ok(proxy.accepted >= 2, "the retry came on a new connection");
+    assert.equal(Buffer.from((await blobs.getBytes("a.txt")) ?? []).toString(), "after a stall");
+    assert.ok(Date.now() - t0 < 10_000, `${Date.now() - t0} ms`);
+  } finally {
+    c.destroy();
+    process.env = saved;
+    await proxy.close();
   }
 });

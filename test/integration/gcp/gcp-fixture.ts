@@ -12,9 +12,16 @@ import type { RecordingServer } from "../../servers/gcp/http-kit.js";
 export const PROJECT = "spotrun-test";
 
 /** Real Google clients (REST transport) pointed at an in-repo server, authenticated through an ADC file. */
-export async function clientsFor(server: RecordingServer, dir: string): Promise<GcpClients> {
+export async function clientsFor(server: RecordingServer, dir: string, requestTimeoutMs?: number): Promise<GcpClients> {
   const keyFilename = await writeAdcFile(dir, server.url, PROJECT);
-  return createGcpClients({ fallback: true, apiEndpoint: "127.0.0.1", port: server.port, protocol: "http", keyFilename });
+  return createGcpClients({
+    fallback: true,
+    apiEndpoint: "127.0.0.1",
+    port: server.port,
+    protocol: "http",
+    keyFilename,
+    ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+  });
 }
 
 export interface Fixture {

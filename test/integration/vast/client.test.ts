@@ -186,3 +186,19 @@ test("a query-string api_key is also accepted by the server (the CLI sends both)
   const anon = await fetch(`${h.server.url}/users/current/`);
   assert.equal(anon.status, 401);
 });
+
+test("a read that gets no answer is abandoned at the timeout and retried; a create is not repeated", async () => {
+  const quick = new VastClient({ apiKey: API_KEY, baseUrl: h.server.url, clock, timeoutMs: 300 });
+  h.server.stall(1);
+  const listed = await quick.showInstances();
+  assert.ok(Array.isArray(listed));
+  assert.deepEqual(
+    h.server.requests.filter((r) => /\/api\/v0\/instances\/?$/.test(r.path)).map((r) => r.status),
+    [0, 200],
+  );
+  h.server.stall(1);
+  const e = await errorOf(quick.createInstance(101, body()));
+  assert.equal(e.code, "network");
+  assert.match(e.message, /^vast: PUT \/asks\/101\/: no answer within 0\.3 s$/);
+  assert.equal(h.server.requests.filter((r) => r.method === "PUT" && r.path === "/api/v0/asks/101/").length, 1);
+});

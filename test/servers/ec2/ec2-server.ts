@@ -49,6 +49,7 @@ export class Ec2Server {
   readonly refusals: RefusalRule[] = [];
   products: PricedProduct[] = [];
   private readonly faults: Fault[] = [];
+  private readonly stalls: { remaining: number; action?: string }[] = [];
   private readonly idempotency = new Map<string, { fingerprint: string; body: XmlNode[] }>();
   private server: Server | undefined;
   private readonly pageSize: number;
@@ -103,9 +104,15 @@ export class Ec2Server {
     this.faults.push({ remaining: n, action, status, code, message: `simulated ${code}` });
   }
 
-  /** Forget pending throttles and failures. */
+  /** The next `n` requests (of `action`, if given) get no answer at all: the connection stays open, silent, until the client gives up. */
+  stall(n: number, action?: string): void {
+    this.stalls.push({ remaining: n, action });
+  }
+
+  /** Forget pending throttles, failures and stalls. */
   clearFaults(): void {
     this.faults.length = 0;
+    this.stalls.length = 0;
   }
 
   setSpotPrices(points: SpotPricePoint[]): void {
@@ -143,6 +150,12 @@ export class Ec2Server {
     record.region = sig.scope.region;
     record.service = sig.scope.service;
     if (req.method !== "POST") return sendError(400, "InvalidHttpRequest", "EC2 Query requests are POSTed");
+    const stall = this.stalls.find((s) => s.remaining > 0 && (!s.action || s.action === action));
+    if (stall) {
+      stall.remaining--;
+      record.status = 0;
+      return;
+    }
     const fault = this.faults.find((f) => f.remaining > 0 && (!f.action || f.action === action));
     if (fault) {
       fault.remaining--;

@@ -23,7 +23,14 @@ export class RecordingServer {
   /** Where it listens: 127.0.0.1, or an address bare test hosts route to. */
   address = "127.0.0.1";
 
+  private stalls: { remaining: number; match: (r: Received) => boolean }[] = [];
+
   constructor(private readonly handler: Handler) {}
+
+  /** The next `n` requests (that `match`, if given) are recorded and never answered: a peer that hangs. */
+  stall(n: number, match: (r: Received) => boolean = () => true): void {
+    this.stalls.push({ remaining: n, match });
+  }
 
   get url(): string {
     return `http://${this.address}:${this.port}`;
@@ -72,6 +79,11 @@ export class RecordingServer {
       json,
     };
     this.received.push(r);
+    const stall = this.stalls.find((x) => x.remaining > 0 && x.match(r));
+    if (stall) {
+      stall.remaining--;
+      return;
+    }
     try {
       await this.handler(r, res);
     } catch (e) {

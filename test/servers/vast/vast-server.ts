@@ -60,6 +60,7 @@ export class VastServer {
   private origin = "";
   private nextId = 7_835_610;
   private pending429 = 0;
+  private pendingStalls = 0;
   private neverStartOffers = new Set<number>();
   private logsNotReady = 0;
   private readonly logUploads = new Map<string, { id: number; tail: number | undefined; misses: number }>();
@@ -94,6 +95,10 @@ export class VastServer {
 
   // ---- steering -------------------------------------------------------------------------------
 
+  /** The next `n` API calls get no answer at all: the connection stays open and silent. */
+  stall(n: number): void {
+    this.pendingStalls = n;
+  }
   /** The next `n` API calls get 429 Too Many Requests. */
   throttle(n: number): void {
     this.pending429 = n;
@@ -153,6 +158,19 @@ export class VastServer {
     const bearerOk = authz === `Bearer ${this.opts.apiKey}`;
     const queryOk = u.searchParams.get("api_key") === this.opts.apiKey;
     const auth: RecordedRequest["auth"] = bearerOk ? "bearer" : queryOk ? "query" : "none";
+    if (this.pendingStalls > 0) {
+      this.pendingStalls--;
+      this.requests.push({
+        method: req.method ?? "",
+        path: u.pathname,
+        query: Object.fromEntries(u.searchParams),
+        auth,
+        authorization: authz,
+        body,
+        status: 0,
+      });
+      return;
+    }
     if (this.pending429 > 0) {
       this.pending429--;
       return this.reply(req, u, res, body, 429, { success: false, error: "rate_limited", msg: "Too many requests" }, auth);
