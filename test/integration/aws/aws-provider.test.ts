@@ -78,8 +78,16 @@ describe("AwsProvider against the in-repo EC2 server", () => {
     assert.match(Buffer.from(imported.PublicKeyMaterial ?? "", "base64").toString(), /^ssh-ed25519 /);
 
     const script = Buffer.from(run.UserData ?? "", "base64").toString("utf8");
-    assert.match(script, /^#!\/bin\/bash/);
-    assert.match(script, /agent guard --provider aws --config \/etc\/spotrun\/spot\.json/);
+    // A POSIX sh script (a bare image has no bash guarantee) that installs nothing: the guard unit
+    // waits for the launcher the controller ships over SSH into the login user's home.
+    assert.match(script, /^#!\/bin\/sh\n/);
+    assert.match(script, /^ExecStartPre=\/bin\/sh -c 'while \[ ! -x "\$home\/\.spotrun\/bin\/spotrun" \]; do sleep 2; done'$/m);
+    assert.match(
+      script,
+      /^ExecStart=\$home\/\.spotrun\/bin\/spotrun agent guard --provider aws --config \/etc\/spotrun\/spot\.json$/m,
+    );
+    assert.match(script, /getent passwd ubuntu/);
+    assert.doesNotMatch(script, /\b(npm|npx|apt-get|apt|pip3?|curl|wget|node)\b/);
     assert.match(script, /"checkpoint_script": "s3:\/\/ckpt-bucket\/save\.sh"/);
     assert.match(script, /"max_price_usd": 0\.05/);
 

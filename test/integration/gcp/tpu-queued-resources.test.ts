@@ -53,8 +53,15 @@ describe("Cloud TPU spot slices through @google-cloud/tpu v2 queued resources", 
     assert.equal(node.runtimeVersion, "tpu-ubuntu2204-base");
     assert.deepEqual(node.schedulingConfig, { spot: true });
     assert.equal((node.labels as Json)["spotrun-job"], "j-abc");
-    assert.match(String((node.metadata as Json)["startup-script"]), /npm install -g/);
-    assert.match(String((node.metadata as Json)["shutdown-script"]), /spotrun agent save/);
+    // Every worker boots with the same startup-script: it writes the ready marker the controller
+    // waits for and installs nothing (the controller ships Node and its own agent over SSH).
+    const startup = String((node.metadata as Json)["startup-script"]);
+    assert.match(startup, /^#!\/bin\/bash\n/);
+    assert.match(startup, /^touch \/var\/lib\/spotrun\/boot-ready$/m);
+    assert.doesNotMatch(startup, /\b(npm|npx|apt-get|apt|pip3?|curl|wget|node)\b/);
+    const shutdown = String((node.metadata as Json)["shutdown-script"]);
+    assert.match(shutdown, /"\$home\/\.spotrun\/bin\/spotrun" agent save --config "\$cfg" --reason shutdown/);
+    assert.doesNotMatch(shutdown, /\b(npm|npx|apt-get|curl|wget)\b/);
 
     assert.deepEqual(
       progress.map((p) => p.state),
