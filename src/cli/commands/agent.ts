@@ -88,26 +88,34 @@ export const agentWatchCommand: CommandSpec = {
 
 export const agentGuardCommand: CommandSpec = {
   name: "agent guard",
-  summary: "On a `spotrun launch` instance: on a notice run the checkpoint script within its timeout, then exit",
+  summary: "On a `spotrun launch` instance: on a notice run the checkpoint script once, within its timeout, then exit",
   examples: ["spotrun agent guard --provider aws --config /etc/spotrun/spot.json"],
   options: (cmd) =>
     cmd
       .option("--provider <kind>", "aws | gcp | local", "aws")
       .option("--config <file>", "spot configuration: {checkpoint_script, hook_timeout_ms, on_interruption}")
       .option("--checkpoint-script <path>", "script or s3:// URL to run on a notice")
-      .option("--hook-timeout <duration>", "how long the script may run", "90s"),
+      .option("--hook-timeout <duration>", "how long the script may run", "90s")
+      .option("--log-file <file>", "where the script's output goes (default /var/log/spotrun-checkpoint.log)")
+      .option("--state-dir <dir>", "where handled notices are remembered across restarts (default /var/lib/spotrun)"),
   async run(_ctx, _args, opts) {
     const { guard } = await import("../../agent/guard.js");
     const fileCfg = opts.config
       ? (JSON.parse(readFileSync(resolve(String(opts.config)), "utf8")) as Record<string, unknown>)
       : {};
     const timeout = parseDuration(String(opts.hookTimeout)) ?? 90_000;
+    // spot.json (the user data's) says checkpoint_timeout_s; a hand-written config may say hook_timeout_ms.
+    const fileTimeout =
+      fileCfg.hook_timeout_ms ??
+      (fileCfg.checkpoint_timeout_s === undefined ? undefined : Number(fileCfg.checkpoint_timeout_s) * 1000);
     const cfg = {
-      hook_timeout_ms: Number(fileCfg.hook_timeout_ms ?? timeout),
+      hook_timeout_ms: Number(fileTimeout ?? timeout),
       on_interruption: String(fileCfg.on_interruption ?? "checkpoint"),
       ...((fileCfg.checkpoint_script ?? opts.checkpointScript)
         ? { checkpoint_script: String(fileCfg.checkpoint_script ?? opts.checkpointScript) }
         : {}),
+      ...(opts.logFile !== undefined ? { log_file: String(opts.logFile) } : {}),
+      ...(opts.stateDir !== undefined ? { state_dir: String(opts.stateDir) } : {}),
     };
     const { createWatcher } = await import("../../agent/watchers/create-watcher.js");
     const watcher = await createWatcher({

@@ -165,9 +165,15 @@ function parseFlags(opts: Record<string, unknown>): LaunchFlags {
   let checkpointScript: string | undefined;
   if (opts.checkpointScript !== undefined) {
     const s = String(opts.checkpointScript);
-    if (/^s3:\/\/[^/]+\/.+/.test(s)) checkpointScript = s;
+    // The guard that runs it rides in EC2 user data; elsewhere a managed job's checkpoint.hook does this.
+    if (provider !== "aws")
+      throw usageError(
+        `--checkpoint-script is not supported with --provider ${provider}: the launch guard runs from EC2 user data`,
+        "on local, gcp or vast run the work as a managed job (`spotrun run`) with checkpoint.hook in the task file",
+      );
+    if (/^s3:\/\/[^/]+\/.+/.test(s) || /^https?:\/\/[^/]+\/.+/.test(s)) checkpointScript = s;
     else if (/^[a-z][a-z0-9+.-]*:\/\//.test(s))
-      throw usageError(`--checkpoint-script ${s}: unsupported URL`, "give a local path or s3://bucket/key");
+      throw usageError(`--checkpoint-script ${s}: unsupported URL`, "give a local path, s3://bucket/key or an http(s):// URL");
     else {
       checkpointScript = resolve(s);
       if (!existsSync(checkpointScript)) throw usageError(`--checkpoint-script ${s} does not exist`, "check the path");
@@ -298,7 +304,7 @@ export const launchCommand: CommandSpec = {
           .choices([...INTERRUPTION])
           .default("checkpoint"),
       )
-      .option("--checkpoint-script <path|s3://…>", "script the agent runs on a notice (90 s timeout)")
+      .option("--checkpoint-script <path|s3://…|https://…>", "aws: script the guard runs once on a notice (90 s timeout)")
       .option("--region <region>", "region (default: AWS_REGION or the profile's)")
       .option("--image <ami>", "image id (default: Ubuntu 24.04 LTS via its public SSM parameter)")
       .option("--key-name <name>", "EC2 key pair to log in with (default: a key spotrun generates and imports)")

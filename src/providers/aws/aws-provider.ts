@@ -3,13 +3,16 @@ import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import {
+  type _InstanceType,
   CreateFleetCommand,
   type CreateFleetCommandOutput,
   CreateLaunchTemplateCommand,
   DeleteLaunchTemplateCommand,
+  DescribeInstanceTypesCommand,
   type EC2Client,
   type Filter,
   type Instance,
+  type InstanceTypeInfo,
   paginateDescribeInstances,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -24,7 +27,7 @@ import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
-import { TAG } from "../provider.js";
+import { ProviderError, TAG } from "../provider.js";
 import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
 import { createEc2Client, QUICK_RETRY_POLICY } from "./ec2-client.js";
 import { toInstanceInfo } from "./instance-info.js";
@@ -33,6 +36,7 @@ import { ensureImported, type LocalKeyPair, localKeyPair } from "./key-pair.js";
 import {
   createFleetInput,
   defaultImage,
+  hibernationRootGb,
   interruptionBehavior,
   type LaunchPlan,
   launchTemplateInput,
@@ -266,6 +270,20 @@ export class AwsProvider implements Provider {
         message: `on_interruption ${r.on_interruption} needs a persistent request; instant fleets (several instance types) only terminate — give one instance type`,
       };
 
+    let hibernation: LaunchPlan["hibernation"];
+    if (spot && interruption === "hibernate") {
+      const type = types[0] as string;
+      const facts = await this.instanceTypeFacts(ec2, type);
+      if (!facts.hibernationSupported)
+        return {
+          kind: "refused",
+          refusal: "unsupported",
+          code: "spotrun.HibernationUnsupported",
+          message: `${type} does not support hibernation — use --on-interruption stop, or a type that hibernates (m7i, c7i, r7i, t3, …)`,
+        };
+      hibernation = { rootGb: hibernationRootGb(r.disk, facts.memoryMiB) };
+    }
+
     let keyName = r.key_name;
     // The default image is Ubuntu; a custom image names its login user (tag or env).
     const sshUser =
@@ -315,6 +333,7 @@ export class AwsProvider implements Provider {
       securityGroupIds: await this.securityGroups(ec2, regionName, subnetId, r.aws),
       subnetId,
       instanceProfile: r.aws?.instance_profile ?? this.opts.instanceProfile ?? process.env.SPOTRUN_AWS_INSTANCE_PROFILE,
+      ...(hibernation ? { hibernation } : {}),
     };
     this.opts.logger.info({ token: req.token, types, spot, maxPrice, count: req.count, region: regionName }, "aws launch");
     const result = types.length === 1 ? await this.runInstances(ec2, regionName, plan) : await this.fleet(ec2, regionName, plan);
@@ -325,6 +344,19 @@ export class AwsProvider implements Provider {
         this.clock.now(),
       );
     return result;
+  }
+
+  /** Memory and hibernation support of an instance type, from DescribeInstanceTypes. */
+  private async instanceTypeFacts(ec2: EC2Client, type: string): Promise<{ memoryMiB: number; hibernationSupported: boolean }> {
+    let info: InstanceTypeInfo | undefined;
+    try {
+      info = (await ec2.send(new DescribeInstanceTypesCommand({ InstanceTypes: [type as _InstanceType] }))).InstanceTypes?.[0];
+    } catch (e) {
+      throw toProviderError(e, "DescribeInstanceTypes");
+    }
+    if (!info?.MemoryInfo?.SizeInMiB)
+      throw new ProviderError("aws", "InvalidInstanceType", `aws DescribeInstanceTypes: no facts for ${type}`, false);
+    return { memoryMiB: info.MemoryInfo.SizeInMiB, hibernationSupported: info.HibernationSupported === true };
   }
 
   /** A checkpoint script on this machine travels inside the user data; s3:// and remote paths are the agent's to fetch. */

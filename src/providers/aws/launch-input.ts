@@ -34,7 +34,16 @@ export interface LaunchPlan {
   subnetId?: string;
   /** Instance profile (role) the agent uses for S3 checkpoints and s3:// checkpoint scripts. */
   instanceProfile?: string;
+  /**
+   * A spot instance that hibernates on interruption: EC2 wants it configured for hibernation at
+   * launch, with an encrypted root volume that holds its RAM (rootGb already counts the RAM).
+   */
+  hibernation?: { rootGb: number };
 }
+
+/** Root volume size for a hibernating instance: the disk asked for (or the image's 8 GiB) plus room for the RAM. */
+export const hibernationRootGb = (diskGb: number | undefined, memoryMiB: number): number =>
+  Math.ceil(diskGb ?? 8) + Math.ceil(memoryMiB / 1024);
 
 /** `checkpoint` means "let our agent checkpoint, then let EC2 terminate": the machine goes either way. */
 export function interruptionBehavior(on: Resources["on_interruption"]): InterruptionBehavior {
@@ -58,9 +67,19 @@ const tagSpecs = (types: TagSpecification["ResourceType"][], tags: Record<string
 /** Stop and hibernate need a persistent request (EC2 rejects them on one-time ones). */
 const spotRequestType = (b: InterruptionBehavior) => (b === "terminate" ? "one-time" : "persistent");
 
-const rootDisk = (diskGb: number | undefined) =>
+const rootDisk = (diskGb: number | undefined, encrypted = false) =>
   diskGb
-    ? [{ DeviceName: "/dev/sda1", Ebs: { VolumeSize: Math.ceil(diskGb), VolumeType: "gp3" as const, DeleteOnTermination: true } }]
+    ? [
+        {
+          DeviceName: "/dev/sda1",
+          Ebs: {
+            VolumeSize: Math.ceil(diskGb),
+            VolumeType: "gp3" as const,
+            DeleteOnTermination: true,
+            ...(encrypted ? { Encrypted: true } : {}),
+          },
+        },
+      ]
     : undefined;
 
 export function runInstancesInput(plan: LaunchPlan): RunInstancesCommandInput {
@@ -77,7 +96,8 @@ export function runInstancesInput(plan: LaunchPlan): RunInstancesCommandInput {
     SecurityGroupIds: plan.securityGroupIds,
     SubnetId: plan.subnetId,
     IamInstanceProfile: plan.instanceProfile ? { Name: plan.instanceProfile } : undefined,
-    BlockDeviceMappings: rootDisk(plan.diskGb),
+    BlockDeviceMappings: plan.hibernation ? rootDisk(plan.hibernation.rootGb, true) : rootDisk(plan.diskGb),
+    ...(plan.hibernation ? { HibernationOptions: { Configured: true } } : {}),
     InstanceMarketOptions: plan.spot
       ? {
           MarketType: "spot",

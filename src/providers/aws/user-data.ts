@@ -78,7 +78,9 @@ Type=simple
 ExecStartPre=/bin/sh -c 'while [ ! -x "$home/.spotrun/bin/spotrun" ]; do sleep 2; done'
 ExecStart=$home/.spotrun/bin/spotrun agent guard --provider aws --config ${SPOT_CONFIG_PATH}
 TimeoutStartSec=infinity
-Restart=always
+# Restarted when it fails or dies; after a notice it ran the script for, it exits 0 and stays down
+# (a restarted guard sees the same notice and does not run the script again).
+Restart=on-failure
 RestartSec=2
 # The agent has up to two minutes after a notice; give it all of them on shutdown.
 TimeoutStopSec=120

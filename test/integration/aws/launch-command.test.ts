@@ -184,7 +184,7 @@ describe("spotrun launch / terminate through the handler, against the in-repo EC
       [{ spotMaxPrice: "0.05" }, /--spot-max-price without --spot/],
       [{ spot: true, spotMaxPrice: "cheap" }, /is not a price/],
       [{ checkpointScript: "/nonexistent/x.sh" }, /does not exist/],
-      [{ checkpointScript: "https://x/y.sh" }, /unsupported URL/],
+      [{ checkpointScript: "ftp://x/y.sh" }, /unsupported URL — give a local path, s3:\/\/bucket\/key or an http\(s\):\/\/ URL/],
     ];
     for (const [opts, re] of cases)
       await assert.rejects(launch(opts), (e: unknown) => {

@@ -121,6 +121,74 @@ function checkMaxPrice(world: Ec2World, maxPrice: string | undefined, type: stri
   return undefined;
 }
 
+/**
+ * What the server knows of instance types, for DescribeInstanceTypes and the hibernation checks:
+ * memory as the EC2 instance-type pages list it, and whether hibernation is supported (M7i, C7i,
+ * M6i, M5 and T3 are; G5 is not).
+ */
+export const INSTANCE_TYPES: Record<string, { vcpus: number; memoryMiB: number; hibernation: boolean }> = {
+  "m7i.large": { vcpus: 2, memoryMiB: 8192, hibernation: true },
+  "m7i.2xlarge": { vcpus: 8, memoryMiB: 32768, hibernation: true },
+  "m6i.large": { vcpus: 2, memoryMiB: 8192, hibernation: true },
+  "m5.large": { vcpus: 2, memoryMiB: 8192, hibernation: true },
+  "c7i.xlarge": { vcpus: 4, memoryMiB: 8192, hibernation: true },
+  "t3.micro": { vcpus: 2, memoryMiB: 1024, hibernation: true },
+  "g5.xlarge": { vcpus: 4, memoryMiB: 16384, hibernation: false },
+};
+
+export function describeInstanceTypes(_ctx: ActionContext, p: QueryParams): XmlNode[] {
+  const asked = scalars(p, "InstanceType");
+  for (const t of asked)
+    if (!INSTANCE_TYPES[t])
+      throw new Ec2Fault("InvalidInstanceType", `The following supplied instance types do not exist: [${t}]`);
+  return [
+    items(
+      "instanceTypeSet",
+      (asked.length ? asked : Object.keys(INSTANCE_TYPES)).map((t) => {
+        const f = INSTANCE_TYPES[t] as (typeof INSTANCE_TYPES)[string];
+        return [
+          el("instanceType", t),
+          el("vCpuInfo", [el("defaultVCpus", f.vcpus)]),
+          el("memoryInfo", [el("sizeInMiB", f.memoryMiB)]),
+          el("hibernationSupported", f.hibernation),
+        ];
+      }),
+    ),
+  ];
+}
+
+/**
+ * Hibernation as EC2 checks it at launch: `HibernationOptions.Configured=true`, a type that
+ * supports it, an encrypted EBS root volume large enough for the RAM; a spot request then
+ * hibernates (an interruption behavior other than hibernate is an error), and a spot request
+ * asking to hibernate without being configured for it is refused.
+ */
+function checkHibernation(p: QueryParams, type: string, spot: boolean, behavior: string | undefined): void {
+  const configured = p["HibernationOptions.Configured"] === "true";
+  if (spot && behavior === "hibernate" && !configured)
+    throw new Ec2Fault(
+      "InvalidParameterCombination",
+      "Spot Instance interruption behavior hibernate requires an instance configured for hibernation (HibernationOptions.Configured=true).",
+    );
+  if (!configured) return;
+  if (spot && behavior !== undefined && behavior !== "hibernate")
+    throw new Ec2Fault(
+      "InvalidParameterCombination",
+      `HibernationOptions.Configured=true requires interruption behavior hibernate, got ${behavior}.`,
+    );
+  const facts = INSTANCE_TYPES[type];
+  if (!facts?.hibernation) throw new Ec2Fault("UnsupportedHibernationConfiguration", `Hibernation is not supported for ${type}.`);
+  const root = members(p, "BlockDeviceMapping")[0];
+  if (root?.["Ebs.Encrypted"] !== "true")
+    throw new Ec2Fault("UnsupportedHibernationConfiguration", "Hibernation requires an encrypted EBS root volume.");
+  const size = Number(root["Ebs.VolumeSize"] ?? 8);
+  if (size * 1024 < facts.memoryMiB)
+    throw new Ec2Fault(
+      "UnsupportedHibernationConfiguration",
+      `The root volume (${size} GiB) is too small to hold the RAM of ${type} (${facts.memoryMiB} MiB).`,
+    );
+}
+
 export function runInstances(ctx: ActionContext, p: QueryParams): XmlNode[] {
   const { world } = ctx;
   const imageId = requireParam(p, "ImageId");
@@ -136,6 +204,7 @@ export function runInstances(ctx: ActionContext, p: QueryParams): XmlNode[] {
   const behavior = market["SpotOptions.InstanceInterruptionBehavior"];
   if (spot && spotType !== "persistent" && (behavior === "stop" || behavior === "hibernate"))
     throw new Ec2Fault("InvalidParameterCombination", `Interruption behavior ${behavior} requires a persistent Spot request.`);
+  checkHibernation(p, type, spot, behavior);
   const zone = p["Placement.AvailabilityZone"] ?? (spot ? world.cheapestZone(type) : (world.zones[0] as string));
   if (!world.zones.includes(zone)) throw new Ec2Fault("InvalidParameterValue", `Invalid availability zone: [${zone}]`);
   const m: Market = spot ? "spot" : "on-demand";
@@ -617,6 +686,7 @@ export function authorizeSecurityGroupIngress(ctx: ActionContext, p: QueryParams
 
 export const ACTIONS: Record<string, (ctx: ActionContext, p: QueryParams) => XmlNode[]> = {
   RunInstances: runInstances,
+  DescribeInstanceTypes: describeInstanceTypes,
   CreateFleet: createFleet,
   CreateLaunchTemplate: createLaunchTemplate,
   DeleteLaunchTemplate: deleteLaunchTemplate,
