@@ -3,6 +3,7 @@ import type { InstanceId } from "../base/ids.js";
 import type { ProviderKind, Resources } from "../spec/task-schema.js";
 import type { SshTarget } from "../transport/ssh/ssh-target.js";
 import type { Transport } from "../transport/transport.js";
+import type { ApiCallCounts } from "./api-calls.js";
 
 /**
  * The narrow interface every cloud sits behind (Karpenter's cloudprovider shape): offers,
@@ -120,6 +121,13 @@ export interface BootMarkers {
 export interface Provider {
   readonly kind: ProviderKind;
   readonly noticeSource: NoticeSource;
+  /**
+   * How often a steady `list` of this provider's instances is worth doing (one call for every job):
+   * a cloud's answer changes slowly and its calls are budgeted; local instances are processes.
+   */
+  readonly pollIntervalMs?: number;
+  /** Totals of the API calls this provider has sent, by action and outcome (see api-calls.ts). */
+  apiCalls?(): ApiCallCounts;
   /** `quick`: for an estimate, not a decision: the provider may retry less (a throttled lookup fails fast). */
   offers(resources: Resources, opts?: { quick?: boolean }): Promise<Offer[]>;
   launch(req: LaunchRequest): Promise<LaunchResult>;

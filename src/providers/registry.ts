@@ -2,12 +2,18 @@ import type { Clock } from "../base/clock.js";
 import { usageError } from "../base/errors.js";
 import type { Logger } from "../base/logger.js";
 import type { ProviderKind } from "../spec/task-schema.js";
+import type { ApiCallListener } from "./api-calls.js";
+import type { CallBudget } from "./call-budget.js";
 import type { Provider } from "./provider.js";
 
 export interface ProviderOptions {
   home: string;
   logger: Logger;
   clock?: Clock;
+  /** Told of every request the provider sends to its cloud (metrics). */
+  onApiCall?: ApiCallListener;
+  /** The call budget to draw from; default the one the whole process shares. */
+  budget?: CallBudget;
 }
 
 type ProviderModule = Record<string, new (opts: ProviderOptions) => Provider>;
@@ -32,14 +38,27 @@ export async function createProvider(kind: ProviderKind, opts: ProviderOptions):
 /** One instance of each provider per process, so clients and connections are reused. */
 export class ProviderCache {
   private readonly cache = new Map<ProviderKind, Promise<Provider>>();
-  constructor(private readonly opts: ProviderOptions) {}
+  private readonly listeners = new Set<ApiCallListener>();
+  constructor(private readonly opts: ProviderOptions) {
+    if (opts.onApiCall) this.listeners.add(opts.onApiCall);
+  }
   get(kind: ProviderKind): Promise<Provider> {
     let p = this.cache.get(kind);
     if (!p) {
-      p = createProvider(kind, this.opts);
+      p = createProvider(kind, {
+        ...this.opts,
+        onApiCall: (call) => {
+          for (const l of this.listeners) l(call);
+        },
+      });
       this.cache.set(kind, p);
     }
     return p;
+  }
+  /** Hear every API call of every provider this cache has made or will make (the controller's metrics); returns the unsubscribe. */
+  onApiCall(listener: ApiCallListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
   async closeAll(): Promise<void> {
     for (const p of this.cache.values()) await (await p.catch(() => undefined))?.close?.();

@@ -26,9 +26,12 @@ import type { Resources } from "../../spec/task-schema.js";
 import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
+import { type ApiCallCounts, type ApiCallListener, ApiCallMeter } from "../api-calls.js";
+import { type CallBudget, processCallBudget } from "../call-budget.js";
 import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
 import { ProviderError, TAG } from "../provider.js";
 import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
+import { addCallBudget } from "./budget-middleware.js";
 import { createEc2Client, QUICK_RETRY_POLICY } from "./ec2-client.js";
 import { toInstanceInfo } from "./instance-info.js";
 import { InstanceRegions } from "./instance-regions.js";
@@ -79,12 +82,23 @@ export interface AwsProviderOptions {
   instanceProfile?: string;
   /** Who may SSH in when spotrun makes its own security group (env SPOTRUN_AWS_SSH_CIDR; default anywhere, key-only). */
   sshCidr?: string;
+  /** Told of every EC2 request (each attempt) with its outcome. */
+  onApiCall?: ApiCallListener;
+  /** The call budget to draw from; default the process's. */
+  budget?: CallBudget;
 }
+
+/** DescribeInstances takes at most 200 values per filter and returns at most 1,000 instances a page. */
+export const MAX_FILTER_VALUES = 200;
+export const MAX_RESULTS = 1000;
 
 export class AwsProvider implements Provider {
   readonly kind = "aws" as const;
   readonly noticeSource = "aws-imds" as const;
+  /** EC2's answer changes in seconds, and DescribeInstances is budgeted: every 10 s is enough at steady state. */
+  readonly pollIntervalMs = 10_000;
   private readonly clock: Clock;
+  private readonly meter: ApiCallMeter;
   private readonly clients = new Map<string, EC2Client>();
   private readonly quickClients = new Map<string, EC2Client>();
   private readonly ownedClients: EC2Client[] = [];
@@ -97,6 +111,13 @@ export class AwsProvider implements Provider {
   constructor(private readonly opts: AwsProviderOptions) {
     this.clock = opts.clock ?? systemClock;
     this.instanceRegions = new InstanceRegions(opts.home);
+    this.meter = new ApiCallMeter("aws", opts.budget ?? processCallBudget(), opts.onApiCall);
+    const given = opts.ec2;
+    if (given) addCallBudget(given, this.meter, () => given.config.region());
+  }
+
+  apiCalls(): ApiCallCounts {
+    return this.meter.counts();
   }
 
   private client(region?: string, quick = false): EC2Client {
@@ -111,6 +132,7 @@ export class AwsProvider implements Provider {
         random: this.opts.random,
         retry: quick ? QUICK_RETRY_POLICY : this.opts.retry,
         requestTimeoutMs: this.opts.requestTimeoutMs,
+        meter: this.meter,
       });
       cache.set(key, c);
       this.ownedClients.push(c);
@@ -499,7 +521,7 @@ export class AwsProvider implements Provider {
     const region = await this.regionOf(ec2);
     const found: Instance[] = [];
     try {
-      for await (const page of paginateDescribeInstances({ client: ec2, pageSize: 1000 }, { Filters: filters }))
+      for await (const page of paginateDescribeInstances({ client: ec2, pageSize: MAX_RESULTS }, { Filters: filters }))
         for (const r of page.Reservations ?? []) found.push(...(r.Instances ?? []));
     } catch (e) {
       throw toProviderError(e, "DescribeInstances");
@@ -524,8 +546,8 @@ export class AwsProvider implements Provider {
     for (const [region, group] of await this.byRegion(ids)) {
       const ec2 = this.client(region);
       // A filter (not InstanceIds) so one id that is long gone does not fail the whole call.
-      for (let i = 0; i < group.length; i += 200)
-        out.push(...(await this.describeBy(ec2, [{ Name: "instance-id", Values: group.slice(i, i + 200) }])));
+      for (let i = 0; i < group.length; i += MAX_FILTER_VALUES)
+        out.push(...(await this.describeBy(ec2, [{ Name: "instance-id", Values: group.slice(i, i + MAX_FILTER_VALUES) }])));
     }
     return out;
   }

@@ -1,6 +1,8 @@
 import { EC2Client } from "@aws-sdk/client-ec2";
 import type { Clock } from "../../base/clock.js";
 import type { Random } from "../../base/random.js";
+import type { ApiCallMeter } from "../api-calls.js";
+import { addCallBudget } from "./budget-middleware.js";
 import { DEFAULT_RETRY_POLICY, JitterRetryStrategy, type RetryPolicy } from "./retry-strategy.js";
 
 /**
@@ -15,6 +17,8 @@ export interface Ec2ClientOptions {
   retry?: RetryPolicy;
   /** A request with no answer for this long is abandoned and retried (TimeoutError is transient). */
   requestTimeoutMs?: number;
+  /** Every attempt waits for a token of the call budget and reports its answer (see budget-middleware.ts). */
+  meter?: ApiCallMeter;
 }
 
 /** EC2 answers within seconds; a call silent for this long is stuck, not slow. */
@@ -24,12 +28,14 @@ export const EC2_CONNECT_TIMEOUT_MS = 5_000;
 export function createEc2Client(opts: Ec2ClientOptions = {}): EC2Client {
   const policy = opts.retry ?? DEFAULT_RETRY_POLICY;
   const requestTimeout = opts.requestTimeoutMs ?? EC2_REQUEST_TIMEOUT_MS;
-  return new EC2Client({
+  const client = new EC2Client({
     ...(opts.region ? { region: opts.region } : {}),
     maxAttempts: policy.maxAttempts,
     retryStrategy: new JitterRetryStrategy(policy, opts.clock, opts.random),
     requestHandler: awsRequestHandler(requestTimeout),
   });
+  if (opts.meter) addCallBudget(client, opts.meter, () => client.config.region());
+  return client;
 }
 
 /** The time limits of an AWS control-plane client (EC2, Pricing): a call silent this long fails as TimeoutError, which is retried. */

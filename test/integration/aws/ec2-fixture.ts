@@ -5,6 +5,7 @@ import type { Clock } from "../../../src/base/clock.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import { seededRandom } from "../../../src/base/random.js";
 import { AwsProvider, type AwsProviderOptions } from "../../../src/providers/aws/aws-provider.js";
+import { CallBudget } from "../../../src/providers/call-budget.js";
 import { Ec2Server, type Ec2ServerOptions } from "../../servers/ec2/ec2-server.js";
 
 /**
@@ -53,6 +54,8 @@ export async function startEc2Fixture(
     clock,
     random: seededRandom(7),
     spotrunVersion: "0.1.0",
+    // A budget of its own: one test's throttles do not slow the next test's provider.
+    budget: new CallBudget(),
     ...providerOpts,
   });
   return {

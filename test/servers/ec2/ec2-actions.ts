@@ -464,8 +464,18 @@ function matches(i: SimInstance, f: Filter): boolean {
   }
 }
 
+/** EC2 takes at most 200 values in one filter (FilterLimitExceeded beyond that). */
+export const MAX_FILTER_VALUES = 200;
+
 function filtersOf(p: QueryParams): Filter[] {
-  return members(p, "Filter").map((f) => ({ name: f.Name ?? "", values: scalars(f, "Value") }));
+  const filters = members(p, "Filter").map((f) => ({ name: f.Name ?? "", values: scalars(f, "Value") }));
+  for (const f of filters)
+    if (f.values.length > MAX_FILTER_VALUES)
+      throw new Ec2Fault(
+        "FilterLimitExceeded",
+        `The filter '${f.name}' has ${f.values.length} values; at most ${MAX_FILTER_VALUES} are allowed.`,
+      );
+  return filters;
 }
 
 function page<T>(all: T[], p: QueryParams, defaultSize: number): { slice: T[]; next?: string } {
@@ -480,6 +490,8 @@ export function describeInstances(ctx: ActionContext, p: QueryParams): XmlNode[]
   const { world } = ctx;
   world.advance();
   const ids = scalars(p, "InstanceId");
+  if (p.MaxResults !== undefined && !(Number(p.MaxResults) >= 5 && Number(p.MaxResults) <= 1000))
+    throw new Ec2Fault("InvalidParameterValue", `MaxResults ${p.MaxResults} is not between 5 and 1000`);
   if (ids.length && p.MaxResults)
     throw new Ec2Fault("InvalidParameterCombination", "The parameter instancesSet cannot be used with the parameter maxResults");
   for (const id of ids)

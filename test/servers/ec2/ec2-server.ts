@@ -22,6 +22,14 @@ export interface RecordedRequest {
   /** From the SigV4 credential scope. */
   region?: string;
   service?: string;
+  /** When it arrived (the server's clock, ms). */
+  at: number;
+}
+
+/** EC2's own throttling: a token bucket per action (`capacity` tokens, `refillPerSec` added each second). */
+export interface RateLimit {
+  capacity: number;
+  refillPerSec: number;
 }
 
 export interface Ec2ServerOptions {
@@ -53,6 +61,9 @@ export class Ec2Server {
   private readonly idempotency = new Map<string, { fingerprint: string; body: XmlNode[] }>();
   private server: Server | undefined;
   private readonly pageSize: number;
+  private rate: RateLimit | undefined;
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  private readonly now: () => number;
 
   constructor(private readonly opts: Ec2ServerOptions = {}) {
     const region = opts.region ?? "us-east-1";
@@ -63,6 +74,7 @@ export class Ec2Server {
       opts.publicIpFor,
     );
     this.pageSize = opts.pageSize ?? 1000;
+    this.now = opts.now ?? Date.now;
   }
 
   async start(): Promise<string> {
@@ -109,6 +121,33 @@ export class Ec2Server {
     this.stalls.push({ remaining: n, action });
   }
 
+  /**
+   * Throttle as EC2 does (per account, region and action): each request takes a token from its
+   * action's bucket, and one that finds it empty answers 503 RequestLimitExceeded in EC2's XML
+   * error document. `undefined` turns it off.
+   */
+  rateLimit(limit: RateLimit | undefined): void {
+    this.rate = limit;
+    this.buckets.clear();
+  }
+
+  /** Requests of `action` (all, if not given) answered RequestLimitExceeded. */
+  throttled(action?: string): number {
+    return this.requests.filter((r) => r.errorCode === "RequestLimitExceeded" && (!action || r.action === action)).length;
+  }
+
+  private takeToken(action: string): boolean {
+    if (!this.rate) return true;
+    const now = this.now();
+    const b = this.buckets.get(action) ?? { tokens: this.rate.capacity, at: now };
+    b.tokens = Math.min(this.rate.capacity, b.tokens + ((now - b.at) / 1000) * this.rate.refillPerSec);
+    b.at = now;
+    this.buckets.set(action, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+
   /** Forget pending throttles, failures and stalls. */
   clearFaults(): void {
     this.faults.length = 0;
@@ -133,7 +172,7 @@ export class Ec2Server {
     if (typeof target === "string") return this.handleJson(req, target, body, res);
     const params = parseQueryBody(body.toString("utf8"));
     const action = params.Action ?? "";
-    const record: RecordedRequest = { action, params, status: 200 };
+    const record: RecordedRequest = { action, params, status: 200, at: this.now() };
     this.requests.push(record);
     const requestId = randomUUID();
     const sendError = (status: number, code: string, message: string) => {
@@ -161,6 +200,7 @@ export class Ec2Server {
       fault.remaining--;
       return sendError(fault.status, fault.code, fault.message);
     }
+    if (!this.takeToken(action)) return sendError(503, "RequestLimitExceeded", "Request limit exceeded.");
     const handler = ACTIONS[action];
     if (!handler) return sendError(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
     if (params.Version !== "2016-11-15")
@@ -200,7 +240,12 @@ export class Ec2Server {
     } catch {
       parsed = undefined;
     }
-    const record: RecordedRequest = { action: target.split(".").pop() ?? target, params: flatten(parsed), status: 200 };
+    const record: RecordedRequest = {
+      action: target.split(".").pop() ?? target,
+      params: flatten(parsed),
+      status: 200,
+      at: this.now(),
+    };
     this.requests.push(record);
     const send = (status: number, payload: unknown) => {
       record.status = status;
