@@ -28,6 +28,8 @@ export function describeEvent(kind: string, d: Record<string, unknown>): string 
       return `budget: ${formatUsd(Number(d.spent_usd))} of ${formatUsd(Number(d.max_cost_usd))} spent (80%)`;
     case "budget_exceeded":
       return `budget exceeded: ${formatUsd(Number(d.spent_usd))} of ${formatUsd(Number(d.max_cost_usd))}; stopping with a final checkpoint`;
+    case "checkpoint_failed":
+      return `warning: checkpoint upload failed: ${d.cause}`;
     case "checkpoint_stalled":
       return `warning: no new checkpoint for ${formatDuration(Number(d.since_ms))}`;
     case "warning":

@@ -1,13 +1,18 @@
 import { toIso } from "../base/clock.js";
 import { summarize } from "../cost/ledger.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
+import { checkpointHealth } from "./checkpoint-health.js";
 
 /**
  * The JSON shape of a job in `status`, `run`, `cost` and the dashboard (snake_case, RFC 3339,
  * `_usd`). Attempts are numbered from 1 here, as people count them; the store keeps them from 0.
  */
 export async function jobView(store: StateStore, job: JobRow, now: number) {
-  const [attempts, instances] = await Promise.all([store.attempts(job.id), store.instances({ jobId: job.id })]);
+  const [attempts, instances, checkpoints] = await Promise.all([
+    store.attempts(job.id),
+    store.instances({ jobId: job.id }),
+    checkpointHealth(store, job.id),
+  ]);
   const cost = summarize(instances, now);
   const current = attempts[attempts.length - 1];
   const live = instances.filter((i) => i.attempt === current?.idx);
@@ -42,6 +47,7 @@ export async function jobView(store: StateStore, job: JobRow, now: number) {
         }
       : null,
     checkpoint_store: job.store_url,
+    checkpoints,
     ...cost,
   };
 }

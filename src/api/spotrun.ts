@@ -1,8 +1,10 @@
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { type Clock, systemClock } from "../base/clock.js";
 import { notFound, SpotrunError } from "../base/errors.js";
 import { type Logger, silentLogger } from "../base/logger.js";
+import { checkStoreUrl } from "../checkpoints/open-store.js";
+import { probeStore } from "../checkpoints/probe-store.js";
 import { Controller, type ControllerOptions } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import { jobLogPath } from "../core/paths.js";
@@ -109,6 +111,19 @@ export class Spotrun implements Services {
     if (ck.resume_from) {
       const field = flagFor("checkpoint.resume_from", loaded.flags ?? {}) ?? `${loaded.source ?? "task"}: checkpoint.resume_from`;
       ck.resume_from = await resolveResumeFrom(this.store, ck.resume_from, loaded.baseDir, field);
+    }
+    if (ck.store) {
+      // A store nothing can be written to would leave a preempted job nothing to resume from.
+      const where =
+        flagFor("checkpoint.store", loaded.flags ?? {}) ??
+        `${loaded.file ? basename(loaded.file) : (loaded.source ?? "task")}: checkpoint.store`;
+      checkStoreUrl(ck.store, where);
+      const probed = await probeStore(ck.store, {
+        where,
+        createBucket: ck.create_bucket,
+        createHint: "checkpoint.create_bucket: true (or run --create-bucket)",
+      });
+      if (probed?.created) this.logger.info({ store: probed.url }, "created the checkpoint store's bucket");
     }
     const ids = await submitJob(this.store, loaded, this.home, this.clock);
     return Promise.all(ids.map((id) => this.job(id)));

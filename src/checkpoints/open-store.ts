@@ -10,17 +10,19 @@ import { CheckpointStore } from "./generations.js";
  * `file:///dir`, `s3://bucket/prefix`, `gs://bucket/prefix` (or a bare path) → a blob store.
  * Cloud backends are imported only when used, so the agent starts fast and needs no SDK it doesn't use.
  */
-export async function openBlobStore(url: string): Promise<BlobStore> {
+export async function openBlobStore(url: string, opts: { timeoutMs?: number } = {}): Promise<BlobStore> {
   if (url.startsWith("file://")) return new FileBlobStore(fileURLToPath(url));
   if (url.startsWith("s3://")) {
     const { bucket, prefix } = splitBucketUrl(url);
-    const { S3BlobStore } = await import("./s3/s3-blob-store.js");
-    return new S3BlobStore(bucket, prefix);
+    const { S3BlobStore, s3ClientFromEnv } = await import("./s3/s3-blob-store.js");
+    const client = opts.timeoutMs === undefined ? undefined : s3ClientFromEnv({ idleTimeoutMs: opts.timeoutMs });
+    return new S3BlobStore(bucket, prefix, client);
   }
   if (url.startsWith("gs://")) {
     const { bucket, prefix } = splitBucketUrl(url);
-    const { GcsBlobStore } = await import("./gs/gcs-blob-store.js");
-    return new GcsBlobStore(bucket, prefix);
+    const { GcsBlobStore, gcsStorageFromEnv } = await import("./gs/gcs-blob-store.js");
+    const storage = opts.timeoutMs === undefined ? undefined : gcsStorageFromEnv({ timeoutMs: opts.timeoutMs });
+    return new GcsBlobStore(bucket, prefix, storage);
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//.test(url))
     throw usageError(`unsupported checkpoint store ${url}`, "use file:///path, s3://bucket/prefix or gs://bucket/prefix");

@@ -61,6 +61,8 @@ export const TASK_DOCS: Record<string, string> = {
     "Directory the run writes checkpoints to ($SPOT_CHECKPOINT_DIR), relative to the workdir; default checkpoints.",
   "checkpoint.store":
     "Where checkpoint generations are kept: file:///path, s3://bucket/prefix or gs://bucket/prefix; default a file store under the spotrun home.",
+  "checkpoint.create_bucket":
+    "Create the store's s3/gs bucket at submit if it does not exist (default false: a missing bucket is refused at submit).",
   "checkpoint.hook":
     "A command or script run on an interruption notice, within the notice (INTERRUPTION_TIME, INTERRUPTION_ACTION set).",
   "checkpoint.hook_timeout": `The most the hook may take (also bounded by the notice). ${DURATION}`,

@@ -128,6 +128,8 @@ export const checkpointSchema = z
     dir: z.string().default("checkpoints"),
     /** file:///path, s3://bucket/prefix or gs://bucket/prefix; default: file store under $SPOTRUN_HOME. */
     store: z.string().optional(),
+    /** Create the s3/gs bucket at submit when it does not exist (otherwise a missing bucket is refused there). */
+    create_bucket: z.boolean().default(false),
     hook: z.string().optional(),
     hook_timeout: durationField().default(90_000),
     stall_warning: durationField().default(3_600_000),

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { IdempotencyStrategy, RETRYABLE_ERR_FN_DEFAULT, Storage } from "@google-cloud/storage";
-import type { BlobInfo, BlobStore } from "../blob-store.js";
+import { type BlobInfo, type BlobStore, isUnreachable, type StoreFault } from "../blob-store.js";
 
 /** Per-request limit: an upload or read that gets no answer this long fails (and is retried by the library). */
 export const GCS_REQUEST_TIMEOUT_MS = 60_000;
@@ -73,6 +73,20 @@ export class GcsBlobStore implements BlobStore {
     const base = this.prefix ? `${this.prefix}/` : "";
     const [files] = await this.storage.bucket(this.bucket).getFiles({ prefix: base + prefix, autoPaginate: true });
     return files.map((f) => ({ key: f.name.slice(base.length), size: Number(f.metadata.size ?? 0) }));
+  }
+
+  faultOf(e: unknown): StoreFault {
+    const code = (e as { code?: unknown }).code;
+    // An upload of a new object answers 404 only when its bucket is missing.
+    if (code === 404) return "no_bucket";
+    if (code === 401 || code === 403) return "denied";
+    if (isUnreachable(e)) return "unreachable";
+    return "other";
+  }
+
+  /** In the client's project (Application Default Credentials or GOOGLE_CLOUD_PROJECT). */
+  async createBucket(): Promise<void> {
+    await this.storage.createBucket(this.bucket);
   }
 
   async deletePrefix(prefix: string): Promise<void> {

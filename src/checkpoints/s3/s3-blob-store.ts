@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import {
+  CreateBucketCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
@@ -12,7 +13,7 @@ import {
   S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
-import type { BlobInfo, BlobStore } from "../blob-store.js";
+import { type BlobInfo, type BlobStore, isUnreachable, type StoreFault } from "../blob-store.js";
 
 /** A connection silent this long (no byte either way) is dead: the SDK drops it and retries the request. */
 export const S3_IDLE_TIMEOUT_MS = 60_000;
@@ -104,6 +105,36 @@ export class S3BlobStore implements BlobStore {
       token = res.IsTruncated ? res.NextContinuationToken : undefined;
     } while (token);
     return out;
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+
+  faultOf(e: unknown): StoreFault {
+    const err = e as { name?: string; $metadata?: { httpStatusCode?: number } };
+    if (err.name === "NoSuchBucket") return "no_bucket";
+    if (err.name === "CredentialsProviderError") return "no_credentials";
+    const status = err.$metadata?.httpStatusCode;
+    if (err.name === "AccessDenied" || err.name === "InvalidAccessKeyId" || status === 403) return "denied";
+    if (isUnreachable(e)) return "unreachable";
+    return "other";
+  }
+
+  async createBucket(): Promise<void> {
+    const region = await this.client.config.region();
+    try {
+      await this.client.send(
+        new CreateBucketCommand({
+          Bucket: this.bucket,
+          // us-east-1 is the one region S3 refuses to be named in a location constraint.
+          ...(region && region !== "us-east-1" ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}),
+        }),
+      );
+    } catch (e) {
+      // Made by this account already (a race with another submit): it is there, which is all we asked.
+      if ((e as { name?: string }).name !== "BucketAlreadyOwnedByYou") throw e;
+    }
   }
 
   async deletePrefix(prefix: string): Promise<void> {

@@ -53,6 +53,7 @@ function overridesFrom(opts: Record<string, unknown>): Overrides {
   set("resources.zone", "--zone", opts.zone);
   set("resources.accelerators", "--gpus", opts.gpus);
   set("checkpoint.store", "--store", opts.store);
+  set("checkpoint.create_bucket", "--create-bucket", opts.createBucket);
   set("checkpoint.resume_from", "--resume-from", opts.resumeFrom);
   set("setup", "--setup", opts.setup);
   for (const kv of (opts.env as string[] | undefined) ?? []) {
@@ -173,6 +174,7 @@ export const runCommand: CommandSpec = {
       .option("--zone <zone>", "zone, e.g. us-central1-a")
       .option("--gpus <NAME:COUNT>", "accelerators, e.g. RTX_4090:1 (Vast.ai, GCP)")
       .option("--store <url>", "checkpoint store: file:///path, s3://bucket/prefix or gs://bucket/prefix")
+      .option("--create-bucket", "create the store's s3/gs bucket if it does not exist (otherwise submit refuses)")
       .option(
         "--setup <command>",
         "setup command (a quick run defaults to pip install -r requirements.txt when that file is here)",

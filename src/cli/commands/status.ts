@@ -122,6 +122,22 @@ async function statusOnce(app: App, ref: string | undefined, opts: Record<string
   return { data, human };
 }
 
+function checkpointLine(v: JobView): string {
+  const c = v.checkpoints;
+  if (!c.last_generation) return ": none uploaded yet";
+  return `: ${c.uploaded} uploaded, newest ${c.last_generation} at ${c.last_uploaded_at}`;
+}
+
+/** A failed upload is said as loudly as the state: a preemption now would not resume from it. */
+function failureLine(v: JobView): string {
+  const f = v.checkpoints.last_failure;
+  if (!f) return "";
+  const when = `${f.attempt === null ? "" : `attempt ${f.attempt + 1}, `}${f.at}`;
+  return v.checkpoints.failing
+    ? `  CHECKPOINT UPLOAD FAILING (${v.checkpoints.failed} failed, last ${when}): ${f.cause}`
+    : `  ${v.checkpoints.failed} checkpoint upload(s) failed, the last (${when}) with: ${f.cause}; uploads since succeeded`;
+}
+
 function oneJob(v: JobView, color: boolean): string {
   const c = v.current_attempt;
   return [
@@ -134,7 +150,8 @@ function oneJob(v: JobView, color: boolean): string {
       ? `  attempt ${c.number}: ${c.spot ? "spot" : "on-demand"} ${c.instance_type} ${c.instance_ids.join(", ")} (${c.state})`
       : "",
     `  cost ${formatUsd(v.cost_usd)} (on-demand would be ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)}, ${formatPct(v.savings_pct)})`,
-    `  checkpoints ${v.checkpoint_store}`,
+    `  checkpoints ${v.checkpoint_store}${checkpointLine(v)}`,
+    failureLine(v),
   ]
     .filter(Boolean)
     .join("\n");

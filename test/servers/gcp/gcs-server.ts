@@ -77,6 +77,8 @@ export class GcsServer {
   }
 
   private route(req: Received, res: ServerResponse): undefined {
+    // buckets.insert: POST /b?project=P with {name}, 409 when the name is taken.
+    if (/^(?:\/storage\/v1)?\/b$/.test(req.path) && req.method === "POST") return this.createBucket(req, res);
     const upload = /^\/upload(?:\/storage\/v1)?\/b\/([^/]+)\/o$/.exec(req.path);
     if (upload && req.method === "POST") return this.upload(req, res, decodeURIComponent(upload[1] as string));
     // With STORAGE_EMULATOR_HOST the client uses that URL as its base, without `/storage/v1`
@@ -109,6 +111,33 @@ export class GcsServer {
       if (req.method === "GET") return sendJson(res, 200, this.resource(o));
     }
     return sendJson(res, 404, googleError(404, `Not Found: ${req.method} ${req.path}`, "notFound", "NOT_FOUND"));
+  }
+
+  /** The project of each bucket inserted, in order. */
+  readonly bucketProjects: string[] = [];
+
+  private createBucket(req: Received, res: ServerResponse): undefined {
+    const project = req.query.get("project");
+    const name = (req.json as { name?: unknown } | undefined)?.name;
+    if (!project) return sendJson(res, 400, googleError(400, "Required parameter: project", "required", "INVALID_ARGUMENT"));
+    if (typeof name !== "string" || !name)
+      return sendJson(res, 400, googleError(400, "Required: bucket name", "required", "INVALID_ARGUMENT"));
+    if (this.buckets.includes(name))
+      return sendJson(res, 409, googleError(409, "The requested bucket name is not available.", "conflict", "ALREADY_EXISTS"));
+    this.buckets.push(name);
+    this.bucketProjects.push(project);
+    const now = new Date().toISOString();
+    return sendJson(res, 200, {
+      kind: "storage#bucket",
+      id: name,
+      name,
+      projectNumber: "1",
+      metageneration: "1",
+      location: "US",
+      storageClass: "STANDARD",
+      timeCreated: now,
+      updated: now,
+    });
   }
 
   private upload(req: Received, res: ServerResponse, bucket: string): undefined {

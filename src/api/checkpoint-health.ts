@@ -1,0 +1,40 @@
+import type { StateStore } from "../state/state-store.js";
+
+/** The fields of a `checkpoint_failed` event: which attempt's upload failed and the store's own reason. */
+interface FailedUpload {
+  attempt?: number;
+  cause?: string;
+}
+
+/**
+ * A job's checkpoints as its events tell them: how many generations went up and the newest, how
+ * many uploads failed and the newest failure with its cause. `failing` is true while no upload has
+ * succeeded since that failure: a preemption now would resume from an older generation, or none.
+ */
+export async function checkpointHealth(store: StateStore, jobId: string) {
+  const rows = await store.eventsOfKind(jobId, ["checkpoint_uploaded", "checkpoint_failed"]);
+  let uploaded = 0;
+  let failed = 0;
+  let last: { generation: string; at: string; seq: number } | null = null;
+  let lastFailure: { attempt: number | null; cause: string; at: string; seq: number } | null = null;
+  for (const r of rows) {
+    const d = JSON.parse(r.data) as { generation?: string } & FailedUpload;
+    const at = new Date(Number(r.at)).toISOString();
+    if (r.kind === "checkpoint_uploaded") {
+      uploaded++;
+      last = { generation: String(d.generation), at, seq: r.seq };
+    } else {
+      failed++;
+      lastFailure = { attempt: d.attempt ?? null, cause: d.cause ?? "unknown", at, seq: r.seq };
+    }
+  }
+  return {
+    uploaded,
+    last_generation: last?.generation ?? null,
+    last_uploaded_at: last?.at ?? null,
+    failed,
+    last_failure: lastFailure ? { attempt: lastFailure.attempt, cause: lastFailure.cause, at: lastFailure.at } : null,
+    failing: lastFailure !== null && (last === null || lastFailure.seq > last.seq),
+  };
+}
+export type CheckpointHealth = Awaited<ReturnType<typeof checkpointHealth>>;
