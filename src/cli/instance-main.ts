@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { packageVersion } from "../base/package-version.js";
 import type { CommandSpec } from "./command.js";
-import { agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand } from "./commands/agent.js";
+import { agentFollowCommand, agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand } from "./commands/agent.js";
 import { sessionSuperviseCommand } from "./commands/session-supervise.js";
 import { globalOptions, mount, reportError } from "./run-command.js";
 
@@ -15,6 +15,7 @@ export const instanceCommands: CommandSpec[] = [
   agentSaveCommand,
   agentGuardCommand,
   agentWatchCommand,
+  agentFollowCommand,
   sessionSuperviseCommand,
 ];
 
@@ -25,6 +26,23 @@ export async function instanceMain(argv: string[]): Promise<void> {
     // The agent skips the command table: its start-up time is recovery time.
     const { runAgent } = await import("../agent/agent-main.js");
     process.exit(await runAgent(args[config + 1] as string));
+  }
+  if (args[0] === "agent" && args[1] === "follow" && !args.includes("--help")) {
+    // The controller opens a follow on every instance and again after every drop: no command table.
+    const { followMain, parseFollowArgs } = await import("../agent/follow.js");
+    const parsed = parseFollowArgs(args.slice(2).filter((a) => a !== "--debug"));
+    if (typeof parsed === "string") {
+      process.stderr.write(`spotrun: ${parsed}\n`);
+      process.exit(2);
+    }
+    process.exit(
+      await followMain(parsed).catch((e: unknown) => {
+        process.stderr.write(
+          `spotrun: agent follow stopped: ${(e as Error)?.message ?? e} — look at the agent's state directory\n`,
+        );
+        return 1;
+      }),
+    );
   }
   const program = globalOptions(new Command("spotrun"))
     .description("spotrun on an instance: the agent the controller shipped here")

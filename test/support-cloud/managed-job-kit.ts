@@ -60,7 +60,9 @@ export async function loopbackTransport(host: LoopbackSshHost, knownHostsPath: s
     writeFile: (path, data) => t.writeFile(path, data),
     upload: (from, to, opts) => t.upload(from, to, opts),
     download: (from, to) => t.download(from, to),
+    stream: (command, opts) => t.stream(command, { ...opts, env: { HOME: host.home, ...opts.env } }),
     close: () => t.close(),
+    stats: () => t.stats(),
   };
 }
 

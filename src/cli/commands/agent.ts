@@ -86,6 +86,38 @@ export const agentWatchCommand: CommandSpec = {
   },
 };
 
+export const agentFollowCommand: CommandSpec = {
+  name: "agent follow",
+  summary:
+    "On an instance: stream the agent's events and run log from byte offsets as framed lines, until stdin closes (the controller's channel)",
+  examples: [
+    "spotrun agent follow --events-offset 0 --log-offset 0",
+    "spotrun agent follow --events-offset 1234 --log-offset 56789 --dir ~/.spotrun",
+  ],
+  options: (cmd) =>
+    cmd
+      .option("--events-offset <bytes>", "byte offset in events.jsonl to start from", "0")
+      .option("--log-offset <bytes>", "byte offset in run.log to start from", "0")
+      .option("--dir <dir>", "the agent's state directory", ".spotrun")
+      .option("--heartbeat-ms <ms>", "heartbeat interval when idle", "2000"),
+  async run(_ctx, _args, opts) {
+    // Same parser as instance-main's fast path, so both spell errors the same way.
+    const { followMain, parseFollowArgs } = await import("../../agent/follow.js");
+    const parsed = parseFollowArgs([
+      "--events-offset",
+      String(opts.eventsOffset),
+      "--log-offset",
+      String(opts.logOffset),
+      "--dir",
+      String(opts.dir),
+      "--heartbeat-ms",
+      String(opts.heartbeatMs),
+    ]);
+    if (typeof parsed === "string") throw usageError(parsed);
+    return { exitCode: await followMain(parsed) };
+  },
+};
+
 export const agentGuardCommand: CommandSpec = {
   name: "agent guard",
   summary: "On a `spotrun launch` instance: on a notice run the checkpoint script once, within its timeout, then exit",

@@ -1,6 +1,6 @@
 import { vastCommands } from "../../providers/vast/cli/vast-commands.js";
 import type { CommandSpec } from "../command.js";
-import { agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand } from "./agent.js";
+import { agentFollowCommand, agentGuardCommand, agentRunCommand, agentSaveCommand, agentWatchCommand } from "./agent.js";
 import { cancelCommand } from "./cancel.js";
 import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
@@ -72,4 +72,5 @@ export const commands: CommandSpec[] = [
   agentWatchCommand,
   agentGuardCommand,
   agentSaveCommand,
+  agentFollowCommand,
 ];

@@ -4,13 +4,27 @@ import { cp, mkdir, open, readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import ignore from "ignore";
 import { writeFileAtomic } from "../../base/atomic-file.js";
-import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../transport.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  StreamEnd,
+  StreamHandle,
+  StreamOptions,
+  SyncOptions,
+  Transport,
+  TransportStats,
+} from "../transport.js";
+
+/** How long a stream told to stop (stdin closed) may take to leave before its group is killed. */
+const STREAM_CLOSE_GRACE_MS = 2000;
 
 /**
  * A transport to a machine reached by plain process exec: the local provider's instances, whose
  * home is their disk directory. Every process it starts carries `env` (the instance marker among it).
  */
 export class LocalTransport implements Transport {
+  private readonly counts: TransportStats = { execs: 0, streams: 0, openStreams: 0 };
+
   constructor(
     readonly label: string,
     readonly home: string,
@@ -22,6 +36,7 @@ export class LocalTransport implements Transport {
   }
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    this.counts.execs++;
     return new Promise((resolvePromise, reject) => {
       const child = spawn("bash", ["-c", command], {
         cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
@@ -54,6 +69,57 @@ export class LocalTransport implements Transport {
         child.stdin.end(opts.stdin);
       }
     });
+  }
+
+  /** Its own process group, so `close()` can stop whatever the command started with it. */
+  stream(command: string, opts: StreamOptions): StreamHandle {
+    this.counts.streams++;
+    this.counts.openStreams++;
+    const child = spawn("bash", ["-c", command], {
+      cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
+      env: { ...process.env, HOME: this.home, ...this.env, ...opts.env },
+      stdio: ["pipe", "pipe", "pipe"],
+      detached: true,
+    });
+    child.stdout.on("data", (d: Buffer) => opts.onStdout(d));
+    child.stderr.on("data", (d: Buffer) => opts.onStderr?.(d));
+    child.stdin.on("error", () => {});
+    const done = new Promise<StreamEnd>((resolve) => {
+      child.once("error", (error) => resolve({ exitCode: null, signal: null, error }));
+      child.once("close", (exitCode, signal) => resolve({ exitCode, signal }));
+    });
+    void done.then(() => {
+      this.counts.openStreams--;
+      opts.signal?.removeEventListener("abort", onAbort);
+    });
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // Already gone.
+      }
+    };
+    let stopping: Promise<StreamEnd> | undefined;
+    const close = (): Promise<StreamEnd> => {
+      stopping ??= (async () => {
+        child.stdin.end();
+        const grace = new Promise<false>((r) => setTimeout(() => r(false), STREAM_CLOSE_GRACE_MS).unref());
+        if (await Promise.race([done.then(() => true), grace])) return done;
+        killGroup("SIGTERM");
+        const more = new Promise<false>((r) => setTimeout(() => r(false), STREAM_CLOSE_GRACE_MS).unref());
+        if (!(await Promise.race([done.then(() => true), more]))) killGroup("SIGKILL");
+        return done;
+      })();
+      return stopping;
+    };
+    const onAbort = () => void close();
+    if (opts.signal?.aborted) void close();
+    else opts.signal?.addEventListener("abort", onAbort, { once: true });
+    return { done, close };
+  }
+
+  stats(): TransportStats {
+    return { ...this.counts };
   }
 
   async readFile(path: string, offset = 0): Promise<Buffer | undefined> {

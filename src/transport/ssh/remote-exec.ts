@@ -5,7 +5,7 @@ import { SpotrunError } from "../../base/errors.js";
 
 export const SSH_DISCONNECTED = "SSH_DISCONNECTED";
 export const EXEC_TIMEOUT = "EXEC_TIMEOUT";
-const OPEN_RETRY_MS = [50, 100, 200, 400, 800];
+export const OPEN_RETRY_MS = [50, 100, 200, 400, 800];
 
 export interface RawExecOptions {
   onStdout?: (chunk: Buffer) => void;
@@ -50,13 +50,12 @@ export function runRemote(
     if (opts.signal?.aborted) return reject(opts.signal.reason);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let pid: number | undefined;
+    const marks = new PidMark();
     let onPid: (p: number | undefined) => void = () => {};
     const pidKnown = new Promise<number | undefined>((resolve) => {
       onPid = resolve;
-      setTimeout(() => resolve(pid), 2000).unref();
+      setTimeout(() => resolve(marks.pid), 2000).unref();
     });
-    let pending: Buffer | undefined = Buffer.alloc(0);
     let settled = false;
     let channel: ClientChannel | undefined;
     const timer = new AbortController();
@@ -136,27 +135,17 @@ export function runRemote(
           opts.onStdout?.(d);
         });
       ch.stderr.on("data", (d: Buffer) => {
-        if (pending === undefined) {
-          err.push(d);
-          opts.onStderr?.(d);
-          return;
-        }
-        pending = Buffer.concat([pending, d]);
-        const text = pending.toString("latin1");
-        const m = PID_RE.exec(text);
-        if (!m && pending.length < 4096) return;
-        const rest = m ? Buffer.concat([pending.subarray(0, m.index), pending.subarray(m.index + m[0].length)]) : pending;
-        if (m) pid = Number(m[1]);
-        onPid(pid);
-        pending = undefined;
+        const rest = marks.push(d);
+        if (marks.settled) onPid(marks.pid);
         if (rest.length) {
           err.push(rest);
           opts.onStderr?.(rest);
         }
       });
       ch.on("close", () => {
-        onPid(pid);
-        if (pending?.length) err.push(pending);
+        onPid(marks.pid);
+        const tail = marks.flush();
+        if (tail.length) err.push(tail);
         // A stop in progress settles once the whole group is gone, not when its leader exits.
         if (stopReason) return;
         finish(() => resolve({ exitCode, signal: exitSignal, stdout: Buffer.concat(out), stderr: Buffer.concat(err) }));
@@ -171,7 +160,39 @@ export function runRemote(
   });
 }
 
-function killGroup(client: Client, pid: number): Promise<void> {
+/**
+ * Takes the pid line off the front of a command's stderr: `push` returns the bytes that are the
+ * command's own, `pid` is set once the line was seen (`settled` also when 4 KiB came without it).
+ */
+export class PidMark {
+  pid: number | undefined;
+  private pending: Buffer | undefined = Buffer.alloc(0);
+
+  get settled(): boolean {
+    return this.pending === undefined;
+  }
+
+  push(d: Buffer): Buffer {
+    if (this.pending === undefined) return d;
+    this.pending = Buffer.concat([this.pending, d]);
+    const m = PID_RE.exec(this.pending.toString("latin1"));
+    if (!m && this.pending.length < 4096) return Buffer.alloc(0);
+    const p = this.pending;
+    this.pending = undefined;
+    if (!m) return p;
+    this.pid = Number(m[1]);
+    return Buffer.concat([p.subarray(0, m.index), p.subarray(m.index + m[0].length)]);
+  }
+
+  /** What is held back when the command ends before the line was complete. */
+  flush(): Buffer {
+    const p = this.pending ?? Buffer.alloc(0);
+    this.pending = undefined;
+    return p;
+  }
+}
+
+export function killGroup(client: Client, pid: number): Promise<void> {
   return new Promise((resolve) => {
     client.exec(killGroupScript(pid), (e, ch) => {
       if (e) return resolve();

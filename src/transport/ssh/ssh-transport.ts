@@ -9,10 +9,19 @@ import type { Logger } from "../../base/logger.js";
 import { singleQuote as shq } from "../../base/shell-quote.js";
 import { listSyncFiles } from "../sync/list-sync-files.js";
 import { remoteTarExtract, tarCreate, tarExtract } from "../sync/tar-stream.js";
-import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../transport.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  StreamHandle,
+  StreamOptions,
+  SyncOptions,
+  Transport,
+  TransportStats,
+} from "../transport.js";
 import { ChannelSlots } from "./channel-slots.js";
 import { type RawExecOptions, type RawExecResult, runRemote, wrapWithPid } from "./remote-exec.js";
 import { remotePath } from "./remote-path.js";
+import { RemoteStream } from "./remote-stream.js";
 import { rsyncSshCommand, rsyncTarget } from "./rsync-command.js";
 import type { SshSession } from "./ssh-session.js";
 import type { SshTarget } from "./ssh-target.js";
@@ -28,6 +37,7 @@ export type SyncMethod = "rsync" | "tar";
 export class SshTransport implements Transport {
   private syncMethod: Promise<SyncMethod> | undefined;
   private readonly slots = new ChannelSlots();
+  private readonly counts: TransportStats = { execs: 0, streams: 0, openStreams: 0 };
 
   constructor(
     readonly label: string,
@@ -40,11 +50,7 @@ export class SshTransport implements Transport {
   ) {}
 
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const env = Object.entries(opts.env ?? {});
-    for (const [k] of env) if (!ENV_NAME.test(k)) throw usageError(`invalid environment variable name ${JSON.stringify(k)}`);
-    const envPart = env.length ? `env ${env.map(([k, v]) => shq(`${k}=${v}`)).join(" ")} ` : "";
-    const cwd = remotePath(this.home, opts.cwd ?? ".");
-    const script = `cd ${shq(cwd)} && exec ${envPart}sh -c ${shq(command)}`;
+    const script = this.commandScript(command, opts);
     const outDec = new StringDecoder("utf8");
     const errDec = new StringDecoder("utf8");
     let stdout = "";
@@ -70,6 +76,39 @@ export class SshTransport implements Transport {
     if (outTail) opts.onStdout?.(outTail);
     if (errTail) opts.onStderr?.(errTail);
     return { exitCode: r.exitCode, signal: r.signal, stdout: stdout + outTail, stderr: stderr + errTail };
+  }
+
+  /**
+   * A long-lived command on one channel of this host's connection: it holds one of the channel
+   * slots for as long as it runs, and never opens a connection of its own.
+   */
+  stream(command: string, opts: StreamOptions): StreamHandle {
+    const script = wrapWithPid(this.commandScript(command, opts));
+    this.counts.streams++;
+    this.counts.openStreams++;
+    const start = (async () => {
+      const release = await this.slots.acquire(opts.signal);
+      try {
+        return { client: await this.session.client(), release };
+      } catch (e) {
+        release();
+        throw e;
+      }
+    })();
+    const out: { onStdout: (b: Buffer) => void; onStderr?: (b: Buffer) => void } = { onStdout: opts.onStdout };
+    if (opts.onStderr) out.onStderr = opts.onStderr;
+    const handle = new RemoteStream(start, this.label, script, this.clock, out);
+    const onAbort = () => void handle.close();
+    opts.signal?.addEventListener("abort", onAbort, { once: true });
+    void handle.done.then(() => {
+      this.counts.openStreams--;
+      opts.signal?.removeEventListener("abort", onAbort);
+    });
+    return handle;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counts };
   }
 
   async readFile(path: string, offset = 0): Promise<Buffer | undefined> {
@@ -165,7 +204,17 @@ export class SshTransport implements Transport {
     return this.syncMethod;
   }
 
+  /** `command` in `sh`, in its working directory (relative to home) with its environment. */
+  private commandScript(command: string, opts: { cwd?: string; env?: Record<string, string> }): string {
+    const env = Object.entries(opts.env ?? {});
+    for (const [k] of env) if (!ENV_NAME.test(k)) throw usageError(`invalid environment variable name ${JSON.stringify(k)}`);
+    const envPart = env.length ? `env ${env.map(([k, v]) => shq(`${k}=${v}`)).join(" ")} ` : "";
+    const cwd = remotePath(this.home, opts.cwd ?? ".");
+    return `cd ${shq(cwd)} && exec ${envPart}sh -c ${shq(command)}`;
+  }
+
   private async run(script: string, opts: RawExecOptions = {}): Promise<RawExecResult> {
+    this.counts.execs++;
     const release = await this.slots.acquire(opts.signal);
     try {
       const client = await this.session.client();
@@ -186,6 +235,7 @@ export class SshTransport implements Transport {
 
   /** The system rsync over the system ssh, told to trust only the keys we pinned. */
   private rsync(args: string[], stdin?: Buffer): Promise<void> {
+    this.counts.execs++;
     const argv = ["-e", rsyncSshCommand(this.target, this.keepaliveMs), ...args];
     return new Promise((resolve, reject) => {
       const child = spawn("rsync", argv, { stdio: ["pipe", "ignore", "pipe"] });

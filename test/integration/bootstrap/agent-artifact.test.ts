@@ -41,7 +41,7 @@ test("the artifact is named by its content, within budget, and carries the contr
   const { stdout } = await run(process.execPath, [file, "--version"], { cwd: dir });
   assert.equal(stdout.trim(), packageVersion());
   const help = await run(process.execPath, [file, "agent", "--help"], { cwd: dir });
-  for (const c of ["run", "save", "guard", "watch"]) assert.match(help.stdout, new RegExp(`\\b${c}\\b`));
+  for (const c of ["run", "save", "guard", "watch", "follow"]) assert.match(help.stdout, new RegExp(`\\b${c}\\b`));
 });
 
 test("from an empty directory the artifact uploads a generation to S3 with the bundled SDK", async () => {

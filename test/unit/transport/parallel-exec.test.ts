@@ -32,6 +32,10 @@ class ScriptedTransport implements Transport {
   upload = async () => undefined;
   download = async () => undefined;
   close = async () => undefined;
+  stream(): never {
+    throw new Error("parallelExec never streams");
+  }
+  stats = () => ({ execs: this.calls.length, streams: 0, openStreams: 0 });
 }
 
 describe("parallelExec", () => {
