@@ -1,7 +1,7 @@
 import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { type Clock, systemClock } from "../base/clock.js";
-import { notFound, SpotrunError } from "../base/errors.js";
+import { notFound, SpotrunError, usageError } from "../base/errors.js";
 import { type Logger, silentLogger } from "../base/logger.js";
 import { checkStoreUrl } from "../checkpoints/open-store.js";
 import { probeStore } from "../checkpoints/probe-store.js";
@@ -10,6 +10,7 @@ import { isTerminal, type JobState } from "../core/job-state.js";
 import { jobLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
+import type { UnpricedOffers } from "../providers/provider.js";
 import { ProviderCache } from "../providers/registry.js";
 import { flagFor, type LoadedTask, type LoadOptions, loadTaskFile, loadTaskObject } from "../spec/load-task.js";
 import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
@@ -69,6 +70,24 @@ function placeFieldError(e: unknown, loaded: LoadedTask): unknown {
   return e.within(flag ?? (loaded.source ? `${loaded.source}: ${e.field}` : e.field));
 }
 
+/**
+ * Offers the provider's catalog has no price for are billed and budgeted as $0: with a budget that
+ * is a budget nobody keeps, so submit refuses; without one, the job runs and the gap is a warning
+ * on it (shown by `run`, `events`, `status`).
+ */
+function unpricedWarnings(loaded: LoadedTask, gap: UnpricedOffers | undefined): string[] {
+  if (!gap) return [];
+  const what = `no list price for ${gap.missing.map((m) => `${m.type} in ${m.region}`).join(", ")}`;
+  const budget = loaded.task.budget;
+  const field = budget.max_cost !== undefined ? "budget.max_cost" : "budget.max_hourly";
+  if (budget.max_cost !== undefined || budget.max_hourly !== undefined) {
+    const where =
+      flagFor(field, loaded.flags ?? {}) ?? `${loaded.file ? basename(loaded.file) : (loaded.source ?? "task")}: ${field}`;
+    throw usageError(`${where}: ${what}, so its cost would count as $0 and the budget could not be kept`, gap.fix);
+  }
+  return [`${what}: its cost is reported as $0 (unknown) — ${gap.fix}`];
+}
+
 /** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
 export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
   return typeof task === "string"
@@ -102,11 +121,13 @@ export class Spotrun implements Services {
 
   /** Submit a task already loaded with `loadTask`. */
   async submitLoaded(loaded: LoadedTask): Promise<JobView[]> {
+    const provider = await this.providers.get(loaded.task.resources.provider);
     try {
-      (await this.providers.get(loaded.task.resources.provider)).validateResources?.(loaded.task.resources);
+      provider.validateResources?.(loaded.task.resources);
     } catch (e) {
       throw placeFieldError(e, loaded);
     }
+    const warnings = unpricedWarnings(loaded, await provider.unpriced?.(loaded.task.resources));
     const ck = loaded.task.checkpoint;
     if (ck.resume_from) {
       const field = flagFor("checkpoint.resume_from", loaded.flags ?? {}) ?? `${loaded.source ?? "task"}: checkpoint.resume_from`;
@@ -126,6 +147,8 @@ export class Spotrun implements Services {
       if (probed?.created) this.logger.info({ store: probed.url }, "created the checkpoint store's bucket");
     }
     const ids = await submitJob(this.store, loaded, this.home, this.clock);
+    for (const id of ids)
+      for (const message of warnings) await this.store.appendEvent(id, this.clock.now(), { kind: "warning", message });
     return Promise.all(ids.map((id) => this.job(id)));
   }
 

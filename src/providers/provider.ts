@@ -118,6 +118,13 @@ export interface BootMarkers {
   waitSeconds: number;
 }
 
+/** Where a catalog-priced provider has no price for what a task asks (see `Provider.unpriced`). */
+export interface UnpricedOffers {
+  missing: { type: string; region: string }[];
+  /** What to do about it, for the one-line error or warning. */
+  fix: string;
+}
+
 export interface Provider {
   readonly kind: ProviderKind;
   readonly noticeSource: NoticeSource;
@@ -141,6 +148,12 @@ export interface Provider {
   agentEnv(instance: InstanceInfo): Record<string, string>;
   /** Reject what can never launch (an unknown instance type) before a job is recorded; throws a usage error. */
   validateResources?(resources: Resources): void;
+  /**
+   * For a provider whose prices come from a catalog: the types and regions this task may run in that
+   * the catalog has no price for (they would be billed, and budgeted, as $0), and how to add one.
+   * Undefined when every one is priced. No cloud call: asked at submit.
+   */
+  unpriced?(resources: Resources): Promise<UnpricedOffers | undefined>;
   /** Where a person's own `ssh` reaches the instance (`session attach`); undefined when it is not over SSH. */
   sshTarget?(instance: InstanceInfo): Promise<SshTarget | undefined>;
   /** The market's clock, when it moves in whole ticks (see TickedMarket); undefined for a real cloud. */

@@ -216,6 +216,9 @@ export const runCommand: CommandSpec = {
       const submitted = await app.submitLoaded(loaded);
       const ids = submitted.map((v) => v.id);
       if (opts.detach) {
+        // What submit said about the job (e.g. an offer without a price) is said here too; a followed run prints its events.
+        const first = ids[0];
+        if (first) for (const e of (await app.events(first)).events) if (e.kind === "warning") ctx.out.warn(String(e.message));
         await app.ensureController();
         const views = await Promise.all(ids.map((id) => app.job(id)));
         return {

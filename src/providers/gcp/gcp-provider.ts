@@ -17,13 +17,21 @@ import {
   type Offer,
   type Provider,
   ProviderError,
+  type UnpricedOffers,
 } from "../provider.js";
 import { ComputeVms } from "./compute-vms.js";
 import { GcpDisks, type VolumeSpec, volumesOf } from "./disks.js";
 import { closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
 import { isServiceDisabled } from "./gcp-errors.js";
 import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
-import { type GcpPricer, gcpPricer, loadGcpPriceCatalog } from "./gcp-price-catalog.js";
+import {
+  type GcpPriceCatalog,
+  type GcpPricer,
+  gcpPrice,
+  gcpPricer,
+  loadGcpPriceCatalog,
+  userGcpCatalogPath,
+} from "./gcp-price-catalog.js";
 import { gcpSshKeyPath } from "./setup-checks.js";
 import { FAILED_MARKER, READY_MARKER, STARTUP_LOG, shutdownScript, startupScript } from "./startup-script.js";
 import { providerError, type TpuProgress, TpuSlices } from "./tpu-slices.js";
@@ -77,6 +85,7 @@ export class GcpProvider implements Provider {
   private tpuP: Promise<TpuSlices> | undefined;
   private disksP: Promise<GcpDisks> | undefined;
   private vmsP: Promise<ComputeVms> | undefined;
+  private catalogP: Promise<GcpPriceCatalog> | undefined;
   private pricerP: Promise<GcpPricer> | undefined;
 
   private readonly opts: GcpProviderOptions;
@@ -112,8 +121,13 @@ export class GcpProvider implements Provider {
   }
 
   /** List prices: the shipped catalog overlaid by `<home>/catalog/gcp-prices.json`. */
+  private catalog(): Promise<GcpPriceCatalog> {
+    this.catalogP ??= loadGcpPriceCatalog(this.opts.home);
+    return this.catalogP;
+  }
+
   private pricer(): Promise<GcpPricer> {
-    this.pricerP ??= loadGcpPriceCatalog(this.opts.home).then((c) => gcpPricer(c, this.logger));
+    this.pricerP ??= this.catalog().then((c) => gcpPricer(c, this.logger));
     return this.pricerP;
   }
 
@@ -155,6 +169,27 @@ export class GcpProvider implements Provider {
 
   validateResources(resources: Resources): void {
     validateGcpResources(resources);
+  }
+
+  async unpriced(resources: Resources): Promise<UnpricedOffers | undefined> {
+    const catalog = await this.catalog();
+    const types = resources.tpu
+      ? [resources.tpu]
+      : (resources.instance_types ?? [resources.instance_type ?? DEFAULT_MACHINE_TYPE]);
+    // The regions a launch may use: the zone's, the region, or those of the configured zone list.
+    const regions = resources.zone
+      ? [regionOf(resources.zone)]
+      : resources.region
+        ? [resources.region]
+        : [...new Set((this.opts.zones ?? []).map(regionOf))];
+    const missing = regions.flatMap((region) =>
+      types.filter((type) => !gcpPrice(catalog, type, region, resources.spot)).map((type) => ({ type, region })),
+    );
+    if (!missing.length) return undefined;
+    return {
+      missing,
+      fix: `add its price to ${userGcpCatalogPath(this.opts.home)} (\`spotrun catalog update --provider gcp\` writes it from the Cloud Billing Catalog API), or choose a type and region the catalog prices`,
+    };
   }
 
   async offers(resources: Resources): Promise<Offer[]> {

@@ -28,32 +28,105 @@ describe("GCP price catalog", () => {
     assert.equal(spot.onDemandPricePerHour, 0.194236);
     assert.ok(spot.pricePerHour > 0 && spot.pricePerHour < spot.onDemandPricePerHour);
     assert.equal(spot.approximate, true, "spot figures are marked approximate");
-    assert.equal(gcpPrice(catalog, "e2-standard-2", "us-east1", false)?.pricePerHour, 0.067006);
-    assert.equal(gcpPrice(catalog, "g2-standard-4", "us-central1", false)?.pricePerHour, 0.70683);
+    assert.equal(gcpPrice(catalog, "e2-standard-2", "us-east1", false)?.pricePerHour, 0.067011);
+    assert.equal(gcpPrice(catalog, "g2-standard-4", "us-central1", false)?.pricePerHour, 0.706832);
     assert.equal(gcpPrice(catalog, "a2-highgpu-1g", "us-central1", false)?.pricePerHour, 3.673385);
-    // Regions derived by an uplift are approximate on-demand too.
-    assert.equal(gcpPrice(catalog, "n2-standard-4", "europe-west4", false)?.approximate, true);
+    // Every region's on-demand figure is Google's own regional list price, not an uplift of us-central1's.
+    assert.equal(gcpPrice(catalog, "n2-standard-4", "europe-west4", false)?.approximate, false);
+    assert.equal(gcpPrice(catalog, "n2-standard-4", "europe-north1", false)?.pricePerHour, 0.213848);
   });
 
-  test("every requested type is priced in every catalogued region", () => {
-    const want = [
-      "e2-standard-2",
-      "e2-standard-4",
-      "e2-standard-8",
-      "n2-standard-2",
-      "n2-standard-4",
-      "n2-standard-8",
-      "n2-standard-16",
-      "n1-standard-4",
-      "n1-standard-8",
-      "c3-standard-4",
-      "c3-standard-8",
-      "g2-standard-4",
-      "g2-standard-8",
-      "a2-highgpu-1g",
-    ];
-    for (const region of ["us-central1", "us-east1", "europe-west4", "asia-east1"])
-      for (const t of want) assert.ok(gcpPrice(catalog, t, region, true), `${t} in ${region}`);
+  // Compute Engine's regions (cloud.google.com/compute/docs/regions-zones) as of the catalog's date.
+  const GCP_REGIONS = [
+    "africa-south1",
+    "asia-east1",
+    "asia-east2",
+    "asia-northeast1",
+    "asia-northeast2",
+    "asia-northeast3",
+    "asia-south1",
+    "asia-south2",
+    "asia-southeast1",
+    "asia-southeast2",
+    "australia-southeast1",
+    "australia-southeast2",
+    "europe-central2",
+    "europe-north1",
+    "europe-north2",
+    "europe-southwest1",
+    "europe-west1",
+    "europe-west10",
+    "europe-west12",
+    "europe-west2",
+    "europe-west3",
+    "europe-west4",
+    "europe-west6",
+    "europe-west8",
+    "europe-west9",
+    "me-central1",
+    "me-central2",
+    "me-west1",
+    "northamerica-northeast1",
+    "northamerica-northeast2",
+    "northamerica-south1",
+    "southamerica-east1",
+    "southamerica-west1",
+    "us-central1",
+    "us-east1",
+    "us-east4",
+    "us-east5",
+    "us-south1",
+    "us-west1",
+    "us-west2",
+    "us-west3",
+    "us-west4",
+  ];
+  const WANT = [
+    "e2-standard-2",
+    "e2-standard-4",
+    "e2-standard-8",
+    "n2-standard-2",
+    "n2-standard-4",
+    "n2-standard-8",
+    "n2-standard-16",
+    "n1-standard-4",
+    "n1-standard-8",
+    "c3-standard-4",
+    "c3-standard-8",
+    "g2-standard-4",
+    "g2-standard-8",
+    "a2-highgpu-1g",
+  ];
+  // Where Google sold the family in neither market on the catalog's date, so there is no price to ship.
+  const NOT_OFFERED: Record<string, string[]> = {
+    "europe-north2": WANT.filter((t) => !t.startsWith("e2-")),
+    "northamerica-south1": WANT.filter((t) => !t.startsWith("e2-")),
+    "northamerica-northeast2": ["a2-highgpu-1g"],
+  };
+
+  test("every catalogued type is priced in every Compute Engine region that offers it (issue 17: $0 outside four regions)", () => {
+    assert.deepEqual(Object.keys(catalog.vm).sort(), [...GCP_REGIONS].sort());
+    for (const region of GCP_REGIONS)
+      for (const t of WANT) {
+        const offered = !(NOT_OFFERED[region] ?? []).includes(t);
+        for (const spot of [true, false])
+          assert.equal(Boolean(gcpPrice(catalog, t, region, spot)), offered, `${t} in ${region} spot=${spot}`);
+      }
+  });
+
+  test("standard shapes scale with vCPUs within a family and region", () => {
+    for (const region of GCP_REGIONS)
+      for (const [small, big, k] of [
+        ["e2-standard-2", "e2-standard-8", 4],
+        ["n2-standard-2", "n2-standard-16", 8],
+        ["n1-standard-4", "n1-standard-8", 2],
+        ["c3-standard-4", "c3-standard-8", 2],
+      ] as const) {
+        const a = gcpPrice(catalog, small, region, false);
+        const b = gcpPrice(catalog, big, region, false);
+        if (!a || !b) continue;
+        assert.ok(Math.abs(b.pricePerHour - k * a.pricePerHour) < 2e-6 * k, `${big} = ${k} x ${small} in ${region}`);
+      }
   });
 
   test("spot is below on-demand, and both positive, for every entry", () => {
@@ -66,7 +139,9 @@ describe("GCP price catalog", () => {
         n++;
       }
     assert.ok(n >= 50, `${n} entries`);
-    assert.match(catalog.source, /2026-11-23/);
+    assert.match(catalog.source, /Compiled 2026-12-02/);
+    assert.match(catalog.source, /generated 2025-03-06/, "the date of the prices themselves");
+    assert.match(catalog.source, /Cloud Billing Catalog API/);
     assert.match(catalog.source, /APPROXIMATE/);
   });
 
