@@ -47,10 +47,12 @@ export class ApiCallMeter {
     if (listener) this.listeners.add(listener);
   }
 
-  /** Wait for a token of this class in this region; resolves to when the wait ended (for `record`). */
-  async acquire(region: string, cls: CallClass): Promise<number> {
+  /** Wait for a token of this class in this region; resolves to the function that records this request's answer. */
+  async start(region: string, action: string, cls: CallClass): Promise<(outcome: ApiOutcome) => void> {
+    const asked = this.budget.now();
     await this.budget.scope(this.provider, region).acquire(cls);
-    return this.budget.now();
+    const sent = this.budget.now();
+    return (outcome) => this.record({ region, action, outcome, ms: this.budget.now() - sent, waitedMs: sent - asked });
   }
 
   /** One answer: counted, fed back to the budget, and passed to every listener (a listener that throws is ignored). */
@@ -81,14 +83,13 @@ export class ApiCallMeter {
     send: () => Promise<T>,
     outcomeOf: (e: unknown) => ApiOutcome,
   ): Promise<T> {
-    const asked = this.budget.now();
-    const start = await this.acquire(region, cls);
+    const done = await this.start(region, action, cls);
     try {
       const out = await send();
-      this.record({ region, action, outcome: "ok", ms: this.budget.now() - start, waitedMs: start - asked });
+      done("ok");
       return out;
     } catch (e) {
-      this.record({ region, action, outcome: outcomeOf(e), ms: this.budget.now() - start, waitedMs: start - asked });
+      done(outcomeOf(e));
       throw e;
     }
   }

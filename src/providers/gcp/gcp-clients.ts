@@ -7,6 +7,9 @@ import type {
   ZoneOperationsClient,
 } from "@google-cloud/compute";
 import type { v2 } from "@google-cloud/tpu";
+import type { ApiCallMeter } from "../api-calls.js";
+import type { CallClass } from "../call-budget.js";
+import { gcpErrorInfo, isThrottle } from "./gcp-errors.js";
 
 /**
  * The real Google clients the GCP provider talks through. They are built from Application Default
@@ -62,6 +65,69 @@ export async function createGcpClients(opts: GcpClientOptions = {}): Promise<Gcp
     regions: new compute.RegionsClient(o),
     tpu: new tpu.v2.TpuClient(o as ConstructorParameters<typeof tpu.v2.TpuClient>[0]),
   };
+}
+
+/** The budget's scope for Google Cloud: Compute's rate quotas are per project and minute, whatever the region. */
+export const GCP_SCOPE = "global";
+
+type ApiCallFn = (request: unknown, options?: unknown, callback?: unknown) => unknown;
+interface GapicClient {
+  initialize(): Promise<unknown>;
+  innerApiCalls: Record<string, ApiCallFn>;
+}
+const BUDGETED = Symbol("spotrun.budgeted");
+
+/** Google's reads (get, list, aggregatedList, an operation's wait or poll) and everything else, which changes something. */
+export const gcpCallClass = (method: string): CallClass =>
+  /^(get|list|aggregatedList|wait|testIamPermissions)/.test(method) ? "read" : "write";
+
+/**
+ * Put every call of these clients on the provider's budget. Each generated client sends each of its
+ * methods through one function per method (`innerApiCalls`, made once by `initialize`): a plain
+ * call, each page of a listing (`…Async` iterates page by page through it) and each poll of a TPU
+ * operation (its operations client has the same shape) take a token, and their answers are counted
+ * as `instances.aggregatedList`, `tpu.getQueuedResource`, …. Retries inside the library are one call.
+ */
+export function budgetGcpClients(c: GcpClients, meter: ApiCallMeter): void {
+  const services: [string, unknown][] = [
+    ["instances", c.instances],
+    ["zoneOperations", c.zoneOperations],
+    ["globalOperations", c.globalOperations],
+    ["disks", c.disks],
+    ["snapshots", c.snapshots],
+    ["regions", c.regions],
+    ["tpu", c.tpu],
+    ["tpuOperations", (c.tpu as unknown as { operationsClient?: unknown }).operationsClient],
+  ];
+  for (const [service, client] of services) if (client) budgetClient(service, client as GapicClient, meter);
+}
+
+function budgetClient(service: string, client: GapicClient, meter: ApiCallMeter): void {
+  const marked = client as unknown as Record<symbol, boolean>;
+  if (marked[BUDGETED]) return;
+  marked[BUDGETED] = true;
+  // The stub itself is made lazily (and its failure surfaces on the first call, as before).
+  if (typeof client.initialize === "function") client.initialize().catch(() => undefined);
+  const calls = client.innerApiCalls ?? {};
+  for (const [method, inner] of Object.entries(calls)) {
+    const action = `${service}.${method}`;
+    const cls = gcpCallClass(method);
+    calls[method] = (request, options, callback) => {
+      // spotrun never passes callbacks; a caller that does is not budgeted rather than broken.
+      if (typeof callback === "function") return inner(request, options, callback);
+      return (async () => {
+        const done = await meter.start(GCP_SCOPE, action, cls);
+        try {
+          const out = await inner(request, options);
+          done("ok");
+          return out;
+        } catch (e) {
+          done(isThrottle(gcpErrorInfo(e)) ? "throttled" : "error");
+          throw e;
+        }
+      })();
+    };
+  }
 }
 
 export async function closeGcpClients(c: GcpClients): Promise<void> {

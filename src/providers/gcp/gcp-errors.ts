@@ -120,6 +120,17 @@ const THROTTLED = new Set([
   "internalError",
 ]);
 
+/** Reasons and statuses that mean "slow down" (a rate quota), not "no capacity" or "no quota for the resource". */
+const RATE_LIMITED = new Set(["rateLimitExceeded", "userRateLimitExceeded", "RATE_LIMIT_EXCEEDED"]);
+
+/** A throttled answer: a rate quota's reason, or HTTP 429 without a capacity or resource-quota reason. */
+export function isThrottle(info: GcpErrorInfo | undefined): boolean {
+  if (!info) return false;
+  if (info.reasons.some((r) => RATE_LIMITED.has(r))) return true;
+  if (info.reasons.some((r) => CAPACITY.has(r) || QUOTA.has(r))) return false;
+  return info.httpStatus === 429;
+}
+
 export type GcpErrorClass =
   | { kind: "refused"; refusal: RefusalKind; code: string }
   | { kind: "retryable"; code: string }

@@ -8,6 +8,8 @@ import type { Resources } from "../../spec/task-schema.js";
 import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
+import { type ApiCallCounts, type ApiCallListener, ApiCallMeter } from "../api-calls.js";
+import { type CallBudget, processCallBudget } from "../call-budget.js";
 import {
   type BootMarkers,
   type InstanceInfo,
@@ -21,7 +23,7 @@ import {
 } from "../provider.js";
 import { ComputeVms } from "./compute-vms.js";
 import { GcpDisks, type VolumeSpec, volumesOf } from "./disks.js";
-import { closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
+import { budgetGcpClients, closeGcpClients, createGcpClients, type GcpClients, resolveProject } from "./gcp-clients.js";
 import { isServiceDisabled } from "./gcp-errors.js";
 import { type GcpRef, lastSegment, parseGcpId, regionOf } from "./gcp-instance-id.js";
 import {
@@ -61,6 +63,10 @@ export interface GcpProviderOptions {
   tpuPollMs?: number;
   tpuWaitMs?: number;
   onProgress?: (p: TpuProgress) => void;
+  /** Told of every Compute and TPU API call (each page, each operation poll) with its outcome. */
+  onApiCall?: ApiCallListener;
+  /** The call budget to draw from; default the process's. */
+  budget?: CallBudget;
 }
 
 const DEFAULT_MACHINE_TYPE = "e2-standard-4";
@@ -78,6 +84,9 @@ const DEFAULT_IMAGE = "projects/debian-cloud/global/images/family/debian-12";
 export class GcpProvider implements Provider {
   readonly kind = "gcp" as const;
   readonly noticeSource: NoticeSource = "gce-metadata";
+  /** One aggregated listing answers for every job of the project: every 10 s at steady state. */
+  readonly pollIntervalMs = 10_000;
+  private readonly meter: ApiCallMeter;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private clientsP: Promise<GcpClients> | undefined;
@@ -101,11 +110,22 @@ export class GcpProvider implements Provider {
     };
     this.clock = opts.clock ?? systemClock;
     this.logger = opts.logger;
-    if (opts.clients) this.clientsP = Promise.resolve(opts.clients);
+    this.meter = new ApiCallMeter("gcp", opts.budget ?? processCallBudget(), opts.onApiCall);
+    if (opts.clients) {
+      budgetGcpClients(opts.clients, this.meter);
+      this.clientsP = Promise.resolve(opts.clients);
+    }
+  }
+
+  apiCalls(): ApiCallCounts {
+    return this.meter.counts();
   }
 
   private clients(): Promise<GcpClients> {
-    this.clientsP ??= createGcpClients();
+    this.clientsP ??= createGcpClients().then((c) => {
+      budgetGcpClients(c, this.meter);
+      return c;
+    });
     return this.clientsP;
   }
 

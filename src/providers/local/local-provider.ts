@@ -14,6 +14,8 @@ import type { LocalMarket, Resources } from "../../spec/task-schema.js";
 import { LocalTransport } from "../../transport/local/local-transport.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
+import { type ApiCallCounts, type ApiCallListener, ApiCallMeter, type ApiOutcome } from "../api-calls.js";
+import { type CallBudget, processCallBudget } from "../call-budget.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
 import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
@@ -25,7 +27,15 @@ export interface LocalProviderOptions {
   home: string;
   logger: Logger;
   clock?: Clock;
+  /** Told of every control-plane call (launch, describe, list, terminate), as a cloud's provider does. */
+  onApiCall?: ApiCallListener;
+  budget?: CallBudget;
 }
+
+/** The budget's scope of the local "cloud": this machine. */
+const LOCAL_SCOPE = "local";
+/** A local call fails for local reasons (a file, a process); there is nothing to throttle. */
+const localOutcome = (): ApiOutcome => "error";
 
 const DEFAULT_MARKET: LocalMarket = {
   interrupt_after: [],
@@ -45,12 +55,36 @@ const DEFAULT_MARKET: LocalMarket = {
 export class LocalProvider implements Provider {
   readonly kind = "local" as const;
   readonly noticeSource = "aws-imds" as const;
+  /** Instances are processes on this machine: reading their records is cheap, and the tests' markets move in seconds. */
+  readonly pollIntervalMs = 250;
   private readonly root: string;
   private readonly clock: Clock;
+  private readonly meter: ApiCallMeter;
 
   constructor(private readonly opts: LocalProviderOptions) {
     this.root = join(opts.home, "local");
     this.clock = opts.clock ?? systemClock;
+    this.meter = new ApiCallMeter("local", opts.budget ?? processCallBudget(), opts.onApiCall);
+  }
+
+  apiCalls(): ApiCallCounts {
+    return this.meter.counts();
+  }
+
+  launch(req: LaunchRequest): Promise<LaunchResult> {
+    return this.meter.run(LOCAL_SCOPE, "launch", "write", () => this.launchNow(req), localOutcome);
+  }
+
+  describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    return this.meter.run(LOCAL_SCOPE, "describe", "read", () => this.describeNow(ids), localOutcome);
+  }
+
+  list(tags: Record<string, string>): Promise<InstanceInfo[]> {
+    return this.meter.run(LOCAL_SCOPE, "list", "read", () => this.listNow(tags), localOutcome);
+  }
+
+  terminate(ids: InstanceId[]): Promise<void> {
+    return this.meter.run(LOCAL_SCOPE, "terminate", "write", () => this.terminateNow(ids), localOutcome);
   }
 
   private dir(id: string): string {
@@ -139,7 +173,7 @@ export class LocalProvider implements Provider {
     return t;
   }
 
-  async launch(req: LaunchRequest): Promise<LaunchResult> {
+  private async launchNow(req: LaunchRequest): Promise<LaunchResult> {
     const typeName = req.instanceTypes[0] ?? "local.small";
     const t = this.type(typeName);
     const market = { ...DEFAULT_MARKET, ...req.resources.market };
@@ -218,7 +252,7 @@ export class LocalProvider implements Provider {
     const claim = readClaim(this.tokenFile(token));
     // A launcher that died before the instance started left only its claim: launch it again.
     if (!claim || this.abandoned(token, claim)) return undefined;
-    return (await this.describe([InstanceId(claim.id)]))[0];
+    return (await this.describeNow([InstanceId(claim.id)]))[0];
   }
 
   /** Tokens this process is launching right now. */
@@ -361,7 +395,7 @@ export class LocalProvider implements Provider {
     return { ...base, status: status.status };
   }
 
-  async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+  private async describeNow(ids: InstanceId[]): Promise<InstanceInfo[]> {
     return ids.flatMap((id) => {
       const rec = readRecord(this.dir(id));
       const info = rec && this.info(rec);
@@ -369,7 +403,7 @@ export class LocalProvider implements Provider {
     });
   }
 
-  async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
+  private async listNow(tags: Record<string, string>): Promise<InstanceInfo[]> {
     let ids: string[];
     try {
       ids = readdirSync(join(this.root, "instances"));
@@ -386,7 +420,7 @@ export class LocalProvider implements Provider {
     return out;
   }
 
-  async terminate(ids: InstanceId[]): Promise<void> {
+  private async terminateNow(ids: InstanceId[]): Promise<void> {
     await Promise.all(
       ids.map(async (id) => {
         const dir = this.dir(id);
@@ -425,7 +459,10 @@ export class LocalProvider implements Provider {
     if (!rec || !host || !isAlive(host.pid)) throw usageError(`local instance ${id} is not running`, "see `spotrun list`");
     if (!rec.spot) throw usageError(`instance ${id} is on-demand; only spot instances are interrupted`);
     const q = noticeMs !== undefined ? `?notice_ms=${noticeMs}` : "";
-    const res = await fetch(`http://${host.imdsHost ?? "127.0.0.1"}:${host.imdsPort}/spotrun/interrupt${q}`, { method: "POST" });
+    const res = await fetch(`http://${host.imdsHost ?? "127.0.0.1"}:${host.imdsPort}/spotrun/interrupt${q}`, {
+      method: "POST",
+      signal: AbortSignal.timeout(5000),
+    });
     const body = (await res.json()) as { notice?: { action: string; time: number } };
     if (!body.notice) throw new Error(`instance ${id} did not accept the interruption`);
     return body.notice;

@@ -1,5 +1,7 @@
 import { type Clock, systemClock } from "../../base/clock.js";
 import { SpotrunError } from "../../base/errors.js";
+import type { ApiCallMeter } from "../api-calls.js";
+import type { CallClass } from "../call-budget.js";
 import { redact, VastApiError } from "./vast-api-error.js";
 import { resolveVastConfig } from "./vast-config.js";
 import type {
@@ -27,7 +29,22 @@ export interface VastClientOptions {
   firstBackoffMs?: number;
   /** Per-request time limit (the CLI uses 30 s). */
   timeoutMs?: number;
+  /** Every request (each try) waits for a token of the call budget and reports its answer; 429 is a throttle. */
+  meter?: ApiCallMeter;
 }
+
+/** The budget's scope for Vast: one account (the API key), whatever the machines' locations. */
+export const VAST_SCOPE = "global";
+
+/** `GET /instances/123/?owner=me` → `GET /instances/{id}`: the action, without ids or the query. */
+export function vastAction(method: string, path: string): string {
+  const bare = (path.split("?")[0] as string).replace(/\/\d+(?=\/|$)/g, "/{id}").replace(/\/+$/, "");
+  return `${method} ${bare || "/"}`;
+}
+
+/** Reads draw from the larger bucket: GETs, and the offer search (a POST that changes nothing). */
+const vastCallClass = (method: Method, path: string): CallClass =>
+  method === "GET" || path.startsWith("/bundles") ? "read" : "write";
 
 type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -46,6 +63,7 @@ export class VastClient {
   private readonly attempts: number;
   private readonly firstBackoffMs: number;
   private readonly timeoutMs: number;
+  private meter: ApiCallMeter | undefined;
 
   constructor(opts: VastClientOptions) {
     this.#apiKey = opts.apiKey;
@@ -54,6 +72,12 @@ export class VastClient {
     this.attempts = Math.max(1, opts.attempts ?? 3);
     this.firstBackoffMs = opts.firstBackoffMs ?? 150;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.meter = opts.meter;
+  }
+
+  /** Put this client's requests on a provider's budget (a client handed in by a caller has none yet). */
+  useMeter(meter: ApiCallMeter): void {
+    this.meter ??= meter;
   }
 
   /** The client for `<home>`'s configuration; a missing key is a usage error that says where to put one. */
@@ -183,8 +207,11 @@ export class VastClient {
   private async call<T>(method: Method, path: string, body?: unknown): Promise<T> {
     const url = `${this.baseUrl}${path}`;
     let wait = this.firstBackoffMs;
+    const action = vastAction(method, path);
+    const cls = vastCallClass(method, path);
     for (let attempt = 1; ; attempt++) {
       let res: Response;
+      const record = this.meter ? await this.meter.start(VAST_SCOPE, action, cls) : () => {};
       try {
         res = await fetch(url, {
           method,
@@ -197,6 +224,7 @@ export class VastClient {
           signal: AbortSignal.timeout(this.timeoutMs),
         });
       } catch (e) {
+        record("error");
         const timedOut = (e as Error).name === "TimeoutError";
         if ((method === "GET" || method === "DELETE") && attempt < this.attempts) {
           await this.clock.sleep(wait);
@@ -206,16 +234,24 @@ export class VastClient {
         const what = timedOut ? `no answer within ${this.timeoutMs / 1000} s` : (e as Error).message;
         throw new VastApiError(0, "network", this.scrub(`vast: ${method} ${path.split("?")[0]}: ${what}`), undefined);
       }
+      if (res.status === 429) record("throttled");
       if (res.status === 429 && attempt < this.attempts) {
         await res.body?.cancel();
         await this.clock.sleep(wait);
         wait *= 1.5;
         continue;
       }
-      const text = await res.text();
+      let text: string;
+      try {
+        text = await res.text();
+      } catch (e) {
+        if (res.status !== 429) record("error");
+        throw e;
+      }
       const parsed = parseJson(text);
-      if (!res.ok) throw this.httpError(method, path, res.status, parsed, text);
-      if (isObject(parsed) && parsed.success === false) throw this.httpError(method, path, res.status, parsed, text);
+      const refused = !res.ok || (isObject(parsed) && parsed.success === false);
+      if (res.status !== 429) record(refused ? "error" : "ok");
+      if (refused) throw this.httpError(method, path, res.status, parsed, text);
       return parsed as T;
     }
   }

@@ -9,6 +9,8 @@ import type { Resources } from "../../spec/task-schema.js";
 import { dropHostPins, hostPinPath } from "../../transport/ssh/host-pins.js";
 import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
+import { type ApiCallCounts, type ApiCallListener, ApiCallMeter } from "../api-calls.js";
+import { type CallBudget, processCallBudget } from "../call-budget.js";
 import {
   type InstanceInfo,
   type LaunchRequest,
@@ -106,6 +108,10 @@ export interface VastProviderOptions {
    */
   startTimeoutMs?: number;
   avoidMachineMs?: number;
+  /** Told of every Vast API request (each try) with its outcome. */
+  onApiCall?: ApiCallListener;
+  /** The call budget to draw from; default the process's. */
+  budget?: CallBudget;
 }
 
 /**
@@ -117,6 +123,9 @@ export interface VastProviderOptions {
 export class VastProvider implements Provider {
   readonly kind = "vast" as const;
   readonly noticeSource: NoticeSource = "none";
+  /** Interruption shows only in the API (there is no notice on the machine), but one list answers for every job: 10 s. */
+  readonly pollIntervalMs = 10_000;
+  private readonly meter: ApiCallMeter;
   private readonly home: string;
   private readonly logger: Logger;
   private readonly clock: Clock;
@@ -136,7 +145,9 @@ export class VastProvider implements Provider {
     this.home = opts.home;
     this.logger = opts.logger;
     this.clock = opts.clock ?? systemClock;
+    this.meter = new ApiCallMeter("vast", opts.budget ?? processCallBudget(), opts.onApiCall);
     this.client = opts.client;
+    this.client?.useMeter(this.meter);
     this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
     this.avoidMachineMs = opts.avoidMachineMs ?? 1_800_000;
     this.onstart = onstartScript();
@@ -144,8 +155,12 @@ export class VastProvider implements Provider {
   }
 
   private async api(): Promise<VastClient> {
-    this.client ??= await VastClient.fromConfig(this.home, { clock: this.clock });
+    this.client ??= await VastClient.fromConfig(this.home, { clock: this.clock, meter: this.meter });
     return this.client;
+  }
+
+  apiCalls(): ApiCallCounts {
+    return this.meter.counts();
   }
 
   async offers(resources: Resources): Promise<Offer[]> {
@@ -257,6 +272,7 @@ export class VastProvider implements Provider {
   }
 
   async describe(ids: InstanceId[]): Promise<InstanceInfo[]> {
+    if (ids.length === 0) return [];
     const api = await this.api();
     const all = new Map((await api.showInstances()).map((i) => [String(i.id), i]));
     const out: InstanceInfo[] = [];

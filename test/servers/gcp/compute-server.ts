@@ -60,6 +60,7 @@ export class ComputeServer {
   natIP = "127.0.0.1";
   private opSeq = 0;
   private ipSeq = 2;
+  private throttles = 0;
   private readonly opPending = new Map<string, { polls: number; finish: () => Json | undefined }>();
 
   constructor(opts: { project: string; regions?: Record<string, string[]> }) {
@@ -80,6 +81,11 @@ export class ComputeServer {
   /** The API requests (token refreshes left out). */
   get apiCalls(): Received[] {
     return this.http.received.filter((r) => r.path.startsWith("/compute/"));
+  }
+
+  /** The next `n` Compute requests exceed the project's rate quota: 403 with reason rateLimitExceeded, as Compute answers. */
+  throttle(n: number): void {
+    this.throttles = n;
   }
 
   /** Reclaim a spot VM the way GCE does: it stops (STOP) or goes away (DELETE), and a `preempted` operation is logged. */
@@ -108,6 +114,14 @@ export class ComputeServer {
         googleError(401, "Request had invalid authentication credentials.", "authError", "UNAUTHENTICATED"),
       );
     if (req.path.startsWith("/v2/")) return sendJson(res, 403, serviceDisabled(this.project, "tpu.googleapis.com"));
+    if (this.throttles > 0) {
+      this.throttles--;
+      return sendJson(
+        res,
+        403,
+        googleError(403, "Rate Limit Exceeded: read requests per minute per project.", "rateLimitExceeded", "PERMISSION_DENIED"),
+      );
+    }
     const prefix = `/compute/v1/projects/${this.project}/`;
     if (!req.path.startsWith(prefix)) return notFound(res, req.path);
     const parts = req.path.slice(prefix.length).split("/").map(decodeURIComponent);
