@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Spotrun } from "../api/spotrun.js";
 import { SpotrunError } from "../base/errors.js";
 import { JobMetrics } from "../metrics/job-metrics.js";
+import { ProviderApiMetrics } from "../metrics/provider-api-metrics.js";
 import { lastEventSeq } from "../state/event-feed.js";
 import { ApiError, dashboardApi } from "./dashboard-api.js";
 
@@ -39,6 +40,7 @@ export async function startDashboard(app: Spotrun, opts: { host: string; port: n
   if (!existsSync(join(dir, "index.html")))
     throw new SpotrunError("failed", `the dashboard page is not built (${dir} is missing)`, { fix: "run `npm run build`" });
   const metrics = new JobMetrics(app.store, () => app.clock.now());
+  const stopApiMetrics = new ProviderApiMetrics(metrics.registry).follow(app.providers);
   const want = Buffer.from(opts.token);
   const authorized = (req: IncomingMessage, url: URL): boolean => {
     const cookie = /(?:^|;\s*)spotrun_dashboard=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];
@@ -127,6 +129,7 @@ export async function startDashboard(app: Spotrun, opts: { host: string; port: n
     url: `http://${host}:${a.port}/?token=${opts.token}`,
     close: async () => {
       clearInterval(poll);
+      stopApiMetrics();
       clearInterval(heartbeat);
       for (const res of streams) res.end();
       await new Promise<void>((r) => server.close(() => r()));

@@ -1,6 +1,7 @@
 import { usageError } from "../../base/errors.js";
 import { JobMetrics } from "../../metrics/job-metrics.js";
 import { parseListenAddress, serveMetrics } from "../../metrics/metrics-server.js";
+import { ProviderApiMetrics } from "../../metrics/provider-api-metrics.js";
 import { openApp } from "../app.js";
 import type { CommandSpec } from "../command.js";
 
@@ -27,7 +28,12 @@ export const controllerRunCommand: CommandSpec = {
     try {
       const maxJobs = opts.maxJobs !== undefined ? positiveInt("--max-jobs", opts.maxJobs) : undefined;
       const listen = opts.metrics === undefined ? undefined : parseListenAddress(String(opts.metrics), "--metrics");
-      metrics = listen ? await serveMetrics(listen, new JobMetrics(app.store, () => app.clock.now())) : undefined;
+      if (listen) {
+        const jobs = new JobMetrics(app.store, () => app.clock.now());
+        // The controller's own cloud calls, beside the store's view: counted from the first one.
+        new ProviderApiMetrics(jobs.registry).follow(app.providers);
+        metrics = await serveMetrics(listen, jobs);
+      }
       if (metrics) ctx.out.info(`metrics at ${metrics.url}`);
       const abort = new AbortController();
       process.once("SIGINT", () => abort.abort());

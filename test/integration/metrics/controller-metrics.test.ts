@@ -9,7 +9,7 @@ before(async () => {
 });
 after(async () => box.cleanup());
 
-test("controller run --metrics: the exposition passes promtool, and the counters move as a job is preempted twice", async () => {
+test("controller run --metrics: the exposition passes promtool, and the counters (the job's and the provider API calls') move as a job is preempted twice", async () => {
   const controller = spawnSpotrun(box.home, ["controller", "run", "--metrics", "127.0.0.1:0"]);
   let stderr = "";
   controller.stderr.on("data", (b: Buffer) => {
@@ -27,6 +27,7 @@ test("controller run --metrics: the exposition passes promtool, and the counters
     };
     const empty = await scrape();
     assert.equal(metricSum(empty, "spotrun_preemptions_total"), 0);
+    const callsAtStart = metricSum(empty, "spotrun_provider_api_calls_total");
     assert.equal(metricSum(empty, "spotrun_jobs", { state: "RUNNING" }), 0);
 
     const task = await writeTask(
@@ -70,6 +71,20 @@ checkpoint: {dir: checkpoints}
     assert.ok(metricSum(final, "spotrun_checkpoint_bytes_total", { provider: "local" }) > 0);
     // Periodic, on a notice, final: which uploads happen depends on when the notices fall.
     assert.ok(metricSum(final, "spotrun_checkpoint_upload_seconds_count", { provider: "local" }) >= 2);
+    // The controller's own provider calls: every launch, describe, list and terminate it sent.
+    const calls = (action: string, outcome = "ok") =>
+      metricSum(final, "spotrun_provider_api_calls_total", { provider: "local", region: "local", action, outcome });
+    const launched = await jobEvents(box.home, job.id, ["instance_launched"]);
+    assert.equal(calls("launch"), launched.length, "one launch call per instance the job got");
+    assert.ok(launched.length >= 3, "three attempts, three instances");
+    assert.ok(calls("describe") > 0 && calls("list") > 0 && calls("terminate") > 0);
+    assert.ok(metricSum(final, "spotrun_provider_api_calls_total") > callsAtStart, "the counter moved while the job ran");
+    assert.equal(metricSum(final, "spotrun_provider_api_throttles_total"), 0);
+    assert.equal(
+      metricSum(final, "spotrun_provider_api_errors_total"),
+      metricSum(final, "spotrun_provider_api_calls_total", { outcome: "error" }),
+      "the errors counter is the calls that ended in error",
+    );
     const spend = metricSum(final, "spotrun_spend_usd_total", { provider: "local" });
     const baseline = metricSum(final, "spotrun_on_demand_baseline_usd_total", { provider: "local" });
     const cost = JSON.parse((await spotrun(box.home, ["cost", job.id, "--json"])).stdout) as { total: { cost_usd: number } };
