@@ -9,7 +9,11 @@ process.stdout.on("error", (e) => {
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const argv = process.argv.slice(2);
 const config = argv[0] === "agent" && argv[1] === "run" ? argv.indexOf("--config") : -1;
-if (config > 0 && argv[config + 1] && !argv.includes("--help")) {
+if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
+  // Asked before every call by scripts and agents: answered from package.json, no command table.
+  const { readFileSync } = await import("node:fs");
+  process.stdout.write(`${JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version}\n`);
+} else if (config > 0 && argv[config + 1] && !argv.includes("--help")) {
   // The on-instance agent skips the command table: its start-up time is recovery time.
   import("../dist/src/agent/agent-main.js")
     .then((m) => m.runAgent(argv[config + 1]))

@@ -4,8 +4,10 @@ import type { Logger } from "../base/logger.js";
 /**
  * Commands are declarative: a name, a summary, examples, options and a handler that returns
  * data. One wrapper (run-command.ts) renders tables or `--json`, maps errors to exit codes and
- * keeps data on stdout and progress on stderr. Handlers import heavy modules (cloud SDKs)
- * lazily inside `run`, so `spotrun agent` and `spotrun status` start fast.
+ * keeps data on stdout and progress on stderr. A definition module imports only what its options
+ * need (commander, constants); its `run` imports the implementation (the store, the schemas, the
+ * SDKs) when the command runs, so `--help`, `--version` and completion load none of them
+ * (test/e2e/cli-lean.test.ts holds every command to that).
  */
 export interface Output {
   readonly json: boolean;
@@ -47,3 +49,9 @@ export interface CommandSpec {
   /** `args` are the positional arguments in order; `opts` the parsed options (camelCase). */
   run(ctx: CommandContext, args: string[], opts: Record<string, unknown>): Promise<CommandResult>;
 }
+
+/** A `run` whose implementation lives in a module of its own, imported only when the command runs. */
+export const lazyRun =
+  <M>(load: () => Promise<M>, pick: (m: M) => CommandSpec["run"]): CommandSpec["run"] =>
+  async (ctx, args, opts) =>
+    pick(await load())(ctx, args, opts);

@@ -1,6 +1,6 @@
 import { parseDuration } from "../base/duration.js";
 import { usageError } from "../base/errors.js";
-import { ENV_NAME } from "../spec/task-schema.js";
+import { ENV_NAME } from "../spec/task-limits.js";
 
 /**
  * Flag values checked where they are given, so a bad flag is blamed on the flag (not on the task

@@ -1,5 +1,6 @@
 import { Command, type CommanderError } from "commander";
 import { ExitCode, type SpotrunError, usageError } from "../base/errors.js";
+import { packageVersion } from "../base/package-version.js";
 import { commands } from "./commands/index.js";
 import { globalOptions, mount, reportError } from "./run-command.js";
 
@@ -11,7 +12,7 @@ export async function main(argv: string[]): Promise<void> {
     .description(
       "Run long, fault-tolerant work on spot capacity: launch, checkpoint before the reclaim, resume, and account for every cent.",
     )
-    .version("0.1.0")
+    .version(packageVersion())
     .addHelpText(
       "after",
       `

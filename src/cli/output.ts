@@ -1,4 +1,3 @@
-import stringWidth from "string-width";
 import type { Output } from "./command.js";
 
 /** Human text and progress to stderr; data to stdout. With --json, streams are one object per line. */
@@ -18,9 +17,11 @@ export function createOutput(json: boolean): Output {
 
 /**
  * A plain aligned table; no box drawing so it pastes well and diffs well. Columns are measured
- * in terminal columns, not UTF-16 units: ⚡ takes two, and colour codes none.
+ * in terminal columns, not UTF-16 units: ⚡ takes two, and colour codes none. The measure is
+ * imported when a table is drawn, so `--json` and `--help` never load its Unicode tables.
  */
-export function table(headers: string[], rows: (string | number)[][]): string {
+export async function table(headers: string[], rows: (string | number)[][]): Promise<string> {
+  const { default: stringWidth } = await import("string-width");
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => stringWidth(r[i] ?? ""))));
   return cells

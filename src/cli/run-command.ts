@@ -1,6 +1,5 @@
 import { type Command, Option } from "commander";
 import { describeError, ExitCode, errorLine, SpotrunError } from "../base/errors.js";
-import { createLogger } from "../base/logger.js";
 import type { CommandContext, CommandSpec } from "./command.js";
 import { resolveHome } from "./home.js";
 import { createOutput } from "./output.js";
@@ -38,6 +37,8 @@ export function mount(program: Command, spec: CommandSpec, argv: readonly string
     const json = Boolean(globals.json);
     const debug = Boolean(globals.debug);
     const abort = new AbortController();
+    // pino is imported when a command runs, not when the command table is built for --help.
+    const { createLogger } = await import("../base/logger.js");
     const dashes = argv.indexOf("--");
     const ctx: CommandContext = {
       ...(dashes >= 0 ? { rest: argv.slice(dashes + 1) } : {}),

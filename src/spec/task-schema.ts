@@ -2,20 +2,14 @@ import { z } from "zod";
 import { durationField } from "./duration-field.js";
 import { notifyListSchema } from "./notify-schema.js";
 
-/** What a process environment can carry as a name, in every shell. */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { ENV_NAME, MAX_ARRAY_COUNT, MAX_INTERRUPTIONS, MAX_NODES, PROVIDERS } from "./task-limits.js";
 
-/** The most members a job array may have, and the most scheduled interruptions a local market may list. */
-export const MAX_ARRAY_COUNT = 10_000;
-export const MAX_INTERRUPTIONS = 1_000;
-/** Bounds no real run comes near: nodes of one job, USD per hour, GB of disk, restarts, generations kept. */
-export const MAX_NODES = 1_024;
+export { ENV_NAME, MAX_ARRAY_COUNT, MAX_INTERRUPTIONS, MAX_NODES, PROVIDERS, type ProviderKind } from "./task-limits.js";
+
+/** Bounds no real run comes near: USD per hour, GB of disk, restarts, generations kept. */
 const MAX_PRICE_PER_HOUR = 1_000;
 const MAX_DISK_GB = 65_536;
 const MAX_RESTARTS = 100_000;
-
-export const PROVIDERS = ["local", "aws", "gcp", "vast"] as const;
-export type ProviderKind = (typeof PROVIDERS)[number];
 
 /** The simulated spot market of the `local` provider; only valid with `provider: local`. */
 export const localMarketSchema = z

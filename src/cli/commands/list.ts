@@ -1,11 +1,4 @@
-import { listInstances } from "../../api/instance-list.js";
-import { formatDuration } from "../../base/duration.js";
-import { usageError } from "../../base/errors.js";
-import { formatUsd } from "../../cost/ledger.js";
-import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
-import { openApp } from "../app.js";
-import type { CommandSpec } from "../command.js";
-import { table } from "../output.js";
+import { type CommandSpec, lazyRun } from "../command.js";
 
 export const listCommand: CommandSpec = {
   name: "list",
@@ -20,39 +13,8 @@ export const listCommand: CommandSpec = {
     cmd
       .option("-a, --all", "include instances that have ended")
       .option("--provider <kinds>", "only instances on these providers (comma-separated: local, aws, gcp, vast)"),
-  async run(ctx, _args, opts) {
-    const filter = opts.provider === undefined ? undefined : String(opts.provider).split(",");
-    for (const kind of filter ?? [])
-      if (!(PROVIDERS as readonly string[]).includes(kind))
-        throw usageError(`--provider ${kind} is unknown`, `use ${PROVIDERS.join(", ")}`);
-    const app = await openApp(ctx);
-    try {
-      const data = await listInstances(app, {
-        all: Boolean(opts.all),
-        ...(filter ? { providers: filter as ProviderKind[] } : {}),
-        warn: (m) => ctx.out.warn(m),
-      });
-      const human = data.length
-        ? table(
-            ["INSTANCE", "PROVIDER", "JOB", "ATTEMPT", "MARKET", "TYPE", "ZONE", "PRICE/H", "AGE", "COST", "STATE"],
-            data.map((d) => [
-              d.id,
-              d.provider,
-              d.job_id,
-              d.managed ? `#${d.attempt + 1}` : "launch",
-              d.spot ? "spot ⚡" : "on-demand",
-              d.instance_type,
-              d.zone ?? "-",
-              formatUsd(d.price_usd_per_hour),
-              formatDuration(d.age_seconds * 1000),
-              formatUsd(d.cost_usd),
-              d.ended_at ? `ended (${d.end_reason})` : "running",
-            ]),
-          )
-        : "no instances";
-      return { data: { instances: data }, human };
-    } finally {
-      await app.close();
-    }
-  },
+  run: lazyRun(
+    () => import("./list-actions.js"),
+    (m) => m.list,
+  ),
 };

@@ -2,9 +2,6 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { resolve } from "node:path";
 import { usageError } from "../../base/errors.js";
-import { SessionEvents } from "../../sessions/session-events.js";
-import { SessionSupervisor } from "../../sessions/session-supervisor.js";
-import { parseSupervisorSpec, SPEC_ENV } from "../../sessions/supervisor-spec.js";
 import type { CommandSpec } from "../command.js";
 
 /** Runs on the instance as the session job's `run`; not for people. */
@@ -13,8 +10,13 @@ export const sessionSuperviseCommand: CommandSpec = {
   hidden: true,
   summary: "(internal) the session supervisor the session's job runs on its instance",
   examples: [`SPOTRUN_SESSION_SPEC='{…}' spotrun session supervise`],
-  options: (cmd) => cmd.option("--spec <file>", `the supervisor spec (default: $${SPEC_ENV})`),
+  options: (cmd) => cmd.option("--spec <file>", "the supervisor spec (default: $SPOTRUN_SESSION_SPEC)"),
   async run(ctx, _args, opts) {
+    const [{ SessionEvents }, { SessionSupervisor }, { parseSupervisorSpec, SPEC_ENV }] = await Promise.all([
+      import("../../sessions/session-events.js"),
+      import("../../sessions/session-supervisor.js"),
+      import("../../sessions/supervisor-spec.js"),
+    ]);
     const text = opts.spec ? await readFile(String(opts.spec), "utf8") : process.env[SPEC_ENV];
     if (!text) throw usageError(`no session spec: neither --spec nor $${SPEC_ENV}`, "this command runs on a session's instance");
     const spec = parseSupervisorSpec(text, opts.spec ? String(opts.spec) : `$${SPEC_ENV}`);

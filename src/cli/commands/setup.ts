@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { ExitCode, usageError } from "../../base/errors.js";
-import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
+import { PROVIDERS, type ProviderKind } from "../../spec/task-limits.js";
 import type { CommandSpec } from "../command.js";
 
 export const setupCommand: CommandSpec = {
@@ -27,7 +27,7 @@ export const setupCommand: CommandSpec = {
     ];
     const reports = await runSetupChecks(groups, { fix: Boolean(opts.fix) });
     const data = setupReportJson(reports);
-    return { data, human: renderSetupReport(reports), exitCode: data.ok ? ExitCode.ok : ExitCode.failed };
+    return { data, human: await renderSetupReport(reports), exitCode: data.ok ? ExitCode.ok : ExitCode.failed };
   },
 };
 

@@ -1,11 +1,6 @@
 import { Option } from "commander";
-import { usageError } from "../../base/errors.js";
-import { InstanceId } from "../../base/ids.js";
-import { PROVIDERS, type ProviderKind } from "../../spec/task-schema.js";
-import { openApp } from "../app.js";
-import type { CommandSpec } from "../command.js";
-import { table } from "../output.js";
-import { asUserError } from "./launch.js";
+import { PROVIDERS } from "../../spec/task-limits.js";
+import { type CommandSpec, lazyRun } from "../command.js";
 
 /**
  * `spotrun terminate ID…`: end instances started by `spotrun launch` or by a managed job (or any
@@ -28,46 +23,8 @@ export const terminateCommand: CommandSpec = {
         ]),
       )
       .option("--region <region>", "AWS region of the instances (default: AWS_REGION or the profile's)"),
-  async run(ctx, args, opts) {
-    if (args.length === 0) throw usageError("no instance ids given", "spotrun terminate i-0abc123def4567890");
-    const told = opts.provider === undefined ? undefined : (String(opts.provider) as ProviderKind);
-    // Instance ids are regional: the provider's default client follows the standard chain.
-    if (opts.region !== undefined) process.env.AWS_REGION = String(opts.region);
-    const app = await openApp(ctx);
-    try {
-      const known = await app.store.providersOf(args);
-      const groups = new Map<ProviderKind, string[]>();
-      for (const id of args) {
-        const recorded = known.get(id) as ProviderKind | undefined;
-        if (told && recorded && told !== recorded)
-          throw usageError(
-            `instance ${id} was started on ${recorded}, not ${told}`,
-            `drop --provider, or give --provider ${recorded}`,
-          );
-        const kind = recorded ?? told ?? "aws";
-        groups.set(kind, [...(groups.get(kind) ?? []), id]);
-      }
-      const state = new Map<string, { provider: ProviderKind; state: string }>();
-      for (const [kind, group] of groups) {
-        const provider = await app.providers.get(kind);
-        const ids = group.map(InstanceId);
-        await provider.terminate(ids);
-        await app.store.endLaunched(group, app.clock.now());
-        const seen = new Map((await provider.describe(ids)).map((i) => [i.id as string, i.status as string]));
-        for (const id of group) state.set(id, { provider: kind, state: seen.get(id) ?? "gone" });
-      }
-      const rows = args.map((id) => ({ id, ...(state.get(id) as { provider: ProviderKind; state: string }) }));
-      return {
-        data: { terminated: rows },
-        human: table(
-          ["INSTANCE", "PROVIDER", "STATE"],
-          rows.map((r) => [r.id, r.provider, r.state]),
-        ),
-      };
-    } catch (e) {
-      throw asUserError(e);
-    } finally {
-      await app.close();
-    }
-  },
+  run: lazyRun(
+    () => import("./terminate-actions.js"),
+    (m) => m.terminate,
+  ),
 };

@@ -2,7 +2,7 @@ import { table } from "../output.js";
 import type { CheckReport } from "./run-setup-checks.js";
 
 /** ✓/✗ per check, what is wrong and what to do; the summary line says whether anything is left. */
-export function renderSetupReport(reports: CheckReport[]): string {
+export async function renderSetupReport(reports: CheckReport[]): Promise<string> {
   const rows = reports.map((r) => [
     r.ok ? "✓" : "✗",
     r.source,
@@ -12,7 +12,7 @@ export function renderSetupReport(reports: CheckReport[]): string {
   ]);
   const failed = reports.filter((r) => !r.ok).length;
   const summary = failed === 0 ? `all ${reports.length} checks passed` : `${failed} of ${reports.length} checks failed`;
-  return `${table(["", "from", "check", "status / problem", "fix"], rows)}\n\n${summary}`;
+  return `${await table(["", "from", "check", "status / problem", "fix"], rows)}\n\n${summary}`;
 }
 
 /** The `--json` document: snake_case, every check named by `id`. */

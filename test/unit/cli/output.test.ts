@@ -4,13 +4,15 @@ import stringWidth from "string-width";
 import { paintState, table } from "../../../src/cli/output.js";
 import { formatPct, formatUsd } from "../../../src/cost/ledger.js";
 
-test("table columns are measured in terminal columns: the ⚡ marker and colour codes do not misalign rows", () => {
-  const out = table(
-    ["ID", "MARKET", "STATE"],
-    [
-      ["i-1", "spot ⚡", paintState("RUNNING", true)],
-      ["i-2", "on-demand", paintState("FAILED", true)],
-    ],
+test("table columns are measured in terminal columns: the ⚡ marker and colour codes do not misalign rows", async () => {
+  const out = (
+    await table(
+      ["ID", "MARKET", "STATE"],
+      [
+        ["i-1", "spot ⚡", paintState("RUNNING", true)],
+        ["i-2", "on-demand", paintState("FAILED", true)],
+      ],
+    )
   ).split("\n");
   // Every row's STATE column starts at the same terminal column.
   const ESC = String.fromCharCode(27);

@@ -35,7 +35,7 @@ describe("spotrun setup", () => {
     assert.match(by["tool.rsync"]!.fix!, /apt-get install -y rsync|brew install rsync/);
     assert.match(by["tool.tmux"]!.fix!, /install -y tmux|brew install tmux/);
     assert.equal(by["ssh.key"]!.ok, false);
-    const text = renderSetupReport(reports);
+    const text = await renderSetupReport(reports);
     assert.match(text, /✓ +spotrun +ssh on PATH/);
     assert.match(text, /✗ +spotrun +rsync on PATH/);
     assert.match(text, /3 of 4 checks failed/);
