@@ -11,10 +11,14 @@
  * a rewrite; --before prints the ratio to an earlier run's figures.
  *
  *   node dist/bench/controller-scale.js [--jobs 1000] [--minutes 3 | --seconds S] [--notices 100]
- *     [--json] [--out FILE] [--before FILE] [--label NAME] [--setup-timeout 1800] [--debug]
+ *     [--json] [--out FILE] [--before FILE] [--label NAME] [--setup-timeout 1800] [--grace 120] [--no-ec2-throttle] [--debug]
+ *
+ * The EC2 server throttles as EC2 does (a bucket of 100, 20 a second, per action) unless
+ * --no-ec2-throttle; throttled answers show as EC2 errors per minute. Build first:
+ * `npx tsc -p tsconfig.json && node scripts/build-agent.mjs`.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -62,11 +66,13 @@ const { values: a } = (() => {
         notices: { type: "string", default: "100" },
         "checkpoint-every": { type: "string", default: "60" },
         "setup-timeout": { type: "string", default: "1800" },
+        grace: { type: "string", default: "120" },
         json: { type: "boolean", default: false },
         out: { type: "string" },
         before: { type: "string" },
         label: { type: "string", default: "" },
         keep: { type: "boolean", default: false },
+        "no-ec2-throttle": { type: "boolean", default: false },
         debug: { type: "boolean", default: false },
       },
       strict: true,
@@ -92,7 +98,8 @@ const WARMUP_S = a.warmup === "0" ? 0 : positive("warmup", a.warmup, 3600);
 const NOTICES = a.notices === "0" ? 0 : Math.round(positive("notices", a.notices, JOBS));
 const CHECKPOINT_EVERY_S = positive("checkpoint-every", a["checkpoint-every"], 3600);
 const SETUP_TIMEOUT_S = positive("setup-timeout", a["setup-timeout"], 86_400);
-const GRACE_S = 30;
+/** After the window, how long events written in it may still take to reach the store (their latency only). */
+const GRACE_S = a.grace === "0" ? 0 : positive("grace", a.grace, 3600);
 if (a.before && !existsSync(a.before)) fail(`--before ${a.before} does not exist`, "give a file an earlier --out wrote");
 
 const TEST_KEYS = { accessKeyId: "AKIASPOTRUNBENCH0001", secretAccessKey: "spotrun/bench/secret/key/00000000000000" };
@@ -134,11 +141,18 @@ const home = await mkdtemp(join(tmpdir(), "spotrun-bench-scale-"));
 const budgetMs = (SETUP_TIMEOUT_S + WARMUP_S + WINDOW_S + GRACE_S + 120) * 1000;
 const watchdog = setTimeout(() => {
   progress(`still running ${Math.round(budgetMs / 1000)} s after the start: giving up`);
+  if (!a.keep) rmSync(home, { recursive: true, force: true });
   process.exit(3);
 }, budgetMs);
 watchdog.unref();
+// Interrupted: no figures, but nothing left behind (the EC2 server process leaves with its IPC channel).
+for (const sig of ["SIGINT", "SIGTERM"] as const)
+  process.once(sig, () => {
+    if (!a.keep) rmSync(home, { recursive: true, force: true });
+    process.exit(130);
+  });
 
-const ec2 = await Ec2Child.start(TEST_KEYS.accessKeyId, TEST_KEYS.secretAccessKey);
+const ec2 = await Ec2Child.start(TEST_KEYS.accessKeyId, TEST_KEYS.secretAccessKey, !a["no-ec2-throttle"]);
 delete process.env.AWS_PROFILE;
 delete process.env.AWS_ENDPOINT_URL;
 process.env.AWS_ENDPOINT_URL_EC2 = ec2.url;
@@ -212,9 +226,15 @@ try {
   // 1. Every job from PENDING to RUNNING.
   let states: Record<string, number> = {};
   let lastSay = 0;
+  /** Seconds from the start until this share of the jobs was RUNNING. */
+  const runningAt: Record<string, number> = {};
+  const marks = [0.1, 0.5, 0.9, 1];
   for (;;) {
     states = await watch.states();
     const now = Date.now();
+    for (const m of marks)
+      if (runningAt[`${m * 100}%`] === undefined && (states.RUNNING ?? 0) >= Math.ceil(m * JOBS))
+        runningAt[`${m * 100}%`] = Math.round((now - t0) / 100) / 10;
     if ((states.RUNNING ?? 0) >= JOBS || controllerError) break;
     if (now - t0 > SETUP_TIMEOUT_S * 1000) {
       outcome = "setup-timeout";
@@ -237,12 +257,14 @@ try {
     `${outcome === "ok" ? "steady" : outcome} after ${(setupMs / 1000).toFixed(1)} s: ${JSON.stringify(states)}; load ${setupLoad}`,
   );
 
-  // 2. The steady window, minute by minute; notices spread over its first 80%.
+  // 2. The steady window, minute by minute; notices spread over its first 80%. A setup that timed
+  // out is measured all the same (as not steady), so a run that cannot get there still says what it costs.
+  const runningAtWindow = states.RUNNING ?? 0;
   const rows: MinuteRow[] = [];
   let windowStart = Date.now();
   let windowEnd = windowStart;
   const checkpointsInWindow: Sample[] = [];
-  if (outcome === "ok") {
+  if (outcome === "ok" || outcome === "setup-timeout") {
     await sleep(WARMUP_S * 1000);
     windowStart = Date.now();
     const spacing = (0.8 * WINDOW_S * 1000) / Math.max(1, NOTICES);
@@ -286,11 +308,19 @@ try {
     commit: gitCommit(),
     node: process.version,
     cpus: cpus().length,
-    options: { window_s: WINDOW_S, warmup_s: WARMUP_S, notices: NOTICES, checkpoint_every_s: CHECKPOINT_EVERY_S },
+    options: {
+      window_s: WINDOW_S,
+      warmup_s: WARMUP_S,
+      notices: NOTICES,
+      checkpoint_every_s: CHECKPOINT_EVERY_S,
+      ec2_throttle: !a["no-ec2-throttle"],
+      api_share: process.env.SPOTRUN_API_SHARE ?? null,
+    },
     setup: {
       reached: outcome === "ok",
       ms: setupMs,
       states,
+      running_at_s: runningAt,
       load_avg_1m: setupLoad,
       ec2_calls: setupEc2.byAction,
       ec2_errors: setupEc2.errors,
@@ -302,7 +332,7 @@ try {
         execs_per_instance: Number((setupCounts.execs.bootstrap / Math.max(1, fleet.running)).toFixed(2)),
       },
     },
-    steady: outcome === "ok" ? summary(rows, checkpointsInWindow) : null,
+    steady: rows.length ? { steady: outcome === "ok", running: runningAtWindow, ...summary(rows, checkpointsInWindow) } : null,
     notices,
     rss_max_mb: Math.round(mb(rssMax)),
     warnings: Object.fromEntries([...warnings.entries()].sort((x, y) => y[1] - x[1]).slice(0, 20)),
@@ -401,9 +431,11 @@ type Result = {
     ms: number;
     load_avg_1m: number;
     ec2_calls: Record<string, number>;
+    ec2_errors: Record<string, number>;
+    running_at_s: Record<string, number>;
     bootstrap: { execs: number; execs_per_instance: number };
   };
-  steady: ReturnType<typeof summary> | null;
+  steady: ({ steady: boolean; running: number } & ReturnType<typeof summary>) | null;
   notices: Latency & { injected: number };
   rss_max_mb: number;
   warnings: Record<string, number>;
@@ -419,19 +451,33 @@ function report(r: Result, rows: MinuteRow[]): void {
     `controller scale: ${JOBS.toLocaleString("en-US")} AWS spot jobs, real controller + AwsProvider (EC2Client, SigV4) against the in-repo EC2 server in its own process; fake agents behind a counting transport`,
   );
   out.push(
-    `  time to steady state (all RUNNING): ${r.setup.reached ? `${(r.setup.ms / 1000).toFixed(1)} s` : `not reached (${r.outcome}) after ${(r.setup.ms / 1000).toFixed(0)} s`}  [load ${r.setup.load_avg_1m}]`,
+    `  time to steady state (all RUNNING): ${r.setup.reached ? `${(r.setup.ms / 1000).toFixed(1)} s` : `not reached (${r.outcome}) after ${(r.setup.ms / 1000).toFixed(0)} s`}; RUNNING at ${
+      Object.entries(r.setup.running_at_s)
+        .map(([k, v]) => `${k} ${v} s`)
+        .join(", ") || "—"
+    }  [load ${r.setup.load_avg_1m}]`,
   );
   out.push(
     `  setup EC2 calls: ${Object.entries(r.setup.ec2_calls)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}`,
   );
+  if (Object.keys(r.setup.ec2_errors).length)
+    out.push(
+      `  setup EC2 errors: ${Object.entries(r.setup.ec2_errors)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
+    );
   out.push(
     `  bootstrap: ${r.setup.bootstrap.execs} execs (${r.setup.bootstrap.execs_per_instance} per instance), counted apart from steady state`,
   );
   if (r.steady) {
     const s = r.steady;
-    out.push(`  steady state, ${s.seconds.toFixed(0)} s (figures per minute):`);
+    out.push(
+      s.steady
+        ? `  steady state, ${s.seconds.toFixed(0)} s (figures per minute):`
+        : `  NOT steady (${s.running}/${JOBS} RUNNING when the window began), ${s.seconds.toFixed(0)} s (figures per minute):`,
+    );
     out.push(minuteTable(rows).replace(/^/gm, "    "));
     const pmRow = s.per_minute;
     out.push(

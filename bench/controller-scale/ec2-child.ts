@@ -17,9 +17,11 @@ export class Ec2Child {
     });
   }
 
-  static async start(accessKeyId: string, secretAccessKey: string): Promise<Ec2Child> {
+  static async start(accessKeyId: string, secretAccessKey: string, throttle: boolean): Promise<Ec2Child> {
     const script = join(dirname(fileURLToPath(import.meta.url)), "ec2-server-child.js");
-    const child = fork(script, [accessKeyId, secretAccessKey], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const child = fork(script, [accessKeyId, secretAccessKey, throttle ? "throttle" : "no-throttle"], {
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
     const ready = new Promise<string>((resolve, reject) => {
       child.once("error", reject);
       child.once("exit", (code) => reject(new Error(`the EC2 server process exited (${code}) before it was ready`)));

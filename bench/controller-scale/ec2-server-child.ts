@@ -3,7 +3,8 @@ import { Ec2Server } from "../../test/servers/ec2/ec2-server.js";
 /**
  * The in-repo EC2 server in its own process for bench/controller-scale, so its CPU (SigV4 checks,
  * XML, filtering thousands of instances) is not charged to the controller being measured. It
- * verifies signatures with the key the parent is given, keeps spot prices for the bench's type,
+ * verifies signatures with the key the parent is given, throttles as EC2 does (unless told
+ * `no-throttle`), keeps spot prices for the bench's type,
  * and over IPC answers `counts`: requests per action (and per error code) since it started, its
  * CPU time and RSS. It folds its request log into those counts every second so its memory stays
  * bounded, and exits when the parent goes.
@@ -19,13 +20,15 @@ export interface ChildCounts {
 export type ToChild = { kind: "counts" };
 export type FromChild = { kind: "ready"; url: string } | ({ kind: "counts" } & ChildCounts);
 
-const [accessKeyId, secretAccessKey] = process.argv.slice(2);
+const [accessKeyId, secretAccessKey, throttle] = process.argv.slice(2);
 if (!accessKeyId || !secretAccessKey || !process.send) {
-  process.stderr.write("usage: (forked by controller-scale) ec2-server-child.js ACCESS_KEY SECRET\n");
+  process.stderr.write("usage: (forked by controller-scale) ec2-server-child.js ACCESS_KEY SECRET [throttle|no-throttle]\n");
   process.exit(2);
 }
 
 const server = new Ec2Server({ secrets: { [accessKeyId]: secretAccessKey } });
+// EC2's documented bucket for non-mutating actions (100 tokens, 20 a second), here per action.
+if (throttle !== "no-throttle") server.rateLimit({ capacity: 100, refillPerSec: 20 });
 const url = await server.start();
 const now = Date.now();
 server.setSpotPrices(
