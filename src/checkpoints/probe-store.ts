@@ -11,7 +11,7 @@ export interface ProbeOptions {
   where: string;
   /** Create the bucket when it is missing (`checkpoint.create_bucket` / `--create-bucket`). */
   createBucket?: boolean;
-  /** The flag or field that asks for the bucket to be created, for the fix. */
+  /** The flag or field that asks for the bucket to be created, for the fix (none: creating it is left to the user). */
   createHint?: string;
   timeoutMs?: number;
 }
@@ -77,7 +77,7 @@ function probeError(url: string, store: BlobStore, e: unknown, opts: ProbeOption
     case "no_bucket":
       return usageError(
         `${at}: bucket ${JSON.stringify(bucket)} does not exist`,
-        `create it (${gs ? `gcloud storage buckets create gs://${bucket}` : `aws s3 mb s3://${bucket}`}), or let spotrun create it with ${opts.createHint ?? "checkpoint.create_bucket: true"}`,
+        `create it (${gs ? `gcloud storage buckets create gs://${bucket}` : `aws s3 mb s3://${bucket}`})${opts.createHint ? `, or let spotrun create it with ${opts.createHint}` : ""}`,
         code,
       );
     case "denied":

@@ -14,6 +14,8 @@ export const SESSION_DOCS: Record<string, string> = {
   "agents.[].command": "Command of the agent's first start on a fresh volume.",
   "agents.[].resume_command": "Command of every later start (after a preemption or session resume); default command.",
   "agents.[].stop_keys": "Keys sent into the pane instead of SIGTERM, in tmux send-keys syntax (C-c, /exit, Enter).",
+  store:
+    "Checkpoint store for the session's snapshots: file:///path, s3://bucket/prefix or gs://bucket/prefix (under <store>/sessions/<name>/, one folder per job of the session); default a file store under the spotrun home.",
   snapshot_interval: `How often the volume is snapshotted to the checkpoint store. ${DURATION}`,
   save_budget: `The most a final save may take on a notice. ${DURATION}`,
   volume: "The session's volume.",

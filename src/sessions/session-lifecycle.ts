@@ -1,14 +1,17 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { agentPaths } from "../agent/protocol.js";
 import { usageError } from "../base/errors.js";
 import { InstanceId, type JobId } from "../base/ids.js";
+import { checkStoreUrl } from "../checkpoints/open-store.js";
+import { probeStore } from "../checkpoints/probe-store.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { localTmuxSocket, readSession, type SessionRecord, writeSession } from "./session-registry.js";
 import type { SessionFile } from "./session-schema.js";
+import { newestSessionSnapshot } from "./session-snapshots.js";
 import { sessionTask } from "./session-task.js";
 import type { SupervisorSpec } from "./supervisor-spec.js";
 import { FILL_WARNING, localVolumeDir, readVolumeMeta, usedBytes, writeVolumeMeta } from "./volume.js";
@@ -95,7 +98,13 @@ export async function submitSessionJob(
     if (!meta)
       await writeVolumeMeta(spec.volume.path, { session: rec.name, size_bytes: rec.session.volume.size, created_at: Date.now() });
   }
-  const task = sessionTask(rec.name, rec.session, spec, "spotrun");
+  if (rec.session.store) {
+    checkStoreUrl(rec.session.store, `${rec.file ? basename(rec.file) : "session"}: store`);
+    await probeStore(rec.session.store, { where: `${rec.file ? basename(rec.file) : "session"}: store` });
+  }
+  // A resume (or a start after a stop) restores the newest snapshot of the session's earlier jobs.
+  const snapshot = rec.job_ids?.length ? await newestSessionSnapshot(app.store, rec.job_ids) : undefined;
+  const task = sessionTask(rec.name, rec.session, spec, "spotrun", snapshot?.url);
   const [id] = await submitJob(app.store, { task, file: rec.file ?? undefined, baseDir: rec.base_dir }, home, app.clock);
   await writeSession(home, { ...rec, job_ids: [...(rec.job_ids ?? []), id as string] });
   return id as JobId;

@@ -54,6 +54,8 @@ export const sessionFileSchema = z
           seen.add(a.name);
         }
       }),
+    /** Checkpoint store the snapshots go to (file:///path, s3://bucket/prefix, gs://bucket/prefix); default the home's file store. */
+    store: z.string().min(1).optional(),
     snapshot_interval: duration().default(600_000),
     save_budget: duration().default(25_000),
     volume: z

@@ -23,7 +23,21 @@ function withVolume(resources: Task["resources"], name: string, session: Session
   return { ...resources, volumes: [...(resources.volumes ?? []), disk] };
 }
 
-export function sessionTask(name: string, session: SessionFile, spec: SupervisorSpec, spotrunCommand: string): Task {
+/** Where a session's jobs keep their snapshots: one prefix for the session, a folder per job under it. */
+export const sessionStoreBase = (store: string, name: string): string => `${store.replace(/\/+$/, "")}/sessions/${name}`;
+
+/**
+ * `resumeFrom`: the newest snapshot of the session's earlier jobs (a store URL ending in its
+ * generation), restored while this job's own store has none, so a `session resume` on a fresh
+ * instance disk comes back with the volume.
+ */
+export function sessionTask(
+  name: string,
+  session: SessionFile,
+  spec: SupervisorSpec,
+  spotrunCommand: string,
+  resumeFrom?: string,
+): Task {
   const base = taskSchema.parse({
     name: `session-${name}`,
     run: `${spotrunCommand} session supervise`,
@@ -36,6 +50,8 @@ export function sessionTask(name: string, session: SessionFile, spec: Supervisor
     envs: { ...session.envs, [SPEC_ENV]: JSON.stringify(spec) },
     checkpoint: {
       ...base.checkpoint,
+      ...(session.store ? { store: sessionStoreBase(session.store, name) } : {}),
+      ...(resumeFrom ? { resume_from: resumeFrom } : {}),
       dir: SESSION_CHECKPOINT_DIR,
       // The supervisor's own save budget, plus room for the agent's upload after it.
       hook_timeout: session.save_budget + 5_000,
