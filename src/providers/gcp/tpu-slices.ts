@@ -13,6 +13,8 @@ import { parseTpuType } from "./tpu-types.js";
 
 type QueuedResource = protos.google.cloud.tpu.v2.IQueuedResource;
 type Node = protos.google.cloud.tpu.v2.INode;
+/** Listings are iterated page by page (each page one call), never fetched whole behind our back. */
+const NO_AUTOPAGE = { autoPaginate: false } as const;
 
 /** Where a queued resource is on its way to ACTIVE; handed to the progress callback on each change. */
 export interface TpuProgress {
@@ -236,22 +238,36 @@ export class TpuSlices {
     return out;
   }
 
-  /** Every worker of every slice whose node carries all the labels (across zones: `locations/-`). */
+  /**
+   * Every worker of every slice whose node carries all the labels (across zones: `locations/-`).
+   * The queued resources' states come from one listing per zone that has such a slice, not one
+   * get per slice: a pass costs the same calls for one job or a hundred.
+   */
   async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
     const want = toLabels(tags);
-    const parent = `projects/${await this.d.project()}/locations/-`;
-    const out: InstanceInfo[] = [];
-    for await (const node of this.d.clients.tpu.listNodesAsync({ parent }, { autoPaginate: false })) {
+    const project = await this.d.project();
+    const matched: { node: Node; zone: string; id: string; qrName: string }[] = [];
+    for await (const node of this.d.clients.tpu.listNodesAsync({ parent: `projects/${project}/locations/-` }, NO_AUTOPAGE)) {
       const labels = node.labels ?? {};
       if (!Object.entries(want).every(([k, v]) => labels[k] === v)) continue;
       const parts = (node.name ?? "").split("/");
       const zone = parts[3] ?? "";
       const id = parts[5] ?? "";
-      const qrName = node.queuedResource || `projects/${parts[1]}/locations/${zone}/queuedResources/${id}`;
-      const qr = await this.getOrUndefined(() => this.d.clients.tpu.getQueuedResource({ name: qrName }));
-      out.push(...this.workers(zone, id, node, stateName(qr?.state?.state), false));
+      matched.push({
+        node,
+        zone,
+        id,
+        qrName: node.queuedResource || `projects/${parts[1]}/locations/${zone}/queuedResources/${id}`,
+      });
     }
-    return out;
+    const queued = new Map<string, QueuedResource>();
+    for (const zone of new Set(matched.map((m) => m.zone)))
+      for await (const qr of this.d.clients.tpu.listQueuedResourcesAsync(
+        { parent: `projects/${project}/locations/${zone}` },
+        NO_AUTOPAGE,
+      ))
+        if (qr.name) queued.set(qr.name, qr);
+    return matched.flatMap((m) => this.workers(m.zone, m.id, m.node, stateName(queued.get(m.qrName)?.state?.state), false));
   }
 
   /** Delete the node, then the queued resource (SpotJAX's order); either may already be gone. */

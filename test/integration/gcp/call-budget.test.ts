@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { InstanceId } from "../../../src/base/ids.js";
 import type { ApiCall } from "../../../src/providers/api-calls.js";
 import { ACCOUNT_LIMITS, CallBudget } from "../../../src/providers/call-budget.js";
 import { GCP_SCOPE, gcpCallClass } from "../../../src/providers/gcp/gcp-clients.js";
@@ -71,26 +72,40 @@ test("Compute's 403 rateLimitExceeded is a throttle: counted as one, and the who
   assert.equal(listed.length, 2, "the next pass lists as before");
 });
 
-test("a TPU slice's calls are counted too: the queued resource, its node, and every poll of their operations", async () => {
+test("TPU calls are counted too, and a listing of three slices is two calls", async () => {
   const tpu = await new TpuServer(PROJECT).start();
   const t = await providerFor(tpu.http, { budget: new CallBudget(), tpuPollMs: 5, tpuWaitMs: 5_000 });
   try {
-    const r = await t.provider.launch(
-      launchRequest({
-        token: "spotrun-j-tpu-a1-n0",
-        instanceTypes: [],
-        resources: { tpu: "v4-8", zone: "us-central2-b", spot: true },
-      }),
+    const ids: string[] = [];
+    for (const job of ["j-t1", "j-t2", "j-t3"]) {
+      const r = await t.provider.launch(
+        launchRequest({
+          token: `spotrun-${job}-a1-n0`,
+          instanceTypes: [],
+          tags: { "spotrun:job": job, "spotrun:attempt": `${job}-a1`, "spotrun:managed": "st-tpu" },
+          resources: { tpu: "v4-8", zone: "us-central2-b", spot: true },
+        }),
+      );
+      assert.equal(r.kind, "launched", JSON.stringify(r));
+      if (r.kind === "launched") ids.push(...r.instances.map((i) => i.id));
+    }
+    const before = tpu.apiCalls.length;
+    const listed = await t.provider.list({ "spotrun:managed": "st-tpu" });
+    assert.deepEqual(listed.map((i) => i.id).sort(), [...ids].sort());
+    assert.deepEqual(
+      tpu.apiCalls.slice(before).map((r) => `${r.method} ${r.path.replace(`/v2/projects/${PROJECT}`, "")}`),
+      ["GET /locations/-/nodes", "GET /locations/us-central2-b/queuedResources"],
+      "three slices listed with one node listing and one queued-resource listing for their zone, not a get per slice",
     );
-    assert.equal(r.kind, "launched", JSON.stringify(r));
-    if (r.kind === "launched") await t.provider.terminate(r.instances.map((i) => i.id));
+    await t.provider.terminate(ids.map(InstanceId));
     const counts = t.provider.apiCalls();
     assert.equal(
       counts.total,
-      tpu.apiCalls.length,
+      // The TPU API's requests, and the VM listing a list also sends (this server has no Compute).
+      tpu.http.received.filter((r) => r.path !== "/token").length,
       `every request the TPU server saw is counted: ${JSON.stringify(counts.byAction)}`,
     );
-    assert.equal(counts.byAction["tpu.createQueuedResource"]?.ok, 1);
+    assert.equal(counts.byAction["tpu.createQueuedResource"]?.ok, 3);
     assert.ok((counts.byAction["tpu.getQueuedResource"]?.ok ?? 0) >= 2, "the polls while it waits for capacity");
   } finally {
     await t.close();
