@@ -63,6 +63,8 @@ export interface InstanceInfo {
   tags: Record<string, string>;
   /** Address the transport connects to (SSH host:port), if any. */
   address?: string;
+  /** Where the job's other nodes reach this one, when that differs from `address` (a TPU slice's internal IP). */
+  privateAddress?: string;
   /** A control-plane view of interruption (Vast outbid, TPU PREEMPTED), when the instance cannot say so itself. */
   interrupted?: { reason: string; at: number };
   /** A fault that another attempt on the same resources would hit again (a full disk): not a preemption. */

@@ -204,6 +204,7 @@ export class TpuSlices {
       ...(ep.accessConfig?.externalIp || ep.ipAddress
         ? { address: ep.accessConfig?.externalIp || (ep.ipAddress as string) }
         : {}),
+      ...(ep.ipAddress ? { privateAddress: ep.ipAddress } : {}),
       ...(interrupted
         ? {
             interrupted: {

@@ -1,0 +1,316 @@
+import { errorMessage, SpotrunError } from "../../base/errors.js";
+import { type LaunchResult, type Offer, ProviderError } from "../../providers/provider.js";
+import type { AttemptRow } from "../../state/state-store.js";
+import { ControllerBug } from "../controller-errors.js";
+import { launchBackoffMs, planLaunch } from "../decide.js";
+import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "../failover-plan.js";
+import type { InterruptionHistory } from "../interruption-history.js";
+import type { DeadlineReconciler } from "./deadline.js";
+import { tickLaunchWait } from "./deadline.js";
+import type { JobContext, ReconcilerDeps } from "./deps.js";
+import { decideRefusal, overHourlyBudget } from "./launch-decisions.js";
+import { launchRequest } from "./launch-request.js";
+import type { Teardown } from "./teardown.js";
+
+/**
+ * Starting attempts and renting their instances: which market and types (plan, failover walk,
+ * deadline policy), the launch with its idempotency key, refusals and fallbacks, and the record of
+ * what was rented.
+ */
+export class LaunchReconciler {
+  private readonly prelaunched = new Set<string>();
+
+  constructor(
+    private readonly d: ReconcilerDeps,
+    private readonly teardown: Teardown,
+    private readonly deadline: DeadlineReconciler,
+    private readonly history: InterruptionHistory,
+    private readonly jobCost: (jobId: string) => Promise<number>,
+  ) {}
+
+  forgetJob(jobId: string): void {
+    for (const k of this.prelaunched) if (k.startsWith(`${jobId}:`)) this.prelaunched.delete(k);
+  }
+
+  private storeTag(): string {
+    const tag = this.d.storeTag();
+    if (!tag) throw new ControllerBug("a launch before the controller acquired its lease");
+    return tag;
+  }
+
+  /** PENDING or RECOVERING: decide the next attempt's market and start it. */
+  async startAttempt(ctx: JobContext): Promise<void> {
+    const { job, task, provider } = ctx;
+    const now = this.d.clock.now();
+    if (now < job.not_before) return;
+    if (task.budget.max_cost !== undefined && (await this.jobCost(job.id)) >= task.budget.max_cost) {
+      await this.d.store.transaction((tx) =>
+        this.d.recorder.setState(tx, job, "OVER_BUDGET", `budget of $${task.budget.max_cost} spent`),
+      );
+      return;
+    }
+    const past = (await this.d.store.attempts(job.id)).map((a) => ({
+      spot: a.spot === 1,
+      endKind: a.end_kind,
+      endedAt: a.ended_at,
+    }));
+    let plan = planLaunch(task, past, now);
+    let failover: FailoverState | undefined;
+    if (task.recovery.strategy === "failover") {
+      failover = parseFailoverState(job.policy_json);
+      const next = await planFailover(provider, task, failover, now, (offers) => this.history.forOffers(offers));
+      if (next.kind === "wait") {
+        const fatal = next.untilMs === undefined;
+        await this.d.store.transaction(async (tx) => {
+          await this.d.recorder.event(job.id, { kind: "warning", message: next.reason }, tx);
+          if (fatal) await this.d.recorder.setState(tx, job, "FAILED", next.reason);
+          else await tx.updateJob(job.id, { not_before: next.untilMs as number, message: next.reason });
+        });
+        return;
+      }
+      plan = { spot: next.offer.spot, instanceTypes: [next.offer.instanceType], reason: next.reason };
+      failover = { ...failover, pending: next.offer };
+    }
+    let policyJson: string | undefined;
+    const ticked = task.recovery.strategy === "deadline" ? provider.tickedMarket?.(task.resources) : undefined;
+    if (ticked) {
+      const t = await this.deadline.tickDecision(ctx, ticked, { toLaunch: true });
+      const wait = tickLaunchWait(ticked, t);
+      if (wait || t.kind !== "decided") {
+        // Before the job's first tick, or idle for this one: nothing runs until the next decision.
+        if (wait) await this.d.store.updateJob(job.id, { not_before: wait.untilMs, message: wait.message });
+        return;
+      }
+      plan = { ...plan, spot: t.choice === "spot", reason: `deadline: ${t.rule} (tick ${t.tick})` };
+    } else if (task.recovery.strategy === "deadline") {
+      const d = await this.deadline.decision(ctx, "none", task.resources.spot);
+      if (d.choice === "idle") {
+        // Ahead of the line with no spot to be had: wait, paying nothing, and look again next interval.
+        await this.d.store.updateJob(job.id, {
+          policy_json: JSON.stringify(d.state),
+          not_before: now + task.recovery.decision_interval,
+        });
+        return;
+      }
+      plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
+      policyJson = JSON.stringify(d.state);
+    }
+    const idx = job.attempt + 1;
+    await this.d.store.transaction(async (tx) => {
+      await tx.insertAttempt({
+        job_id: job.id,
+        idx,
+        state: "LAUNCHING",
+        spot: plan.spot ? 1 : 0,
+        instance_type: plan.instanceTypes[0] ?? "",
+        started_at: now,
+        ended_at: null,
+        end_kind: null,
+        end_detail: null,
+        events_offset: 0,
+        log_offset: 0,
+        agent_started: 0,
+        notice_at: null,
+        last_heartbeat: null,
+        stop_reason: null,
+      });
+      await this.d.recorder.event(
+        job.id,
+        { kind: "attempt_started", attempt: idx, spot: plan.spot, instance_type: plan.instanceTypes.join(",") },
+        tx,
+      );
+      await this.d.recorder.setState(
+        tx,
+        job,
+        "PROVISIONING",
+        `attempt ${idx}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
+        {
+          attempt: idx,
+          ...(failover ? { policy_json: JSON.stringify(failover) } : {}),
+          ...(policyJson ? { policy_json: policyJson } : {}),
+        },
+      );
+    });
+    job.attempt = idx;
+    await this.provision(ctx);
+  }
+
+  /**
+   * A rebalance recommendation on a task that asks for it: launch the next attempt's instances now,
+   * with the next attempt's idempotency key, so when the reclaim comes the recovery adopts a machine
+   * that is already up. Same market and types as the current attempt.
+   */
+  prelaunch(ctx: JobContext, attempt: AttemptRow): void {
+    const { job, task, provider } = ctx;
+    const key = `${job.id}:${attempt.idx + 1}`;
+    if (this.prelaunched.has(key)) return;
+    this.prelaunched.add(key);
+    const req = launchRequest(job, task, this.storeTag(), attempt.idx + 1, attempt.spot === 1, [attempt.instance_type]);
+    this.d.background(
+      provider.launch(req).then(async (r) => {
+        if (r.kind === "launched")
+          await this.d.recorder.event(job.id, {
+            kind: "prelaunched",
+            attempt: attempt.idx + 1,
+            instance_ids: r.instances.map((i) => i.id),
+          });
+      }),
+    );
+  }
+
+  /** PROVISIONING: launch the attempt's instances (again, after a crash: the key adopts) and record them. */
+  async provision(ctx: JobContext): Promise<void> {
+    const { job, task, provider } = ctx;
+    const attempt = await this.d.store.attempt(job.id, job.attempt);
+    if (attempt?.state !== "LAUNCHING") return;
+    const spot = attempt.spot === 1;
+    const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
+    const offer = failover?.pending;
+    const types = offer
+      ? [offer.instanceType]
+      : (task.resources.instance_types ??
+        (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean)));
+    const spotSequence = job.spot_requests;
+    let result: LaunchResult;
+    try {
+      result = await provider.launch(launchRequest(job, task, this.storeTag(), attempt.idx, spot, types, offer));
+    } catch (e) {
+      if (e instanceof ProviderError && e.retryable) {
+        await this.d.store.updateJob(job.id, {
+          not_before: this.d.clock.now() + launchBackoffMs(job.launch_failures + 1),
+          launch_failures: job.launch_failures + 1,
+        });
+        return;
+      }
+      if (e instanceof ControllerBug) throw e;
+      const msg = e instanceof SpotrunError ? e.oneLine() : errorMessage(e);
+      await this.teardown.endAttempt(ctx, attempt, "launch_failed", msg, { fatal: true });
+      return;
+    }
+    if (spot) await this.d.store.updateJob(job.id, { spot_requests: spotSequence + 1 });
+    job.spot_requests = spot ? spotSequence + 1 : job.spot_requests;
+    if (result.kind === "refused") return this.refused(ctx, attempt, result, offer);
+    await this.recordLaunched(ctx, attempt, result.instances, failover, offer);
+  }
+
+  private async refused(
+    ctx: JobContext,
+    attempt: AttemptRow,
+    result: Extract<LaunchResult, { kind: "refused" }>,
+    offer: Offer | undefined,
+  ): Promise<void> {
+    const { job, task, provider } = ctx;
+    const spot = attempt.spot === 1;
+    await this.d.recorder.event(job.id, {
+      kind: "launch_refused",
+      attempt: attempt.idx,
+      code: result.code,
+      message: result.message,
+      spot,
+    });
+    const deadlineSaysOnDemand =
+      spot &&
+      task.recovery.strategy === "deadline" &&
+      !provider.tickedMarket?.(task.resources) &&
+      (await this.deadline.decision(ctx, "none", false)).choice === "on_demand";
+    const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
+    const action = decideRefusal({
+      spot,
+      fallbackOnDemand: task.resources.fallback_on_demand,
+      deadlineSaysOnDemand,
+      failingOver: failover !== undefined && offer !== undefined,
+      firstAttempt: job.attempt === 0,
+      launchFailures: job.launch_failures,
+    });
+    if (action.kind === "fallback_on_demand") {
+      await this.d.store.transaction(async (tx) => {
+        await tx.updateAttempt(job.id, attempt.idx, { spot: 0 });
+        await this.d.recorder.event(job.id, { kind: "fallback_on_demand", attempt: attempt.idx, code: result.code }, tx);
+      });
+      this.d.logger.info({ job: job.id }, `spot refused (${result.code}); falling back to on-demand`);
+      return this.provision(ctx);
+    }
+    if (action.kind === "fail_over" && failover && offer) {
+      // Walk on: the refused pool is blocked for a while and the next offer is tried at once.
+      const next = recordFailover(failover, { kind: "refused", offer, atMs: this.d.clock.now(), refusal: result.refusal });
+      await this.d.store.updateJob(job.id, { policy_json: JSON.stringify(next) });
+      job.policy_json = JSON.stringify(next);
+      await this.teardown.endAttempt(
+        ctx,
+        attempt,
+        "launch_failed",
+        `provider refused: ${result.code} — ${result.message}; failing over`,
+        {
+          fatal: action.fatal,
+          immediate: true,
+        },
+      );
+      return;
+    }
+    await this.teardown.endAttempt(ctx, attempt, "launch_failed", `provider refused: ${result.code} — ${result.message}`, {
+      fatal: action.fatal,
+    });
+  }
+
+  private async recordLaunched(
+    ctx: JobContext,
+    attempt: AttemptRow,
+    instances: Extract<LaunchResult, { kind: "launched" }>["instances"],
+    failover: FailoverState | undefined,
+    offer: Offer | undefined,
+  ): Promise<void> {
+    const { job, task } = ctx;
+    this.d.observer.note(ctx.provider, instances);
+    await this.d.store.transaction(async (tx) => {
+      for (const [node, i] of instances.entries()) {
+        await tx.upsertInstance({
+          id: i.id,
+          job_id: job.id,
+          attempt: attempt.idx,
+          node,
+          provider: i.provider,
+          instance_type: i.instanceType,
+          zone: i.zone ?? null,
+          region: i.region ?? null,
+          spot: i.spot ? 1 : 0,
+          price_per_hour: i.pricePerHour,
+          od_price_per_hour: i.onDemandPricePerHour,
+          launched_at: i.launchedAt,
+          ended_at: null,
+          end_reason: null,
+          address: i.address ?? null,
+        });
+        await this.d.recorder.event(
+          job.id,
+          {
+            kind: "instance_launched",
+            attempt: attempt.idx,
+            instance_id: i.id,
+            spot: i.spot,
+            price_usd_per_hour: i.pricePerHour,
+            ...(i.zone ? { zone: i.zone } : {}),
+          },
+          tx,
+        );
+      }
+      await tx.updateAttempt(job.id, attempt.idx, {
+        state: "SETTING_UP",
+        instance_type: instances[0]?.instanceType ?? attempt.instance_type,
+      });
+      await this.d.recorder.setState(
+        tx,
+        job,
+        "SETTING_UP",
+        `attempt ${attempt.idx}: ${instances.map((i) => i.id).join(", ")} launched`,
+        {
+          launch_failures: 0,
+          ...(failover && offer
+            ? { policy_json: JSON.stringify(recordFailover(failover, { kind: "launched", offer, atMs: this.d.clock.now() })) }
+            : {}),
+        },
+      );
+    });
+    const over = overHourlyBudget(task, instances);
+    if (over) await this.teardown.endAttempt(ctx, { ...attempt, state: "SETTING_UP" }, "over_budget", over);
+  }
+}

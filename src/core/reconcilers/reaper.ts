@@ -1,0 +1,88 @@
+import { InstanceId } from "../../base/ids.js";
+import type { InstanceInfo, Provider } from "../../providers/provider.js";
+import { TAG } from "../../providers/provider.js";
+import type { ProviderCache } from "../../providers/registry.js";
+import type { ProviderKind, Task } from "../../spec/task-schema.js";
+import type { InstanceRow, JobRow } from "../../state/state-store.js";
+import { isTerminal, type JobState } from "../job-state.js";
+import type { ReconcilerDeps } from "./deps.js";
+import { decideReap } from "./reap-decisions.js";
+import type { Teardown } from "./teardown.js";
+
+/**
+ * End every instance this store launched that no live attempt owns (leftovers of a controller that
+ * died between a launch and its record, or of an attempt whose terminate failed), and settle the
+ * store's open rows of instances the provider has already ended.
+ */
+export class Reaper {
+  constructor(
+    private readonly d: ReconcilerDeps,
+    private readonly teardown: Teardown,
+    private readonly providers: ProviderCache,
+  ) {}
+
+  async reap(activeJobs?: JobRow[]): Promise<string[]> {
+    const openRows = await this.d.store.instances({ live: true });
+    const kinds = new Set<ProviderKind>(["local"]);
+    for (const j of activeJobs ?? (await this.d.store.jobs({ active: true })))
+      kinds.add((JSON.parse(j.task_json) as Task).resources.provider);
+    for (const r of openRows) kinds.add(r.provider as ProviderKind);
+    const reaped: string[] = [];
+    for (const kind of kinds) {
+      const provider = await this.providers.get(kind).catch(() => undefined);
+      if (!provider) continue;
+      reaped.push(
+        ...(await this.reapProvider(
+          provider,
+          openRows.filter((r) => r.provider === kind),
+        )),
+      );
+    }
+    return reaped;
+  }
+
+  private async reapProvider(provider: Provider, openRows: InstanceRow[]): Promise<string[]> {
+    const listed = await this.d.observer.listing(provider).catch(() => undefined);
+    if (!listed) return [];
+    const byId = new Map<string, InstanceInfo>(listed.map((i) => [i.id, i]));
+    // Open rows the listing does not show (tags not visible, another region): ask for them by id.
+    const unlisted = openRows.filter((r) => !byId.has(r.id)).map((r) => InstanceId(r.id));
+    const described = unlisted.length > 0 ? await provider.describe(unlisted).catch(() => undefined) : [];
+    if (!described) return [];
+    for (const i of described) byId.set(i.id, i);
+    const rows = new Map(openRows.map((r) => [r.id, r]));
+    const reaped: string[] = [];
+    for (const id of new Set([...byId.keys(), ...rows.keys()])) {
+      const info = byId.get(id);
+      const row = rows.get(id);
+      const jobId = row?.job_id ?? info?.tags[TAG.job];
+      const idx = row?.attempt ?? Number(info?.tags[TAG.attempt]);
+      const job = jobId ? await this.d.store.job(jobId) : undefined;
+      const attempt = job ? await this.d.store.attempt(job.id, idx) : undefined;
+      const jobLive = job !== undefined && !isTerminal(job.state as JobState);
+      const attemptOwns =
+        job !== undefined &&
+        ((job.attempt === idx && attempt !== undefined && attempt.state !== "ENDED") || job.attempt + 1 === idx);
+      const action = decideReap({
+        provider: !info ? "absent" : info.status === "terminated" ? "ended" : "live",
+        rowOpen: row !== undefined,
+        jobLive,
+        attemptOwns,
+      });
+      if (action === "keep") continue;
+      if (action === "terminate") {
+        await provider.terminate([InstanceId(id)]);
+        this.d.observer.ended(provider, [id]);
+        reaped.push(id);
+        if (job) {
+          await this.d.recorder.event(job.id, { kind: "reaped", instance_id: id, reason: `attempt ${idx} is not live` });
+          if (row) await this.teardown.recordEnded(job.id, idx, id, "reaped");
+          else await this.d.store.endInstance(id, this.d.clock.now(), "reaped");
+        }
+        continue;
+      }
+      if (job) await this.teardown.recordEnded(job.id, idx, id, "ended at the provider", info?.endedAt ?? this.d.clock.now());
+    }
+    return reaped;
+  }
+}

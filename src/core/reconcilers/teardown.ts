@@ -1,0 +1,106 @@
+import { InstanceId } from "../../base/ids.js";
+import type { Provider } from "../../providers/provider.js";
+import type { AttemptRow, JobRow } from "../../state/state-store.js";
+import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
+import { parseFailoverState, recordFailover } from "../failover-plan.js";
+import type { JobContext, ReconcilerDeps } from "./deps.js";
+
+/** Per-job state other reconcilers keep, cleared when an attempt or a job ends. */
+export interface AttemptScoped {
+  forgetAttempt?(jobId: string, idx: number): void;
+  forgetInstance?(instanceId: string): void;
+}
+
+/**
+ * Ending attempts and their instances. The attempt's end is recorded first, in one transaction
+ * with the job's move (the intent); the instances are ended afterwards, and a controller killed in
+ * between leaves rows the reaper settles against the provider.
+ */
+export class Teardown {
+  private readonly scoped: AttemptScoped[] = [];
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  /** Reconcilers with per-attempt state register here to be told when it can go. */
+  register(s: AttemptScoped): void {
+    this.scoped.push(s);
+  }
+
+  async endAttempt(
+    ctx: JobContext,
+    attempt: AttemptRow,
+    kind: AttemptEndKind,
+    detail: string,
+    opts: { fatal?: boolean; immediate?: boolean } = {},
+  ): Promise<void> {
+    const { job, task } = ctx;
+    const now = this.d.clock.now();
+    let next = afterAttempt(kind, { preemptions: job.preemptions, error_restarts: job.error_restarts }, task, detail);
+    const patch: Partial<JobRow> = { preemptions: next.counters.preemptions, error_restarts: next.counters.error_restarts };
+    if (task.recovery.strategy === "failover" && (kind === "preempted" || kind === "lost")) {
+      // The pool that just preempted us is blocked for block_zone_for; the walk moves on.
+      const st = parseFailoverState((await this.d.store.job(job.id))?.policy_json ?? null);
+      if (st.pending) patch.policy_json = JSON.stringify(recordFailover(st, { kind: "preempted", offer: st.pending, atMs: now }));
+    }
+    if (kind === "launch_failed") {
+      patch.launch_failures = job.launch_failures + 1;
+      patch.not_before = opts.immediate ? now : now + launchBackoffMs(job.launch_failures + 1);
+      if (opts.fatal) next = { ...next, state: "FAILED", message: detail };
+    }
+    await this.d.store.transaction(async (tx) => {
+      await tx.updateAttempt(job.id, attempt.idx, { state: "ENDED", ended_at: now, end_kind: kind, end_detail: detail });
+      await this.d.recorder.event(
+        job.id,
+        { kind: "attempt_ended", attempt: attempt.idx, end: kind, ...(detail ? { detail } : {}) },
+        tx,
+      );
+      await this.d.recorder.setState(tx, job, next.state, next.message, patch);
+    });
+    attempt.state = "ENDED";
+    for (const s of this.scoped) s.forgetAttempt?.(job.id, attempt.idx);
+    // Ending the old instances does not hold up the next attempt; the reaper covers a failure here.
+    this.d.background(this.terminateAttempt(job.id, attempt.idx, ctx.provider, kind));
+  }
+
+  async terminateAttempt(jobId: string, idx: number, provider: Provider, reason: string): Promise<void> {
+    const live = await this.d.store.instances({ jobId, attempt: idx, live: true });
+    if (live.length === 0) return;
+    await provider.terminate(live.map((r) => InstanceId(r.id)));
+    this.d.observer.ended(
+      provider,
+      live.map((r) => r.id),
+    );
+    for (const r of live) await this.recordEnded(jobId, idx, r.id, reason);
+  }
+
+  /** The store agrees with the provider: the instance has ended. */
+  async recordEnded(jobId: string, idx: number, instanceId: string, reason: string, at = this.d.clock.now()): Promise<void> {
+    await this.d.store.transaction(async (tx) => {
+      await tx.endInstance(instanceId, at, reason);
+      await this.d.recorder.event(jobId, { kind: "instance_ended", attempt: idx, instance_id: instanceId, reason }, tx);
+    });
+    await this.d.transports.drop(instanceId);
+    this.d.observer.forget(instanceId);
+    for (const s of this.scoped) s.forgetInstance?.(instanceId);
+  }
+
+  async cancel(ctx: JobContext): Promise<void> {
+    const { job } = ctx;
+    const attempt = job.attempt >= 0 ? await this.d.store.attempt(job.id, job.attempt) : undefined;
+    await this.d.store.transaction(async (tx) => {
+      if (attempt && attempt.state !== "ENDED") {
+        await tx.updateAttempt(job.id, attempt.idx, {
+          state: "ENDED",
+          ended_at: this.d.clock.now(),
+          end_kind: "cancelled",
+          end_detail: "cancelled by the user",
+        });
+        await this.d.recorder.event(job.id, { kind: "attempt_ended", attempt: attempt.idx, end: "cancelled" }, tx);
+      }
+      await this.d.recorder.setState(tx, job, "CANCELLED", "cancelled by the user");
+    });
+    if (attempt) {
+      for (const s of this.scoped) s.forgetAttempt?.(job.id, attempt.idx);
+      await this.terminateAttempt(job.id, attempt.idx, ctx.provider, "cancelled");
+    }
+  }
+}
