@@ -9,7 +9,6 @@ import type { ProviderCache } from "../providers/registry.js";
 import type { Task } from "../spec/task-schema.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { isTransientStoreError } from "../state/store-errors.js";
-import { bugMessage, faultOf, RETRY_WINDOW_MS, retryDelayMs } from "./controller-errors.js";
 import { InstanceObserver } from "./instance-observer.js";
 import { InterruptionHistory, type InterruptionHistoryOptions } from "./interruption-history.js";
 import { JobRecorder } from "./job-recorder.js";
@@ -24,6 +23,7 @@ import { LaunchReconciler } from "./reconcilers/launch.js";
 import { Reaper } from "./reconcilers/reaper.js";
 import { Supervisor } from "./reconcilers/supervise.js";
 import { Teardown } from "./reconcilers/teardown.js";
+import { VisitFailures } from "./reconcilers/visit-failures.js";
 import { storeIdOf } from "./store-id.js";
 import { TransportPool } from "./transport-pool.js";
 
@@ -79,8 +79,6 @@ export class Controller {
   readonly owner = `${hostname()}:${process.pid}:${randomBytes(3).toString("hex")}`;
   private readonly inflight = new Set<string>();
   private readonly nextVisit = new Map<string, number>();
-  /** Consecutive failed visits per job: when the first was, and how many. */
-  private readonly failing = new Map<string, { since: number; n: number }>();
   private lastReap = 0;
   private readonly tickMs: number;
   private readonly steadyPollMs: number;
@@ -97,6 +95,7 @@ export class Controller {
   private readonly teardown: Teardown;
   private readonly reaper: Reaper;
   private readonly jobScoped: { forgetJob(jobId: string): void }[];
+  private readonly failures: VisitFailures;
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
@@ -137,6 +136,7 @@ export class Controller {
     this.supervisor = new Supervisor(this.deps, { teardown: this.teardown, bootstrap, agentEvents, health, deadline, budget });
     this.reaper = new Reaper(this.deps, this.teardown, o.providers);
     this.jobScoped = [deadline, this.launch, health, agentEvents];
+    this.failures = new VisitFailures(this.deps, this.teardown, o.providers);
   }
 
   private get store() {
@@ -286,7 +286,7 @@ export class Controller {
   /** A job that has ended (or left this controller): every reconciler lets go of its state. */
   private forgetJob(id: string): void {
     this.nextVisit.delete(id);
-    this.failing.delete(id);
+    this.failures.succeeded(id);
     for (const r of this.jobScoped) r.forgetJob(id);
   }
 
@@ -300,68 +300,13 @@ export class Controller {
         job = fresh;
         steady = await this.reconcile(job);
       }
-      this.failing.delete(job.id);
+      this.failures.succeeded(job.id);
       if (isTerminal(job.state as JobState)) this.forgetJob(job.id);
       else this.nextVisit.set(job.id, this.now() + (steady ? this.steadyPollMs : 0));
     } catch (e) {
-      await this.visitFailed(job, e);
-    }
-  }
-
-  /**
-   * A visit that threw: what happens next is decided by what the error is. The store being busy,
-   * the network, a provider that may answer later: retried with capped, jittered backoff for up to
-   * RETRY_WINDOW_MS, then the job fails saying why. The user's fault or a bug: the job fails now,
-   * with the cause (and, for a bug, the words to report it), logged once.
-   */
-  private async visitFailed(job: JobRow, e: unknown): Promise<void> {
-    const now = this.now();
-    const fault = isTransientStoreError(e) ? "store" : faultOf(e);
-    const f = this.failing.get(job.id) ?? { since: now, n: 0 };
-    f.n++;
-    this.failing.set(job.id, f);
-    if (fault === "store" || (fault === "retryable" && now - f.since < RETRY_WINDOW_MS)) {
-      this.o.logger.warn({ job: job.id, err: errorMessage(e), tries: f.n }, "reconcile failed; will retry");
-      this.nextVisit.set(job.id, now + retryDelayMs(f.n));
-      return;
-    }
-    const message =
-      fault === "bug"
-        ? bugMessage(e, `job ${job.id} in ${job.state}`)
-        : fault === "retryable"
-          ? `gave up after ${Math.round((now - f.since) / 60_000)} min of failures: ${errorMessage(e)}`
-          : errorMessage(e);
-    if (fault === "bug") this.o.logger.error({ job: job.id, err: e instanceof Error ? e.stack : String(e) }, message);
-    else this.o.logger.warn({ job: job.id }, message);
-    try {
-      const fresh = await this.store.job(job.id);
-      if (!fresh || isTerminal(fresh.state as JobState)) return this.forgetJob(job.id);
-      await this.failJob(fresh, message);
-      this.forgetJob(job.id);
-    } catch (e2) {
-      this.o.logger.warn({ job: job.id, err: errorMessage(e2) }, "could not record the failure; will retry");
-      this.nextVisit.set(job.id, now + retryDelayMs(f.n));
-    }
-  }
-
-  /** End the job as FAILED, its attempt with it, and its instances. */
-  private async failJob(job: JobRow, message: string): Promise<void> {
-    const attempt = job.attempt >= 0 ? await this.store.attempt(job.id, job.attempt) : undefined;
-    await this.store.transaction(async (tx) => {
-      if (attempt && attempt.state !== "ENDED")
-        await tx.updateAttempt(job.id, attempt.idx, {
-          state: "ENDED",
-          ended_at: this.now(),
-          end_kind: "lost",
-          end_detail: message,
-        });
-      const from = job.state;
-      await tx.updateJob(job.id, { state: "FAILED", message, updated_at: this.now(), ended_at: this.now() });
-      await this.deps.recorder.event(job.id, { kind: "state_changed", from, to: "FAILED", reason: message }, tx);
-    });
-    if (attempt) {
-      const provider = await this.o.providers.get((JSON.parse(job.task_json) as Task).resources.provider).catch(() => undefined);
-      if (provider) this.background(this.teardown.terminateAttempt(job.id, attempt.idx, provider, "failed"));
+      const next = await this.failures.failed(job, e);
+      if (next === "forget") this.forgetJob(job.id);
+      else this.nextVisit.set(job.id, next);
     }
   }
 
