@@ -56,7 +56,14 @@ export function afterAttempt(end: AttemptEndKind, c: Counters, task: Task, detai
     case "cancelled":
       return { state: "CANCELLED", counters: c, message: "cancelled" };
     case "over_budget":
-      return { state: "OVER_BUDGET", counters: c, message: `budget of $${task.budget.max_cost} reached; final checkpoint kept` };
+      return {
+        state: "OVER_BUDGET",
+        counters: c,
+        message:
+          task.budget.max_cost !== undefined && !detail.startsWith("hourly")
+            ? `budget of $${task.budget.max_cost} reached; final checkpoint kept`
+            : `over budget: ${detail || "budget.max_hourly"}`,
+      };
     case "preempted":
     case "lost": {
       const n = { ...c, preemptions: c.preemptions + 1 };

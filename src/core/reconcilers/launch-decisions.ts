@@ -1,4 +1,4 @@
-import type { InstanceInfo } from "../../providers/provider.js";
+import type { InstanceInfo, Offer } from "../../providers/provider.js";
 import type { Task } from "../../spec/task-schema.js";
 
 /** Launch refusals and failures in a row after which a job fails rather than keeps asking. */
@@ -33,4 +33,26 @@ export function overHourlyBudget(task: Task, instances: readonly InstanceInfo[])
   if (cap === undefined) return undefined;
   const hourly = instances.reduce((a, i) => a + i.pricePerHour, 0);
   return hourly > cap ? `hourly price $${hourly} is over budget.max_hourly $${cap}` : undefined;
+}
+
+/**
+ * `budget.max_hourly` below every offer the attempt could rent: the job's message, else undefined
+ * (no offer known, or one fits). Checked before renting, so nothing is paid for a launch the
+ * budget then ends. Pure.
+ */
+export function hourlyBudgetRefuses(
+  task: Task,
+  offers: readonly Offer[],
+  spot: boolean,
+  types: readonly string[],
+): string | undefined {
+  const cap = task.budget.max_hourly;
+  if (cap === undefined) return undefined;
+  const fitting = offers.filter((o) => o.spot === spot && (types.length === 0 || types.includes(o.instanceType)));
+  if (fitting.length === 0) return undefined;
+  const cheapest = fitting.reduce((a, b) => (b.pricePerHour < a.pricePerHour ? b : a));
+  const hourly = cheapest.pricePerHour * task.num_nodes;
+  if (hourly <= cap) return undefined;
+  const nodes = task.num_nodes > 1 ? ` for ${task.num_nodes} nodes` : "";
+  return `budget.max_hourly $${cap} is below the cheapest ${spot ? "spot" : "on-demand"} offer, $${hourly.toFixed(4)}/h${nodes} (${cheapest.instanceType}) — raise budget.max_hourly or choose cheaper resources (spotrun offers --task FILE)`;
 }

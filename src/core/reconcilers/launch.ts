@@ -8,7 +8,7 @@ import type { InterruptionHistory } from "../interruption-history.js";
 import type { DeadlineReconciler } from "./deadline.js";
 import { tickLaunchWait } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
-import { decideRefusal, overHourlyBudget } from "./launch-decisions.js";
+import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget } from "./launch-decisions.js";
 import { launchRequest } from "./launch-request.js";
 import type { Teardown } from "./teardown.js";
 
@@ -94,6 +94,15 @@ export class LaunchReconciler {
       }
       plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
       policyJson = JSON.stringify(d.state);
+    }
+    if (task.budget.max_hourly !== undefined) {
+      // One offers call per attempt, not per visit: the budget is checked before anything is rented.
+      const offers = await provider.offers(task.resources, { quick: true }).catch(() => []);
+      const refused = hourlyBudgetRefuses(task, offers, plan.spot, plan.instanceTypes);
+      if (refused) {
+        await this.d.store.transaction((tx) => this.d.recorder.setState(tx, job, "OVER_BUDGET", refused));
+        return;
+      }
     }
     const idx = job.attempt + 1;
     await this.d.store.transaction(async (tx) => {

@@ -5,7 +5,12 @@ import type { InstanceId } from "../../../src/base/ids.js";
 import { ControllerBug, faultOf, retryDelayMs } from "../../../src/core/controller-errors.js";
 import { decideBootstrapFailure, setupTimedOut } from "../../../src/core/reconcilers/bootstrap-decisions.js";
 import { goneEnd, judgeHeartbeat, judgeNodes, nodeExitEnd } from "../../../src/core/reconcilers/health-decisions.js";
-import { decideRefusal, MAX_LAUNCH_FAILURES, overHourlyBudget } from "../../../src/core/reconcilers/launch-decisions.js";
+import {
+  decideRefusal,
+  hourlyBudgetRefuses,
+  MAX_LAUNCH_FAILURES,
+  overHourlyBudget,
+} from "../../../src/core/reconcilers/launch-decisions.js";
 import { maxPricePerNode } from "../../../src/core/reconcilers/launch-request.js";
 import { decideReap } from "../../../src/core/reconcilers/reap-decisions.js";
 import type { InstanceInfo } from "../../../src/providers/provider.js";
@@ -167,4 +172,20 @@ test("errors decide by what they are: engine errors and controller bugs are bugs
     retryDelayMs(30, () => 1),
     90_000,
   );
+});
+
+test("max_hourly is checked against the offers before renting: the cheapest fitting offer of the planned market counts, per node", () => {
+  const offer = (instanceType: string, spot: boolean, pricePerHour: number) =>
+    ({ provider: "local", id: instanceType, instanceType, spot, pricePerHour, onDemandPricePerHour: 1 }) as const;
+  const offers = [offer("a", true, 0.03), offer("b", true, 0.02), offer("a", false, 0.1)];
+  const task = fakeTask({ budget: { max_hourly: 0.025 } });
+  assert.equal(hourlyBudgetRefuses(task, offers, true, []), undefined, "b fits");
+  assert.match(hourlyBudgetRefuses(task, offers, true, ["a"]) ?? "", /below the cheapest spot offer, \$0\.0300\/h \(a\)/);
+  assert.match(hourlyBudgetRefuses(task, offers, false, []) ?? "", /on-demand offer, \$0\.1000\/h/);
+  assert.match(
+    hourlyBudgetRefuses(fakeTask({ num_nodes: 2, budget: { max_hourly: 0.03 } }), offers, true, []) ?? "",
+    /\$0\.0400\/h for 2 nodes/,
+  );
+  assert.equal(hourlyBudgetRefuses(fakeTask(), offers, true, []), undefined, "no cap");
+  assert.equal(hourlyBudgetRefuses(task, [], true, []), undefined, "no offer known: the launch's own price cap decides");
 });
