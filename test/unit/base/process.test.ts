@@ -6,12 +6,12 @@ import { isAlive } from "../../../src/base/process.js";
 import { isAlive as hostOwnerAlive } from "../../../src/providers/local/ssh-hosts/host-registry.js";
 
 /**
- * A real zombie: `sleep 0` exits while its parent (bash exec'd into `sleep 5`) never waits for
+ * A real zombie: `sleep 0` exits while its parent (bash exec'd into `sleep 60`, killed when the test is done) never waits for
  * it. `kill(pid, 0)` succeeds on such a process; it is dead all the same, and a lease or a host
  * record it holds must be taken over.
  */
 async function withZombie(fn: (pid: number) => void): Promise<void> {
-  const parent = spawn("bash", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+  const parent = spawn("bash", ["-c", "sleep 0 & echo $!; exec sleep 60"], { stdio: ["ignore", "pipe", "ignore"] });
   try {
     const pid = Number(await new Promise<string>((r) => parent.stdout.once("data", (d: Buffer) => r(d.toString().trim()))));
     assert.ok(pid > 0);
