@@ -9,7 +9,7 @@ import { parseTask } from "../../src/spec/load-task.js";
 import type { ProviderKind, Resources, Task } from "../../src/spec/task-schema.js";
 import { openSqlite } from "../../src/state/open-sqlite.js";
 import { type JobRow, StateStore } from "../../src/state/state-store.js";
-import type { ExecResult, Transport } from "../../src/transport/transport.js";
+import type { ExecResult, StreamHandle, Transport, TransportStats } from "../../src/transport/transport.js";
 
 export interface Call {
   method: "offers" | "launch" | "describe" | "list" | "terminate" | "transport";
@@ -138,6 +138,13 @@ export class FakeTransport implements Transport {
   async upload(): Promise<void> {}
   async download(): Promise<void> {}
   async close(): Promise<void> {}
+  stream(): StreamHandle {
+    const done = Promise.resolve({ exitCode: 127, signal: null, error: new Error("the fake instance runs no commands") });
+    return { done, close: () => done };
+  }
+  stats(): TransportStats {
+    return { execs: this.execs + this.reads, streams: 0, openStreams: 0 };
+  }
 }
 
 /** The controller's provider cache, answering with one provider. */
