@@ -74,6 +74,8 @@ export const TASK_DOCS: Record<string, string> = {
   recovery: "What happens after an interruption or a failure: restarts, strategy, deadline.",
   "recovery.max_restarts": "Recoveries from preemption before the job fails.",
   "recovery.max_restarts_on_errors": "Retries when the run itself exits non-zero (default 0).",
+  "recovery.max_launch_failures":
+    "Launches refused (no capacity, price too high) or failed in a row before the job fails, on every attempt including the first; each retry waits longer (2 s doubling to 60 s). A quota or an unsupported type fails at once (default 10).",
   "recovery.strategy":
     "same (same offer), failover (next best offer, blocking the pool that preempted), on_demand_after (on-demand after N preemptions in a window), deadline (keep a deadline).",
   "recovery.on_demand_after": "strategy on_demand_after: preemptions within window before going on-demand.",

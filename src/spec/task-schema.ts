@@ -140,6 +140,8 @@ export const recoverySchema = z
   .object({
     max_restarts: z.number().int().min(0).max(MAX_RESTARTS).default(10),
     max_restarts_on_errors: z.number().int().min(0).max(MAX_RESTARTS).default(0),
+    /** Launches refused or failed in a row (capacity, price) before the job fails; each waits longer. */
+    max_launch_failures: z.number().int().min(0).max(MAX_RESTARTS).default(10),
     strategy: z.enum(RECOVERY_STRATEGIES).default("same"),
     on_demand_after: z.number().int().min(1).max(MAX_RESTARTS).optional(),
     window: durationField().optional(),

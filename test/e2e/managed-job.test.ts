@@ -95,7 +95,7 @@ describe("a managed job on the local provider", () => {
     assert.equal(r4.code, 3);
   });
 
-  test("spot refused: falls back to on-demand when asked, exits 4 when not", async () => {
+  test("spot refused: falls back to on-demand when asked; otherwise retried, also on the first attempt, and exit 4 with what to do once recovery.max_launch_failures is spent", async () => {
     const fb = await writeTask(
       box.work,
       trainerTask("  spot: true\n  fallback_on_demand: true\n  market: {refuse_spot: 1}", 10),
@@ -109,10 +109,22 @@ describe("a managed job on the local provider", () => {
     assert.equal(job.current_attempt.spot, false);
     assert.equal(job.savings_usd, 0);
 
+    // Issue 17 item 16: a first-attempt refusal used to fail the job at once while later ones were retried.
     const no = await writeTask(box.work, trainerTask("  spot: true\n  market: {refuse_spot: 1}", 10), "nofb.yaml");
-    const r2 = await spotrun(box.home, ["run", no]);
-    assert.equal(r2.code, 4, r2.stderr);
-    assert.match(r2.stdout, /FAILED/);
+    const r2 = await spotrun(box.home, ["run", no, "--json"]);
+    assert.equal(r2.code, 0, r2.stderr);
+    const retried = lastJson<JobJson & { attempts: number }>(r2.stdout);
+    assert.equal(retried.state, "SUCCEEDED");
+    assert.equal(retried.attempts, 2, "the refused attempt, then one on spot");
+    const never = await writeTask(
+      box.work,
+      `${trainerTask("  spot: true\n  market: {refuse_spot: 1}", 10)}recovery: {max_launch_failures: 0}\n`,
+      "never.yaml",
+    );
+    const r3 = await spotrun(box.home, ["run", never]);
+    assert.equal(r3.code, 4, r3.stderr);
+    assert.match(r3.stdout, /FAILED/);
+    assert.match(r3.stdout, /provider refused: .*set resources\.fallback_on_demand: true/);
   });
 
   test("a failing run is retried only up to max_restarts_on_errors", async () => {

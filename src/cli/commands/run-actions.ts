@@ -108,7 +108,10 @@ async function summary(app: App, ids: string[]): Promise<CommandResult> {
   const views = await Promise.all(ids.map((id) => app.job(id)));
   const lines = views.map(
     (v) =>
-      `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${formatPct(v.savings_pct)})`,
+      `${v.id} ${v.name}: ${v.state} after ${v.attempts} attempt(s), ${v.preemptions} preemption(s) — cost ${formatUsd(v.cost_usd)}, on-demand ${formatUsd(v.on_demand_baseline_usd)}, saved ${formatUsd(v.savings_usd)} (${formatPct(v.savings_pct)})${
+        // A job that did not succeed says why, on the line after.
+        v.state !== "SUCCEEDED" && v.message ? `\n  ${v.message}` : ""
+      }`,
   );
   const worst = views.map((v) => exitCodeFor(v.state as JobState, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
   return { data: views.length === 1 ? views[0] : views, human: lines.join("\n"), exitCode: worst };

@@ -1,8 +1,5 @@
-import type { InstanceInfo, Offer } from "../../providers/provider.js";
+import type { InstanceInfo, Offer, RefusalKind } from "../../providers/provider.js";
 import type { Task } from "../../spec/task-schema.js";
-
-/** Launch refusals and failures in a row after which a job fails rather than keeps asking. */
-export const MAX_LAUNCH_FAILURES = 10;
 
 export type RefusalAction =
   /** Ask again at once for on-demand capacity in the same attempt. */
@@ -12,19 +9,37 @@ export type RefusalAction =
   /** End the attempt; the next one backs off, or the job fails. */
   | { kind: "end"; fatal: boolean };
 
-/** What a refused launch leads to. Pure. */
+/**
+ * What a refused launch leads to, the same on every attempt (the first included): capacity and
+ * price pass, so the task's recovery.max_launch_failures bounds the retries; a quota or a type
+ * the provider does not offer will not, so it ends the job at once. Pure.
+ */
 export function decideRefusal(o: {
   spot: boolean;
+  refusal: RefusalKind;
   fallbackOnDemand: boolean;
   deadlineSaysOnDemand: boolean;
   failingOver: boolean;
-  firstAttempt: boolean;
   launchFailures: number;
+  maxLaunchFailures: number;
 }): RefusalAction {
   if (o.spot && (o.fallbackOnDemand || o.deadlineSaysOnDemand)) return { kind: "fallback_on_demand" };
-  const exhausted = o.launchFailures + 1 > MAX_LAUNCH_FAILURES;
+  const permanent = o.refusal === "quota" || o.refusal === "unsupported";
+  const exhausted = permanent || o.launchFailures + 1 > o.maxLaunchFailures;
   if (o.failingOver) return { kind: "fail_over", fatal: exhausted };
-  return { kind: "end", fatal: o.firstAttempt || exhausted };
+  return { kind: "end", fatal: exhausted };
+}
+
+/** What to suggest with a refusal: the fields that would let the job get capacity. Pure. */
+export function refusalFix(refusal: RefusalKind, spot: boolean, task: Task): string {
+  if (refusal === "quota") return "raise the account's quota for this type, or choose another type or region";
+  if (refusal === "unsupported") return "choose a type this provider offers in that region (spotrun offers)";
+  const ideas = [
+    ...(spot && !task.resources.fallback_on_demand ? ["set resources.fallback_on_demand: true"] : []),
+    ...((task.resources.instance_types?.length ?? 0) < 2 ? ["list more resources.instance_types"] : []),
+    ...(task.recovery.strategy !== "failover" ? ["use recovery.strategy: failover to walk other zones"] : []),
+  ];
+  return ideas.length ? ideas.join(", or ") : "try again later";
 }
 
 /** The launched instances cost more per hour than the budget allows: the over-budget message, else undefined. Pure. */

@@ -8,7 +8,7 @@ import type { InterruptionHistory } from "../interruption-history.js";
 import type { DeadlineReconciler } from "./deadline.js";
 import { tickLaunchWait } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
-import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget } from "./launch-decisions.js";
+import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget, refusalFix } from "./launch-decisions.js";
 import { launchRequest } from "./launch-request.js";
 import type { Teardown } from "./teardown.js";
 
@@ -225,11 +225,12 @@ export class LaunchReconciler {
     const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
     const action = decideRefusal({
       spot,
+      refusal: result.refusal,
       fallbackOnDemand: task.resources.fallback_on_demand,
       deadlineSaysOnDemand,
       failingOver: failover !== undefined && offer !== undefined,
-      firstAttempt: job.attempt === 0,
       launchFailures: job.launch_failures,
+      maxLaunchFailures: task.recovery.max_launch_failures,
     });
     if (action.kind === "fallback_on_demand") {
       await this.d.store.transaction(async (tx) => {
@@ -256,9 +257,16 @@ export class LaunchReconciler {
       );
       return;
     }
-    await this.teardown.endAttempt(ctx, attempt, "launch_failed", `provider refused: ${result.code} — ${result.message}`, {
-      fatal: action.fatal,
-    });
+    const why = `provider refused: ${result.code} — ${result.message}`;
+    await this.teardown.endAttempt(
+      ctx,
+      attempt,
+      "launch_failed",
+      action.fatal
+        ? `${why}; ${job.launch_failures + 1} launch${job.launch_failures ? "es" : ""} refused — ${refusalFix(result.refusal, spot, task)}`
+        : why,
+      { fatal: action.fatal },
+    );
   }
 
   private async recordLaunched(

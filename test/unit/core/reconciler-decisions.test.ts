@@ -8,8 +8,8 @@ import { goneEnd, judgeHeartbeat, judgeNodes, nodeExitEnd } from "../../../src/c
 import {
   decideRefusal,
   hourlyBudgetRefuses,
-  MAX_LAUNCH_FAILURES,
   overHourlyBudget,
+  refusalFix,
 } from "../../../src/core/reconcilers/launch-decisions.js";
 import { maxPricePerNode } from "../../../src/core/reconcilers/launch-request.js";
 import { decideReap } from "../../../src/core/reconcilers/reap-decisions.js";
@@ -29,26 +29,32 @@ const info = (patch: Partial<InstanceInfo> = {}): InstanceInfo => ({
   ...patch,
 });
 
-test("refusals: spot falls back to on-demand when the task or the deadline says so; a failover walks on; the first attempt's refusal ends the job", () => {
+test("refusals: spot falls back to on-demand when the task or the deadline says so; a failover walks on; capacity is retried on every attempt, the first included, up to max_launch_failures; a quota ends the job at once", () => {
   const base = {
     spot: true,
+    refusal: "capacity" as const,
     fallbackOnDemand: false,
     deadlineSaysOnDemand: false,
     failingOver: false,
-    firstAttempt: false,
     launchFailures: 0,
+    maxLaunchFailures: 10,
   };
   assert.deepEqual(decideRefusal({ ...base, fallbackOnDemand: true }), { kind: "fallback_on_demand" });
   assert.deepEqual(decideRefusal({ ...base, deadlineSaysOnDemand: true }), { kind: "fallback_on_demand" });
   assert.deepEqual(decideRefusal({ ...base, spot: false, fallbackOnDemand: true }), { kind: "end", fatal: false });
   assert.deepEqual(decideRefusal({ ...base, failingOver: true }), { kind: "fail_over", fatal: false });
-  assert.deepEqual(decideRefusal({ ...base, failingOver: true, launchFailures: MAX_LAUNCH_FAILURES }), {
-    kind: "fail_over",
-    fatal: true,
-  });
-  assert.deepEqual(decideRefusal({ ...base, firstAttempt: true }), { kind: "end", fatal: true });
-  assert.deepEqual(decideRefusal(base), { kind: "end", fatal: false });
-  assert.deepEqual(decideRefusal({ ...base, launchFailures: MAX_LAUNCH_FAILURES }), { kind: "end", fatal: true });
+  assert.deepEqual(decideRefusal({ ...base, failingOver: true, launchFailures: 10 }), { kind: "fail_over", fatal: true });
+  assert.deepEqual(decideRefusal(base), { kind: "end", fatal: false }, "the first refusal is retried");
+  assert.deepEqual(decideRefusal({ ...base, launchFailures: 9 }), { kind: "end", fatal: false });
+  assert.deepEqual(decideRefusal({ ...base, launchFailures: 10 }), { kind: "end", fatal: true });
+  assert.deepEqual(decideRefusal({ ...base, maxLaunchFailures: 0 }), { kind: "end", fatal: true });
+  assert.deepEqual(decideRefusal({ ...base, refusal: "quota" }), { kind: "end", fatal: true });
+  assert.deepEqual(decideRefusal({ ...base, refusal: "unsupported", failingOver: true }), { kind: "fail_over", fatal: true });
+  assert.match(
+    refusalFix("capacity", true, fakeTask()),
+    /resources\.fallback_on_demand: true, or list more resources\.instance_types/,
+  );
+  assert.match(refusalFix("quota", true, fakeTask()), /quota/);
 });
 
 test("the hourly budget caps the price asked per node and refuses instances that cost more", () => {
