@@ -54,8 +54,6 @@ const DEFAULT_MARKET: LocalMarket = {
  */
 export class LocalProvider implements Provider {
   readonly kind = "local" as const;
-  /** Its instances are files on this machine: listing them costs no API budget, and tests see changes fast. */
-  readonly pollIntervalMs = 250;
   readonly noticeSource = "aws-imds" as const;
   /** Instances are processes on this machine: reading their records is cheap, and the tests' markets move in seconds. */
   readonly pollIntervalMs = 250;
