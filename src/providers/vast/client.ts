@@ -51,9 +51,11 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 /**
  * A typed client for the REST API the official `vastai` CLI uses. Auth is the CLI's
  * `Authorization: Bearer <key>` header; the key is never put in a URL, a log line or an error.
- * 429 is retried with the CLI's backoff (0.15 s ×1.5, 3 attempts), and so is a read or a delete
- * that got no answer within the timeout (a create is not: repeating it could rent twice); any
- * other failure becomes a VastApiError carrying the HTTP status and the server's `error`/`msg`.
+ * 429 is retried with the CLI's backoff (0.15 s ×1.5, 3 attempts). So is every call but a create
+ * that failed in a way that may pass — a 5xx, no answer within the timeout, a reset, an answer
+ * cut off — since repeating it leaves the same state (a search, a read, a delete, a state or key
+ * change); a create is not (repeating it could rent twice: the provider finds it by its label).
+ * Any other failure becomes a VastApiError carrying the HTTP status and the server's `error`/`msg`.
  */
 export class VastClient {
   readonly baseUrl: string;
@@ -103,7 +105,7 @@ export class VastClient {
 
   /** `vastai create instance <offer>`: PUT /asks/{offer}/. Returns the new instance id (`new_contract`). */
   async createInstance(offerId: number, body: CreateInstanceBody): Promise<number> {
-    const res = await this.call<CreateInstanceResponse>("PUT", `/asks/${offerId}/`, body);
+    const res = await this.call<CreateInstanceResponse>("PUT", `/asks/${offerId}/`, body, { idempotent: false });
     if (typeof res.new_contract !== "number")
       throw new VastApiError(
         200,
@@ -204,16 +206,19 @@ export class VastClient {
 
   // ---- transport ----------------------------------------------------------------------------
 
-  private async call<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: Method, path: string, body?: unknown, opts: { idempotent?: boolean } = {}): Promise<T> {
     const url = `${this.baseUrl}${path}`;
+    const idempotent = opts.idempotent ?? true;
     let wait = this.firstBackoffMs;
     const action = vastAction(method, path);
     const cls = vastCallClass(method, path);
     for (let attempt = 1; ; attempt++) {
-      let res: Response;
+      const again = attempt < this.attempts;
       const record = this.meter ? await this.meter.start(VAST_SCOPE, action, cls) : () => {};
+      let status: number;
+      let text: string;
       try {
-        res = await fetch(url, {
+        const res = await fetch(url, {
           method,
           headers: {
             Authorization: `Bearer ${this.#apiKey}`,
@@ -223,35 +228,30 @@ export class VastClient {
           body: body === undefined ? undefined : JSON.stringify(body),
           signal: AbortSignal.timeout(this.timeoutMs),
         });
+        status = res.status;
+        // Read inside the try: an answer cut off mid-body is a network failure like a reset.
+        text = await res.text();
       } catch (e) {
         record("error");
-        const timedOut = (e as Error).name === "TimeoutError";
-        if ((method === "GET" || method === "DELETE") && attempt < this.attempts) {
+        if (idempotent && again) {
           await this.clock.sleep(wait);
           wait *= 1.5;
           continue;
         }
-        const what = timedOut ? `no answer within ${this.timeoutMs / 1000} s` : (e as Error).message;
+        const timedOut = (e as Error).name === "TimeoutError";
+        const what = timedOut ? `no answer within ${this.timeoutMs / 1000} s` : networkCause(e);
         throw new VastApiError(0, "network", this.scrub(`vast: ${method} ${path.split("?")[0]}: ${what}`), undefined);
       }
-      if (res.status === 429) record("throttled");
-      if (res.status === 429 && attempt < this.attempts) {
-        await res.body?.cancel();
+      const parsed = parseJson(text);
+      const refused = status < 200 || status > 299 || (isObject(parsed) && parsed.success === false);
+      record(status === 429 ? "throttled" : refused ? "error" : "ok");
+      // A throttled call was not carried out, so even a create is repeated.
+      if ((status === 429 || (status >= 500 && idempotent)) && again) {
         await this.clock.sleep(wait);
         wait *= 1.5;
         continue;
       }
-      let text: string;
-      try {
-        text = await res.text();
-      } catch (e) {
-        if (res.status !== 429) record("error");
-        throw e;
-      }
-      const parsed = parseJson(text);
-      const refused = !res.ok || (isObject(parsed) && parsed.success === false);
-      if (res.status !== 429) record(refused ? "error" : "ok");
-      if (refused) throw this.httpError(method, path, res.status, parsed, text);
+      if (refused) throw this.httpError(method, path, status, parsed, text);
       return parsed as T;
     }
   }
@@ -269,6 +269,13 @@ export class VastClient {
     return redact(s, this.#apiKey);
   }
 }
+
+/** fetch says only "fetch failed" or "terminated"; the socket's own reason is in the cause. */
+const networkCause = (e: unknown): string => {
+  const err = e as Error & { cause?: { code?: string; message?: string } };
+  const why = err.cause?.code ?? err.cause?.message;
+  return why ? `${err.message} (${why})` : err.message;
+};
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const parseJson = (text: string): unknown => {
