@@ -35,6 +35,8 @@ import type { CreateInstanceBody, FieldFilter, Filters, VastInstance } from "./w
 
 export const DEFAULT_VAST_IMAGE = "pytorch/pytorch:latest";
 export const DEFAULT_VAST_DISK_GB = 10;
+/** Creates tried per launched instance when one fails in a way that may pass and rented nothing. */
+const CREATE_ATTEMPTS = 3;
 
 /** `RTX_4090:2` → gpu_name "RTX 4090", 2 GPUs; a bare name means one. */
 export function parseAccelerators(spec: string): { gpuName: string; count: number } {
@@ -183,6 +185,8 @@ export class VastProvider implements Provider {
     const adopted = labels.map((l) => mine.find((i) => i.label === l));
     if (adopted.every((i) => i !== undefined)) {
       this.logger.info({ token: req.token }, "vast: adopting instances launched earlier with this token");
+      // The launch that made them may have ended before it attached the key.
+      for (const i of adopted) await api.attachSshKey((i as VastInstance).id, this.sshKey().publicLine);
       return { kind: "launched", instances: adopted.map((i) => this.toInfo(i as VastInstance)) };
     }
     const maxPrice = req.maxPrice ?? req.resources.max_price;
@@ -205,6 +209,7 @@ export class VastProvider implements Provider {
     for (const [k, label] of labels.entries()) {
       const have = adopted[k];
       if (have) {
+        await api.attachSshKey(have.id, this.sshKey().publicLine);
         instances.push(this.toInfo(have));
         continue;
       }
@@ -241,18 +246,29 @@ export class VastProvider implements Provider {
       force: false,
       cancel_unavail: true,
     };
-    let id: number;
-    try {
-      id = await api.createInstance(Number(offer.id), body);
-    } catch (e) {
-      if (!(e instanceof VastApiError) || e.retryable) throw e;
-      if (e.status === 401 || e.status === 403)
-        throw new SpotrunError("usage", "Vast.ai rejected the API key", {
-          fix: "check VAST_API_KEY or <home>/config/vast_api_key",
-          code: e.code,
-          cause: e,
-        });
-      return { kind: "refused", refusal: REFUSALS[e.code] ?? "unsupported", code: e.code, message: e.message };
+    let id: number | undefined;
+    for (let attempt = 1; id === undefined; attempt++) {
+      try {
+        id = await api.createInstance(Number(offer.id), body);
+      } catch (e) {
+        if (!(e instanceof VastApiError)) throw e;
+        if (e.retryable) {
+          // A create that failed this way may still have rented (its answer was lost): the label
+          // says whether it did. Only when it did not is it made again.
+          id = (await api.showInstances()).find((i) => i.label === label && classify(i, false).kind !== "gone")?.id;
+          if (id !== undefined) break;
+          if (attempt >= CREATE_ATTEMPTS) throw e;
+          await this.clock.sleep(1000 * attempt);
+          continue;
+        }
+        if (e.status === 401 || e.status === 403)
+          throw new SpotrunError("usage", "Vast.ai rejected the API key", {
+            fix: "check VAST_API_KEY or <home>/config/vast_api_key",
+            code: e.code,
+            cause: e,
+          });
+        return { kind: "refused", refusal: REFUSALS[e.code] ?? "unsupported", code: e.code, message: e.message };
+      }
     }
     this.logger.info({ offer: offer.id, instance: id, spot: req.spot }, "vast: instance created");
     // Vast installs the account's keys only; spotrun's own key is attached to each instance it
