@@ -10,6 +10,7 @@ import { silentLogger } from "../../src/base/logger.js";
 import type { Random } from "../../src/base/random.js";
 import { AwsProvider } from "../../src/providers/aws/aws-provider.js";
 import { DEFAULT_RETRY_POLICY } from "../../src/providers/aws/retry-strategy.js";
+import { CallBudget } from "../../src/providers/call-budget.js";
 import { type InstanceInfo, type LaunchRequest, type Provider, ProviderError, TAG } from "../../src/providers/provider.js";
 import { VastClient } from "../../src/providers/vast/client.js";
 import { TAGS_ENV, tagsOf } from "../../src/providers/vast/instance-tags.js";
@@ -110,7 +111,7 @@ function cellOf(ref: CaseRef): Cell {
   return cell;
 }
 
-/** Sleeps of retry backoff are recorded, not slept: only request timeouts take real time. */
+/** Sleeps of retry backoff and of the call budget are not slept: only request timeouts take real time. */
 const fastClock = (): Clock => ({ now: () => Date.now(), sleep: async () => new Promise((r) => setImmediate(r)) });
 
 // ---- the two worlds -----------------------------------------------------------------------------
@@ -141,7 +142,10 @@ async function awsWorld(random: Random): Promise<World> {
     resources: resourcesSchema.parse({ provider: "aws", instance_type: "m7i.large", spot: true }),
     async provider(r) {
       const home = await mkdtemp(join(tmpdir(), "spotrun-apifaults-aws-"));
-      const p = new AwsProvider({ home, logger: silentLogger, clock: fastClock(), random: r, requestTimeoutMs: TIMEOUT_MS });
+      const clock = fastClock();
+      // The call budget's own (a case's throttles do not slow the next), its waits not slept either.
+      const budget = new CallBudget({ clock });
+      const p = new AwsProvider({ home, logger: silentLogger, clock, random: r, requestTimeoutMs: TIMEOUT_MS, budget });
       return {
         p,
         async close() {
