@@ -118,6 +118,8 @@ const fastClock = (): Clock => ({ now: () => Date.now(), sleep: async () => new 
 
 interface World {
   kind: Kind;
+  /** The server itself, for more proxies in front of it. */
+  target: string;
   proxy: FaultProxy;
   provider(random: Random): Promise<{ p: Provider; close(): Promise<void> }>;
   resources: Resources;
@@ -138,6 +140,7 @@ async function awsWorld(random: Random): Promise<World> {
   process.env.AWS_ENDPOINT_URL_EC2 = proxy.url;
   return {
     kind: "aws",
+    target: fx.server.url,
     proxy,
     resources: resourcesSchema.parse({ provider: "aws", instance_type: "m7i.large", spot: true }),
     async provider(r) {
@@ -178,12 +181,14 @@ async function vastWorld(random: Random): Promise<World> {
   const home = await mkdtemp(join(tmpdir(), "spotrun-apifaults-vast-"));
   return {
     kind: "vast",
+    target: h.server.url,
     proxy,
     resources: resourcesSchema.parse({ provider: "vast", accelerators: "RTX_4090:1" }),
     async provider() {
       const clock = fastClock();
       const client = new VastClient({ apiKey: API_KEY, baseUrl: proxy.url, clock, timeoutMs: TIMEOUT_MS });
-      return { p: new VastProvider({ home, logger: silentLogger, clock, client }), close: async () => {} };
+      const budget = new CallBudget({ clock });
+      return { p: new VastProvider({ home, logger: silentLogger, clock, client, budget }), close: async () => {} };
     },
     liveOnServer: (job) =>
       [...h.server.instances.values()].filter((s) => tagsOf(s.inst)[TAG.job] === job).map((s) => String(s.inst.id)),
@@ -356,6 +361,62 @@ function spotrun(home: string, args: string[], env: Record<string, string | unde
   });
 }
 
+interface CliResult {
+  args: string[];
+  out: Awaited<ReturnType<typeof spotrun>>;
+  /** Requests of the command's call the proxy saw: the tries before it gave up. */
+  tried: number;
+  tries: number;
+  mention: RegExp;
+}
+
+/**
+ * `spotrun list` and `spotrun offers` against proxies that throttle every request, each in its own
+ * process. They take the SDK's real backoff (seconds), so they run beside the in-process cases, on
+ * proxies of their own.
+ */
+async function permanentThrottling(worlds: Map<Kind, World>): Promise<CliResult[]> {
+  const home = await mkdtemp(join(tmpdir(), "spotrun-apifaults-cli-"));
+  const aws = await startFaultProxy({ target: (worlds.get("aws") as World).target, dialect: "ec2" });
+  const vast = await startFaultProxy({ target: (worlds.get("vast") as World).target, dialect: "vast" });
+  for (const p of [aws, vast]) p.inject({ fault: { kind: "throttle" }, times: Number.POSITIVE_INFINITY });
+  const env = { AWS_ENDPOINT_URL_EC2: aws.url, VAST_API_KEY: API_KEY, VAST_API_URL: vast.url };
+  const runs: { args: string[]; proxy: FaultProxy; call: string; tries: number; mention: RegExp }[] = [
+    {
+      args: ["list", "--provider", "aws"],
+      proxy: aws,
+      call: "DescribeInstances",
+      tries: DEFAULT_RETRY_POLICY.maxAttempts,
+      mention: /RequestLimitExceeded/,
+    },
+    { args: ["list", "--provider", "vast"], proxy: vast, call: "GET /api/v0/instances", tries: 3, mention: /too frequent/ },
+    {
+      args: ["offers", "gpu_name=RTX_4090", "--provider", "vast"],
+      proxy: vast,
+      call: "POST /api/v0/bundles/",
+      tries: 3,
+      mention: /too frequent/,
+    },
+  ];
+  try {
+    // One after another per proxy, so each command's tries are counted apart.
+    const one = async (r: (typeof runs)[number]) => {
+      const before = r.proxy.requests(r.call).length;
+      const out = await spotrun(home, r.args, env);
+      return { args: r.args, out, tried: r.proxy.requests(r.call).length - before, tries: r.tries, mention: r.mention };
+    };
+    const [a, v] = await Promise.all([
+      one(runs[0] as (typeof runs)[number]),
+      (async () => [await one(runs[1] as (typeof runs)[number]), await one(runs[2] as (typeof runs)[number])])(),
+    ]);
+    return [a, ...v];
+  } finally {
+    await aws.close();
+    await vast.close();
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
 // ---- the run ------------------------------------------------------------------------------------
 
 describe("cloud API faults through a proxy", () => {
@@ -364,6 +425,8 @@ describe("cloud API faults through a proxy", () => {
   const chaos = casesOf("api-chaos", caseCount("api-chaos", 6), seed);
   const worlds = new Map<Kind, World>();
   const baselines = new Map<Kind, string[]>();
+  const replaying = replayCase() ? "replaying one case" : false;
+  let cli: Promise<CliResult[]> | undefined;
   let passed = 0;
   let failed = 0;
   const t0 = Date.now();
@@ -380,8 +443,14 @@ describe("cloud API faults through a proxy", () => {
       await close();
       assert.ok(baselines.get(k)?.length, `${k} has offers to compare with`);
     }
+    if (!replaying) {
+      cli = permanentThrottling(worlds);
+      // Awaited by its test; never an unhandled rejection before that.
+      cli.catch(() => undefined);
+    }
   });
   after(async () => {
+    await cli?.catch(() => undefined);
     for (const w of worlds.values()) await w.close();
     process.stderr.write(
       `reliability api-faults: seed ${seed}, ${cells.length} fault cases + ${chaos.length} chaos cases, ${passed} passed, ${failed} failed, ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
@@ -423,7 +492,6 @@ describe("cloud API faults through a proxy", () => {
     });
   }
 
-  const replaying = replayCase() ? "replaying one case" : false;
   test("vast: a launch that failed after its create is adopted by the next, which attaches the key", {
     skip: replaying,
   }, async () => {
@@ -452,54 +520,19 @@ describe("cloud API faults through a proxy", () => {
   test("permanent throttling: each command gives up in bounded time with one line and the retryable exit code", {
     skip: replaying,
   }, async () => {
-    const aws = worlds.get("aws") as World;
-    const vast = worlds.get("vast") as World;
-    const home = await mkdtemp(join(tmpdir(), "spotrun-apifaults-cli-"));
-    aws.proxy.inject({ fault: { kind: "throttle" }, times: Number.POSITIVE_INFINITY });
-    vast.proxy.inject({ fault: { kind: "throttle" }, times: Number.POSITIVE_INFINITY });
-    const vastEnv = { VAST_API_KEY: API_KEY, VAST_API_URL: vast.proxy.url };
-    const runs: { args: string[]; world: World; call: string; tries: number; mention: RegExp }[] = [
-      {
-        args: ["list", "--provider", "aws"],
-        world: aws,
-        call: "DescribeInstances",
-        tries: DEFAULT_RETRY_POLICY.maxAttempts,
-        mention: /RequestLimitExceeded/,
-      },
-      { args: ["list", "--provider", "vast"], world: vast, call: "GET /api/v0/instances", tries: 3, mention: /too frequent/ },
-      {
-        args: ["offers", "gpu_name=RTX_4090", "--provider", "vast"],
-        world: vast,
-        call: "POST /api/v0/bundles/",
-        tries: 3,
-        mention: /too frequent/,
-      },
-    ];
-    try {
-      const results = await Promise.all(
-        runs.map(async (r) => {
-          const before = r.world.proxy.requests(r.call).length;
-          const out = await spotrun(home, r.args, vastEnv);
-          return { ...r, out, tried: r.world.proxy.requests(r.call).length - before };
-        }),
-      );
-      for (const { args, out, tried, tries, mention } of results) {
-        const what = `spotrun ${args.join(" ")}: ${JSON.stringify(out.stderr)}`;
-        assert.equal(out.code, 1, what);
-        const lines = out.stderr.split("\n").filter(Boolean);
-        assert.equal(lines.length, 1, what);
-        assert.match(lines[0] as string, /^spotrun: /, what);
-        assert.match(lines[0] as string, mention, what);
-        assert.match(lines[0] as string, /throttling or unavailable; retry in a minute/, what);
-        assert.doesNotMatch(out.stderr, /\n\s+at /, what);
-        assert.equal(tried, tries, `${what}: ${tried} tries`);
-        // The SDK's backoff is capped: 6 tries of full jitter under 200 ms × 2^k (cap 10 s) end well within this.
-        assert.ok(out.ms < 40_000, `${what}: ${out.ms} ms`);
-      }
-    } finally {
-      aws.proxy.clear();
-      vast.proxy.clear();
-      await rm(home, { recursive: true, force: true });
+    const results = await (cli as Promise<CliResult[]>);
+    for (const { args, out, tried, tries, mention } of results) {
+      const what = `spotrun ${args.join(" ")}: ${JSON.stringify(out.stderr)}`;
+      assert.equal(out.code, 1, what);
+      const lines = out.stderr.split("\n").filter(Boolean);
+      assert.equal(lines.length, 1, what);
+      assert.match(lines[0] as string, /^spotrun: /, what);
+      assert.match(lines[0] as string, mention, what);
+      assert.match(lines[0] as string, /throttling or unavailable; retry in a minute/, what);
+      assert.doesNotMatch(out.stderr, /\n\s+at /, what);
+      assert.equal(tried, tries, `${what}: ${tried} tries`);
+      // Capped backoff: the SDK's 6 tries of full jitter under 400 ms × 2^k (cap 10 s) take at most 22 s.
+      assert.ok(out.ms < 40_000, `${what}: ${out.ms} ms`);
     }
   });
 });
