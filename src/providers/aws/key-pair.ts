@@ -40,6 +40,21 @@ export async function localKeyPair(home: string): Promise<LocalKeyPair> {
     );
     publicKey = (await readFile(`${privateKeyPath}.pub`, "utf8")).trim();
   }
+  return describeKey(privateKeyPath, publicKey);
+}
+
+/** The key if spotrun made it already, without making one (what `spotrun setup` looks at). */
+export async function existingLocalKeyPair(home: string): Promise<LocalKeyPair | undefined> {
+  const privateKeyPath = join(keyDir(home), "aws-ed25519");
+  try {
+    return describeKey(privateKeyPath, (await readFile(`${privateKeyPath}.pub`, "utf8")).trim());
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+function describeKey(privateKeyPath: string, publicKey: string): LocalKeyPair {
   const body = publicKey.split(/\s+/).slice(0, 2).join(" ");
   const keyName = `spotrun-${createHash("sha256").update(body).digest("hex").slice(0, 12)}`;
   return { keyName, privateKeyPath, publicKey };

@@ -279,6 +279,15 @@ function findTemplate(ctx: ActionContext, spec: Record<string, string>, prefix: 
   return lt;
 }
 
+export function describeLaunchTemplates(ctx: ActionContext, p: QueryParams): XmlNode[] {
+  const names = scalars(p, "LaunchTemplateName");
+  const ids = scalars(p, "LaunchTemplateId");
+  const found = [...ctx.world.launchTemplates.values()].filter(
+    (lt) => (!names.length || names.includes(lt.name)) && (!ids.length || ids.includes(lt.id)),
+  );
+  return [items("launchTemplates", found.map(templateXml))];
+}
+
 export function deleteLaunchTemplate(ctx: ActionContext, p: QueryParams): XmlNode[] {
   const lt = findTemplate(ctx, p, "");
   ctx.world.launchTemplates.delete(lt.id);
@@ -439,7 +448,7 @@ function tagsOfTemplate(lt: LaunchTemplate): Record<string, string> {
   return tagSpecifications(lt.data, "TagSpecification").get("instance") ?? {};
 }
 
-type Filter = { name: string; values: string[] };
+export type Filter = { name: string; values: string[] };
 
 function matches(i: SimInstance, f: Filter): boolean {
   if (f.name.startsWith("tag:")) {
@@ -467,7 +476,7 @@ function matches(i: SimInstance, f: Filter): boolean {
 /** EC2 takes at most 200 values in one filter (FilterLimitExceeded beyond that). */
 export const MAX_FILTER_VALUES = 200;
 
-function filtersOf(p: QueryParams): Filter[] {
+export function filtersOf(p: QueryParams): Filter[] {
   const filters = members(p, "Filter").map((f) => ({ name: f.Name ?? "", values: scalars(f, "Value") }));
   for (const f of filters)
     if (f.values.length > MAX_FILTER_VALUES)
@@ -710,4 +719,5 @@ export const ACTIONS: Record<string, (ctx: ActionContext, p: QueryParams) => Xml
   DescribeSecurityGroups: describeSecurityGroups,
   CreateSecurityGroup: createSecurityGroup,
   AuthorizeSecurityGroupIngress: authorizeSecurityGroupIngress,
+  DescribeLaunchTemplates: describeLaunchTemplates,
 };

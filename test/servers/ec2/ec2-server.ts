@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { ACTIONS, type ActionContext, Ec2Fault, type RefusalRule } from "./ec2-actions.js";
 import { Ec2World, type SpotPricePoint } from "./ec2-world.js";
+import { NETWORK_ACTIONS } from "./network-actions.js";
 import { handlePricing, type PricedProduct } from "./pricing-handler.js";
 import { parseQueryBody } from "./query-params.js";
 import { checkSigV4 } from "./sigv4-check.js";
@@ -100,6 +101,9 @@ export class Ec2Server {
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
   }
+
+  /** Actions these credentials may not call: answered 403 UnauthorizedOperation (DryRun or not), as IAM would. */
+  readonly denied = new Set<string>();
 
   /** Refuse matching launches with an EC2 error code (InsufficientInstanceCapacity, …). */
   refuse(rule: RefusalRule): void {
@@ -201,10 +205,19 @@ export class Ec2Server {
       return sendError(fault.status, fault.code, fault.message);
     }
     if (!this.takeToken(action)) return sendError(503, "RequestLimitExceeded", "Request limit exceeded.");
-    const handler = ACTIONS[action];
+    const handler = ACTIONS[action] ?? NETWORK_ACTIONS[action as keyof typeof NETWORK_ACTIONS];
     if (!handler) return sendError(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
     if (params.Version !== "2016-11-15")
       return sendError(400, "InvalidParameterValue", `unsupported API version ${params.Version}`);
+    // IAM is evaluated before anything else, DryRun or not; a DryRun that passes it does nothing.
+    if (this.denied.has(action))
+      return sendError(
+        403,
+        "UnauthorizedOperation",
+        `You are not authorized to perform this operation. User: arn:aws:iam::123456789012:user/spotrun-test is not authorized to perform: ec2:${action}`,
+      );
+    if (params.DryRun === "true")
+      return sendError(412, "DryRunOperation", "Request would have succeeded, but DryRun flag is set.");
     try {
       const body = this.idempotent(action, params, () => handler(this.ctx(), params));
       res.writeHead(200, { "content-type": "text/xml;charset=UTF-8" });
@@ -268,6 +281,11 @@ export class Ec2Server {
         Message: fault.message,
       });
     }
+    if (this.denied.has(record.action))
+      return send(400, {
+        __type: "AccessDeniedException",
+        Message: `User: arn:aws:iam::123456789012:user/spotrun-test is not authorized to perform: pricing:${record.action}`,
+      });
     if (parsed === undefined) return send(400, { __type: "SerializationException", Message: "body is not JSON" });
     const answer = handlePricing(target, parsed, this.products, this.pageSize);
     send(answer.status, answer.body);

@@ -54,6 +54,20 @@ export interface SecurityGroup {
   ingress: { protocol: string; fromPort: number; toPort: number; cidr: string }[];
 }
 
+export interface Vpc {
+  id: string;
+  cidr: string;
+  isDefault: boolean;
+}
+
+export interface Subnet {
+  id: string;
+  vpcId: string;
+  zone: string;
+  cidr: string;
+  defaultForAz: boolean;
+}
+
 export const STATE_CODE: Record<SimInstance["state"], number> = {
   pending: 0,
   running: 16,
@@ -75,6 +89,9 @@ export class Ec2World {
   readonly securityGroups = new Map<string, SecurityGroup>();
   /** The account's default VPC, where groups made without a VpcId land. */
   readonly defaultVpcId = "vpc-0default0000000";
+  /** The account's VPCs and subnets: the default VPC with one default subnet per zone, as a new account has. */
+  readonly vpcs = new Map<string, Vpc>();
+  readonly subnets = new Map<string, Subnet>();
   spotPrices: SpotPricePoint[] = [];
   /** Instances a pool (market + type) still has room for; unlimited when absent. */
   readonly capacity = new Map<string, number>();
@@ -86,7 +103,28 @@ export class Ec2World {
     readonly now: () => number,
     /** The address instances report as public: tests point it at an SSH server they run. */
     readonly publicIpFor: (n: number) => string = (n) => `198.51.100.${(n % 250) + 1}`,
-  ) {}
+  ) {
+    this.vpcs.set(this.defaultVpcId, { id: this.defaultVpcId, cidr: "172.31.0.0/16", isDefault: true });
+    zones.forEach((zone, i) => {
+      const id = `subnet-0default${String(i).padStart(8, "0")}`;
+      this.subnets.set(id, { id, vpcId: this.defaultVpcId, zone, cidr: `172.31.${i * 16}.0/20`, defaultForAz: true });
+    });
+  }
+
+  /** An account whose default VPC was deleted (as many older or managed accounts are): its subnets go with it. */
+  deleteDefaultVpc(): void {
+    this.vpcs.delete(this.defaultVpcId);
+    for (const [id, s] of this.subnets) if (s.vpcId === this.defaultVpcId) this.subnets.delete(id);
+  }
+
+  /** A VPC of the user's own with one subnet in `zone`; returns the subnet. */
+  addSubnet(zone: string): Subnet {
+    const vpc: Vpc = { id: this.newId("vpc"), cidr: "10.20.0.0/16", isDefault: false };
+    this.vpcs.set(vpc.id, vpc);
+    const subnet: Subnet = { id: this.newId("subnet"), vpcId: vpc.id, zone, cidr: "10.20.1.0/24", defaultForAz: false };
+    this.subnets.set(subnet.id, subnet);
+    return subnet;
+  }
 
   newInstance(init: Omit<SimInstance, "id" | "state" | "launchTime" | "privateIp" | "publicIp">): SimInstance {
     const n = this.launched++;
