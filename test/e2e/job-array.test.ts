@@ -48,6 +48,21 @@ test("a job array: one job per member with its index, K on spot and the rest on 
   };
   assert.equal(cost.jobs.length, 4);
   assert.ok(Math.abs(cost.total.cost_usd - members.reduce((a, m) => a + m.cost_usd, 0)) < 1e-5);
+  // `status ARRAY_ID` and `cost ARRAY_ID` name the same members at the same cost (issue 17 item 15).
+  const byArray = await spotrun(box.home, ["status", arrayId, "--json"]);
+  assert.equal(byArray.code, 0, byArray.stderr);
+  const viewed = JSON.parse(byArray.stdout) as {
+    jobs: { id: string; cost_usd: number }[];
+    arrays: { id: string; cost_usd: number }[];
+  };
+  const costed = cost.jobs as { id: string; cost_usd: number }[];
+  const byId = (rows: { id: string; cost_usd: number }[]) =>
+    Object.fromEntries(rows.map((r) => [r.id, r.cost_usd]).sort(([a], [b]) => String(a).localeCompare(String(b))));
+  assert.deepEqual(byId(viewed.jobs), byId(costed));
+  assert.deepEqual(
+    viewed.arrays.map((a) => [a.id, a.cost_usd]),
+    [[arrayId, cost.total.cost_usd]],
+  );
 
   // A long-running array is cancelled as one.
   const long = await writeTask(box.work, "name: long\nresources: {provider: local}\nrun: sleep 600\n", "long.yaml");
