@@ -2,13 +2,12 @@
 import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { stringify } from "yaml";
-import { loadTask } from "../../api/spotrun.js";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
 import { applyUserDefaults } from "../../config/apply-user-defaults.js";
 import { loadUserConfig } from "../../config/load-user-config.js";
 import type { JobState } from "../../core/job-state.js";
 import { formatPct, formatUsd } from "../../cost/ledger.js";
-import { FlagValue, type Overrides } from "../../spec/load-task.js";
+import { FlagValue, loadTaskFile, loadTaskObject, type Overrides } from "../../spec/load-task.js";
 import { quickTask, withArgs } from "../../spec/quick-task.js";
 import { MAX_ARRAY_COUNT, MAX_INTERRUPTIONS } from "../../spec/task-limits.js";
 import { type App, openApp } from "../app.js";
@@ -149,9 +148,10 @@ export async function runJob(ctx: CommandContext, args: string[], opts: Record<s
   if (!fromFile && opts.tpu !== undefined && opts.provider === undefined)
     overrides["resources.provider"] = new FlagValue("--tpu", "gcp");
   const defaults = (raw: Record<string, unknown>) => applyUserDefaults(raw, config);
+  // The task is read by the spec alone: a bad one is refused before the library (store, controller) loads.
   const loaded = fromFile
-    ? await loadTask(target, { overrides, args: rest, defaults })
-    : await loadTask(quickRunTask(target, rest, opts), {
+    ? await loadTaskFile(target, { overrides, args: rest, defaults })
+    : loadTaskObject(quickRunTask(target, rest, opts), {
         overrides,
         defaults,
         baseDir: process.cwd(),
