@@ -135,6 +135,8 @@ const logger = pino(
   },
 );
 
+/** Read now: what was built and run, even if the checkout moves on while the bench runs. */
+const commit = gitCommit();
 const progress = (s: string) => process.stderr.write(`[controller-scale] ${s}\n`);
 const home = await mkdtemp(join(tmpdir(), "spotrun-bench-scale-"));
 // The bench must stop by itself, whatever the controller does.
@@ -305,7 +307,7 @@ try {
     jobs: JOBS,
     outcome,
     started_at: new Date(t0).toISOString(),
-    commit: gitCommit(),
+    commit,
     node: process.version,
     cpus: cpus().length,
     options: {

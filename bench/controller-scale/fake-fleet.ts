@@ -1,8 +1,18 @@
 import { posix } from "node:path";
+import { dataFrame, FRAME_BYTES, heartbeatFrame, helloFrame } from "../../src/agent/follow-frames.js";
 import { type AgentEvent, agentPaths } from "../../src/agent/protocol.js";
 import { PROBED_TOOLS } from "../../src/bootstrap/probe-instance.js";
 import type { InstanceInfo } from "../../src/providers/provider.js";
-import type { ExecOptions, ExecResult, SyncOptions, Transport } from "../../src/transport/transport.js";
+import type {
+  ExecOptions,
+  ExecResult,
+  StreamEnd,
+  StreamHandle,
+  StreamOptions,
+  SyncOptions,
+  Transport,
+  TransportStats,
+} from "../../src/transport/transport.js";
 
 /**
  * The machines of bench/controller-scale without machines: one in-memory instance per EC2
@@ -177,32 +187,9 @@ function probeAnswer(home: string, command: string): string {
 }
 
 /**
- * Transport.stream as the "stream" work adds it (src/transport/transport.ts), spelled out here so
- * this compiles before and after it lands: a long-lived command whose stdout comes as it is written.
- */
-interface StreamOpts {
-  onStdout: (chunk: Buffer) => void;
-  onStderr?: (chunk: Buffer) => void;
-  signal?: AbortSignal;
-}
-interface StreamEnd {
-  exitCode: number | null;
-  signal: string | null;
-  error?: Error;
-}
-interface StreamHandle {
-  readonly done: Promise<StreamEnd>;
-  close(): Promise<StreamEnd>;
-}
-
-/** Bytes of one data frame at most (follow-frames.ts: FRAME_BYTES). */
-const FRAME_BYTES = 48 * 1024;
-
-/**
  * The instance's end of `spotrun agent follow` over the fake files, in its wire format
- * (src/agent/follow-frames.ts): `hello 1 <ev> <log>`, then `log <off> <b64>` and `ev <off> <b64>`
- * frames as bytes are appended (log first), and `hb <ev size> <log size>` every heartbeat (sent
- * from the fleet's one timer, not a timer per stream).
+ * (src/agent/follow-frames.ts): hello, then log and ev frames as bytes are appended (log first),
+ * and a heartbeat every --heartbeat-ms (sent from the fleet's one timer, not a timer per stream).
  */
 class FakeFollow implements StreamHandle {
   readonly done: Promise<StreamEnd>;
@@ -218,7 +205,7 @@ class FakeFollow implements StreamHandle {
     private eventsOffset: number,
     private logOffset: number,
     private readonly hbMs: number,
-    private readonly opts: StreamOpts,
+    private readonly opts: StreamOptions,
   ) {
     this.done = new Promise((r) => {
       this.end = r;
@@ -229,7 +216,7 @@ class FakeFollow implements StreamHandle {
     fleet.counts.open();
     fleet.counts.streamsOpened++;
     fleet.counts.streamsOpen++;
-    this.send(`hello 1 ${eventsOffset} ${logOffset}\n`);
+    this.send(helloFrame(eventsOffset, logOffset));
     this.schedule();
   }
 
@@ -255,7 +242,7 @@ class FakeFollow implements StreamHandle {
     const log = this.inst.log.text;
     while (this.logOffset < log.length) {
       const piece = log.slice(this.logOffset, this.logOffset + FRAME_BYTES);
-      this.opts.onStdout(Buffer.from(`log ${this.logOffset} ${Buffer.from(piece, "latin1").toString("base64")}\n`, "latin1"));
+      this.opts.onStdout(Buffer.from(dataFrame("log", this.logOffset, Buffer.from(piece, "latin1")), "latin1"));
       this.logOffset += piece.length;
     }
     const ev = this.inst.events.text;
@@ -264,7 +251,7 @@ class FakeFollow implements StreamHandle {
       const end = nl >= this.eventsOffset ? nl + 1 : ev.indexOf("\n", this.eventsOffset) + 1;
       if (end <= this.eventsOffset) break;
       const piece = ev.slice(this.eventsOffset, end);
-      this.opts.onStdout(Buffer.from(`ev ${this.eventsOffset} ${Buffer.from(piece, "latin1").toString("base64")}\n`, "latin1"));
+      this.opts.onStdout(Buffer.from(dataFrame("ev", this.eventsOffset, Buffer.from(piece, "latin1")), "latin1"));
       this.eventsOffset = end;
     }
   }
@@ -273,7 +260,7 @@ class FakeFollow implements StreamHandle {
     if (this.ended || now - this.lastHb < this.hbMs) return;
     this.lastHb = now;
     const size = (f: AppendFile) => (f.exists ? f.text.length : -1);
-    this.send(`hb ${size(this.inst.events)} ${size(this.inst.log)}\n`);
+    this.send(heartbeatFrame(size(this.inst.events), size(this.inst.log)));
   }
 
   close(error?: Error): Promise<StreamEnd> {
@@ -290,7 +277,7 @@ class FakeFollow implements StreamHandle {
 }
 
 /** A stream of a command the fake does not know: it fails at once, as a missing program would. */
-function unknownStream(opts: StreamOpts): StreamHandle {
+function unknownStream(opts: StreamOptions): StreamHandle {
   const done = Promise.resolve<StreamEnd>({ exitCode: 127, signal: null });
   setImmediate(() => opts.onStderr?.(Buffer.from("bench: no such command on this fake instance\n")));
   return { done, close: () => done };
@@ -345,7 +332,7 @@ class CountingTransport implements Transport {
   }
 
   /** `agent follow` is answered from the fake files; any other long-lived command does not exist here. */
-  stream(command: string, opts: StreamOpts): StreamHandle {
+  stream(command: string, opts: StreamOptions): StreamHandle {
     const num = (flag: string, dflt: number) => Number(new RegExp(`--${flag} (\\d+)`).exec(command)?.[1] ?? dflt);
     if (!/\bagent follow\b/.test(command)) return unknownStream(opts);
     this.own.streams++;
@@ -367,7 +354,7 @@ class CountingTransport implements Transport {
     return f;
   }
 
-  stats(): { execs: number; streams: number; openStreams: number } {
+  stats(): TransportStats {
     return { ...this.own };
   }
 
