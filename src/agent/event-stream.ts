@@ -50,6 +50,8 @@ export interface AgentHeartbeat {
   /** Sizes of events.jsonl and run.log on the instance (-1: not there yet). */
   eventsSize: number;
   logSize: number;
+  /** The agent's own heartbeat (ms, the instance's clock), when it has written one. */
+  agentBeat?: number;
   /** When it arrived, on the controller's clock. */
   at: number;
 }
@@ -232,7 +234,12 @@ export class AgentEventStream {
         this.o.onChannel?.({ kind: "up", eventsOffset: from.events, logOffset: from.log, opens: this.channelsOpened });
         return undefined;
       case "hb":
-        this.o.onHeartbeat?.({ eventsSize: f.eventsSize, logSize: f.logSize, at: this.clock.now() });
+        this.o.onHeartbeat?.({
+          eventsSize: f.eventsSize,
+          logSize: f.logSize,
+          ...(f.agentBeat !== undefined ? { agentBeat: f.agentBeat } : {}),
+          at: this.clock.now(),
+        });
         return undefined;
       case "log":
       case "ev": {

@@ -5,7 +5,8 @@
  *   hello 1 <events_offset> <log_offset>   first line: protocol version and where following starts
  *   log <offset> <base64>                  bytes of run.log starting at <offset>
  *   ev <offset> <base64>                   whole lines of events.jsonl starting at <offset>
- *   hb <events_size> <log_size>            every few seconds, idle or not; -1 = file not there yet
+ *   hb <events_size> <log_size> [<beat>]   every few seconds, idle or not; -1 = file not there yet;
+ *                                          <beat>: the agent's own heartbeat (ms, the instance's clock)
  *
  * Within one poll the log frames go out before the event frames, so a run's last lines reach the
  * controller before its exit event. A reader skips (and reports) a line it cannot parse and treats
@@ -21,7 +22,7 @@ export type FollowFrame =
   | { kind: "hello"; version: number; eventsOffset: number; logOffset: number }
   | { kind: "log"; offset: number; bytes: Buffer }
   | { kind: "ev"; offset: number; bytes: Buffer }
-  | { kind: "hb"; eventsSize: number; logSize: number }
+  | { kind: "hb"; eventsSize: number; logSize: number; agentBeat?: number }
   /** A tag this reader does not know: an explicit no-op. */
   | { kind: "unknown"; tag: string }
   /** A line that is not a valid frame: skipped. Only its length is kept: its bytes may be the user's log. */
@@ -31,7 +32,9 @@ export const helloFrame = (eventsOffset: number, logOffset: number): string =>
   `hello ${FOLLOW_PROTOCOL_VERSION} ${eventsOffset} ${logOffset}\n`;
 export const dataFrame = (kind: "log" | "ev", offset: number, bytes: Uint8Array): string =>
   `${kind} ${offset} ${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64")}\n`;
-export const heartbeatFrame = (eventsSize: number, logSize: number): string => `hb ${eventsSize} ${logSize}\n`;
+/** `agentBeat`: what the agent last wrote to its heartbeat file, so its liveness needs no read of its own. */
+export const heartbeatFrame = (eventsSize: number, logSize: number, agentBeat?: number): string =>
+  `hb ${eventsSize} ${logSize}${agentBeat !== undefined ? ` ${agentBeat}` : ""}\n`;
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const UINT = /^\d{1,15}$/;
@@ -57,9 +60,11 @@ export function parseFrame(line: string): FollowFrame {
       return { kind: tag, offset: Number(off), bytes: Buffer.from(b64, "base64") };
     }
     case "hb": {
-      const [, e, l] = parts;
-      if (parts.length !== 3 || !SIZE.test(e ?? "") || !SIZE.test(l ?? "")) return bad("malformed heartbeat");
-      return { kind: "hb", eventsSize: Number(e), logSize: Number(l) };
+      const [, e, l, b] = parts;
+      if ((parts.length !== 3 && parts.length !== 4) || !SIZE.test(e ?? "") || !SIZE.test(l ?? ""))
+        return bad("malformed heartbeat");
+      if (b !== undefined && !UINT.test(b)) return bad("malformed heartbeat");
+      return { kind: "hb", eventsSize: Number(e), logSize: Number(l), ...(b !== undefined ? { agentBeat: Number(b) } : {}) };
     }
     default:
       if (!/^[a-z][a-z0-9_-]{0,31}$/.test(tag)) return bad("not a frame");

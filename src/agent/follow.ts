@@ -1,4 +1,4 @@
-import { type FSWatcher, watch } from "node:fs";
+import { type FSWatcher, readFileSync, watch } from "node:fs";
 import { open } from "node:fs/promises";
 import type { Readable, Writable } from "node:stream";
 import { dataFrame, FRAME_BYTES, heartbeatFrame, helloFrame } from "./follow-frames.js";
@@ -168,8 +168,9 @@ export async function follow(o: FollowOptions): Promise<void> {
     pump();
   }, o.pollMs ?? FOLLOW_POLL_MS);
   const beat = setInterval(() => {
-    // Sizes as last seen: the controller can tell a quiet agent from a stuck follow.
-    void write(heartbeatFrame(events.size, log.size));
+    // Sizes as last seen: the controller can tell a quiet agent from a stuck follow; and the
+    // agent's own heartbeat, so the controller knows the agent lives without a read of its own.
+    void write(heartbeatFrame(events.size, log.size, agentBeat(paths.heartbeat)));
   }, o.heartbeatMs ?? FOLLOW_HEARTBEAT_MS);
   try {
     await ended;
@@ -239,4 +240,14 @@ export async function followMain(args: FollowArgs): Promise<number> {
     ...(args.heartbeatMs ? { heartbeatMs: args.heartbeatMs } : {}),
   });
   return 0;
+}
+
+/** The agent's last heartbeat (ms since the epoch), or undefined before it wrote one. */
+function agentBeat(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, "utf8").trim());
+    return Number.isSafeInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -37,7 +37,10 @@ export interface ControllerOptions {
   logger: Logger;
   /** How often the loop wakes. */
   tickMs?: number;
-  /** How often a steadily running job is visited; jobs in transition are visited every tick. */
+  /**
+   * How often a steadily running job is visited (its agent's news wakes it at once, so this is for
+   * budgets and deadlines); jobs in transition are visited every tick.
+   */
   steadyPollMs?: number;
   leaseTtlMs?: number;
   reapEveryMs?: number;
@@ -96,10 +99,11 @@ export class Controller {
   private readonly reaper: Reaper;
   private readonly jobScoped: { forgetJob(jobId: string): void }[];
   private readonly failures: VisitFailures;
+  private readonly agentEvents: AgentEventsReconciler;
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
-    this.steadyPollMs = o.steadyPollMs ?? 250;
+    this.steadyPollMs = o.steadyPollMs ?? 5000;
     this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
     this.reapEveryMs = o.reapEveryMs ?? 10_000;
     this.maxConcurrentVisits = o.maxConcurrentVisits ?? 32;
@@ -118,6 +122,7 @@ export class Controller {
       transports: this.transports,
       observer,
       storeTag: () => this.storeTag,
+      wake: (jobId) => this.wake(jobId),
       background: (p) => this.background(p),
     };
     const jobCost = async (jobId: string) => summarize(await o.store.instances({ jobId }), o.clock.now()).cost_usd;
@@ -129,10 +134,14 @@ export class Controller {
     const agentEvents = new AgentEventsReconciler(this.deps, this.teardown, (ctx, attempt) =>
       this.launch.prelaunch(ctx, attempt),
     );
-    const health = new HealthReconciler(this.deps, this.teardown, o.heartbeatTimeoutMs ?? 60_000);
+    const health = new HealthReconciler(this.deps, this.teardown, o.heartbeatTimeoutMs ?? 60_000, (id) =>
+      agentEvents.agentBeat(id),
+    );
     const budget = new BudgetReconciler(this.deps, this.teardown, jobCost);
     this.teardown.register(bootstrap);
     this.teardown.register(health);
+    this.teardown.register(agentEvents);
+    this.agentEvents = agentEvents;
     this.supervisor = new Supervisor(this.deps, { teardown: this.teardown, bootstrap, agentEvents, health, deadline, budget });
     this.reaper = new Reaper(this.deps, this.teardown, o.providers);
     this.jobScoped = [deadline, this.launch, health, agentEvents];
@@ -159,6 +168,7 @@ export class Controller {
   async release(): Promise<void> {
     if (this.store.shared) await this.store.releaseJobs(this.owner);
     await this.store.releaseLease(this.leaseName, this.owner);
+    await this.agentEvents.closeAll();
     await this.transports.closeAll();
   }
 
@@ -253,6 +263,14 @@ export class Controller {
     }
   }
 
+  /** Jobs woken while a visit of theirs was under way: that visit must not push the next one back. */
+  private readonly woken = new Set<string>();
+
+  private wake(jobId: string): void {
+    this.nextVisit.delete(jobId);
+    if (this.inflight.has(jobId)) this.woken.add(jobId);
+  }
+
   private held = new Set<string>();
   private lastClaim = Number.NEGATIVE_INFINITY;
 
@@ -286,6 +304,7 @@ export class Controller {
   /** A job that has ended (or left this controller): every reconciler lets go of its state. */
   private forgetJob(id: string): void {
     this.nextVisit.delete(id);
+    this.woken.delete(id);
     this.failures.succeeded(id);
     for (const r of this.jobScoped) r.forgetJob(id);
   }
@@ -302,7 +321,10 @@ export class Controller {
       }
       this.failures.succeeded(job.id);
       if (isTerminal(job.state as JobState)) this.forgetJob(job.id);
-      else this.nextVisit.set(job.id, this.now() + (steady ? this.steadyPollMs : 0));
+      else {
+        const woken = this.woken.delete(job.id);
+        this.nextVisit.set(job.id, this.now() + (steady && !woken ? this.steadyPollMs : 0));
+      }
     } catch (e) {
       const next = await this.failures.failed(job, e);
       if (next === "forget") this.forgetJob(job.id);

@@ -1,11 +1,12 @@
 import { appendFileSync } from "node:fs";
-import { type AgentEvent, agentPaths, parseEventLines } from "../../agent/protocol.js";
+import type { AgentEvent } from "../../agent/protocol.js";
 import { attemptLogKey } from "../../checkpoints/attempt-logs.js";
 import { openCheckpointStore } from "../../checkpoints/open-store.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { endKindOf } from "../decide.js";
 import { jobLogPath } from "../paths.js";
+import { AgentFeeds, type FeedItem } from "./agent-feed.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { mapAgentEvent } from "./map-agent-event.js";
 import type { Teardown } from "./teardown.js";
@@ -16,7 +17,11 @@ type AgentExit = Extract<AgentEvent, { kind: "agent_exit" }>;
  * The agent's word on the job: its events (setup done, running, notice, checkpoints, exit) and
  * log bytes, applied to the store in order, from the offsets the store has acknowledged.
  */
+/** A channel silent this long (no data, no heartbeat) is a reason to look at the instance closely. */
+const QUIET_MS = 10_000;
+
 export class AgentEventsReconciler {
+  private readonly feeds: AgentFeeds;
   /** Jobs whose agent did not answer the last read: their instance is worth a closer look. */
   private readonly unanswered = new Set<string>();
 
@@ -24,7 +29,13 @@ export class AgentEventsReconciler {
     private readonly d: ReconcilerDeps,
     private readonly teardown: Teardown,
     private readonly onRebalance: (ctx: JobContext, attempt: AttemptRow) => void,
-  ) {}
+  ) {
+    this.feeds = new AgentFeeds({ clock: d.clock, logger: d.logger, wake: d.wake });
+  }
+
+  closeAll(): Promise<void> {
+    return this.feeds.closeAll();
+  }
 
   silent(jobId: string): boolean {
     return this.unanswered.has(jobId);
@@ -34,39 +45,77 @@ export class AgentEventsReconciler {
     this.unanswered.delete(jobId);
   }
 
-  /** Pull new agent events and log bytes; apply them. Returns true if the attempt ended. */
+  /** Stop following an attempt's agents. */
+  forgetAttempt(jobId: string, idx: number): void {
+    void this.feeds.closeAttempt(jobId, idx);
+  }
+
+  forgetInstance(instanceId: string): void {
+    void this.feeds.close(instanceId);
+  }
+
+  /** The agent's own heartbeat as its channel last carried it (undefined: no channel, or none yet). */
+  agentBeat(instanceId: string): number | undefined {
+    return this.feeds.agentBeat(instanceId);
+  }
+
+  /**
+   * Apply what the agent's channel brought since the last visit (opening the channel first if
+   * need be), in order, each item acknowledged once it is in the store. Returns true if the
+   * attempt ended.
+   */
   async ingest(ctx: JobContext, attempt: AttemptRow, info: InstanceInfo): Promise<boolean> {
+    const { job } = ctx;
+    if (!this.feeds.has(info.id)) {
+      const t = await this.d.transports.get(ctx.provider, info).catch(() => undefined);
+      if (!t) {
+        // Not reachable now (reclaimed, rebooting): the observer is asked to look closely.
+        this.unanswered.add(job.id);
+        return false;
+      }
+      this.feeds.open(job.id, attempt.idx, info.id, t, attempt.events_offset, attempt.log_offset);
+    }
+    const now = this.d.clock.now();
+    if (this.feeds.quiet(info.id, now, QUIET_MS)) this.unanswered.add(job.id);
+    else this.unanswered.delete(job.id);
+    const items = this.feeds.take(info.id);
+    for (const [i, item] of items.entries()) {
+      let exit: AgentExit | undefined;
+      try {
+        exit = await this.apply(ctx, attempt, item);
+      } catch (e) {
+        this.feeds.restore(info.id, items.slice(i));
+        throw e;
+      }
+      this.feeds.applied(info.id, [item], attempt.events_offset, attempt.log_offset);
+      if (exit) {
+        // What is left was sent after the exit (nothing, or the tail of a log already read).
+        this.feeds.applied(info.id, items.slice(i + 1), attempt.events_offset, attempt.log_offset);
+        await this.ended(ctx, attempt, exit);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** One delivery into the store; an item the store already holds (a channel re-opened behind it) is skipped. */
+  private async apply(ctx: JobContext, attempt: AttemptRow, item: FeedItem): Promise<AgentExit | undefined> {
     const { job, task } = ctx;
-    const t = await this.d.transports.get(ctx.provider, info).catch(() => undefined);
-    if (!t) {
-      // Not reachable now (reclaimed, rebooting): the observer is asked to look closely.
-      this.unanswered.add(job.id);
-      return false;
-    }
-    const paths = agentPaths();
-    let answered = true;
-    const unanswered = () => {
-      answered = false;
+    if (item.kind === "log") {
+      const start = item.offset - item.bytes.length;
+      const skip = Math.max(0, attempt.log_offset - start);
+      if (skip >= item.bytes.length) return undefined;
+      appendFileSync(jobLogPath(this.d.home, job.id), item.bytes.subarray(skip));
+      await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: item.offset });
+      attempt.log_offset = item.offset;
       return undefined;
-    };
-    const [evBytes, logBytes] = await Promise.all([
-      t.readFile(paths.events, attempt.events_offset).catch(unanswered),
-      t.readFile(paths.log, attempt.log_offset).catch(unanswered),
-    ]);
-    if (answered) this.unanswered.delete(job.id);
-    else this.unanswered.add(job.id);
-    if (logBytes && logBytes.length > 0) {
-      appendFileSync(jobLogPath(this.d.home, job.id), logBytes);
-      await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: attempt.log_offset + logBytes.length });
-      attempt.log_offset += logBytes.length;
     }
-    if (!evBytes || evBytes.length === 0) return false;
-    const { events, consumed } = parseEventLines(evBytes.toString("utf8"));
-    if (events.length === 0) return false;
+    if (item.offset <= attempt.events_offset) return undefined;
     let exit: AgentExit | undefined;
     let rebalanced = false;
+    const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
-      for (const e of events) {
+      for (const e of item.events) {
         const mapped = mapAgentEvent(attempt.idx, e);
         if (mapped) await tx.appendEvent(job.id, e.at, mapped);
         if (e.kind === "run_started" && job.state === "SETTING_UP")
@@ -78,26 +127,20 @@ export class AgentEventsReconciler {
         if (e.kind === "rebalance" && task.recovery.prelaunch_on_rebalance) rebalanced = true;
         if (e.kind === "agent_exit") exit = e;
       }
-      await tx.updateAttempt(job.id, attempt.idx, {
-        events_offset: attempt.events_offset + consumed,
-        last_heartbeat: this.d.clock.now(),
-      });
+      await tx.updateAttempt(job.id, attempt.idx, { events_offset: item.offset, last_heartbeat: now });
     });
-    attempt.events_offset += consumed;
-    attempt.last_heartbeat = this.d.clock.now();
+    attempt.events_offset = item.offset;
+    attempt.last_heartbeat = now;
     if (rebalanced) this.onRebalance(ctx, attempt);
-    if (!exit) return false;
-    const ended: AgentExit = exit;
+    return exit;
+  }
+
+  private async ended(ctx: JobContext, attempt: AttemptRow, exit: AgentExit): Promise<void> {
     const stopReason =
-      ended.outcome === "stopped" ? (attempt.stop_reason ?? (job.budget_warned >= 2 ? "budget" : "cancel")) : undefined;
-    const kind = endKindOf(ended.outcome, stopReason);
-    const detail =
-      ended.exit_code !== undefined && ended.exit_code !== null ? `exit code ${ended.exit_code}` : (ended.message ?? "");
-    // Pull the last log bytes before the instance goes.
-    const tail = await t.readFile(paths.log, attempt.log_offset).catch(() => undefined);
-    if (tail && tail.length > 0) appendFileSync(jobLogPath(this.d.home, job.id), tail);
+      exit.outcome === "stopped" ? (attempt.stop_reason ?? (ctx.job.budget_warned >= 2 ? "budget" : "cancel")) : undefined;
+    const kind = endKindOf(exit.outcome, stopReason);
+    const detail = exit.exit_code !== undefined && exit.exit_code !== null ? `exit code ${exit.exit_code}` : (exit.message ?? "");
     await this.teardown.endAttempt(ctx, attempt, kind, detail);
-    return true;
   }
 
   /**

@@ -18,6 +18,8 @@ export interface ReconcilerDeps {
   observer: InstanceObserver;
   /** This store's tag (known once the controller holds its lease). */
   storeTag: () => string;
+  /** Visit this job soon (something it waits for has arrived). */
+  wake: (jobId: string) => void;
   /** Work that must not hold up a visit (ending old instances); the controller waits for it on exit. */
   background: (p: Promise<void>) => void;
 }

@@ -33,6 +33,8 @@ export class HealthReconciler {
     private readonly d: ReconcilerDeps,
     private readonly teardown: Teardown,
     private readonly heartbeatTimeoutMs: number,
+    /** The agent's heartbeat as its event channel carries it, when it does. */
+    private readonly streamedBeat: (instanceId: string) => number | undefined = () => undefined,
   ) {}
 
   forgetJob(jobId: string): void {
@@ -112,13 +114,18 @@ export class HealthReconciler {
     return exit;
   }
 
+  private async readBeat(ctx: JobContext, info: InstanceInfo): Promise<number> {
+    const t = await this.d.transports.get(ctx.provider, info);
+    return Number((await t.readFile(agentPaths().heartbeat).catch(() => undefined))?.toString() ?? Number.NaN);
+  }
+
   /** Node 0's agent, silent for half the timeout: read its heartbeat file; silent for all of it: lost. */
   async checkHeartbeat(ctx: JobContext, attempt: AttemptRow, info: InstanceInfo): Promise<void> {
     const now = this.d.clock.now();
     const probe = { now, lastHeartbeat: attempt.last_heartbeat, timeoutMs: this.heartbeatTimeoutMs };
     if (judgeHeartbeat({ ...probe, beat: Number.NaN }) === "not_due") return;
-    const t = await this.d.transports.get(ctx.provider, info);
-    const beat = Number((await t.readFile(agentPaths().heartbeat).catch(() => undefined))?.toString() ?? Number.NaN);
+    // The channel brings the agent's heartbeat; only without one is the file read.
+    const beat = this.streamedBeat(info.id) ?? (await this.readBeat(ctx, info));
     const verdict = judgeHeartbeat({ ...probe, beat });
     if (verdict === "fresh") {
       await this.d.store.updateAttempt(ctx.job.id, attempt.idx, { last_heartbeat: now });

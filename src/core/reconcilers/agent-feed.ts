@@ -1,0 +1,141 @@
+import { AgentEventStream } from "../../agent/event-stream.js";
+import type { AgentEvent } from "../../agent/protocol.js";
+import type { Clock } from "../../base/clock.js";
+import type { Logger } from "../../base/logger.js";
+import { instancePaths } from "../../bootstrap/instance-paths.js";
+import type { Transport } from "../../transport/transport.js";
+
+/** What the agent sent and no visit has applied yet, each with the offset after it. */
+type Arrival = { kind: "events"; events: AgentEvent[]; offset: number } | { kind: "log"; bytes: Buffer; offset: number };
+export type FeedItem = Arrival & { done: () => void };
+
+interface Feed {
+  jobId: string;
+  attempt: number;
+  stream: AgentEventStream;
+  pending: FeedItem[];
+  /** When the agent last spoke on the channel (a heartbeat or data), on the controller's clock. */
+  heardAt: number | undefined;
+  /** The agent's own heartbeat as the channel last carried it (the instance's clock). */
+  agentBeat: number | undefined;
+}
+
+/**
+ * One long-lived `agent follow` channel per instance, opened from the offsets the store has
+ * acknowledged. What arrives is kept until the job's next visit applies it (a visit is the only
+ * writer of a job), and the job is woken for it. A delivery is acknowledged only once applied,
+ * and the stream waits for that before the next one, so nothing is lost or applied twice across a
+ * dropped channel. Steady state costs no exec per job.
+ */
+export class AgentFeeds {
+  private readonly feeds = new Map<string, Feed>();
+
+  constructor(private readonly o: { clock: Clock; logger: Logger; wake: (jobId: string) => void; heartbeatTimeoutMs?: number }) {}
+
+  /** The feed of this instance's agent, opened if need be from the offsets the store holds. */
+  open(jobId: string, attempt: number, instanceId: string, t: Transport, eventsOffset: number, logOffset: number): void {
+    if (this.feeds.has(instanceId)) return;
+    const feed: Feed = {
+      jobId,
+      attempt,
+      pending: [],
+      heardAt: undefined,
+      agentBeat: undefined,
+      stream: undefined as unknown as AgentEventStream,
+    };
+    // Events wait for their visit before the next delivery (their ack is the store's offset); log
+    // bytes do not (a visit cuts what the store already has off a repeated chunk, so a re-opened
+    // channel cannot double them), or a chatty run would be read at one chunk per visit.
+    const arrive = (item: Arrival) =>
+      new Promise<void>((done) => {
+        feed.heardAt = this.o.clock.now();
+        feed.pending.push({ ...item, done });
+        this.o.wake(jobId);
+        if (item.kind === "log") done();
+      });
+    feed.stream = new AgentEventStream({
+      transport: t,
+      launcher: instancePaths(t.home).launcher,
+      eventsOffset,
+      logOffset,
+      clock: this.o.clock,
+      // A loaded controller starting many channels at once must not take slow starts for dead links.
+      heartbeatTimeoutMs: this.o.heartbeatTimeoutMs ?? 20_000,
+      onEvents: (events, offset) => arrive({ kind: "events", events, offset }),
+      onLog: (bytes, offset) => arrive({ kind: "log", bytes, offset }),
+      onHeartbeat: (hb) => {
+        feed.heardAt = hb.at;
+        if (hb.agentBeat !== undefined) feed.agentBeat = hb.agentBeat;
+      },
+      onChannel: (c) => {
+        if (c.kind === "down")
+          this.o.logger.debug(
+            { job: jobId, instance: instanceId, reason: c.reason },
+            `agent channel down; retrying in ${c.retryInMs} ms`,
+          );
+        // A channel that cannot be kept up is news too: the visit looks at the instance closely.
+        if (c.kind === "down") this.o.wake(jobId);
+      },
+      onProtocolError: (reason) => this.o.logger.warn({ job: jobId, instance: instanceId }, `agent channel: ${reason}`),
+    });
+    this.feeds.set(instanceId, feed);
+    feed.stream.start();
+  }
+
+  has(instanceId: string): boolean {
+    return this.feeds.has(instanceId);
+  }
+
+  /** Everything waiting for this instance, in order; the caller applies it, then `applied`. */
+  take(instanceId: string): FeedItem[] {
+    const feed = this.feeds.get(instanceId);
+    if (!feed) return [];
+    return feed.pending.splice(0);
+  }
+
+  /** The items were applied up to these offsets: acknowledge them and let the stream go on. */
+  applied(instanceId: string, items: FeedItem[], eventsOffset: number, logOffset: number): void {
+    this.feeds.get(instanceId)?.stream.ack(eventsOffset, logOffset);
+    for (const i of items) i.done();
+  }
+
+  /** Applying failed: keep them for the next visit. */
+  restore(instanceId: string, items: FeedItem[]): void {
+    this.feeds.get(instanceId)?.pending.unshift(...items);
+  }
+
+  /** When the agent last spoke on the channel, if it has one. */
+  heardAt(instanceId: string): number | undefined {
+    return this.feeds.get(instanceId)?.heardAt;
+  }
+
+  /** The agent's own heartbeat as the channel last carried it, if it has. */
+  agentBeat(instanceId: string): number | undefined {
+    return this.feeds.get(instanceId)?.agentBeat;
+  }
+
+  /** Whether the channel has been silent longer than the stream's own heartbeat timeout. */
+  quiet(instanceId: string, now: number, timeoutMs: number): boolean {
+    const at = this.feeds.get(instanceId)?.heardAt;
+    return at === undefined || now - at > timeoutMs;
+  }
+
+  async close(instanceId: string): Promise<void> {
+    const feed = this.feeds.get(instanceId);
+    if (!feed) return;
+    this.feeds.delete(instanceId);
+    // Release a delivery that waits on us, so the stream can end.
+    for (const i of feed.pending) i.done();
+    await feed.stream.close().catch(() => {});
+  }
+
+  async closeAttempt(jobId: string, attempt: number): Promise<void> {
+    await Promise.all(
+      [...this.feeds].filter(([, f]) => f.jobId === jobId && f.attempt === attempt).map(([id]) => this.close(id)),
+    );
+  }
+
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.feeds.keys()].map((id) => this.close(id)));
+  }
+}
