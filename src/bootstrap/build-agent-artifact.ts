@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join, relative } from "node:path";
+import { CLOUD_SDKS } from "../base/cloud-sdk.js";
 
 /**
  * Bundles the agent artifact the controller ships to every instance: one ES module with its
@@ -24,6 +26,44 @@ export const NODE_MIN_MAJOR = 20;
 /** Packages the agent must never need: the controller's native SQLite and SSH client, its databases. */
 const CONTROLLER_ONLY = ["better-sqlite3", "ssh2", "cpu-features", "kysely", "pg", "pg-native"];
 
+/**
+ * The cloud SDKs (optional dependencies) this installation lacks. The agent is bundled without
+ * them, so a local-only install still builds it; an instance that then needs one says which.
+ */
+function missingCloudSdks(packageRoot: string): string[] {
+  // Looked for as node_modules/<name>/ along Node's search path (not every SDK exports its package.json).
+  const dirs = createRequire(join(packageRoot, "package.json")).resolve.paths("x") ?? [];
+  return Object.values(CLOUD_SDKS)
+    .flat()
+    .filter((p) => !dirs.some((d) => existsSync(join(d, p, "package.json"))));
+}
+
+/**
+ * A missing SDK bundles as a module that throws Node's own "Cannot find package" error when it
+ * is first evaluated: inside the lazily imported checkpoint store that needs it, where
+ * importCloud turns it into the one line naming the package (a plain external would be a static
+ * import at the top of the one-file bundle, and stop every agent at its start).
+ */
+function missingSdkStubs(missing: readonly string[]) {
+  return {
+    name: "missing-cloud-sdk",
+    setup(b: {
+      onResolve(o: { filter: RegExp }, f: (a: { path: string }) => { path: string; namespace: string } | undefined): void;
+      onLoad(o: { filter: RegExp; namespace: string }, f: (a: { path: string }) => { contents: string; loader: "js" }): void;
+    }) {
+      b.onResolve({ filter: /^@(aws-sdk|google-cloud)\// }, (a) =>
+        missing.some((p) => a.path === p || a.path.startsWith(`${p}/`))
+          ? { path: a.path, namespace: "missing-cloud-sdk" }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: "missing-cloud-sdk" }, (a) => ({
+        loader: "js",
+        contents: `throw Object.assign(new Error(${JSON.stringify(`Cannot find package '${a.path}' imported from the spotrun agent`)}), { code: "ERR_MODULE_NOT_FOUND" });`,
+      }));
+    },
+  };
+}
+
 export const fileSha256 = (path: string): string => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 export class ArtifactBuildError extends Error {
@@ -46,6 +86,7 @@ export async function buildAgentArtifact(packageRoot: string): Promise<AgentMani
     legalComments: "none",
     metafile: true,
     write: false,
+    plugins: [missingSdkStubs(missingCloudSdks(packageRoot))],
     logLevel: "silent",
     define: { "process.env.SPOTRUN_BUILD_VERSION": JSON.stringify(version) },
     // CommonJS dependencies call require() on Node's modules and read __dirname; an ES module has neither.
@@ -77,7 +118,7 @@ export async function buildAgentArtifact(packageRoot: string): Promise<AgentMani
     node_min_major: NODE_MIN_MAJOR,
     inputs: Object.fromEntries(
       inputs
-        .filter((f) => !f.includes("node_modules/"))
+        .filter((f) => !f.includes("node_modules/") && !f.startsWith("missing-cloud-sdk:"))
         .map((f) => [relative(packageRoot, join(packageRoot, f)), fileSha256(join(packageRoot, f))]),
     ),
   };

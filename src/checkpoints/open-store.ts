@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { importCloud } from "../base/cloud-sdk.js";
 import { usageError } from "../base/errors.js";
 import type { BlobStore } from "./blob-store.js";
 import { bucketNameProblem } from "./bucket-name.js";
@@ -14,13 +15,21 @@ export async function openBlobStore(url: string, opts: { timeoutMs?: number } = 
   if (url.startsWith("file://")) return new FileBlobStore(fileURLToPath(url));
   if (url.startsWith("s3://")) {
     const { bucket, prefix } = splitBucketUrl(url);
-    const { S3BlobStore, s3ClientFromEnv } = await import("./s3/s3-blob-store.js");
+    const { S3BlobStore, s3ClientFromEnv } = await importCloud(
+      "aws",
+      "an s3:// checkpoint store",
+      () => import("./s3/s3-blob-store.js"),
+    );
     const client = opts.timeoutMs === undefined ? undefined : s3ClientFromEnv({ idleTimeoutMs: opts.timeoutMs });
     return new S3BlobStore(bucket, prefix, client);
   }
   if (url.startsWith("gs://")) {
     const { bucket, prefix } = splitBucketUrl(url);
-    const { GcsBlobStore, gcsStorageFromEnv } = await import("./gs/gcs-blob-store.js");
+    const { GcsBlobStore, gcsStorageFromEnv } = await importCloud(
+      "gcp",
+      "a gs:// checkpoint store",
+      () => import("./gs/gcs-blob-store.js"),
+    );
     const storage = opts.timeoutMs === undefined ? undefined : gcsStorageFromEnv({ timeoutMs: opts.timeoutMs });
     return new GcsBlobStore(bucket, prefix, storage);
   }

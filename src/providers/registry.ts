@@ -1,4 +1,5 @@
 import type { Clock } from "../base/clock.js";
+import { importCloud, requireCloudSdk } from "../base/cloud-sdk.js";
 import { usageError } from "../base/errors.js";
 import type { Logger } from "../base/logger.js";
 import type { ProviderKind } from "../spec/task-schema.js";
@@ -16,22 +17,27 @@ export interface ProviderOptions {
   budget?: CallBudget;
 }
 
-type ProviderModule = Record<string, new (opts: ProviderOptions) => Provider>;
-
-/** Provider modules load on first use: a job on `local` never pays for a cloud SDK's import. */
-const MODULES: Record<ProviderKind, { path: string; exportName: string }> = {
-  local: { path: "./local/local-provider.js", exportName: "LocalProvider" },
-  aws: { path: "./aws/aws-provider.js", exportName: "AwsProvider" },
-  gcp: { path: "./gcp/gcp-provider.js", exportName: "GcpProvider" },
-  vast: { path: "./vast/vast-provider.js", exportName: "VastProvider" },
+/**
+ * Provider modules load on first use: a job on `local` never pays for a cloud SDK's import, and
+ * an install without the cloud SDKs (optionalDependencies) runs local jobs. Each import is named
+ * in full so a bundler and a reader can both follow it.
+ */
+const MODULES: Record<ProviderKind, () => Promise<new (opts: ProviderOptions) => Provider>> = {
+  local: async () => (await import("./local/local-provider.js")).LocalProvider,
+  aws: () => importCloud("aws", "the aws provider", async () => (await import("./aws/aws-provider.js")).AwsProvider),
+  gcp: () =>
+    importCloud("gcp", "the gcp provider", async () => {
+      // Its clients import the SDK on the first call; a missing one is refused here, at submit.
+      requireCloudSdk("gcp", "the gcp provider", ["@google-cloud/compute", "@google-cloud/tpu"]);
+      return (await import("./gcp/gcp-provider.js")).GcpProvider;
+    }),
+  vast: async () => (await import("./vast/vast-provider.js")).VastProvider,
 };
 
 export async function createProvider(kind: ProviderKind, opts: ProviderOptions): Promise<Provider> {
-  const entry = MODULES[kind];
-  if (!entry) throw usageError(`unknown provider ${kind}`, `use one of ${Object.keys(MODULES).join(", ")}`);
-  const mod = (await import(entry.path)) as ProviderModule;
-  const Ctor = mod[entry.exportName];
-  if (!Ctor) throw new Error(`provider module ${entry.path} has no ${entry.exportName}`);
+  const load = MODULES[kind];
+  if (!load) throw usageError(`unknown provider ${kind}`, `use one of ${Object.keys(MODULES).join(", ")}`);
+  const Ctor = await load();
   return new Ctor(opts);
 }
 

@@ -1,5 +1,6 @@
 /** What `spotrun catalog update` does, imported only when it runs (its flags are defined in catalog.ts). */
 import { toIso } from "../../base/clock.js";
+import { importCloud } from "../../base/cloud-sdk.js";
 import { errorMessage, SpotrunError, usageError } from "../../base/errors.js";
 import type { CommandContext, CommandResult } from "../command.js";
 import { asUserError } from "./launch-actions.js";
@@ -12,8 +13,8 @@ async function updateGcpCatalog(ctx: CommandContext, regions: string[] | undefin
     { writeFileAtomic },
   ] = await Promise.all([
     import("../../providers/gcp/gcp-price-catalog.js"),
-    import("../../providers/gcp/billing-catalog.js"),
-    import("../../providers/gcp/gcp-clients.js"),
+    importCloud("gcp", "spotrun catalog update --provider gcp", () => import("../../providers/gcp/billing-catalog.js")),
+    importCloud("gcp", "spotrun catalog update --provider gcp", () => import("../../providers/gcp/gcp-clients.js")),
     import("../../base/atomic-file.js"),
   ]);
   const shippedTypes = (r: string) => Object.keys(SHIPPED_GCP_CATALOG.vm[r] ?? SHIPPED_GCP_CATALOG.vm["us-central1"] ?? {});
@@ -79,7 +80,7 @@ export async function catalogUpdate(ctx: CommandContext, _args: string[], opts: 
   const [{ SHIPPED_CATALOG, userCatalogPath }, { createPricingClient, fetchOnDemandCatalog }, { writeFileAtomic }] =
     await Promise.all([
       import("../../providers/aws/on-demand-catalog.js"),
-      import("../../providers/aws/pricing-catalog.js"),
+      importCloud("aws", "spotrun catalog update", () => import("../../providers/aws/pricing-catalog.js")),
       import("../../base/atomic-file.js"),
     ]);
   const pricing = createPricingClient();

@@ -1,29 +1,28 @@
-import { access } from "node:fs/promises";
-import { fileURLToPath } from "node:url";
-import type { ProviderKind } from "../../spec/task-schema.js";
+import { importCloud } from "../../base/cloud-sdk.js";
+import type { ProviderKind } from "../../spec/task-limits.js";
 import type { SetupCheck } from "../setup-check.js";
 
-type ChecksModule = { setupChecks?: (opts: { home: string }) => SetupCheck[] };
+type ChecksModule = { setupChecks(opts: { home: string }): SetupCheck[] };
 
 /**
- * Each provider may bring `providers/<kind>/setup-checks.ts`; a provider without one has nothing
- * to check. Whether the module exists is asked of the file system, so a module that exists but
- * fails to load is reported rather than mistaken for an absent one.
+ * The providers that bring `providers/<kind>/setup-checks.ts`; one without has nothing to check.
+ * Each import is named in full, so a module that fails to load is reported (a missing cloud SDK
+ * as the one line that says what to install), never mistaken for an absent one.
  */
+const CHECKS: Partial<Record<ProviderKind, () => Promise<ChecksModule>>> = {
+  local: () => import("../../providers/local/setup-checks.js"),
+  gcp: () => importCloud("gcp", "the gcp setup checks", () => import("../../providers/gcp/setup-checks.js")),
+  vast: () => import("../../providers/vast/setup-checks.js"),
+};
+
 export async function providerSetupChecks(
   kinds: readonly ProviderKind[],
   home: string,
 ): Promise<{ kind: ProviderKind; checks: SetupCheck[] }[]> {
   const out: { kind: ProviderKind; checks: SetupCheck[] }[] = [];
   for (const kind of kinds) {
-    const url = new URL(`../../providers/${kind}/setup-checks.js`, import.meta.url);
-    try {
-      await access(fileURLToPath(url));
-    } catch {
-      continue;
-    }
-    const mod = (await import(url.href)) as ChecksModule;
-    if (typeof mod.setupChecks === "function") out.push({ kind, checks: mod.setupChecks({ home }) });
+    const load = CHECKS[kind];
+    if (load) out.push({ kind, checks: (await load()).setupChecks({ home }) });
   }
   return out;
 }

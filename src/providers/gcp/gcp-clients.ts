@@ -7,6 +7,7 @@ import type {
   ZoneOperationsClient,
 } from "@google-cloud/compute";
 import type { v2 } from "@google-cloud/tpu";
+import { importCloud } from "../../base/cloud-sdk.js";
 import type { ApiCallMeter } from "../api-calls.js";
 import type { CallClass } from "../call-budget.js";
 import { gcpErrorInfo, isThrottle } from "./gcp-errors.js";
@@ -53,8 +54,8 @@ const withTimeout = (opts: GcpClientOptions) => {
 
 /** Build every client lazily, so `spotrun status` never loads the Google SDKs. */
 export async function createGcpClients(opts: GcpClientOptions = {}): Promise<GcpClients> {
-  const compute = await import("@google-cloud/compute");
-  const tpu = await import("@google-cloud/tpu");
+  const compute = await importCloud("gcp", "the gcp provider", () => import("@google-cloud/compute"));
+  const tpu = await importCloud("gcp", "the gcp provider", () => import("@google-cloud/tpu"));
   const o = withTimeout(opts) as ConstructorParameters<typeof compute.InstancesClient>[0];
   return {
     instances: new compute.InstancesClient(o),
@@ -149,7 +150,7 @@ export async function resolveProject(c: GcpClients): Promise<string> {
  * emulator); over plain HTTP it speaks REST.
  */
 export async function createCatalogClient(): Promise<import("@google-cloud/billing").CloudCatalogClient> {
-  const { CloudCatalogClient } = await import("@google-cloud/billing");
+  const { CloudCatalogClient } = await importCloud("gcp", "the GCP price catalog", () => import("@google-cloud/billing"));
   const override = process.env.CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING;
   if (!override) return new CloudCatalogClient(withTimeout({}) as ConstructorParameters<typeof CloudCatalogClient>[0]);
   const u = new URL(override);
