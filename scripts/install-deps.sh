@@ -12,6 +12,9 @@ command -v tmux >/dev/null 2>&1 || need+=(tmux)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
+# The completion test runs `spotrun completion zsh|fish` in the real shells (bash is always there).
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
+command -v fish >/dev/null 2>&1 || need+=(fish)
 # Bare test hosts: a minimal Debian root made once (src/providers/local/bare-root).
 command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap)
 # The team state store's tests start a real PostgreSQL server of their own.

@@ -1,37 +1,19 @@
-import { Command, type CommanderError } from "commander";
+import type { Command, CommanderError } from "commander";
 import { ExitCode, type SpotrunError, usageError } from "../base/errors.js";
-import { packageVersion } from "../base/package-version.js";
-import { commands } from "./commands/index.js";
-import { globalOptions, mount, reportError } from "./run-command.js";
+import { buildProgram } from "./program.js";
+import { reportError } from "./run-command.js";
 
 export async function main(argv: string[]): Promise<void> {
   const flags = argv.slice(2, argv.includes("--") ? argv.indexOf("--") : undefined);
   const json = flags.includes("--json");
   const debug = flags.includes("--debug");
-  const program = globalOptions(new Command("spotrun"))
-    .description(
-      "Run long, fault-tolerant work on spot capacity: launch, checkpoint before the reclaim, resume, and account for every cent.",
-    )
-    .version(packageVersion())
-    .addHelpText(
-      "after",
-      `
-Examples:
-  $ spotrun run examples/quickstart/task.yaml      run a managed job, surviving interruptions
-  $ spotrun status --json                          jobs as one JSON document
-  $ spotrun logs my-job --follow                   stream a job's output
-  $ spotrun cost                                   spend, on-demand baseline, savings
-
-Environment: SPOTRUN_HOME (state directory, default ~/.spotrun), SPOTRUN_STATE_URL (a team's postgres:// store instead of SQLite), NO_COLOR.
-Exit codes: 0 ok, 1 failed, 2 bad usage or input, 3 not found, 4 provider refused, 5 interrupted.`,
-    );
+  const program = buildProgram(argv);
   // Commander's own errors become ours (one line, or one JSON object, exit 2); under --json it
   // prints nothing itself, not even the help it shows for a missing command.
   program.configureOutput({
     outputError: () => {},
     ...(json ? { writeErr: () => {} } : {}),
   });
-  for (const spec of commands) mount(program, spec, argv);
   catchUsageErrors(program, []);
   try {
     await program.parseAsync(argv);

@@ -4,6 +4,7 @@ import { agentFollowCommand, agentGuardCommand, agentRunCommand, agentSaveComman
 import { cancelCommand } from "./cancel.js";
 import { catalogUpdateCommand } from "./catalog.js";
 import { chaosInterruptCommand } from "./chaos.js";
+import { completionCommand } from "./completion.js";
 import { configShowCommand } from "./config.js";
 import { controllerRunCommand } from "./controller.js";
 import { costCommand } from "./cost.js";
@@ -63,6 +64,7 @@ export const commands: CommandSpec[] = [
   catalogUpdateCommand,
   setupCommand,
   schemaCommand,
+  completionCommand,
   mcpCommand,
   configShowCommand,
   ...vastCommands,
