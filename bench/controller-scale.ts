@@ -372,6 +372,11 @@ function row(minute: number, from: Mark, to: Mark): MinuteRow {
     from: from.t,
     seconds,
     describe_instances: d("DescribeInstances"),
+    describe_by_shape: Object.fromEntries(
+      Object.entries(to.ec2.describeShapes)
+        .map(([k, v]) => [k, v - (from.ec2.describeShapes[k] ?? 0)] as const)
+        .filter(([, v]) => v > 0),
+    ),
     other_ec2: Object.values(other).reduce((x, y) => x + y, 0),
     other_ec2_by_action: other,
     ec2_errors: errs,
@@ -485,6 +490,13 @@ function report(r: Result, rows: MinuteRow[]): void {
     const pmRow = s.per_minute;
     out.push(
       `  per minute over the window: DescribeInstances ${pmRow.describe_instances}, other EC2 ${pmRow.other_ec2}, execs ${pmRow.execs} (${pmRow.execs_per_job} per job), reads ${pmRow.reads}, channels ${pmRow.channels_opened}; open channels max ${s.open_channels_max}, transports open ${s.open_transports}, streams open ${s.streams_open}`,
+    );
+    const shapes: Record<string, number> = {};
+    for (const m of s.minutes) for (const [k, v] of Object.entries(m.describe_by_shape)) shapes[k] = (shapes[k] ?? 0) + v;
+    out.push(
+      `  DescribeInstances by what they asked (whole window): ${Object.entries(shapes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ")}`,
     );
     out.push(`  visit latency (agent checkpoint event → its row in the store): ${fmtMs(s.event_to_store)}`);
   }

@@ -12,6 +12,8 @@ import { Ec2Server } from "../../test/servers/ec2/ec2-server.js";
 export interface ChildCounts {
   byAction: Record<string, number>;
   errors: Record<string, number>;
+  /** DescribeInstances by what it asked for (one id, a batch of ids, by tag…). */
+  describeShapes: Record<string, number>;
   cpuMicros: number;
   rss: number;
   instances: number;
@@ -42,9 +44,29 @@ server.setSpotPrices(
 
 const byAction: Record<string, number> = {};
 const errors: Record<string, number> = {};
+const describeShapes: Record<string, number> = {};
+
+/** What a DescribeInstances asked for: its filters, with how many ids (1, ≤10, ≤200), and whether it was a next page. */
+function describeShape(p: Record<string, string>): string {
+  const parts: string[] = [];
+  for (let i = 1; p[`Filter.${i}.Name`] !== undefined; i++) {
+    const name = p[`Filter.${i}.Name`] as string;
+    let n = 0;
+    while (p[`Filter.${i}.Value.${n + 1}`] !== undefined) n++;
+    parts.push(name === "instance-id" ? `instance-id×${n === 1 ? "1" : n <= 10 ? "≤10" : "≤200"}` : name);
+  }
+  if (Object.keys(p).some((k) => k.startsWith("InstanceId."))) parts.push("InstanceIds");
+  if (p.NextToken) parts.push("next page");
+  return parts.join(" + ") || "all";
+}
+
 function fold(): void {
   for (const r of server.requests) {
     byAction[r.action] = (byAction[r.action] ?? 0) + 1;
+    if (r.action === "DescribeInstances") {
+      const k = describeShape(r.params);
+      describeShapes[k] = (describeShapes[k] ?? 0) + 1;
+    }
     if (r.status !== 200)
       errors[`${r.action}:${r.errorCode ?? r.status}`] = (errors[`${r.action}:${r.errorCode ?? r.status}`] ?? 0) + 1;
   }
@@ -60,6 +82,7 @@ process.on("message", (m: ToChild) => {
     kind: "counts",
     byAction: { ...byAction },
     errors: { ...errors },
+    describeShapes: { ...describeShapes },
     cpuMicros: cpu.user + cpu.system,
     rss: process.memoryUsage().rss,
     instances: server.world.instances.size,

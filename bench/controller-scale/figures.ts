@@ -36,6 +36,8 @@ export interface MinuteRow {
   from: number;
   seconds: number;
   describe_instances: number;
+  /** DescribeInstances by what they asked for: one instance id, a batch, a tag filter (the reaper, a shared list)… */
+  describe_by_shape: Record<string, number>;
   other_ec2: number;
   other_ec2_by_action: Record<string, number>;
   ec2_errors: number;
