@@ -7,13 +7,7 @@ export async function main(argv: string[]): Promise<void> {
   const flags = argv.slice(2, argv.includes("--") ? argv.indexOf("--") : undefined);
   const json = flags.includes("--json");
   const debug = flags.includes("--debug");
-  const program = buildProgram(argv);
-  // Commander's own errors become ours (one line, or one JSON object, exit 2); under --json it
-  // prints nothing itself, not even the help it shows for a missing command.
-  program.configureOutput({
-    outputError: () => {},
-    ...(json ? { writeErr: () => {} } : {}),
-  });
+  const program = buildProgram(argv, { json });
   catchUsageErrors(program, []);
   try {
     await program.parseAsync(argv);
