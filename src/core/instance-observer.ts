@@ -112,10 +112,9 @@ export class InstanceObserver {
     else if (opts.hurry) {
       const stale = ids.filter((id) => {
         const seen = pool.infos.get(id);
-        return (
-          (!seen || now - seen.at >= this.hurryEveryMs) &&
-          now - (pool.askedAt.get(id) ?? Number.NEGATIVE_INFINITY) >= this.hurryEveryMs
-        );
+        // An instance still starting is looked at twice as often: its bootstrap waits on it.
+        const every = !seen || seen.info.status === "pending" ? this.hurryEveryMs / 2 : this.hurryEveryMs;
+        return (!seen || now - seen.at >= every) && now - (pool.askedAt.get(id) ?? Number.NEGATIVE_INFINITY) >= every;
       });
       if (stale.length > 0) await this.describeSoon(provider, pool, stale);
     }

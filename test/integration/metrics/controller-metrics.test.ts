@@ -77,7 +77,8 @@ checkpoint: {dir: checkpoints}
     const launched = await jobEvents(box.home, job.id, ["instance_launched"]);
     assert.equal(calls("launch"), launched.length, "one launch call per instance the job got");
     assert.ok(launched.length >= 3, "three attempts, three instances");
-    assert.ok(calls("describe") > 0 && calls("list") > 0 && calls("terminate") > 0);
+    // The controller lists each provider once per interval for every job (describes only what a listing missed).
+    assert.ok(calls("list") > 0 && calls("terminate") > 0);
     assert.ok(metricSum(final, "spotrun_provider_api_calls_total") > callsAtStart, "the counter moved while the job ran");
     assert.equal(metricSum(final, "spotrun_provider_api_throttles_total"), 0);
     assert.equal(
