@@ -1,7 +1,7 @@
+import { instancePaths } from "../agent/instance-paths.js";
 import { singleQuote as shq } from "../base/shell-quote.js";
 import type { Transport } from "../transport/transport.js";
 import { BootstrapError } from "./bootstrap-error.js";
-import { instancePaths } from "./instance-paths.js";
 import type { LocalNodeBinary } from "./local-node-binary.js";
 import { type NodePin, nodeArch } from "./node-pins.js";
 import { type InstanceFacts, nodeMajor } from "./probe-instance.js";

@@ -1,6 +1,6 @@
+import { instancePaths } from "../agent/instance-paths.js";
 import { singleQuote as shq } from "../base/shell-quote.js";
 import type { Transport } from "../transport/transport.js";
-import { instancePaths } from "./instance-paths.js";
 
 /** What one round trip learns about an instance before anything is sent to it. */
 export interface InstanceFacts {

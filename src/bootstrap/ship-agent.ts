@@ -1,9 +1,9 @@
 import { readFile } from "node:fs/promises";
+import { instancePaths } from "../agent/instance-paths.js";
 import { singleQuote as shq } from "../base/shell-quote.js";
 import type { Transport } from "../transport/transport.js";
 import type { AgentArtifact } from "./agent-artifact.js";
 import { BootstrapError } from "./bootstrap-error.js";
-import { instancePaths } from "./instance-paths.js";
 import { diskError } from "./node-runtime.js";
 
 export interface AgentShipped {

@@ -1,10 +1,10 @@
 import { isAbsolute, posix } from "node:path";
+import { instancePaths } from "../agent/instance-paths.js";
 import { type AgentConfig, agentPaths } from "../agent/protocol.js";
 import { shellQuote } from "../base/shell-quote.js";
 import type { Task } from "../spec/task-schema.js";
 import type { Transport } from "../transport/transport.js";
 import { BootstrapError } from "./bootstrap-error.js";
-import { instancePaths } from "./instance-paths.js";
 
 export interface BootstrapInput {
   jobId: string;

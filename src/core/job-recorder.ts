@@ -1,7 +1,7 @@
 import type { Clock } from "../base/clock.js";
+import type { JobEvent } from "../state/job-event.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { ControllerBug } from "./controller-errors.js";
-import type { JobEvent } from "./events.js";
 import { canMove, isTerminal, type JobState } from "./job-state.js";
 
 /** Writes a job's events and state moves: the one place a transition is checked. */

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import { usageError } from "../base/errors.js";
-import type { JobEvent } from "../core/events.js";
+import type { JobEvent } from "./job-event.js";
 import { isPostgres } from "./migrations.js";
 import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
 

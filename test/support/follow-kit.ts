@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
+import { instancePaths } from "../../src/agent/instance-paths.js";
 import { agentArtifact } from "../../src/bootstrap/agent-artifact.js";
-import { instancePaths } from "../../src/bootstrap/instance-paths.js";
 import { shipAgent } from "../../src/bootstrap/ship-agent.js";
 import type { Transport } from "../../src/transport/transport.js";
 

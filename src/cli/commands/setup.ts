@@ -18,7 +18,7 @@ export const setupCommand: CommandSpec = {
       `checking: spotrun, ${kinds.join(", ")}${opts.provider === undefined ? " (the configured providers; --provider all checks every one)" : ""}`,
     );
     const { coreSetupChecks } = await import("../setup/core-setup-checks.js");
-    const { providerSetupChecks } = await import("../setup/provider-setup-checks.js");
+    const { providerSetupChecks } = await import("../../providers/provider-setup-checks.js");
     const { runSetupChecks } = await import("../setup/run-setup-checks.js");
     const { renderSetupReport, setupReportJson } = await import("../setup/render-setup-report.js");
     const groups = [

@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { SetupCheck } from "../setup-check.js";
+import type { SetupCheck } from "../../providers/setup-check.js";
 import { findOnPath, installHint } from "./find-on-path.js";
 
 export const sshKeyPath = (home: string): string => join(home, "keys", "id_ed25519");

@@ -1,5 +1,5 @@
 import { errorMessage } from "../../base/errors.js";
-import type { SetupCheck } from "../setup-check.js";
+import type { SetupCheck } from "../../providers/setup-check.js";
 
 export interface CheckReport {
   id: string;

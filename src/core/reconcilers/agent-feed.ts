@@ -1,8 +1,8 @@
 import { AgentEventStream } from "../../agent/event-stream.js";
+import { instancePaths } from "../../agent/instance-paths.js";
 import type { AgentEvent } from "../../agent/protocol.js";
 import type { Clock } from "../../base/clock.js";
 import type { Logger } from "../../base/logger.js";
-import { instancePaths } from "../../bootstrap/instance-paths.js";
 import type { Transport } from "../../transport/transport.js";
 
 /** What the agent sent and no visit has applied yet, each with the offset after it. */

@@ -1,5 +1,5 @@
 import type { AgentEvent } from "../../agent/protocol.js";
-import type { JobEvent } from "../events.js";
+import type { JobEvent } from "../../state/job-event.js";
 
 /** What the job's record says of an agent's event; undefined for the ones it keeps to itself (heartbeats, exits). Pure. */
 export function mapAgentEvent(attempt: number, e: AgentEvent): JobEvent | undefined {

@@ -15,7 +15,7 @@ import {
   RunInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { GetProductsCommand } from "@aws-sdk/client-pricing";
-import type { CheckOutcome, SetupCheck } from "../../cli/setup-check.js";
+import type { CheckOutcome, SetupCheck } from "../setup-check.js";
 import { awsErrorFacts, fixForAwsCode } from "./aws-error.js";
 import { createEc2Client, QUICK_RETRY_POLICY } from "./ec2-client.js";
 import { ensureImported, existingLocalKeyPair, keyDir, localKeyPair } from "./key-pair.js";

@@ -1,7 +1,7 @@
 import { access, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import type { CheckOutcome, SetupCheck } from "../../cli/setup-check.js";
+import type { CheckOutcome, SetupCheck } from "../setup-check.js";
 import { closeGcpClients, createGcpClients, type GcpClients } from "./gcp-clients.js";
 import { classifyError, gcpErrorInfo, isServiceDisabled } from "./gcp-errors.js";
 

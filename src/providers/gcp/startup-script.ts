@@ -1,5 +1,5 @@
+import { LAUNCHER_IN_HOME } from "../../agent/instance-paths.js";
 import { singleQuote } from "../../base/shell-quote.js";
-import { LAUNCHER_IN_HOME } from "../../bootstrap/instance-paths.js";
 
 /**
  * The metadata scripts a spotrun VM or TPU worker boots with.

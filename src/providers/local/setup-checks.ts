@@ -1,5 +1,5 @@
 import { access, constants } from "node:fs/promises";
-import type { SetupCheck } from "../../cli/setup-check.js";
+import type { SetupCheck } from "../setup-check.js";
 import { runTool } from "./ssh-hosts/run-tool.js";
 import { SSHD } from "./ssh-hosts/sshd-process.js";
 

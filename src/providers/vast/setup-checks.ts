@@ -1,4 +1,4 @@
-import type { SetupCheck } from "../../cli/setup-check.js";
+import type { SetupCheck } from "../setup-check.js";
 import { VastClient } from "./client.js";
 import { VastApiError } from "./vast-api-error.js";
 import { resolveVastConfig, spotrunKeyPath } from "./vast-config.js";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import type { JobEvent } from "../../../src/core/events.js";
 import { type JobView, openSpotrun, type Spotrun } from "../../../src/index.js";
+import type { JobEvent } from "../../../src/state/job-event.js";
 import { sandbox, spotrun } from "../../support-cli/spotrun-cli.js";
 
 /**

@@ -9,9 +9,9 @@ import { silentLogger } from "../../../../src/base/logger.js";
 import type { CommandContext } from "../../../../src/cli/command.js";
 import { setupCommand } from "../../../../src/cli/commands/setup.js";
 import { coreSetupChecks, sshKeyPath } from "../../../../src/cli/setup/core-setup-checks.js";
-import { providerSetupChecks } from "../../../../src/cli/setup/provider-setup-checks.js";
 import { renderSetupReport } from "../../../../src/cli/setup/render-setup-report.js";
 import { runSetupChecks } from "../../../../src/cli/setup/run-setup-checks.js";
+import { providerSetupChecks } from "../../../../src/providers/provider-setup-checks.js";
 import { PROVIDERS } from "../../../../src/spec/task-schema.js";
 
 describe("spotrun setup", () => {

@@ -1,6 +1,6 @@
-import { importCloud } from "../../base/cloud-sdk.js";
-import type { ProviderKind } from "../../spec/task-limits.js";
-import type { SetupCheck } from "../setup-check.js";
+import { importCloud } from "../base/cloud-sdk.js";
+import type { ProviderKind } from "../spec/task-limits.js";
+import type { SetupCheck } from "./setup-check.js";
 
 type ChecksModule = { setupChecks(opts: { home: string }): SetupCheck[] };
 
@@ -10,9 +10,9 @@ type ChecksModule = { setupChecks(opts: { home: string }): SetupCheck[] };
  * as the one line that says what to install), never mistaken for an absent one.
  */
 const CHECKS: Partial<Record<ProviderKind, () => Promise<ChecksModule>>> = {
-  local: () => import("../../providers/local/setup-checks.js"),
-  gcp: () => importCloud("gcp", "the gcp setup checks", () => import("../../providers/gcp/setup-checks.js")),
-  vast: () => import("../../providers/vast/setup-checks.js"),
+  local: () => import("./local/setup-checks.js"),
+  gcp: () => importCloud("gcp", "the gcp setup checks", () => import("./gcp/setup-checks.js")),
+  vast: () => import("./vast/setup-checks.js"),
 };
 
 export async function providerSetupChecks(
