@@ -4,7 +4,7 @@ import { hostname } from "node:os";
 import { ensurePrivateDir } from "../base/private-dir.js";
 import { isAlive } from "../base/process.js";
 import { spotrunBin } from "../base/self.js";
-import { LEASE, SHARED_LEASE_PREFIX } from "../core/controller.js";
+import { LEASE, SHARED_LEASE_PREFIX } from "../core/lease-names.js";
 import { controllerLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
 import { STATE_URL_ENV } from "../state/open-state-store.js";

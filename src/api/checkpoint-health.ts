@@ -1,4 +1,4 @@
-import type { StateStore } from "../state/state-store.js";
+import type { EventRow, StateStore } from "../state/state-store.js";
 
 /** The fields of a `checkpoint_failed` event: which attempt's upload failed and the store's own reason. */
 interface FailedUpload {
@@ -12,7 +12,14 @@ interface FailedUpload {
  * succeeded since that failure: a preemption now would resume from an older generation, or none.
  */
 export async function checkpointHealth(store: StateStore, jobId: string) {
-  const rows = await store.eventsOfKind(jobId, ["checkpoint_uploaded", "checkpoint_failed"]);
+  return checkpointHealthOf(await store.eventsOfKind(jobId, CHECKPOINT_EVENTS));
+}
+
+/** The events it is told from. */
+export const CHECKPOINT_EVENTS = ["checkpoint_uploaded", "checkpoint_failed"] as const;
+
+/** The same from a job's checkpoint events, oldest first (one read for many jobs in `status`). */
+export function checkpointHealthOf(rows: readonly EventRow[]) {
   let uploaded = 0;
   let failed = 0;
   let last: { generation: string; at: string; seq: number } | null = null;
@@ -37,4 +44,4 @@ export async function checkpointHealth(store: StateStore, jobId: string) {
     failing: lastFailure !== null && (last === null || lastFailure.seq > last.seq),
   };
 }
-export type CheckpointHealth = Awaited<ReturnType<typeof checkpointHealth>>;
+export type CheckpointHealth = ReturnType<typeof checkpointHealthOf>;

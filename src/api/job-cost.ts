@@ -1,10 +1,10 @@
 import { summarize } from "../cost/ledger.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
-import { jobView } from "./job-view.js";
+import { jobViews } from "./job-view.js";
 
 /** What `spotrun cost --json` prints: each job's spend, its on-demand baseline and savings, and their total. */
 export async function costDocument(store: StateStore, jobs: JobRow[], now: number) {
-  const views = await Promise.all(jobs.map((j) => jobView(store, j, now)));
+  const views = await jobViews(store, jobs, now);
   const total = summarize((await Promise.all(jobs.map((j) => store.instances({ jobId: j.id })))).flat(), now);
   return {
     jobs: views.map((v) => ({

@@ -1,6 +1,6 @@
-import { LEASE, SHARED_LEASE_PREFIX } from "../core/controller.js";
+import { LEASE, SHARED_LEASE_PREFIX } from "../core/lease-names.js";
 import type { StateStore } from "../state/state-store.js";
-import { type JobView, jobView } from "./job-view.js";
+import { type JobView, jobViews } from "./job-view.js";
 import { type JobFilter, selectJobs } from "./select-jobs.js";
 
 export interface ArraySummary {
@@ -16,7 +16,7 @@ export interface ArraySummary {
  */
 export async function statusDocument(store: StateStore, now: number, opts: JobFilter = {}) {
   const jobs = await selectJobs(store, opts, now);
-  const views = await Promise.all(jobs.map((j) => jobView(store, j, now)));
+  const views = await jobViews(store, jobs, now);
   const lease = await store.lease(LEASE);
   // A team's store is worked by several controllers, each under its own lease.
   const team = store.shared ? await store.liveLeases(SHARED_LEASE_PREFIX, now) : undefined;

@@ -3,28 +3,22 @@ import { basename, join, resolve } from "node:path";
 import { type Clock, systemClock } from "../base/clock.js";
 import { notFound, SpotrunError, usageError } from "../base/errors.js";
 import { type Logger, silentLogger } from "../base/logger.js";
-import { checkStoreUrl } from "../checkpoints/open-store.js";
-import { probeStore } from "../checkpoints/probe-store.js";
-import { Controller, type ControllerOptions } from "../core/controller.js";
+import type { ControllerOptions } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import { jobLogPath } from "../core/paths.js";
 import type { Services } from "../core/services.js";
-import { submitJob } from "../core/submit.js";
 import type { UnpricedOffers } from "../providers/provider.js";
 import { ProviderCache } from "../providers/registry.js";
-import { flagFor, type LoadedTask, type LoadOptions, loadTaskFile, loadTaskObject } from "../spec/load-task.js";
+import type { LoadedTask, LoadOptions } from "../spec/load-task.js";
 import { openStateStore, STATE_URL_ENV } from "../state/open-state-store.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { controllerAlive, ensureController } from "./background-controller.js";
-import { driveUntilDone } from "./drive-jobs.js";
-import { type HistoryOptions, historyDocument } from "./interruption-history.js";
+import type { HistoryOptions } from "./interruption-history.js";
 import { costDocument } from "./job-cost.js";
 import { type EventView, eventView } from "./job-events.js";
 import { type LogRead, type LogReadOptions, readLog } from "./job-logs.js";
 import { statusDocument } from "./job-status.js";
-import { type JobView, jobView } from "./job-view.js";
-import { notifierFor } from "./notifier-for.js";
-import { resolveResumeFrom } from "./resume-from.js";
+import { type JobView, jobView, jobViews } from "./job-view.js";
 import type { JobFilter } from "./select-jobs.js";
 
 export interface OpenOptions {
@@ -63,8 +57,11 @@ export async function openSpotrun(opts: OpenOptions = {}): Promise<Spotrun> {
   return new Spotrun(home, stateUrl || undefined, store, opts.logger ?? silentLogger, opts.clock ?? systemClock);
 }
 
+/** Which flag set a task field, if one did (spec/load-task's flagFor). */
+type FlagFor = (field: string, flags: NonNullable<LoadedTask["flags"]>) => string | undefined;
+
 /** A provider's complaint about a field, said of the flag that set it or of the file (or object) and field. */
-function placeFieldError(e: unknown, loaded: LoadedTask): unknown {
+function placeFieldError(e: unknown, loaded: LoadedTask, flagFor: FlagFor): unknown {
   if (!(e instanceof SpotrunError) || !e.field) return e;
   const flag = flagFor(e.field, loaded.flags ?? {});
   return e.within(flag ?? (loaded.source ? `${loaded.source}: ${e.field}` : e.field));
@@ -75,7 +72,7 @@ function placeFieldError(e: unknown, loaded: LoadedTask): unknown {
  * is a budget nobody keeps, so submit refuses; without one, the job runs and the gap is a warning
  * on it (shown by `run`, `events`, `status`).
  */
-function unpricedWarnings(loaded: LoadedTask, gap: UnpricedOffers | undefined): string[] {
+function unpricedWarnings(loaded: LoadedTask, gap: UnpricedOffers | undefined, flagFor: FlagFor): string[] {
   if (!gap) return [];
   const what = `no list price for ${gap.missing.map((m) => `${m.type} in ${m.region}`).join(", ")}`;
   const budget = loaded.task.budget;
@@ -90,6 +87,8 @@ function unpricedWarnings(loaded: LoadedTask, gap: UnpricedOffers | undefined): 
 
 /** A task (a file path or a task object) validated, with its defaults filled, as it would be submitted; no home needed. */
 export async function loadTask(task: string | object, opts: SubmitOptions = {}): Promise<LoadedTask> {
+  // The schemas (zod, yaml) load with the first task, not with every `status`.
+  const { loadTaskFile, loadTaskObject } = await import("../spec/load-task.js");
   return typeof task === "string"
     ? loadTaskFile(task, opts)
     : loadTaskObject(task, { ...opts, baseDir: opts.baseDir ?? process.cwd(), name: opts.name ?? "task" });
@@ -121,13 +120,20 @@ export class Spotrun implements Services {
 
   /** Submit a task already loaded with `loadTask`. */
   async submitLoaded(loaded: LoadedTask): Promise<JobView[]> {
+    const [{ flagFor }, { submitJob }, { resolveResumeFrom }, { checkStoreUrl }, { probeStore }] = await Promise.all([
+      import("../spec/load-task.js"),
+      import("../core/submit.js"),
+      import("./resume-from.js"),
+      import("../checkpoints/open-store.js"),
+      import("../checkpoints/probe-store.js"),
+    ]);
     const provider = await this.providers.get(loaded.task.resources.provider);
     try {
       provider.validateResources?.(loaded.task.resources);
     } catch (e) {
-      throw placeFieldError(e, loaded);
+      throw placeFieldError(e, loaded, flagFor);
     }
-    const warnings = unpricedWarnings(loaded, await provider.unpriced?.(loaded.task.resources));
+    const warnings = unpricedWarnings(loaded, await provider.unpriced?.(loaded.task.resources), flagFor);
     const ck = loaded.task.checkpoint;
     if (ck.resume_from) {
       const field = flagFor("checkpoint.resume_from", loaded.flags ?? {}) ?? `${loaded.source ?? "task"}: checkpoint.resume_from`;
@@ -173,7 +179,7 @@ export class Spotrun implements Services {
   async jobs(opts: { all?: boolean; arrayId?: string } = {}): Promise<JobView[]> {
     const rows = await this.store.jobs({ active: !opts.all, ...(opts.arrayId ? { arrayId: opts.arrayId } : {}) });
     const now = this.clock.now();
-    return Promise.all(rows.map((j) => jobView(this.store, j, now)));
+    return jobViews(this.store, rows, now);
   }
 
   /** The controller(s), the jobs (active, and finished in the last 24 h, unless the filter says otherwise) and their arrays: what `spotrun status --json` prints. */
@@ -221,7 +227,8 @@ export class Spotrun implements Services {
   }
 
   /** Interruption history per capacity pool: instance-hours, preemptions and the rate estimated from them. */
-  history(opts: HistoryOptions = {}) {
+  async history(opts: HistoryOptions = {}) {
+    const { historyDocument } = await import("./interruption-history.js");
     return historyDocument(this.store, this.clock.now(), opts);
   }
 
@@ -236,13 +243,14 @@ export class Spotrun implements Services {
   }
 
   /** Run the controller in this process until `signal` aborts (or, with `exitWhenIdle`, no job is active). */
-  runController(
+  async runController(
     opts: { signal?: AbortSignal; exitWhenIdle?: boolean; until?: () => Promise<boolean> } & Pick<
       ControllerOptions,
       "maxJobs"
     > = {},
   ) {
     const { signal, exitWhenIdle, until, ...tuning } = opts;
+    const [{ Controller }, { notifierFor }] = await Promise.all([import("../core/controller.js"), import("./notifier-for.js")]);
     const c = new Controller({
       store: this.store,
       providers: this.providers,
@@ -256,7 +264,8 @@ export class Spotrun implements Services {
   }
 
   /** Wait until these jobs end, driving them from this process whenever no other controller does. */
-  waitUntilDone(ids: string[], signal: AbortSignal): Promise<void> {
+  async waitUntilDone(ids: string[], signal: AbortSignal): Promise<void> {
+    const { driveUntilDone } = await import("./drive-jobs.js");
     return driveUntilDone(this, ids, signal);
   }
 }

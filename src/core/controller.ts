@@ -13,6 +13,7 @@ import { InstanceObserver } from "./instance-observer.js";
 import { InterruptionHistory, type InterruptionHistoryOptions } from "./interruption-history.js";
 import { JobRecorder } from "./job-recorder.js";
 import { isTerminal, type JobState } from "./job-state.js";
+import { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
 import { AgentEventsReconciler } from "./reconcilers/agent-events.js";
 import { BootstrapReconciler } from "./reconcilers/bootstrap.js";
 import { BudgetReconciler } from "./reconcilers/budget.js";
@@ -67,9 +68,7 @@ export interface ControllerCompanion {
   stop(): Promise<void>;
 }
 
-export const LEASE = "controller";
-/** On a shared store each controller holds its own lease, named with this prefix, to say it is alive. */
-export const SHARED_LEASE_PREFIX = "controller:";
+export { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
 
 /**
  * The reconcile loop: one per state store (held by a lease), one timer for all jobs. It owns the

@@ -172,6 +172,35 @@ export class StateStore {
     return this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).orderBy("idx").execute();
   }
 
+  /** The attempts of many jobs, by job and idx: one read per 500 jobs (a listing's, not the controller's). */
+  async attemptsOfJobs(jobIds: readonly string[]): Promise<AttemptRow[]> {
+    return inChunks(jobIds, (ids) =>
+      this.db.selectFrom("attempts").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("idx").execute(),
+    );
+  }
+
+  /** The instances of many jobs, each job's by launch time, as `instances({ jobId })` gives them. */
+  async instancesOfJobs(jobIds: readonly string[]): Promise<InstanceRow[]> {
+    return inChunks(jobIds, (ids) =>
+      this.db.selectFrom("instances").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("launched_at").execute(),
+    );
+  }
+
+  /** Events of these kinds for many jobs, each job's in sequence. */
+  async eventsOfKindForJobs(jobIds: readonly string[], kinds: readonly string[]): Promise<EventRow[]> {
+    if (kinds.length === 0) return [];
+    const rows = await inChunks(jobIds, (ids) =>
+      this.db
+        .selectFrom("events")
+        .selectAll()
+        .where("job_id", "in", ids)
+        .where("kind", "in", [...kinds])
+        .orderBy("seq")
+        .execute(),
+    );
+    return rows as EventRow[];
+  }
+
   async updateAttempt(jobId: string, idx: number, patch: Partial<AttemptRow>): Promise<void> {
     await this.db.updateTable("attempts").set(patch).where("job_id", "=", jobId).where("idx", "=", idx).execute();
   }
@@ -304,6 +333,13 @@ export class StateStore {
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.db.deleteFrom("leases").where("name", "=", name).where("owner", "=", owner).execute();
   }
+}
+
+/** Ids bound 500 at a time: well under SQLite's and PostgreSQL's limits on bound parameters. */
+async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Promise<T[]>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < ids.length; i += 500) out.push(...(await read(ids.slice(i, i + 500))));
+  return out;
 }
 
 export const isTerminalState = (s: string): boolean => TERMINAL.includes(s);
