@@ -331,6 +331,23 @@ export class Controller {
     }
   }
 
+  private launches = 0;
+
+  /**
+   * Launches wait on the provider's call budget (EC2 allows a few RunInstances a second): a
+   * quarter of the visit slots at most, so a thousand jobs waiting to launch never starve the
+   * bootstraps and agents of those already launched. A job over the limit is simply visited again.
+   */
+  private async launching(launch: () => Promise<void>): Promise<void> {
+    if (this.launches >= Math.max(1, Math.floor(this.maxConcurrentVisits / 4))) return;
+    this.launches++;
+    try {
+      await launch();
+    } finally {
+      this.launches--;
+    }
+  }
+
   /** Returns true when the job is in a steady state (visit it less often). */
   private async reconcile(job: JobRow): Promise<boolean> {
     const task = JSON.parse(job.task_json) as Task;
@@ -343,10 +360,10 @@ export class Controller {
     switch (job.state as JobState) {
       case "PENDING":
       case "RECOVERING":
-        await this.launch.startAttempt(ctx);
+        await this.launching(() => this.launch.startAttempt(ctx));
         return false;
       case "PROVISIONING":
-        await this.launch.provision(ctx);
+        await this.launching(() => this.launch.provision(ctx));
         return false;
       case "SETTING_UP":
       case "RUNNING":
