@@ -58,11 +58,17 @@ test("a job array: one job per member with its index, K on spot and the rest on 
   const costed = cost.jobs as { id: string; cost_usd: number }[];
   const byId = (rows: { id: string; cost_usd: number }[]) =>
     Object.fromEntries(rows.map((r) => [r.id, r.cost_usd]).sort(([a], [b]) => String(a).localeCompare(String(b))));
-  assert.deepEqual(byId(viewed.jobs), byId(costed));
+  // The same members at the same cost (to a cent's ten-thousandth: a member's last instance may
+  // still be ending, its row closed a moment after the job, between the two commands).
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-5;
+  const [fromStatus, fromCost] = [byId(viewed.jobs), byId(costed)];
+  assert.deepEqual(Object.keys(fromStatus), Object.keys(fromCost));
+  for (const id of Object.keys(fromCost)) assert.ok(near(fromStatus[id] as number, fromCost[id] as number), id);
   assert.deepEqual(
-    viewed.arrays.map((a) => [a.id, a.cost_usd]),
-    [[arrayId, cost.total.cost_usd]],
+    viewed.arrays.map((a) => a.id),
+    [arrayId],
   );
+  assert.ok(near(viewed.arrays[0]?.cost_usd ?? Number.NaN, cost.total.cost_usd));
 
   // A long-running array is cancelled as one.
   const long = await writeTask(box.work, "name: long\nresources: {provider: local}\nrun: sleep 600\n", "long.yaml");
