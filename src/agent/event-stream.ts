@@ -251,9 +251,7 @@ export class AgentEventStream {
         const next = at + f.bytes.length;
         this.cursor[file] = next;
         const bytes = f.bytes;
-        this.deliver(gen, () =>
-          f.kind === "ev" ? this.o.onEvents(parseEventLines(bytes.toString("utf8")).events, next) : this.o.onLog(bytes, next),
-        );
+        this.deliver(gen, () => (f.kind === "ev" ? this.onEventBytes(bytes, at, next) : this.o.onLog(bytes, next)));
         return undefined;
       }
       case "unknown":
@@ -263,6 +261,13 @@ export class AgentEventStream {
         this.o.onProtocolError?.(`${f.reason} (${f.bytes} bytes skipped)`);
         return undefined;
     }
+  }
+
+  /** A line that is not an event is reported and skipped (the offset moves past it): read once, never retried. */
+  private onEventBytes(bytes: Buffer, at: number, next: number): void | Promise<void> {
+    const { events, malformed } = parseEventLines(bytes);
+    for (const m of malformed) this.o.onProtocolError?.(`events.jsonl line at byte ${at + m.offset} skipped: ${m.problem}`);
+    return this.o.onEvents(events, next);
   }
 
   private deliver(gen: number, fn: () => void | Promise<void>): void {

@@ -50,53 +50,109 @@ export const agentConfigSchema = z.object({
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
-export type AgentOutcome = "succeeded" | "failed" | "setup_failed" | "preempted" | "stopped" | "agent_error";
+const outcomeSchema = z.enum(["succeeded", "failed", "setup_failed", "preempted", "stopped", "agent_error"]);
+export type AgentOutcome = z.infer<typeof outcomeSchema>;
 
-/** One line of `events.jsonl`. `at` is ms since epoch on the instance's clock. */
-export type AgentEvent = { at: number } & (
-  | { kind: "agent_started"; pid: number }
-  | { kind: "restored"; generation: string | null; ms: number }
-  | { kind: "setup_done"; exit_code: number; ms: number }
-  | { kind: "run_started"; restart: boolean; pid: number }
-  | { kind: "notice"; action: string; time: number; source: string; seen_at: number }
-  | { kind: "rebalance"; source: string }
-  | { kind: "hook_ran"; outcome: "ok" | "failed" | "timeout" | "none"; exit_code: number | null; ms: number }
-  | {
-      kind: "checkpoint_uploaded";
-      generation: string;
-      bytes: number;
-      files: number;
-      ms: number;
-      reason: string;
-      /** The fraction of the work done at this checkpoint, when the trainer writes $SPOT_PROGRESS_FILE. */
-      progress?: number;
-    }
-  | { kind: "checkpoint_failed"; message: string }
-  | { kind: "checkpoint_stalled"; since_ms: number }
-  | { kind: "run_exited"; exit_code: number | null; signal: string | null }
-  | { kind: "warning"; message: string }
+const event = <K extends string, S extends z.ZodRawShape>(kind: K, shape: S) =>
+  z.object({ at: z.number(), kind: z.literal(kind), ...shape });
+const nullableInt = z.number().int().nullable();
+
+/**
+ * One line of `events.jsonl`, one schema per kind. `at` is ms since epoch on the instance's clock.
+ * Fields an agent adds later are dropped, not refused, so a newer agent still speaks to this controller.
+ */
+export const agentEventSchema = z.discriminatedUnion("kind", [
+  event("agent_started", { pid: z.number().int() }),
+  event("restored", { generation: z.string().nullable(), ms: z.number() }),
+  event("setup_done", { exit_code: z.number().int(), ms: z.number() }),
+  event("run_started", { restart: z.boolean(), pid: z.number().int() }),
+  event("notice", { action: z.string(), time: z.number(), source: z.string(), seen_at: z.number() }),
+  event("rebalance", { source: z.string() }),
+  event("hook_ran", { outcome: z.enum(["ok", "failed", "timeout", "none"]), exit_code: nullableInt, ms: z.number() }),
+  event("checkpoint_uploaded", {
+    generation: z.string(),
+    bytes: z.number(),
+    files: z.number().int(),
+    ms: z.number(),
+    reason: z.string(),
+    /** The fraction of the work done at this checkpoint, when the trainer writes $SPOT_PROGRESS_FILE. */
+    progress: z.number().optional(),
+  }),
+  event("checkpoint_failed", { message: z.string() }),
+  event("checkpoint_stalled", { since_ms: z.number() }),
+  event("run_exited", { exit_code: nullableInt, signal: z.string().nullable() }),
+  event("warning", { message: z.string() }),
   /** Written by programs the agent runs (the session supervisor): one timed step of a save or a restore. */
-  | { kind: "session_step"; step: string; ms: number; detail?: string }
-  | { kind: "agent_exit"; outcome: AgentOutcome; exit_code?: number | null; generation?: string | null; message?: string }
-);
+  event("session_step", { step: z.string(), ms: z.number(), detail: z.string().optional() }),
+  event("agent_exit", {
+    outcome: outcomeSchema,
+    exit_code: nullableInt.optional(),
+    generation: z.string().nullable().optional(),
+    message: z.string().optional(),
+  }),
+]);
+export type AgentEvent = z.infer<typeof agentEventSchema>;
+export type AgentEventKind = AgentEvent["kind"];
+const KNOWN_KINDS: ReadonlySet<string> = new Set(agentEventSchema.options.map((o) => o.shape.kind.value));
 
 export type ControlRequest = { action: "checkpoint-and-stop"; reason: string };
 
-/** Parse appended bytes into complete events; a torn last line waits for the next read. */
-export function parseEventLines(chunk: string): { events: AgentEvent[]; consumed: number } {
-  const events: AgentEvent[] = [];
-  let consumed = 0;
+export interface ParsedEventLines {
+  /** The complete lines that are events this controller knows, in order. */
+  events: AgentEvent[];
+  /** Bytes of complete lines read (events, blank, unknown and malformed alike): where the next read starts. */
+  consumed: number;
+  /** Kinds this controller does not know (a newer agent's), one per line: skipped on purpose, nothing to log per line. */
+  unknown: string[];
+  /** Lines that are not an event (torn JSON, wrong field types): skipped; the caller logs them. */
+  malformed: { offset: number; problem: string }[];
+}
+
+const NL = 0x0a;
+const MAX_PROBLEM = 200;
+
+/**
+ * Parse appended bytes into complete events; a torn last line waits for the next read. Bytes
+ * are counted as bytes (a line with invalid UTF-8 still moves the offset by its own length).
+ * A line that is not a known event is skipped, so a bad line is read once, never again.
+ */
+export function parseEventLines(chunk: Uint8Array | string): ParsedEventLines {
+  const bytes =
+    typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  const out: ParsedEventLines = { events: [], consumed: 0, unknown: [], malformed: [] };
   for (;;) {
-    const nl = chunk.indexOf("\n", consumed);
+    const nl = bytes.indexOf(NL, out.consumed);
     if (nl < 0) break;
-    const line = chunk.slice(consumed, nl);
-    consumed = nl + 1;
+    const offset = out.consumed;
+    const line = bytes.toString("utf8", offset, nl);
+    out.consumed = nl + 1;
     if (!line.trim()) continue;
-    try {
-      events.push(JSON.parse(line) as AgentEvent);
-    } catch {
-      // A line we cannot read is skipped, never fatal.
-    }
+    const read = readEvent(line);
+    if (read.kind === "event") out.events.push(read.event);
+    else if (read.kind === "unknown") out.unknown.push(read.eventKind);
+    else out.malformed.push({ offset, problem: read.problem });
   }
-  return { events, consumed: Buffer.byteLength(chunk.slice(0, consumed)) };
+  return out;
+}
+
+type LineRead =
+  | { kind: "event"; event: AgentEvent }
+  | { kind: "unknown"; eventKind: string }
+  | { kind: "malformed"; problem: string };
+
+function readEvent(line: string): LineRead {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    // Not JSON.parse's message: it quotes the line, and a line may carry what a log must not.
+    return { kind: "malformed", problem: `not JSON (${Buffer.byteLength(line)} bytes)` };
+  }
+  const kind = typeof value === "object" && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  if (typeof kind !== "string") return { kind: "malformed", problem: "no kind" };
+  if (!KNOWN_KINDS.has(kind)) return { kind: "unknown", eventKind: kind.slice(0, 64) };
+  const parsed = agentEventSchema.safeParse(value);
+  if (parsed.success) return { kind: "event", event: parsed.data };
+  const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(event)"}: ${i.message}`).join("; ");
+  return { kind: "malformed", problem: `${kind}: ${issues}`.slice(0, MAX_PROBLEM) };
 }

@@ -107,7 +107,12 @@ export class HealthReconciler {
       undefined,
     );
     if (!bytes || bytes.length === 0) return undefined;
-    const { events, consumed } = parseEventLines(bytes.toString("utf8"));
+    const { events, consumed, malformed } = parseEventLines(bytes);
+    for (const m of malformed)
+      this.d.logger.warn(
+        { job: ctx.job.id, instance: info.id },
+        `events.jsonl line at byte ${seen.offset + m.offset} skipped: ${m.problem}`,
+      );
     seen.offset += consumed;
     const exit = events.findLast((e): e is AgentExit => e.kind === "agent_exit");
     if (exit) seen.exit = exit;
