@@ -35,6 +35,7 @@ export async function openSqlite(home: string, opts: SqliteOptions = {}): Promis
     throw unusableStore(file, e);
   }
   const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  if (await upToDate(sqlite)) return db;
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
     await db.destroy();
@@ -44,6 +45,24 @@ export async function openSqlite(home: string, opts: SqliteOptions = {}): Promis
 }
 
 /** The home is a directory we can make; a file in its place (or in a parent's) is the user's to move. */
+/**
+ * Whether this store has exactly the migrations this code knows, applied: one read. Every command
+ * opens the store; the Migrator would take its lock in a write transaction each time, and with
+ * synchronous = FULL that commit waits for the disk. A store that is behind (or ahead, which the
+ * Migrator refuses) goes through the Migrator.
+ */
+async function upToDate(sqlite: SQLite.Database): Promise<boolean> {
+  let applied: string[];
+  try {
+    applied = sqlite.prepare("SELECT name FROM kysely_migration").pluck().all() as string[];
+  } catch {
+    return false; // a new store: no migration table yet
+  }
+  const known = Object.keys(await migrationProvider.getMigrations());
+  const have = new Set(applied);
+  return applied.length === known.length && known.every((n) => have.has(n));
+}
+
 function makeHome(home: string): void {
   try {
     ensurePrivateDir(home);
