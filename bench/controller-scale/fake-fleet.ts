@@ -260,7 +260,8 @@ class FakeFollow implements StreamHandle {
     if (this.ended || now - this.lastHb < this.hbMs) return;
     this.lastHb = now;
     const size = (f: AppendFile) => (f.exists ? f.text.length : -1);
-    this.send(heartbeatFrame(size(this.inst.events), size(this.inst.log)));
+    // As the real follow does: the agent's own heartbeat rides along (a running fake agent's is now).
+    this.send(heartbeatFrame(size(this.inst.events), size(this.inst.log), this.inst.agentRunning ? now : undefined));
   }
 
   close(error?: Error): Promise<StreamEnd> {

@@ -83,7 +83,8 @@ test("stop, lose the volume, resume: the agent comes back from the session's sna
       const s = await session();
       return s?.state === "running" && lines(stateFile("history")).length >= 1 ? s : undefined;
     },
-    30_000,
+    // A bound, not a speed: a loaded CI machine takes longer to boot the session's instance.
+    90_000,
     "the coder working",
   );
   const firstJob = first.job_id as string;

@@ -18,7 +18,7 @@ type AgentExit = Extract<AgentEvent, { kind: "agent_exit" }>;
  * log bytes, applied to the store in order, from the offsets the store has acknowledged.
  */
 /** A channel silent this long (no data, no heartbeat) is a reason to look at the instance closely. */
-const QUIET_MS = 10_000;
+const QUIET_MS = 30_000;
 
 export class AgentEventsReconciler {
   private readonly feeds: AgentFeeds;
