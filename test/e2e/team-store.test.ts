@@ -72,7 +72,8 @@ envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
         const first = rows[0];
         return rows.every((r) => r?.lease_owner) && first?.state === "RUNNING" ? (first.lease_owner as string) : undefined;
       },
-      30_000,
+      // A bound, not a speed: on a loaded machine four bootstraps on PostgreSQL take a while.
+      60_000,
       "every job leased, the first one running",
     );
     const owners = new Set((await store.jobs({ active: true })).map((j) => j.lease_owner));
