@@ -1,6 +1,6 @@
 import type { Logger } from "../base/logger.js";
 import { Controller } from "../core/controller.js";
-import { isTerminal, type JobState } from "../core/job-state.js";
+import { isTerminal } from "../core/job-state.js";
 import type { Services } from "../core/services.js";
 import { controllerAlive } from "./background-controller.js";
 import { notifierFor } from "./notifier-for.js";
@@ -26,7 +26,7 @@ export async function driveUntilDone(
   const allDone = async () => {
     for (const id of ids) {
       const j = await app.store.job(id);
-      if (j && !isTerminal(j.state as JobState)) return false;
+      if (j && !isTerminal(j.state)) return false;
     }
     return true;
   };

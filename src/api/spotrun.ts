@@ -192,7 +192,7 @@ export class Spotrun implements Services {
     const ids: string[] = [];
     for (const ref of refs) {
       for (const j of await this.jobRows(ref)) {
-        if (isTerminal(j.state as JobState)) continue;
+        if (isTerminal(j.state)) continue;
         await this.store.transaction(async (tx) => {
           await tx.updateJob(j.id, { desired: "cancel" });
           await tx.appendEvent(j.id, this.clock.now(), { kind: "cancel_requested" });
@@ -207,7 +207,7 @@ export class Spotrun implements Services {
   async events(
     ref: string,
     opts: { afterSeq?: number; limit?: number } = {},
-  ): Promise<{ id: string; state: string; events: EventView[]; next_seq: number }> {
+  ): Promise<{ id: string; state: JobState; events: EventView[]; next_seq: number }> {
     const job = await this.jobRow(ref);
     let rows = await this.store.events(job.id, opts.afterSeq ?? 0);
     if (opts.limit !== undefined) rows = rows.slice(0, opts.limit);
@@ -215,9 +215,9 @@ export class Spotrun implements Services {
   }
 
   /** A job's collected output: all of it, the last `tail` lines, or what came after byte offset `since`. */
-  async logs(ref: string, opts: LogReadOptions = {}): Promise<LogRead & { id: string; state: string }> {
+  async logs(ref: string, opts: LogReadOptions = {}): Promise<LogRead & { id: string; state: JobState }> {
     const job = await this.jobRow(ref);
-    const complete = isTerminal(job.state as JobState);
+    const complete = isTerminal(job.state);
     return { id: job.id, state: job.state, ...readLog(jobLogPath(this.home, job.id), { ...opts, complete }) };
   }
 

@@ -59,11 +59,11 @@ export async function followJob(
       else out.info(`[spotrun] ${text}`);
     }
     const job = await store.job(jobId);
-    if (!job || isTerminal(job.state as JobState)) {
+    if (!job || isTerminal(job.state)) {
       drainLog();
-      return (job?.state ?? "FAILED") as JobState;
+      return job?.state ?? "FAILED";
     }
-    if (opts.signal?.aborted) return job.state as JobState;
+    if (opts.signal?.aborted) return job.state;
     await new Promise((r) => setTimeout(r, 150));
   }
 }

@@ -17,7 +17,7 @@ export class JobRecorder {
 
   /** Move the job (in `tx`) and keep the caller's row in step, so later steps of the same visit see it. */
   async setState(tx: StateStore, job: JobRow, to: JobState, reason: string, patch: Partial<JobRow> = {}): Promise<void> {
-    const from = job.state as JobState;
+    const from = job.state;
     if (!canMove(from, to)) throw new ControllerBug(`illegal job transition ${from} → ${to} for ${job.id}`);
     const now = this.clock.now();
     await tx.updateJob(job.id, {

@@ -1,19 +1,7 @@
-/** The job state machine of DESIGN.md; the names are the contract of `status --json`. */
-export const JOB_STATES = [
-  "PENDING",
-  "PROVISIONING",
-  "SETTING_UP",
-  "RUNNING",
-  "RECOVERING",
-  "SUCCEEDED",
-  "FAILED",
-  "CANCELLED",
-  "OVER_BUDGET",
-] as const;
-export type JobState = (typeof JOB_STATES)[number];
+/** The job state machine of DESIGN.md: the states are the store's (state/job-states.ts), the moves are here. */
+import type { JobState } from "../state/job-states.js";
 
-export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"]);
-export const isTerminal = (s: JobState): boolean => TERMINAL_STATES.has(s);
+export { type AttemptState, isTerminal, JOB_STATES, type JobState, TERMINAL_STATES } from "../state/job-states.js";
 
 /** Which moves are legal; the controller refuses any other as a bug. */
 const NEXT: Record<JobState, readonly JobState[]> = {
@@ -39,5 +27,3 @@ export type AttemptEnd =
   | { kind: "lost"; reason: string }
   | { kind: "cancelled" }
   | { kind: "over_budget" };
-
-export type AttemptState = "LAUNCHING" | "SETTING_UP" | "RUNNING" | "STOPPING" | "ENDED";

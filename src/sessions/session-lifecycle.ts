@@ -6,7 +6,7 @@ import { usageError } from "../base/errors.js";
 import { InstanceId, type JobId } from "../base/ids.js";
 import { checkStoreUrl } from "../checkpoints/open-store.js";
 import { probeStore } from "../checkpoints/probe-store.js";
-import { isTerminal, type JobState } from "../core/job-state.js";
+import { isTerminal } from "../core/job-state.js";
 import type { Services } from "../core/services.js";
 import { submitJob } from "../core/submit.js";
 import { localTmuxSocket, readSession, type SessionRecord, writeSession } from "./session-registry.js";
@@ -117,7 +117,7 @@ export async function latestJob(app: Services, rec: SessionRecord) {
 
 export async function isActive(app: Services, rec: SessionRecord): Promise<boolean> {
   const job = await latestJob(app, rec);
-  return job !== undefined && !isTerminal(job.state as JobState);
+  return job !== undefined && !isTerminal(job.state);
 }
 
 export function refuseIfActive(home: string, name: string, active: boolean): void {
@@ -137,7 +137,7 @@ export type StopPath = "saved" | "cancelled" | "already_stopped";
  */
 export async function requestStop(app: Services, rec: SessionRecord): Promise<StopPath> {
   const job = await latestJob(app, rec);
-  if (!job || isTerminal(job.state as JobState)) return "already_stopped";
+  if (!job || isTerminal(job.state)) return "already_stopped";
   const live = (await app.store.instances({ jobId: job.id, attempt: job.attempt, live: true }))[0];
   const attempt = job.attempt >= 0 ? await app.store.attempt(job.id, job.attempt) : undefined;
   if (live && attempt?.agent_started && attempt.state !== "ENDED") {
@@ -169,7 +169,7 @@ export async function waitTerminal(app: Services, jobId: string, timeoutMs: numb
   const until = Date.now() + timeoutMs;
   while (Date.now() < until && !signal.aborted) {
     const j = await app.store.job(jobId);
-    if (!j || isTerminal(j.state as JobState)) return true;
+    if (!j || isTerminal(j.state)) return true;
     await new Promise((r) => setTimeout(r, 200));
   }
   return false;

@@ -1,4 +1,5 @@
 import type { Generated } from "kysely";
+import type { AttemptState, JobDesire, JobState } from "./job-states.js";
 
 /** Row shapes of the state store; the same in SQLite and PostgreSQL. Times are ms since epoch. */
 export interface JobsTable {
@@ -7,8 +8,8 @@ export interface JobsTable {
   task_json: string;
   /** Where relative paths in the task (workdir, hook) resolve on this machine. */
   base_dir: string;
-  state: string;
-  desired: string;
+  state: JobState;
+  desired: JobDesire;
   created_at: number;
   updated_at: number;
   ended_at: number | null;
@@ -36,7 +37,7 @@ export interface JobsTable {
 export interface AttemptsTable {
   job_id: string;
   idx: number;
-  state: string;
+  state: AttemptState;
   spot: number;
   instance_type: string;
   started_at: number;

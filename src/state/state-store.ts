@@ -2,6 +2,7 @@ import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import { usageError } from "../base/errors.js";
 import type { JobEvent } from "./job-event.js";
+import { type JobState, TERMINAL_STATES } from "./job-states.js";
 import { isPostgres } from "./migrations.js";
 import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
 
@@ -12,7 +13,7 @@ export type LaunchedRow = LaunchedTable;
 export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
 type Db = Kysely<Database> | Transaction<Database>;
 
-const TERMINAL = ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"];
+const TERMINAL = [...TERMINAL_STATES];
 const AMBIGUOUS_SHOWN = 5;
 
 function ambiguous(what: string, rows: JobRow[]) {
@@ -342,5 +343,5 @@ async function inChunks<T>(ids: readonly string[], read: (chunk: string[]) => Pr
   return out;
 }
 
-export const isTerminalState = (s: string): boolean => TERMINAL.includes(s);
+export const isTerminalState = (s: string): boolean => TERMINAL_STATES.has(s as JobState);
 export type { Db };

@@ -1,7 +1,7 @@
 /** What `spotrun events` does, imported only when it runs (its flags are defined in events.ts). */
 import { describeEvent } from "../../api/describe-event.js";
 import type { EventView } from "../../api/job-events.js";
-import { isTerminal, type JobState } from "../../core/job-state.js";
+import { isTerminal } from "../../core/job-state.js";
 import { openApp } from "../app.js";
 import type { CommandContext, CommandResult } from "../command.js";
 
@@ -33,7 +33,7 @@ export async function events(ctx: CommandContext, args: string[], opts: Record<s
       const doc = await app.events(args[0] as string, { afterSeq: seq });
       for (const e of doc.events) if (keep(e)) ctx.out.line(humanLine(e), { job_id: doc.id, ...e });
       seq = doc.next_seq;
-      if (isTerminal(doc.state as JobState) || ctx.signal.aborted) {
+      if (isTerminal(doc.state) || ctx.signal.aborted) {
         const rest = await app.events(doc.id, { afterSeq: seq });
         for (const e of rest.events) if (keep(e)) ctx.out.line(humanLine(e), { job_id: doc.id, ...e });
         return {};

@@ -112,7 +112,7 @@ async function summary(app: App, ids: string[]): Promise<CommandResult> {
         v.state !== "SUCCEEDED" && v.message ? `\n  ${v.message}` : ""
       }`,
   );
-  const worst = views.map((v) => exitCodeFor(v.state as JobState, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
+  const worst = views.map((v) => exitCodeFor(v.state, v.current_attempt?.end ?? null)).find((c) => c !== 0) ?? 0;
   return { data: views.length === 1 ? views[0] : views, human: lines.join("\n"), exitCode: worst };
 }
 

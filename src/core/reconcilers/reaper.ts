@@ -4,7 +4,7 @@ import { TAG } from "../../providers/provider.js";
 import type { ProviderCache } from "../../providers/registry.js";
 import type { ProviderKind, Task } from "../../spec/task-schema.js";
 import type { InstanceRow, JobRow } from "../../state/state-store.js";
-import { isTerminal, type JobState } from "../job-state.js";
+import { isTerminal } from "../job-state.js";
 import type { ReconcilerDeps } from "./deps.js";
 import { decideReap } from "./reap-decisions.js";
 import type { Teardown } from "./teardown.js";
@@ -59,7 +59,7 @@ export class Reaper {
       const idx = row?.attempt ?? Number(info?.tags[TAG.attempt]);
       const job = jobId ? await this.d.store.job(jobId) : undefined;
       const attempt = job ? await this.d.store.attempt(job.id, idx) : undefined;
-      const jobLive = job !== undefined && !isTerminal(job.state as JobState);
+      const jobLive = job !== undefined && !isTerminal(job.state);
       const attemptOwns =
         job !== undefined &&
         ((job.attempt === idx && attempt !== undefined && attempt.state !== "ENDED") || job.attempt + 1 === idx);

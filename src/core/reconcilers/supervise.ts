@@ -1,5 +1,6 @@
 import { InstanceId } from "../../base/ids.js";
 import type { InstanceInfo } from "../../providers/provider.js";
+import type { AttemptRow } from "../../state/state-store.js";
 import type { AgentEventsReconciler } from "./agent-events.js";
 import type { BootstrapReconciler } from "./bootstrap.js";
 import { setupTimedOut } from "./bootstrap-decisions.js";
@@ -78,7 +79,8 @@ export class Supervisor {
     if (nodes.length > 1 && (await this.p.health.checkNodes(ctx, attempt, nodes))) return false;
     const head = nodes[0] as InstanceInfo;
     await this.p.health.checkHeartbeat(ctx, attempt, head);
-    if (attempt.state === "ENDED") return false;
+    // Read again, not narrowed: checkHeartbeat ends the attempt in place when node 0 is lost.
+    if ((attempt as AttemptRow).state === "ENDED") return false;
     await this.p.budget.check(ctx, attempt, head);
     if (
       task.recovery.strategy === "deadline" &&

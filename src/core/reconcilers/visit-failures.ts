@@ -4,7 +4,7 @@ import type { Task } from "../../spec/task-schema.js";
 import type { JobRow } from "../../state/state-store.js";
 import { isTransientStoreError } from "../../state/store-errors.js";
 import { bugMessage, faultOf, RETRY_WINDOW_MS, retryDelayMs } from "../controller-errors.js";
-import { isTerminal, type JobState } from "../job-state.js";
+import { isTerminal } from "../job-state.js";
 import type { ReconcilerDeps } from "./deps.js";
 import type { Teardown } from "./teardown.js";
 
@@ -49,7 +49,7 @@ export class VisitFailures {
     else this.d.logger.warn({ job: job.id }, message);
     try {
       const fresh = await this.d.store.job(job.id);
-      if (fresh && !isTerminal(fresh.state as JobState)) await this.failJob(fresh, message);
+      if (fresh && !isTerminal(fresh.state)) await this.failJob(fresh, message);
       this.failing.delete(job.id);
       return "forget";
     } catch (e2) {

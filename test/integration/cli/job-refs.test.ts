@@ -3,12 +3,13 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import type { JobState } from "../../../src/state/job-states.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { type JobRow, StateStore } from "../../../src/state/state-store.js";
 import { spotrun } from "../../support-cli/spotrun-cli.js";
 
 /** Jobs that ended (so no command starts a controller for them), two of them named alike. */
-const job = (id: string, name: string, created: number, state: string): JobRow => ({
+const job = (id: string, name: string, created: number, state: JobState): JobRow => ({
   id,
   name,
   task_json: "{}",

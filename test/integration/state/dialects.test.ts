@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import type { JobState } from "../../../src/state/job-states.js";
 import { openStateStore } from "../../../src/state/open-state-store.js";
 import type { JobRow, StateStore } from "../../../src/state/state-store.js";
 import { type PostgresServer, startPostgres } from "../../support-pg/postgres-server.js";
@@ -11,7 +12,7 @@ import { type PostgresServer, startPostgres } from "../../support-pg/postgres-se
  * The state store is one interface over two dialects: embedded SQLite and a team's PostgreSQL.
  * The same calls give the same answers on both, against a real PostgreSQL server.
  */
-const job = (id: string, created: number, state = "PENDING"): JobRow => ({
+const job = (id: string, created: number, state: JobState = "PENDING"): JobRow => ({
   id,
   name: `n-${id}`,
   task_json: "{}",

@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { measureProgress } from "../../../src/core/progress.js";
+import type { AttemptState } from "../../../src/state/job-states.js";
 import type { AttemptRow, EventRow } from "../../../src/state/state-store.js";
 
 const attempt = (
   idx: number,
   started: number,
-  state: string,
+  state: AttemptState,
   end: string | null = null,
   ended: number | null = null,
 ): AttemptRow => ({
