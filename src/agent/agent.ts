@@ -18,6 +18,7 @@ import {
   PROGRESS_FILE,
 } from "./protocol.js";
 import { snapshotDir } from "./snapshot-dir.js";
+import { deferredStopAt, stopBudgetMs } from "./stop-budget.js";
 import { Supervisor } from "./supervisor.js";
 
 /** A trainer's progress fraction, if it wrote a readable one. */
@@ -59,6 +60,11 @@ export class Agent {
   private resumedElsewhere = false;
   private timers: NodeJS.Timeout[] = [];
   private exitOutcome: { outcome: AgentOutcome; exit_code?: number | null; message?: string } | undefined;
+  /** An interruption notice whose stop is deferred (notice.defer_stop): the controller's stop request honours its deadline. */
+  private pendingNotice: { deadline: number; action: string; source: string } | undefined;
+  /** A warm replacement waiting for the controller's `go` (wait_for_go): resolves true on go, false if it must end instead. */
+  private goWaiter: ((go: boolean) => void) | undefined;
+  private lastUploadMs: number | undefined;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -117,6 +123,28 @@ export class Agent {
     this.watcher?.start((n) => this.onNotice(n));
     this.timers.push(setInterval(() => void this.pollControl(), c.notice.poll_ms));
 
+    if (c.wait_for_go) {
+      // A warm replacement: setup now, while the old instance still works; the checkpoint it will
+      // write last is restored only after the go.
+      if (c.setup) {
+        const failed = await this.runSetup();
+        if (failed) return failed;
+      }
+      if (!this.stopping) {
+        const t = Date.now();
+        this.emit({ kind: "waiting_for_go" });
+        const go = await new Promise<boolean>((r) => {
+          this.goWaiter = r;
+        });
+        this.goWaiter = undefined;
+        if (go) this.emit({ kind: "go", waited_ms: Date.now() - t });
+      }
+      if (this.stopping) {
+        await this.stopping;
+        return this.exitOutcome?.outcome ?? "preempted";
+      }
+    }
+
     const t0 = Date.now();
     const restored =
       (await this.store.restoreLatest(c.checkpoint.dir).catch((e: Error) => {
@@ -129,11 +157,9 @@ export class Agent {
     this.emit({ kind: "restored", generation: this.resumedFrom, ms: Date.now() - t0 });
     if (restored) this.log(`restored checkpoint generation ${restored.generation} into ${c.checkpoint.dir}`);
 
-    if (c.setup && !this.stopping) {
-      const t1 = Date.now();
-      const res = await runHook(c.setup, { cwd: c.workdir, env: this.userEnv(), timeoutMs: 24 * 3_600_000, logFd: this.logFd });
-      this.emit({ kind: "setup_done", exit_code: res.exitCode ?? -1, ms: Date.now() - t1 });
-      if (res.outcome !== "ok" && !this.stopping) return this.finish({ outcome: "setup_failed", exit_code: res.exitCode });
+    if (c.setup && !c.wait_for_go && !this.stopping) {
+      const failed = await this.runSetup();
+      if (failed) return failed;
     }
     if (this.stopping) {
       await this.stopping;
@@ -161,6 +187,21 @@ export class Agent {
     );
   }
 
+  /** The task's setup; its failure's outcome, or undefined when it passed (or a stop cut it short). */
+  private async runSetup(): Promise<AgentOutcome | undefined> {
+    const c = this.cfg;
+    const t1 = Date.now();
+    const res = await runHook(c.setup as string, {
+      cwd: c.workdir,
+      env: this.userEnv(),
+      timeoutMs: 24 * 3_600_000,
+      logFd: this.logFd,
+    });
+    this.emit({ kind: "setup_done", exit_code: res.exitCode ?? -1, ms: Date.now() - t1 });
+    if (res.outcome !== "ok" && !this.stopping) return this.finish({ outcome: "setup_failed", exit_code: res.exitCode });
+    return undefined;
+  }
+
   /** Our own SIGTERM (system shutdown, GCE's shutdown path): save as for a notice with the usual window. */
   private readonly onSigterm = () => this.interrupt(Date.now() + 25_000, "shutdown", "signal");
 
@@ -176,8 +217,13 @@ export class Agent {
     } catch {
       return;
     }
-    if (req?.action === "checkpoint-and-stop")
-      this.interrupt(Date.now() + this.cfg.checkpoint.hook_timeout_ms + 30_000, `stop:${req.reason}`, "controller");
+    if (req?.action === "go") this.goWaiter?.(true);
+    else if (req?.action === "checkpoint-and-stop") {
+      // Under a deferred notice the stop is the notice's (its deadline, a preemption), only sooner.
+      const n = this.pendingNotice;
+      if (n) this.interrupt(n.deadline, n.action, n.source, true);
+      else this.interrupt(Date.now() + this.cfg.checkpoint.hook_timeout_ms + 30_000, `stop:${req.reason}`, "controller");
+    }
   }
 
   private async pollCheckpoints(): Promise<void> {
@@ -241,6 +287,7 @@ export class Agent {
         });
         this.ckWatcher.markUploaded(signature);
         this.lastCheckpointAt = Date.now();
+        this.lastUploadMs = Date.now() - t0;
         const progress = readProgress(join(snap, PROGRESS_FILE));
         this.emit({
           kind: "checkpoint_uploaded",
@@ -269,7 +316,9 @@ export class Agent {
   private onNotice(n: Notice): void {
     if (n.kind === "interruption") {
       this.emit({ kind: "notice", action: n.action, time: n.deadline, source: n.source, seen_at: n.seenAt });
-      this.interrupt(n.deadline, n.action, n.source, true);
+      if (this.goWaiter) this.endWaiting("preempted");
+      else if (this.cfg.notice.defer_stop && !this.stopping) this.deferStop(n.deadline, n.action, n.source);
+      else this.interrupt(n.deadline, n.action, n.source, true);
     } else if (n.kind === "rebalance") {
       // Elevated risk: take a checkpoint now rather than wait for the notice.
       this.emit({ kind: "rebalance", source: n.source });
@@ -287,11 +336,43 @@ export class Agent {
   }
 
   /**
+   * Keep the trainer working while the controller readies a replacement: stop when it asks, or
+   * when only the stop budget is left before the deadline.
+   */
+  private deferStop(deadline: number, action: string, source: string): void {
+    if (this.pendingNotice) return;
+    this.pendingNotice = { deadline, action, source };
+    const c = this.cfg.checkpoint;
+    const budget = stopBudgetMs({
+      hook: c.hook !== undefined,
+      hookTimeoutMs: c.hook_timeout_ms,
+      lastUploadMs: this.lastUploadMs,
+    });
+    const at = deferredStopAt(Date.now(), deadline, budget);
+    this.log(
+      `interruption (${action}) — a replacement is being readied; stopping by ${new Date(at).toISOString()} at the latest`,
+    );
+    const timer = setTimeout(() => this.interrupt(deadline, action, source, true), at - Date.now());
+    this.timers.push(timer);
+  }
+
+  /** A warm replacement that must end before its go (reclaimed itself, or stopped): nothing ran, nothing to save. */
+  private endWaiting(outcome: AgentOutcome): void {
+    this.stopping = Promise.resolve();
+    this.finish({ outcome });
+    this.goWaiter?.(false);
+  }
+
+  /**
    * The save path: hook (or SIGTERM) within min(hook_timeout, time left − safety margin), then the
    * upload of whatever exists — a failing or hanging hook never stops it.
    */
   private interrupt(deadline: number, action: string, source: string, alreadyEmitted = false): void {
     if (this.stopping) return;
+    if (this.goWaiter) {
+      this.endWaiting(source === "controller" ? "stopped" : "preempted");
+      return;
+    }
     if (!alreadyEmitted && source !== "controller")
       this.emit({ kind: "notice", action, time: deadline, source, seen_at: Date.now() });
     const stopOnly = source === "controller";

@@ -46,7 +46,18 @@ export const agentConfigSchema = z.object({
   notice: z.object({
     source: z.enum(["aws-imds", "gce-metadata", "none"]),
     poll_ms: z.number().default(250),
+    /**
+     * A replacement is being readied elsewhere (recovery.replace_on_notice): on an interruption
+     * notice keep the trainer working, and stop it when the controller asks (`checkpoint-and-stop`)
+     * or when only the stop budget is left before the deadline, whichever comes first.
+     */
+    defer_stop: z.boolean().optional(),
   }),
+  /**
+   * A warm replacement: run setup, then wait for the controller's `go` before restoring the newest
+   * generation and starting the run (the old instance is still writing it).
+   */
+  wait_for_go: z.boolean().optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 
@@ -65,6 +76,10 @@ export const agentEventSchema = z.discriminatedUnion("kind", [
   event("agent_started", { pid: z.number().int() }),
   event("restored", { generation: z.string().nullable(), ms: z.number() }),
   event("setup_done", { exit_code: z.number().int(), ms: z.number() }),
+  /** A warm replacement finished its setup and waits for the controller's `go`. */
+  event("waiting_for_go", {}),
+  /** The `go` arrived after this long waiting. */
+  event("go", { waited_ms: z.number() }),
   event("run_started", { restart: z.boolean(), pid: z.number().int() }),
   event("notice", { action: z.string(), time: z.number(), source: z.string(), seen_at: z.number() }),
   event("rebalance", { source: z.string() }),
@@ -95,7 +110,11 @@ export type AgentEvent = z.infer<typeof agentEventSchema>;
 export type AgentEventKind = AgentEvent["kind"];
 const KNOWN_KINDS: ReadonlySet<string> = new Set(agentEventSchema.options.map((o) => o.shape.kind.value));
 
-export type ControlRequest = { action: "checkpoint-and-stop"; reason: string };
+/**
+ * What the controller asks of the agent, in `control.json` (the last request wins). `go`: a warm
+ * replacement may restore and start; an agent not waiting ignores it.
+ */
+export type ControlRequest = { action: "checkpoint-and-stop"; reason: string } | { action: "go" };
 
 export interface ParsedEventLines {
   /** The complete lines that are events this controller knows, in order. */

@@ -2,7 +2,7 @@ import { isAbsolute, posix } from "node:path";
 import { instancePaths } from "../agent/instance-paths.js";
 import { type AgentConfig, agentPaths } from "../agent/protocol.js";
 import { shellQuote } from "../base/shell-quote.js";
-import type { Task } from "../spec/task-schema.js";
+import { replacesOnNotice, type Task } from "../spec/task-schema.js";
 import type { Transport } from "../transport/transport.js";
 import { BootstrapError } from "./bootstrap-error.js";
 
@@ -16,6 +16,8 @@ export interface BootstrapInput {
   task: Task;
   baseDir: string;
   storeUrl: string;
+  /** A warm replacement (recovery.replace_on_notice): setup now, restore and run on the controller's go. */
+  waitForGo?: boolean;
 }
 
 /** The agent's configuration for one node of one attempt, in the instance's own paths. */
@@ -46,7 +48,8 @@ export function agentConfig(input: BootstrapInput, home: string, noticeSource: A
       keep: ck.keep,
       upload: input.node === 0,
     },
-    notice: { source: noticeSource, poll_ms: 250 },
+    notice: { source: noticeSource, poll_ms: 250, ...(replacesOnNotice(task) ? { defer_stop: true } : {}) },
+    ...(input.waitForGo ? { wait_for_go: true } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import type { JobContext, ReconcilerDeps } from "./reconcilers/deps.js";
 import { HealthReconciler } from "./reconcilers/health.js";
 import { LaunchReconciler } from "./reconcilers/launch.js";
 import { Reaper } from "./reconcilers/reaper.js";
+import { ReplaceReconciler } from "./reconcilers/replace.js";
 import { Supervisor } from "./reconcilers/supervise.js";
 import { Teardown } from "./reconcilers/teardown.js";
 import { VisitFailures } from "./reconcilers/visit-failures.js";
@@ -128,10 +129,16 @@ export class Controller {
     const history = new InterruptionHistory(o.store, () => o.clock.now(), o.interruptionHistory);
     this.teardown = new Teardown(this.deps);
     const deadline = new DeadlineReconciler(this.deps, this.teardown);
-    this.launch = new LaunchReconciler(this.deps, this.teardown, deadline, history, jobCost);
     const bootstrap = new BootstrapReconciler(this.deps, this.teardown);
-    const agentEvents = new AgentEventsReconciler(this.deps, this.teardown, (ctx, attempt) =>
-      this.launch.prelaunch(ctx, attempt),
+    const replace = new ReplaceReconciler(this.deps, bootstrap);
+    this.launch = new LaunchReconciler(this.deps, this.teardown, deadline, history, jobCost, (jobId, idx) =>
+      replace.market(jobId, idx),
+    );
+    const agentEvents = new AgentEventsReconciler(
+      this.deps,
+      this.teardown,
+      (ctx, attempt) => this.launch.prelaunch(ctx, attempt),
+      (ctx, attempt) => replace.onNotice(ctx, attempt),
     );
     const health = new HealthReconciler(this.deps, this.teardown, o.heartbeatTimeoutMs ?? 60_000, (id) =>
       agentEvents.agentBeat(id),
@@ -141,9 +148,17 @@ export class Controller {
     this.teardown.register(health);
     this.teardown.register(agentEvents);
     this.agentEvents = agentEvents;
-    this.supervisor = new Supervisor(this.deps, { teardown: this.teardown, bootstrap, agentEvents, health, deadline, budget });
+    this.supervisor = new Supervisor(this.deps, {
+      teardown: this.teardown,
+      bootstrap,
+      agentEvents,
+      health,
+      deadline,
+      budget,
+      replace,
+    });
     this.reaper = new Reaper(this.deps, this.teardown, o.providers);
-    this.jobScoped = [deadline, this.launch, health, agentEvents];
+    this.jobScoped = [deadline, this.launch, health, agentEvents, replace];
     this.failures = new VisitFailures(this.deps, this.teardown, o.providers);
   }
 

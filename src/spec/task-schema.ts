@@ -154,6 +154,12 @@ export const recoverySchema = z
     restart_overhead: durationField().default(180_000),
     /** On a rebalance recommendation, launch the replacement at once, so it is ready by the reclaim. */
     prelaunch_on_rebalance: z.boolean().default(false),
+    /**
+     * On an interruption notice, launch and set up the replacement at once while the old instance
+     * keeps working; stop it when the replacement is ready (or the deadline less the checkpoint
+     * budget comes). Default: on for spot with strategy same or on_demand_after (see replacesOnNotice).
+     */
+    replace_on_notice: z.boolean().optional(),
     /** strategy deadline: how often a running job's market is reconsidered. */
     decision_interval: durationField().default(30_000),
     block_zone_for: durationField().default(1_800_000),
@@ -215,3 +221,14 @@ export type Task = z.output<typeof taskSchema>;
 export type Resources = Task["resources"];
 export type CheckpointSpec = Task["checkpoint"];
 export type RecoverySpec = Task["recovery"];
+
+/**
+ * Does this task replace on the notice: its own word, else yes for spot unless the next attempt's
+ * market is a per-attempt decision (deadline, failover), which a replacement launched at the notice
+ * would pre-empt. Pure.
+ */
+export function replacesOnNotice(task: Pick<Task, "recovery" | "resources">): boolean {
+  const r = task.recovery;
+  if (r.replace_on_notice !== undefined) return r.replace_on_notice;
+  return task.resources.spot && (r.strategy === "same" || r.strategy === "on_demand_after");
+}

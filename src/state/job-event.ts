@@ -53,6 +53,16 @@ export type JobEvent =
   | { kind: "reaped"; instance_id: string; reason: string }
   | { kind: "rebalance"; attempt: number; source: string }
   | { kind: "prelaunched"; attempt: number; instance_ids: string[] }
+  /** recovery.replace_on_notice: the next attempt's instances, launched on the notice while the old one works. */
+  | { kind: "replacement_launched"; attempt: number; instance_ids: string[]; spot: boolean }
+  /** The replacement's agent started (setup running on it). */
+  | { kind: "replacement_setting_up"; attempt: number }
+  /** The replacement finished setup and waits for the go; the old trainer is asked to stop. */
+  | { kind: "replacement_ready"; attempt: number }
+  /** The recovery took the warm replacement and told it to go. */
+  | { kind: "replacement_adopted"; attempt: number; instance_ids: string[] }
+  /** The replacement was given up (reclaimed itself, refused, setup failed, not adopted) and its instances ended. */
+  | { kind: "replacement_abandoned"; attempt: number; reason: string }
   | { kind: "cancel_requested" }
   | { kind: "warning"; message: string }
   | {

@@ -29,6 +29,8 @@ export class AgentEventsReconciler {
     private readonly d: ReconcilerDeps,
     private readonly teardown: Teardown,
     private readonly onRebalance: (ctx: JobContext, attempt: AttemptRow) => void,
+    /** An interruption notice was applied (recovery.replace_on_notice readies the replacement). */
+    private readonly onNotice: (ctx: JobContext, attempt: AttemptRow) => void = () => {},
   ) {
     this.feeds = new AgentFeeds({ clock: d.clock, logger: d.logger, wake: d.wake });
   }
@@ -113,6 +115,7 @@ export class AgentEventsReconciler {
     if (item.offset <= attempt.events_offset) return undefined;
     let exit: AgentExit | undefined;
     let rebalanced = false;
+    let noticed = false;
     const now = this.d.clock.now();
     await this.d.store.transaction(async (tx) => {
       for (const e of item.events) {
@@ -123,6 +126,7 @@ export class AgentEventsReconciler {
         if (e.kind === "notice") {
           await tx.updateAttempt(job.id, attempt.idx, { notice_at: e.seen_at });
           attempt.notice_at = e.seen_at;
+          noticed = true;
         }
         if (e.kind === "rebalance" && task.recovery.prelaunch_on_rebalance) rebalanced = true;
         if (e.kind === "agent_exit") exit = e;
@@ -132,6 +136,7 @@ export class AgentEventsReconciler {
     attempt.events_offset = item.offset;
     attempt.last_heartbeat = now;
     if (rebalanced) this.onRebalance(ctx, attempt);
+    if (noticed) this.onNotice(ctx, attempt);
     return exit;
   }
 

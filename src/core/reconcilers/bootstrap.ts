@@ -1,8 +1,10 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { agentPaths, type ControlRequest } from "../../agent/protocol.js";
 import { Bootstrapper, type BootstrapReport } from "../../bootstrap/bootstrap-agent.js";
 import { asBootstrapError, type BootstrapError } from "../../bootstrap/bootstrap-error.js";
 import type { InstanceInfo } from "../../providers/provider.js";
+import { replacesOnNotice } from "../../spec/task-schema.js";
 import type { JobEvent } from "../../state/job-event.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { jobLogPath } from "../paths.js";
@@ -37,14 +39,10 @@ export class BootstrapReconciler {
   }
 
   async run(ctx: JobContext, attempt: AttemptRow, nodes: InstanceInfo[]): Promise<void> {
-    const { job, task, provider } = ctx;
+    const { job } = ctx;
     const key = `${job.id}:${attempt.idx}`;
     const retry = this.retries.get(key);
     if (retry && this.d.clock.now() < retry.at) return;
-    // Workers reach the coordinator on the private network where the provider knows it (TPU slices).
-    const head = nodes[0];
-    const headIp = head?.privateAddress ?? head?.address?.split(":")[0];
-    const coordinator = nodes.length > 1 && headIp ? `${headIp}:${COORDINATOR_PORT}` : undefined;
     const logPath = jobLogPath(this.d.home, job.id);
     mkdirSync(dirname(logPath), { recursive: true });
     if (!retry)
@@ -52,24 +50,7 @@ export class BootstrapReconciler {
         logPath,
         `[spotrun] attempt ${attempt.idx} on ${nodes.map((n) => `${n.id} (${n.spot ? "spot" : "on-demand"} ${n.instanceType})`).join(", ")}\n`,
       );
-    const results = await Promise.allSettled(
-      nodes.map(async (info, node) => {
-        const t = await this.d.transports.get(provider, info).catch((e) => {
-          throw asBootstrapError(info.id, "connect", e);
-        });
-        return this.bootstrapper.run(provider, info, t, {
-          jobId: job.id,
-          attempt: attempt.idx,
-          restartCount: attempt.idx,
-          node,
-          numNodes: nodes.length,
-          ...(coordinator ? { coordinatorAddress: coordinator } : {}),
-          task,
-          baseDir: job.base_dir,
-          storeUrl: job.store_url,
-        });
-      }),
-    );
+    const results = await this.startAgents(ctx, attempt.idx, nodes);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) return this.failed(ctx, attempt, nodes, asBootstrapError(nodes[0]?.id ?? "?", "start", failed.reason));
     this.retries.delete(key);
@@ -79,6 +60,45 @@ export class BootstrapReconciler {
       await tx.updateAttempt(job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.d.clock.now() });
       await this.d.recorder.event(job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
     });
+    // A warm replacement whose controller died before its go is still waiting there (an agent
+    // refuses to start twice): the go wakes it; a fresh agent ignores it.
+    if (replacesOnNotice(ctx.task)) await sendGo(this.d, ctx, nodes).catch(() => {});
+  }
+
+  /**
+   * Ship and start the agent on every node of attempt `idx` (a warm replacement's agents set up
+   * and then wait for the go); each node's outcome.
+   */
+  async startAgents(
+    ctx: JobContext,
+    idx: number,
+    nodes: InstanceInfo[],
+    opts: { waitForGo?: boolean } = {},
+  ): Promise<PromiseSettledResult<BootstrapReport>[]> {
+    const { job, task, provider } = ctx;
+    // Workers reach the coordinator on the private network where the provider knows it (TPU slices).
+    const head = nodes[0];
+    const headIp = head?.privateAddress ?? head?.address?.split(":")[0];
+    const coordinator = nodes.length > 1 && headIp ? `${headIp}:${COORDINATOR_PORT}` : undefined;
+    return Promise.allSettled(
+      nodes.map(async (info, node) => {
+        const t = await this.d.transports.get(provider, info).catch((e) => {
+          throw asBootstrapError(info.id, "connect", e);
+        });
+        return this.bootstrapper.run(provider, info, t, {
+          jobId: job.id,
+          attempt: idx,
+          restartCount: idx,
+          node,
+          numNodes: nodes.length,
+          ...(coordinator ? { coordinatorAddress: coordinator } : {}),
+          task,
+          baseDir: job.base_dir,
+          storeUrl: job.store_url,
+          ...(opts.waitForGo ? { waitForGo: true } : {}),
+        });
+      }),
+    );
   }
 
   private async failed(ctx: JobContext, attempt: AttemptRow, nodes: InstanceInfo[], e: BootstrapError): Promise<void> {
@@ -111,8 +131,16 @@ export class BootstrapReconciler {
   }
 }
 
+/** Tell every node's agent to go (a warm replacement restores and starts; others ignore it). */
+export async function sendGo(d: ReconcilerDeps, ctx: JobContext, nodes: readonly InstanceInfo[]): Promise<void> {
+  const go: ControlRequest = { action: "go" };
+  await Promise.all(
+    nodes.map(async (n) => (await d.transports.get(ctx.provider, n)).writeFile(agentPaths().control, JSON.stringify(go))),
+  );
+}
+
 /** The job's record of how one node was bootstrapped: which Node, which agent hash, and the time each took. */
-function bootstrapEvent(attempt: number, node: number, r: BootstrapReport): JobEvent {
+export function bootstrapEvent(attempt: number, node: number, r: BootstrapReport): JobEvent {
   return {
     kind: "bootstrapped",
     attempt,

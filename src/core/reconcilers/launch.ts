@@ -26,6 +26,8 @@ export class LaunchReconciler {
     private readonly deadline: DeadlineReconciler,
     private readonly history: InterruptionHistory,
     private readonly jobCost: (jobId: string) => Promise<number>,
+    /** The market of a warm replacement launched on a notice for attempt `idx` (recovery.replace_on_notice). */
+    private readonly warmMarket: (jobId: string, idx: number) => { spot: boolean } | undefined = () => undefined,
   ) {}
 
   forgetJob(jobId: string): void {
@@ -94,6 +96,10 @@ export class LaunchReconciler {
       }
       plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
       policyJson = JSON.stringify(d.state);
+    }
+    if (plan.spot && this.warmMarket(job.id, job.attempt + 1)?.spot === false) {
+      // Spot was refused for the replacement a moment ago and the task fell back: adopt that one.
+      plan = { ...plan, spot: false, reason: "the warm replacement (on-demand: spot was refused)" };
     }
     if (task.budget.max_hourly !== undefined) {
       // One offers call per attempt, not per visit: the budget is checked before anything is rented.

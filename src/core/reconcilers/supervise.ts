@@ -9,6 +9,7 @@ import type { DeadlineReconciler } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import type { HealthReconciler } from "./health.js";
 import { goneEnd, judgeNodes } from "./health-decisions.js";
+import type { ReplaceReconciler } from "./replace.js";
 import type { Teardown } from "./teardown.js";
 
 export interface SuperviseParts {
@@ -18,6 +19,7 @@ export interface SuperviseParts {
   health: HealthReconciler;
   deadline: DeadlineReconciler;
   budget: BudgetReconciler;
+  replace: ReplaceReconciler;
 }
 
 /**
@@ -66,6 +68,8 @@ export class Supervisor {
         await this.p.teardown.endAttempt(ctx, attempt, "setup_failed", timedOut);
         return false;
       }
+      // A warm replacement readied on the last attempt's notice: tell it to go, or wait for it.
+      if ((await this.p.replace.adopt(ctx, attempt, ids)) !== "bootstrap") return false;
       if (verdict.kind !== "present" || !verdict.running) return false;
       await this.p.bootstrap.run(ctx, attempt, verdict.nodes);
       return false;
@@ -76,6 +80,7 @@ export class Supervisor {
     if (verdict.kind === "gone") return this.gone(ctx, attempt, verdict.info);
     if (verdict.kind !== "present") return false;
     const nodes = verdict.nodes;
+    if (attempt.notice_at !== null) await this.p.replace.advance(ctx, attempt.idx + 1, nodes);
     if (nodes.length > 1 && (await this.p.health.checkNodes(ctx, attempt, nodes))) return false;
     const head = nodes[0] as InstanceInfo;
     await this.p.health.checkHeartbeat(ctx, attempt, head);

@@ -1,0 +1,65 @@
+import type { NodesVerdict } from "./health-decisions.js";
+
+/**
+ * Where a warm replacement (recovery.replace_on_notice) stands: its launch in flight, its
+ * instances starting, its agents being shipped, setup running on it, or set up and waiting for the
+ * go.
+ */
+export type SparePhase = "launching" | "starting" | "bootstrapping" | "setting_up" | "ready";
+
+/** What the replacement's agents said last: nothing read yet, setting up, all waiting for the go, or one ended. */
+export type SpareAgents = "unknown" | "setting_up" | "waiting" | "exited";
+
+export type SpareAction =
+  | { kind: "wait" }
+  /** Every instance runs: ship and start the agents (they set up and wait). */
+  | { kind: "bootstrap" }
+  /** Set up and waiting: the old trainer can stop now. */
+  | { kind: "ready" }
+  /** It cannot serve: end its instances; the recovery launches afresh. */
+  | { kind: "abandon"; reason: string };
+
+/** The next step of a replacement, from its phase, its instances and its agents. Pure. */
+export function decideSpare(o: { phase: SparePhase; nodes: NodesVerdict | undefined; agents: SpareAgents }): SpareAction {
+  if (o.phase === "launching" || o.phase === "bootstrapping") return { kind: "wait" };
+  if (o.nodes?.kind === "failed") return { kind: "abandon", reason: o.nodes.what };
+  if (o.nodes?.kind === "gone")
+    return { kind: "abandon", reason: `instance ${o.nodes.info?.id ?? "?"} of the replacement ended before it was used` };
+  if (o.phase === "starting") return o.nodes?.kind === "present" && o.nodes.running ? { kind: "bootstrap" } : { kind: "wait" };
+  if (o.agents === "exited")
+    return { kind: "abandon", reason: "the replacement's agent ended before the go (setup failed, or reclaimed)" };
+  if (o.phase === "setting_up" && o.agents === "waiting") return { kind: "ready" };
+  return { kind: "wait" };
+}
+
+export type Adoption =
+  /** No replacement for this attempt: bootstrap as usual. */
+  | { kind: "bootstrap" }
+  /** The replacement is still on its way (launching, starting, being shipped): wait for it. */
+  | { kind: "wait" }
+  /** Tell its agents to go: they restore the newest generation and start. */
+  | { kind: "go" }
+  /** The attempt runs on other instances than the replacement's (another market): end the replacement, bootstrap as usual. */
+  | { kind: "discard" };
+
+/** What the recovery does with the attempt's warm replacement, if it has one. Pure. */
+export function decideAdoption(
+  spare: { phase: SparePhase; instanceIds: readonly string[] } | undefined,
+  launched: readonly string[],
+): Adoption {
+  if (!spare) return { kind: "bootstrap" };
+  if (spare.phase === "launching") return { kind: "wait" };
+  const same = spare.instanceIds.length === launched.length && spare.instanceIds.every((id) => launched.includes(id));
+  if (!same) return { kind: "discard" };
+  if (spare.phase === "starting" || spare.phase === "bootstrapping") return { kind: "wait" };
+  return { kind: "go" };
+}
+
+/** The replacement's agents, from each node's events so far (undefined: not read). Pure. */
+export function spareAgents(perNode: readonly (readonly { kind: string }[] | undefined)[]): SpareAgents {
+  if (perNode.length === 0) return "unknown";
+  if (perNode.some((evs) => evs?.some((e) => e.kind === "agent_exit"))) return "exited";
+  if (perNode.every((evs) => evs?.some((e) => e.kind === "waiting_for_go"))) return "waiting";
+  if (perNode.some((evs) => evs === undefined)) return "unknown";
+  return "setting_up";
+}

@@ -1,0 +1,229 @@
+import { agentPaths, type ControlRequest, parseEventLines } from "../../agent/protocol.js";
+import { errorMessage } from "../../base/errors.js";
+import { InstanceId } from "../../base/ids.js";
+import type { BootstrapReport } from "../../bootstrap/bootstrap-agent.js";
+import type { InstanceInfo, LaunchResult } from "../../providers/provider.js";
+import { replacesOnNotice } from "../../spec/task-schema.js";
+import type { AttemptRow } from "../../state/state-store.js";
+import type { BootstrapReconciler } from "./bootstrap.js";
+import { bootstrapEvent, sendGo } from "./bootstrap.js";
+import type { JobContext, ReconcilerDeps } from "./deps.js";
+import { judgeNodes } from "./health-decisions.js";
+import { launchRequest } from "./launch-request.js";
+import { decideAdoption, decideSpare, type SparePhase, spareAgents } from "./replace-decisions.js";
+
+interface Spare {
+  jobId: string;
+  /** The attempt it is for: the noticed attempt's next. */
+  idx: number;
+  phase: SparePhase;
+  spot: boolean;
+  instanceType: string;
+  instances: InstanceInfo[];
+  /** Set once the old trainer was asked to stop. */
+  stopAsked: boolean;
+  lastRead: number;
+}
+
+/** How often a replacement's agents are read while it sets up. */
+const READ_EVERY_MS = 500;
+
+/**
+ * recovery.replace_on_notice: on an interruption notice, launch the next attempt's instances at
+ * once (with its idempotency key, so the recovery adopts them), ship their agents, which run setup
+ * and wait; when they wait, ask the old trainer to stop (its agent otherwise stops by the deadline
+ * less its checkpoint budget). The recovery then tells them to go: they restore the final
+ * generation and start. What it does not adopt it ends; what a controller that died left behind
+ * the reaper ends (it keeps job.attempt+1 only while the job lives).
+ */
+export class ReplaceReconciler {
+  private readonly spares = new Map<string, Spare>();
+
+  constructor(
+    private readonly d: ReconcilerDeps,
+    private readonly bootstrap: BootstrapReconciler,
+  ) {}
+
+  forgetJob(jobId: string): void {
+    for (const k of this.spares.keys()) if (k.startsWith(`${jobId}:`)) this.spares.delete(k);
+  }
+
+  /** The market the replacement for attempt `idx` was rented in (the recovery asks for the same, to adopt it). */
+  market(jobId: string, idx: number): { spot: boolean; instanceType: string } | undefined {
+    const s = this.spares.get(`${jobId}:${idx}`);
+    return s && s.phase !== "launching" ? { spot: s.spot, instanceType: s.instanceType } : undefined;
+  }
+
+  /** A notice on `attempt` was applied: launch its replacement (once). */
+  onNotice(ctx: JobContext, attempt: AttemptRow): void {
+    const { job, task } = ctx;
+    if (!replacesOnNotice(task) || attempt.spot !== 1) return;
+    const key = `${job.id}:${attempt.idx + 1}`;
+    if (this.spares.has(key)) return;
+    const spare: Spare = {
+      jobId: job.id,
+      idx: attempt.idx + 1,
+      phase: "launching",
+      spot: true,
+      instanceType: attempt.instance_type,
+      instances: [],
+      stopAsked: false,
+      lastRead: 0,
+    };
+    this.spares.set(key, spare);
+    this.d.background(
+      this.launch(ctx, spare).catch(async (e) => {
+        this.spares.delete(key);
+        await this.d.recorder.event(job.id, { kind: "replacement_abandoned", attempt: spare.idx, reason: errorMessage(e) });
+      }),
+    );
+  }
+
+  private async launch(ctx: JobContext, spare: Spare): Promise<void> {
+    const { job, task, provider } = ctx;
+    const storeTag = this.d.storeTag();
+    const ask = (spot: boolean) =>
+      provider.launch(launchRequest(job, task, storeTag, spare.idx, spot, [spare.instanceType].filter(Boolean)));
+    let r: LaunchResult = await ask(true);
+    if (r.kind === "refused" && task.resources.fallback_on_demand) {
+      // Spot refused for the replacement: the task's fallback, as for any attempt.
+      await this.d.recorder.event(job.id, { kind: "fallback_on_demand", attempt: spare.idx, code: r.code });
+      spare.spot = false;
+      r = await ask(false);
+    }
+    if (r.kind === "refused") {
+      this.spares.delete(`${job.id}:${spare.idx}`);
+      await this.d.recorder.event(job.id, {
+        kind: "replacement_abandoned",
+        attempt: spare.idx,
+        reason: `provider refused: ${r.code} — ${r.message}`,
+      });
+      return;
+    }
+    spare.instances = r.instances;
+    spare.instanceType = r.instances[0]?.instanceType ?? spare.instanceType;
+    spare.phase = "starting";
+    this.d.observer.note(provider, r.instances);
+    await this.d.recorder.event(job.id, {
+      kind: "replacement_launched",
+      attempt: spare.idx,
+      instance_ids: r.instances.map((i) => i.id),
+      spot: spare.spot,
+    });
+    this.d.wake(job.id);
+  }
+
+  /**
+   * Move the job's replacement on (called on each visit of the noticed attempt and of the one that
+   * adopts it). `oldNodes`: the noticed attempt's running instances, told to stop once it is ready.
+   */
+  async advance(ctx: JobContext, idx: number, oldNodes: readonly InstanceInfo[] = []): Promise<void> {
+    const spare = this.spares.get(`${ctx.job.id}:${idx}`);
+    if (!spare) return;
+    const now = this.d.clock.now();
+    let agents = spareAgents([]);
+    let nodes: ReturnType<typeof judgeNodes> | undefined;
+    if (spare.phase !== "launching" && spare.phase !== "bootstrapping") {
+      const ids = spare.instances.map((i) => i.id);
+      const seen = await this.d.observer.view(ctx.provider, ids, { hurry: true });
+      nodes = judgeNodes(ids.map((id) => seen.get(id) ?? { kind: "missing" as const, since: now }));
+      if (nodes.kind === "present") spare.instances = nodes.nodes;
+    }
+    if (spare.phase === "setting_up" || spare.phase === "ready") {
+      if (now - spare.lastRead < READ_EVERY_MS) return;
+      spare.lastRead = now;
+      agents = spareAgents(await Promise.all(spare.instances.map((i) => this.readEvents(ctx, i))));
+    }
+    const action = decideSpare({ phase: spare.phase, nodes, agents });
+    switch (action.kind) {
+      case "wait":
+        break;
+      case "bootstrap":
+        spare.phase = "bootstrapping";
+        this.d.background(this.ship(ctx, spare));
+        break;
+      case "ready":
+        spare.phase = "ready";
+        await this.d.recorder.event(ctx.job.id, { kind: "replacement_ready", attempt: spare.idx });
+        break;
+      case "abandon":
+        await this.abandon(ctx, spare, action.reason);
+        return;
+    }
+    if (spare.phase === "ready" && !spare.stopAsked && oldNodes.length > 0) {
+      spare.stopAsked = true;
+      const stop: ControlRequest = { action: "checkpoint-and-stop", reason: "replacement ready" };
+      await Promise.all(
+        oldNodes.map(async (n) =>
+          (await this.d.transports.get(ctx.provider, n)).writeFile(agentPaths().control, JSON.stringify(stop)),
+        ),
+      ).catch((e) => this.d.logger.warn({ job: ctx.job.id, err: errorMessage(e) }, "could not ask the old trainer to stop"));
+    }
+  }
+
+  /**
+   * The attempt is recorded on its instances and its agent has not started: if they are the warm
+   * replacement's, tell them to go (true: nothing more to bootstrap, or wait for it).
+   */
+  async adopt(ctx: JobContext, attempt: AttemptRow, launched: readonly string[]): Promise<"bootstrap" | "wait" | "adopted"> {
+    const key = `${ctx.job.id}:${attempt.idx}`;
+    await this.advance(ctx, attempt.idx);
+    const spare = this.spares.get(key);
+    const a = decideAdoption(spare && { phase: spare.phase, instanceIds: spare.instances.map((i) => i.id) }, launched);
+    if (a.kind === "bootstrap") return "bootstrap";
+    if (a.kind === "wait") return "wait";
+    if (a.kind === "discard") {
+      if (spare) await this.abandon(ctx, spare, "the recovery runs on other instances");
+      return "bootstrap";
+    }
+    const s = spare as Spare;
+    await sendGo(this.d, ctx, s.instances);
+    this.spares.delete(key);
+    await this.d.store.transaction(async (tx) => {
+      await tx.updateAttempt(ctx.job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.d.clock.now() });
+      await this.d.recorder.event(
+        ctx.job.id,
+        { kind: "replacement_adopted", attempt: attempt.idx, instance_ids: s.instances.map((i) => i.id) },
+        tx,
+      );
+      await this.d.recorder.event(ctx.job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
+    });
+    attempt.agent_started = 1;
+    return "adopted";
+  }
+
+  private async ship(ctx: JobContext, spare: Spare): Promise<void> {
+    const { job } = ctx;
+    const results = await this.bootstrap.startAgents(ctx, spare.idx, spare.instances, { waitForGo: true });
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) return this.abandon(ctx, spare, `bootstrap failed: ${errorMessage(failed.reason)}`);
+    const reports = results.map((r) => (r as PromiseFulfilledResult<BootstrapReport>).value);
+    await this.d.store.transaction(async (tx) => {
+      for (const [node, r] of reports.entries()) await this.d.recorder.event(job.id, bootstrapEvent(spare.idx, node, r), tx);
+      await this.d.recorder.event(job.id, { kind: "replacement_setting_up", attempt: spare.idx }, tx);
+    });
+    spare.phase = "setting_up";
+    this.d.wake(job.id);
+  }
+
+  private async readEvents(ctx: JobContext, info: InstanceInfo): Promise<{ kind: string }[] | undefined> {
+    try {
+      const t = await this.d.transports.get(ctx.provider, info);
+      const bytes = await t.readFile(agentPaths().events);
+      return bytes ? parseEventLines(bytes.toString("utf8")).events : [];
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** End the replacement's instances now: no attempt will use them. */
+  private async abandon(ctx: JobContext, spare: Spare, reason: string): Promise<void> {
+    this.spares.delete(`${spare.jobId}:${spare.idx}`);
+    await this.d.recorder.event(spare.jobId, { kind: "replacement_abandoned", attempt: spare.idx, reason });
+    const ids = spare.instances.map((i) => i.id);
+    if (ids.length === 0) return;
+    await ctx.provider.terminate(ids.map((id) => InstanceId(id)));
+    this.d.observer.ended(ctx.provider, ids);
+    for (const id of ids) await this.d.transports.drop(id);
+  }
+}

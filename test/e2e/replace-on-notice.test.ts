@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { type EventJson, jobEvents, lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cli/spotrun-cli.js";
+
+let box: Awaited<ReturnType<typeof sandbox>>;
+before(async () => {
+  box = await sandbox("replace-notice");
+});
+after(async () => box.cleanup());
+
+const at = (log: EventJson[], pred: (e: EventJson) => boolean, what: string): number => {
+  const i = log.findIndex(pred);
+  assert.ok(i >= 0, `no ${what} in ${log.map((e) => `${e.kind}${e.attempt ?? ""}`).join(",")}`);
+  return i;
+};
+
+test("on a notice the replacement is launched and set up while the old instance works, then adopted (one launch per attempt)", async () => {
+  // The replacement needs 3 s to start and 2 s of setup; the notice gives 20 s, so it is ready
+  // long before the deadline less the checkpoint budget, and the old trainer is stopped then.
+  const task = await writeTask(
+    box.work,
+    `name: warm-notice
+resources: {provider: local, spot: true, market: {interrupt_after: [4s], notice: 20s, provisioning_delay: 3s}}
+workdir: .
+setup: sleep 2 && touch setup-ran
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 400, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints}
+`,
+  );
+  const r = await spotrun(box.home, ["run", task, "--json"], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const job = lastJson<{ id: string; state: string; attempts: number; preemptions: number }>(r.stdout);
+  assert.equal(job.state, "SUCCEEDED");
+  assert.equal(job.attempts, 2);
+  assert.equal(job.preemptions, 1);
+  const log = await jobEvents(box.home, job.id);
+  const launched = log.filter((e) => e.kind === "instance_launched");
+  assert.deepEqual(
+    launched.map((e) => e.attempt),
+    [0, 1],
+    "exactly one launch per attempt: the recovery adopted the replacement",
+  );
+  assert.equal(log.filter((e) => e.kind === "replacement_launched").length, 1);
+  assert.equal(log.filter((e) => e.kind === "replacement_abandoned").length, 0);
+  const notice = at(log, (e) => e.kind === "notice" && e.attempt === 0, "notice on attempt 0");
+  const spareUp = at(log, (e) => e.kind === "replacement_launched" && e.attempt === 1, "replacement_launched");
+  const settingUp = at(log, (e) => e.kind === "replacement_setting_up" && e.attempt === 1, "replacement_setting_up");
+  const ready = at(log, (e) => e.kind === "replacement_ready" && e.attempt === 1, "replacement_ready");
+  const oldEnded = at(log, (e) => e.kind === "attempt_ended" && e.attempt === 0, "attempt 0 ended");
+  const oldGone = at(log, (e) => e.kind === "instance_ended" && e.attempt === 0, "attempt 0's instance ended");
+  const adopted = at(log, (e) => e.kind === "replacement_adopted" && e.attempt === 1, "replacement_adopted");
+  assert.ok(notice < spareUp && spareUp < settingUp && settingUp < ready, "launched, then set up, on the notice");
+  assert.ok(ready < oldEnded && settingUp < oldGone, "the replacement was setting up before the old instance was reclaimed");
+  assert.ok(oldEnded < adopted, "adopted once the old attempt (and its final upload) ended");
+  assert.equal(
+    (log[oldEnded] as EventJson).end,
+    "preempted",
+    "the old attempt ended as the preemption it was (stopped early, not cancelled)",
+  );
+  // The old trainer kept working after the notice: its final checkpoint came after the replacement was ready.
+  const finalUpload = log.findIndex((e, i) => i > ready && e.kind === "checkpoint_uploaded" && e.attempt === 0);
+  assert.ok(finalUpload > ready && finalUpload < oldEnded, "the final generation was uploaded after the replacement was ready");
+  // Setup ran once on the replacement, and no second time after the go.
+  const setups = log.filter((e) => e.kind === "setup_done");
+  assert.deepEqual(
+    setups.map((e) => e.attempt),
+    [0, 1],
+  );
+  const restored = log.filter((e) => e.kind === "restored" && e.attempt === 1);
+  assert.equal(restored.length, 1);
+  assert.ok(restored[0]?.generation, "the replacement restored the final generation");
+  const steps = await stepsInLog(box.home, job.id);
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 400 }, (_, i) => i + 1),
+    "every step once, in order",
+  );
+});

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { deferredStopAt, stopBudgetMs } from "../../../src/agent/stop-budget.js";
+import type { InstanceId } from "../../../src/base/ids.js";
+import { judgeNodes } from "../../../src/core/reconcilers/health-decisions.js";
+import { decideAdoption, decideSpare, spareAgents } from "../../../src/core/reconcilers/replace-decisions.js";
+import type { InstanceInfo } from "../../../src/providers/provider.js";
+import { replacesOnNotice } from "../../../src/spec/task-schema.js";
+import { fakeTask } from "../../support/fake-provider.js";
+
+const info = (patch: Partial<InstanceInfo> = {}): InstanceInfo => ({
+  id: "i-1" as InstanceId,
+  provider: "local",
+  instanceType: "t",
+  spot: true,
+  status: "running",
+  pricePerHour: 0.1,
+  onDemandPricePerHour: 0.3,
+  launchedAt: 0,
+  tags: {},
+  ...patch,
+});
+const seen = (i: InstanceInfo) => ({ kind: "seen" as const, info: i, at: 0 });
+
+test("replace_on_notice: on by default for spot with a strategy whose next market is the same; the task's word wins", () => {
+  assert.equal(replacesOnNotice(fakeTask({ resources: { provider: "local", spot: true } })), true);
+  assert.equal(replacesOnNotice(fakeTask({ resources: { provider: "local", spot: false } })), false);
+  assert.equal(
+    replacesOnNotice(fakeTask({ resources: { provider: "local", spot: true }, recovery: { strategy: "failover" } })),
+    false,
+  );
+  assert.equal(
+    replacesOnNotice(fakeTask({ resources: { provider: "local", spot: true }, recovery: { replace_on_notice: false } })),
+    false,
+  );
+  assert.equal(
+    replacesOnNotice(
+      fakeTask({ resources: { provider: "local", spot: true }, recovery: { strategy: "failover", replace_on_notice: true } }),
+    ),
+    true,
+  );
+});
+
+test("a replacement: waits while launching or shipping; bootstraps once every node runs; ready when every agent waits; abandoned when it goes or its agent ends", () => {
+  const running = judgeNodes([seen(info()), seen(info({ id: "i-2" as InstanceId }))]);
+  const pending = judgeNodes([seen(info({ status: "pending" })), seen(info({ id: "i-2" as InstanceId }))]);
+  const reclaimed = judgeNodes([seen(info({ status: "terminated" }))]);
+  assert.deepEqual(decideSpare({ phase: "launching", nodes: undefined, agents: "unknown" }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "starting", nodes: pending, agents: "unknown" }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "starting", nodes: running, agents: "unknown" }), { kind: "bootstrap" });
+  assert.deepEqual(decideSpare({ phase: "bootstrapping", nodes: reclaimed, agents: "unknown" }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "setting_up" }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "waiting" }), { kind: "ready" });
+  assert.deepEqual(decideSpare({ phase: "ready", nodes: running, agents: "waiting" }), { kind: "wait" });
+  assert.equal(decideSpare({ phase: "starting", nodes: reclaimed, agents: "unknown" }).kind, "abandon");
+  assert.equal(decideSpare({ phase: "ready", nodes: reclaimed, agents: "waiting" }).kind, "abandon");
+  assert.equal(decideSpare({ phase: "setting_up", nodes: running, agents: "exited" }).kind, "abandon");
+  const full = judgeNodes([seen(info({ failure: { kind: "disk_full", message: "no space" } }))]);
+  assert.match((decideSpare({ phase: "starting", nodes: full, agents: "unknown" }) as { reason: string }).reason, /disk full/);
+});
+
+test("the replacement's agents: waiting only when every node waits; one exit ends it; a node not read yet is unknown", () => {
+  const wait = [{ kind: "agent_started" }, { kind: "setup_done" }, { kind: "waiting_for_go" }];
+  assert.equal(spareAgents([wait, wait]), "waiting");
+  assert.equal(spareAgents([wait, [{ kind: "agent_started" }]]), "setting_up");
+  assert.equal(spareAgents([wait, undefined]), "unknown");
+  assert.equal(spareAgents([wait, [{ kind: "agent_exit" }]]), "exited");
+  assert.equal(spareAgents([]), "unknown");
+});
+
+test("adoption: go when the attempt runs on the replacement's instances and it is set up; wait while it is on its way; discard it when the attempt runs elsewhere", () => {
+  assert.deepEqual(decideAdoption(undefined, ["a"]), { kind: "bootstrap" });
+  assert.deepEqual(decideAdoption({ phase: "launching", instanceIds: [] }, ["a"]), { kind: "wait" });
+  assert.deepEqual(decideAdoption({ phase: "starting", instanceIds: ["a", "b"] }, ["b", "a"]), { kind: "wait" });
+  assert.deepEqual(decideAdoption({ phase: "bootstrapping", instanceIds: ["a"] }, ["a"]), { kind: "wait" });
+  assert.deepEqual(decideAdoption({ phase: "setting_up", instanceIds: ["a"] }, ["a"]), { kind: "go" });
+  assert.deepEqual(decideAdoption({ phase: "ready", instanceIds: ["a"] }, ["a"]), { kind: "go" });
+  assert.deepEqual(decideAdoption({ phase: "ready", instanceIds: ["a"] }, ["c"]), { kind: "discard" });
+  assert.deepEqual(decideAdoption({ phase: "ready", instanceIds: ["a"] }, ["a", "c"]), { kind: "discard" });
+});
+
+test("the deferred stop: the hook's allowance (or a 5 s SIGTERM grace), twice the last upload, a second; never before now", () => {
+  assert.equal(stopBudgetMs({ hook: false, hookTimeoutMs: 90_000, lastUploadMs: undefined }), 5_000 + 2_000 + 1_000);
+  assert.equal(stopBudgetMs({ hook: false, hookTimeoutMs: 3_000, lastUploadMs: 4_000 }), 3_000 + 8_000 + 1_000);
+  assert.equal(stopBudgetMs({ hook: true, hookTimeoutMs: 90_000, lastUploadMs: 500 }), 90_000 + 2_000 + 1_000);
+  assert.equal(deferredStopAt(1_000, 121_000, 8_000), 113_000);
+  assert.equal(deferredStopAt(1_000, 31_000, 93_000), 1_000, "a budget longer than the notice stops at once");
+});
