@@ -110,6 +110,13 @@ export interface VastProviderOptions {
    */
   startTimeoutMs?: number;
   avoidMachineMs?: number;
+  /**
+   * An instance that runs (and bills) but has not once answered SSH this long after the first
+   * try is reported as interrupted ("unreachable"), so the controller replaces it elsewhere, as
+   * one that never starts, and its machine is avoided (default 5 min). Once it has answered, a
+   * later silence is the controller's health check's to judge, not this.
+   */
+  sshTimeoutMs?: number;
   /** Told of every Vast API request (each try) with its outcome. */
   onApiCall?: ApiCallListener;
   /** The call budget to draw from; default the process's. */
@@ -142,6 +149,11 @@ export class VastProvider implements Provider {
   private readonly avoidMachines = new Map<number, number>();
   private readonly startTimeoutMs: number;
   private readonly avoidMachineMs: number;
+  private readonly sshTimeoutMs: number;
+  /** Instances whose SSH has not answered yet: since when spotrun has been trying. */
+  private readonly sshFailingSince = new Map<number, number>();
+  /** Instances that have answered SSH at least once. */
+  private readonly sshAnswered = new Set<number>();
 
   constructor(opts: VastProviderOptions) {
     this.home = opts.home;
@@ -152,6 +164,7 @@ export class VastProvider implements Provider {
     this.client?.useMeter(this.meter);
     this.startTimeoutMs = opts.startTimeoutMs ?? 600_000;
     this.avoidMachineMs = opts.avoidMachineMs ?? 1_800_000;
+    this.sshTimeoutMs = opts.sshTimeoutMs ?? 300_000;
     this.onstart = onstartScript();
     this.storeEnv = opts.storeEnv ?? namedEnv(process.env.SPOTRUN_VAST_STORE_ENV);
   }
@@ -317,13 +330,23 @@ export class VastProvider implements Provider {
         if (still && classify(still, false).kind !== "gone") throw e;
       }
       this.vanished(Number(id));
+      this.sshFailingSince.delete(Number(id));
+      this.sshAnswered.delete(Number(id));
     }
     await dropHostPins(join(this.home, "ssh"), ids);
   }
 
   async transport(instance: InstanceInfo): Promise<Transport> {
     const { connectSsh } = await import("../../transport/ssh/connect.js");
-    return connectSsh(await this.sshTarget(instance), { logger: this.logger, clock: this.clock });
+    const id = Number(instance.id);
+    // The limit runs from the first try on a running instance (one still starting is the start
+    // limit's to judge), so the connect's own retries count toward it.
+    if (!this.sshAnswered.has(id) && instance.status === "running" && !this.sshFailingSince.has(id))
+      this.sshFailingSince.set(id, this.clock.now());
+    const t = await connectSsh(await this.sshTarget(instance), { logger: this.logger, clock: this.clock });
+    this.sshAnswered.add(id);
+    this.sshFailingSince.delete(id);
+    return t;
   }
 
   async sshTarget(instance: InstanceInfo): Promise<SshTarget> {
@@ -467,13 +490,22 @@ export class VastProvider implements Provider {
     if (ep) info.address = `${ep.host}:${ep.port}`;
     const now = this.clock.now();
     const neverStarted = cond.kind === "starting" && inst.start_date && now - inst.start_date * 1000 > this.startTimeoutMs;
-    if (neverStarted && inst.machine_id !== undefined) this.avoidMachines.set(inst.machine_id, now + this.avoidMachineMs);
+    const failingSince = this.sshFailingSince.get(inst.id);
+    const unreachable = cond.kind === "running" && failingSince !== undefined && now - failingSince > this.sshTimeoutMs;
+    if ((neverStarted || unreachable) && inst.machine_id !== undefined)
+      this.avoidMachines.set(inst.machine_id, now + this.avoidMachineMs);
     if (cond.kind === "disk_full") {
       info.failure = { kind: "disk_full", message: inst.status_msg ?? "no space left on device" };
-    } else if (cond.kind === "interrupted" || neverStarted) {
+    } else if (cond.kind === "interrupted" || neverStarted || unreachable) {
       const at = this.interruptedSince.get(inst.id) ?? now;
       this.interruptedSince.set(inst.id, at);
-      info.interrupted = { reason: cond.kind === "interrupted" ? cond.reason : "never_started", at };
+      const reason =
+        cond.kind === "interrupted"
+          ? cond.reason
+          : neverStarted
+            ? "never_started"
+            : `unreachable: no SSH answer for ${Math.round(this.sshTimeoutMs / 1000)} s while running`;
+      info.interrupted = { reason, at };
     } else this.interruptedSince.delete(inst.id);
     this.lastSeen.set(inst.id, info);
     return info;

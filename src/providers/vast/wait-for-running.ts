@@ -1,5 +1,5 @@
 import type { Clock } from "../../base/clock.js";
-import { isRetryable } from "../provider.js";
+import { isRetryable, ProviderError } from "../provider.js";
 import type { VastClient } from "./client.js";
 import { classify, type VastCondition } from "./instance-state.js";
 import type { VastInstance } from "./wire.js";
@@ -50,15 +50,19 @@ export async function waitForRunning(client: VastClient, id: number, opts: WaitO
   let delay = opts.firstDelayMs ?? 2_000;
   const maxDelay = opts.maxDelayMs ?? 30_000;
   let last: VastCondition = { kind: "starting", actual: null };
+  /** The API's refusal of the latest poll, while the streak of unanswered polls lasts. */
+  let unanswered: { error: unknown; since: number } | undefined;
   for (let polls = 1; ; polls++) {
     opts.signal?.throwIfAborted();
     let inst: VastInstance | undefined;
     let seen = true;
     try {
       inst = await client.showInstance(id);
+      unanswered = undefined;
     } catch (e) {
       if (!isRetryable(e)) throw e;
       seen = false;
+      unanswered = { error: e, since: unanswered?.since ?? opts.clock.now() };
     }
     if (seen) {
       last = classify(inst, opts.spot ?? false);
@@ -81,6 +85,17 @@ export async function waitForRunning(client: VastClient, id: number, opts: WaitO
         throw new InstanceStartError("gone", id, `vast: instance ${id} was destroyed before it ran`, last);
     }
     const elapsed = opts.clock.now() - start;
+    if (elapsed >= opts.timeoutMs && unanswered) {
+      // Not the instance's fault: the API would not say how it is (a 429 storm, an outage). Retryable.
+      const cause = unanswered.error as { code?: string; message?: string };
+      throw new ProviderError(
+        "vast",
+        cause.code ?? "unavailable",
+        `vast: instance ${id}: no status for the last ${Math.round((opts.clock.now() - unanswered.since) / 1000)}s of ${Math.round(elapsed / 1000)}s — the API kept failing (${cause.message ?? String(cause)})`,
+        true,
+        { cause: unanswered.error },
+      );
+    }
     if (elapsed >= opts.timeoutMs) {
       const where = last.kind === "starting" ? `still ${last.actual ?? "scheduling"}` : last.kind;
       throw new InstanceStartError(

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, beforeEach, test } from "node:test";
-import { SpotrunError } from "../../../src/base/errors.js";
+import { describeError, SpotrunError } from "../../../src/base/errors.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import type { CommandContext, CommandSpec } from "../../../src/cli/command.js";
 import { vastCommands } from "../../../src/providers/vast/cli/vast-commands.js";
@@ -110,4 +110,29 @@ test("bad arguments are usage errors; an unknown instance is not found", async (
   );
   for (const c of vastCommands)
     assert.ok(c.examples.length > 0 && c.examples.every((x) => x.startsWith("spotrun vast") || x.startsWith("ssh ")), c.name);
+});
+
+test("an offer gone before the create is a provider refusal with the fix; a 429 storm through a wait is retryable, never the instance's fault", async () => {
+  // Rented by someone else between the search and the create (issue 17 item 18).
+  await assert.rejects(cmd("vast create").run(ctx(), ["107"], { image: "pytorch/pytorch", disk: "30", direct: true }), (e) => {
+    const r = describeError(e);
+    assert.deepEqual([r.code, r.exit_code, r.cause_code], ["provider_refused", 4, "no_such_ask"]);
+    assert.equal(r.message, "vast: offer 107 is no longer available (rented or withdrawn)");
+    assert.equal(r.fix, "pick another offer: spotrun offers --provider vast");
+    return true;
+  });
+
+  const created = await cmd("vast create").run(ctx(), ["101"], { image: "pytorch/pytorch", disk: "30", direct: true });
+  const id = (created.data as { id: string }).id;
+  h.server.throttle(1_000_000);
+  await assert.rejects(cmd("vast wait").run(ctx(), [id], { timeout: "3s" }), (e) => {
+    const r = describeError(e);
+    assert.deepEqual([r.code, r.retryable, r.cause_code], ["retryable", true, "rate_limited"]);
+    assert.match(r.message, new RegExp(`^vast: instance ${id}: no status for the last \\d+s of \\d+s — the API kept failing`));
+    assert.doesNotMatch(`${r.message} ${r.fix}`, /report it as a bug|not running after/);
+    assert.match(r.fix, /retry in a minute/);
+    return true;
+  });
+  h.server.throttle(0);
+  await cmd("vast destroy").run(ctx(), [id], {});
 });

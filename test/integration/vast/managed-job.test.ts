@@ -115,7 +115,7 @@ interface JobRun {
 async function runJob(
   name: string,
   resourcesAndMore: string,
-  opts: { startTimeoutMs?: number; whileRunning?: () => void } = {},
+  opts: { startTimeoutMs?: number; sshTimeoutMs?: number; deadlineMs?: number; whileRunning?: () => void } = {},
 ): Promise<JobRun> {
   const { home, taskPath } = await trainerJob(
     root,
@@ -132,19 +132,22 @@ async function runJob(
     logger: log(),
     client: new VastClient({ apiKey: API_KEY, baseUrl: server.url }),
     ...(opts.startTimeoutMs ? { startTimeoutMs: opts.startTimeoutMs } : {}),
+    ...(opts.sshTimeoutMs ? { sshTimeoutMs: opts.sshTimeoutMs } : {}),
   });
   const controller = fastController(store, provider, home, log());
   try {
     const [jobId] = await submitJob(store, await loadTaskFile(taskPath), home, systemClock);
     assert.ok(jobId);
-    const deadline = Date.now() + 75_000;
+    const deadline = Date.now() + (opts.deadlineMs ?? 75_000);
     await controller.run({
       until: async () => {
         const job = await store.job(jobId);
         if (!job || ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(job.state)) return true;
         if (Date.now() > deadline) {
           const seen = server.requests.slice(-6).map((r) => `${r.method} ${r.path} ${r.status}`);
-          throw new Error(`job still ${job.state} after 75 s: ${job.message}; server saw ${seen.join(", ")}`);
+          throw new Error(
+            `job still ${job.state} after ${(opts.deadlineMs ?? 75_000) / 1000} s: ${job.message}; server saw ${seen.join(", ")}`,
+          );
         }
         opts.whileRunning?.();
         return false;
@@ -241,6 +244,29 @@ budget: {max_cost: 0.0005}
   assert.equal(server.instances.size, 0);
   const step = checkpointStep(run.instances[0] as number);
   assert.ok(step > 0 && step < 1000, `stopped part way, at step ${step}`);
+});
+
+test("a machine that runs but never answers SSH is replaced after the SSH limit, destroyed, and the job runs on the next offer", async () => {
+  server.noSsh(102);
+  const destroyedBefore = destroyedIds().size;
+  const run = await runJob(
+    "no-ssh",
+    `resources: {provider: vast, accelerators: "RTX_4090:1", spot: false, max_price: 0.5}
+envs: {TOTAL_STEPS: 10, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+`,
+    // The connect's own retries take ~30 s before the first failure is reported.
+    { sshTimeoutMs: 2_000, deadlineMs: 150_000 },
+  );
+  assert.equal(run.state, "SUCCEEDED", run.message ?? "");
+  assert.deepEqual(
+    run.creates.map((c) => c.path),
+    ["/api/v0/asks/102/", "/api/v0/asks/101/"],
+    "the unreachable machine first (cheapest), then the next offer — not the same machine again",
+  );
+  assert.equal(run.preemptions, 1, "the unreachable instance ended its attempt as a lost instance, not as a setup failure");
+  assert.equal(run.instances.length, 1, "only the second one ever had a machine to log in to");
+  assert.equal(destroyedIds().size - destroyedBefore, 2, "both instances were destroyed");
+  assert.equal(server.instances.size, 0, "nothing left billing");
 });
 
 test("a machine that never starts is given up after the start limit, destroyed, and the job runs on the next offer", async () => {

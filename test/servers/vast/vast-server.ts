@@ -28,6 +28,8 @@ interface ServerInstance {
   /** Polls still to answer "loading" before "running". */
   loadingPolls: number;
   neverStart: boolean;
+  /** Runs and is billed, but nothing answers at its SSH address (a broken host). */
+  noSsh: boolean;
   /** A higher bid holding the machine: the instance stays exited until it bids above this. */
   competingBid: number | undefined;
   logText: string;
@@ -62,6 +64,8 @@ export class VastServer {
   private pending429 = 0;
   private pendingStalls = 0;
   private neverStartOffers = new Set<number>();
+  /** Offers whose next instances never answer SSH, and how many more of them. */
+  private noSshOffers = new Map<number, number>();
   private logsNotReady = 0;
   private readonly logUploads = new Map<string, { id: number; tail: number | undefined; misses: number }>();
   /** When set, error messages echo the Authorization header the way careless servers do, to prove the client redacts it. */
@@ -106,6 +110,13 @@ export class VastServer {
   /** Instances created on this offer stay "loading" forever. */
   neverStart(offerId: number): void {
     this.neverStartOffers.add(offerId);
+  }
+  /**
+   * The next `times` instances created on this offer run (and bill) but never answer SSH: their
+   * address is a port on 127.0.0.1 that refuses, and no machine is told about attached keys.
+   */
+  noSsh(offerId: number, times = 1): void {
+    this.noSshOffers.set(offerId, times);
   }
   /** Another renter outbids the instance: it is stopped (actual exited) while the renter still intends running. */
   outbid(id: number, competingBid: number): void {
@@ -196,7 +207,8 @@ export class VastServer {
     else if (req.method === "DELETE" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/$/))) out = this.destroy(Number(hit[1]));
     else if (req.method === "POST" && (hit = m(/^\/api\/v0\/instances\/(\d+)\/ssh\/$/))) {
       out = this.attachSsh(Number(hit[1]), body);
-      if (out[0] === 200) await this.opts.onAttachSsh?.(Number(hit[1]), String((body as { ssh_key: string }).ssh_key).trim());
+      if (out[0] === 200 && !this.instances.get(Number(hit[1]))?.noSsh)
+        await this.opts.onAttachSsh?.(Number(hit[1]), String((body as { ssh_key: string }).ssh_key).trim());
     } else if (req.method === "GET" && path === "/api/v0/users/current/")
       out = [200, { id: 1, username: "spotrun-test", balance: 25.0 }];
     else out = [404, { success: false, error: "not_found", msg: `no route ${req.method} ${path}` }];
@@ -281,7 +293,12 @@ export class VastServer {
     if (b.price !== null && typeof offer.min_bid !== "number")
       return [400, { success: false, error: "invalid_args", msg: "this offer takes no bids" }];
     const id = this.nextId++;
-    const ssh = this.opts.ssh?.(id) ?? { host: "127.0.0.1", port: 40_000 + (id % 20_000) };
+    const noSsh = (this.noSshOffers.get(offerId) ?? 0) > 0;
+    if (noSsh) this.noSshOffers.set(offerId, (this.noSshOffers.get(offerId) ?? 1) - 1);
+    // Port 1 on loopback: nothing listens there, a connection is refused at once.
+    const ssh = noSsh
+      ? { host: "127.0.0.1", port: 1 }
+      : (this.opts.ssh?.(id) ?? { host: "127.0.0.1", port: 40_000 + (id % 20_000) });
     const runtype = b.runtype ?? "ssh_proxy";
     const inst: VastInstance = {
       id,
@@ -314,6 +331,7 @@ export class VastServer {
       offerId,
       loadingPolls: this.opts.loadingPolls ?? 1,
       neverStart: this.neverStartOffers.has(offerId),
+      noSsh,
       competingBid: b.price !== null && typeof offer.min_bid === "number" && b.price < offer.min_bid ? offer.min_bid : undefined,
       logText: `started ${b.image}\n`,
       sshKeys: [],

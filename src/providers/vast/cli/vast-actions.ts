@@ -14,6 +14,7 @@ import { classify, statusOf } from "../instance-state.js";
 import { metaOf, tagsOf } from "../instance-tags.js";
 import { acceleratorName } from "../offer-mapping.js";
 import { sshEndpoint, sshUrl } from "../ssh-target.js";
+import { VastApiError } from "../vast-api-error.js";
 import { InstanceStartError, waitForRunning } from "../wait-for-running.js";
 import type { CreateInstanceBody, VastInstance } from "../wire.js";
 
@@ -119,7 +120,19 @@ export async function vastCreate(ctx: CommandContext, args: string[], opts: Reco
     onstart: (opts.onstartCmd as string | undefined) ?? null,
     runtype: opts.direct === false ? "ssh_proxy" : "ssh_direc ssh_proxy",
   };
-  const id = await (await clientFor(ctx)).createInstance(offer, body);
+  let id: number;
+  try {
+    id = await (await clientFor(ctx)).createInstance(offer, body);
+  } catch (e) {
+    // The offer went between the search and the create (rented by someone else, or withdrawn): a refusal, not a fault.
+    if (e instanceof VastApiError && e.code === "no_such_ask")
+      throw new SpotrunError("provider_refused", `vast: offer ${offer} is no longer available (rented or withdrawn)`, {
+        fix: "pick another offer: spotrun offers --provider vast",
+        code: e.code,
+        cause: e,
+      });
+    throw e;
+  }
   const market = body.price === null ? "on-demand" : `interruptible at $${body.price}/h`;
   return {
     data: { id: String(id), offer_id: String(offer), spot: body.price !== null, bid_usd_per_hour: body.price },
