@@ -48,7 +48,7 @@ export class BootstrapReconciler {
     if (!retry)
       appendFileSync(
         logPath,
-        `[spotrun] attempt ${attempt.idx} on ${nodes.map((n) => `${n.id} (${n.spot ? "spot" : "on-demand"} ${n.instanceType})`).join(", ")}\n`,
+        `[spotrun] attempt ${attempt.idx + 1} on ${nodes.map((n) => `${n.id} (${n.spot ? "spot" : "on-demand"} ${n.instanceType})`).join(", ")}\n`,
       );
     const results = await this.startAgents(ctx, attempt.idx, nodes);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");

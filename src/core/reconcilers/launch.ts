@@ -138,7 +138,7 @@ export class LaunchReconciler {
         tx,
         job,
         "PROVISIONING",
-        `attempt ${idx}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
+        `attempt ${idx + 1}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
         {
           attempt: idx,
           ...(failover ? { policy_json: JSON.stringify(failover) } : {}),
@@ -324,7 +324,7 @@ export class LaunchReconciler {
         tx,
         job,
         "SETTING_UP",
-        `attempt ${attempt.idx}: ${instances.map((i) => i.id).join(", ")} launched`,
+        `attempt ${attempt.idx + 1}: ${instances.map((i) => i.id).join(", ")} launched`,
         {
           launch_failures: 0,
           ...(failover && offer

@@ -37,7 +37,7 @@ export function mapAgentEvent(attempt: number, e: AgentEvent): JobEvent | undefi
     case "run_exited":
       return { kind: "run_exited", attempt, exit_code: e.exit_code, signal: e.signal };
     case "checkpoint_failed":
-      return { kind: "warning", message: `attempt ${attempt}: checkpoint upload failed: ${e.message}` };
+      return { kind: "warning", message: `attempt ${attempt + 1}: checkpoint upload failed: ${e.message}` };
     case "warning":
       return { kind: "warning", message: e.message };
     case "rebalance":

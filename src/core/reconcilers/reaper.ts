@@ -75,7 +75,7 @@ export class Reaper {
         this.d.observer.ended(provider, [id]);
         reaped.push(id);
         if (job) {
-          await this.d.recorder.event(job.id, { kind: "reaped", instance_id: id, reason: `attempt ${idx} is not live` });
+          await this.d.recorder.event(job.id, { kind: "reaped", instance_id: id, reason: `attempt ${idx + 1} is not live` });
           if (row) await this.teardown.recordEnded(job.id, idx, id, "reaped");
           else await this.d.store.endInstance(id, this.d.clock.now(), "reaped");
         }

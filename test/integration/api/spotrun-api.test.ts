@@ -47,7 +47,7 @@ test("the library API: submit a task object, drive it in-process, read status, e
 
   const all = await sr.logs(job.id);
   // The log carries a line per attempt before the run's own output.
-  assert.match(all.text, /^\[spotrun\] attempt 0 on \S+ \(spot local\.small\)\nline 1\nline 2\nline 3\n$/);
+  assert.match(all.text, /^\[spotrun\] attempt 1 on \S+ \(spot local\.small\)\nline 1\nline 2\nline 3\n$/);
   const tail = await sr.logs(job.id, { tail: 1 });
   assert.equal(tail.text, "line 3\n");
   const rest = await sr.logs(job.id, { since: Buffer.byteLength(all.text.slice(0, all.text.indexOf("line 2"))) });
