@@ -122,7 +122,12 @@ export class AgentEventsReconciler {
         const mapped = mapAgentEvent(attempt.idx, e);
         if (mapped) await tx.appendEvent(job.id, e.at, mapped);
         if (e.kind === "run_started" && job.state === "SETTING_UP")
-          await this.d.recorder.setState(tx, job, "RUNNING", `attempt ${attempt.idx + 1}: running${e.restart ? " (restart)" : ""}`);
+          await this.d.recorder.setState(
+            tx,
+            job,
+            "RUNNING",
+            `attempt ${attempt.idx + 1}: running${e.restart ? " (restart)" : ""}`,
+          );
         if (e.kind === "notice") {
           await tx.updateAttempt(job.id, attempt.idx, { notice_at: e.seen_at });
           attempt.notice_at = e.seen_at;
