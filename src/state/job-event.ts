@@ -46,6 +46,8 @@ export type JobEvent =
       progress?: number;
     }
   | { kind: "checkpoint_stalled"; attempt: number; since_ms: number }
+  /** An upload of a generation failed: `cause` is the store's own reason. `status` shows it until an upload succeeds again. */
+  | { kind: "checkpoint_failed"; attempt: number; cause: string }
   | { kind: "run_exited"; attempt: number; exit_code: number | null; signal?: string | null; node?: number }
   | { kind: "attempt_ended"; attempt: number; end: string; detail?: string }
   | { kind: "budget_warning"; spent_usd: number; max_cost_usd: number }

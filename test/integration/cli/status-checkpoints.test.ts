@@ -20,9 +20,7 @@ after(async () => {
   await box.cleanup();
 });
 
-// `checkpoint_failed` is the kind the agent already reports; the controller records it as such
-// once src/core maps it (see the report of this change), so the view reads it by that kind.
-const failed = (attempt: number, cause: string) => ({ kind: "checkpoint_failed", attempt, cause }) as unknown as JobEvent;
+const failed = (attempt: number, cause: string): JobEvent => ({ kind: "checkpoint_failed", attempt, cause });
 const uploaded = (attempt: number, generation: string): JobEvent => ({
   kind: "checkpoint_uploaded",
   attempt,
