@@ -94,13 +94,16 @@ after(async () => {
 });
 
 test("spot v4-32: WAITING_FOR_RESOURCES → ACTIVE on 4 workers, preempted, node and queued resource deleted, resumed on a new slice", async () => {
+  // The classic path: the job stops on the notice and resumes mid-run on a new instance (the bare
+  // hosts outlive the notice, so a warm replacement would let the 4 s trainer finish first;
+  // replace_on_notice has its own e2e, test/e2e/replace-on-notice.test.ts).
   const { home, taskPath } = await trainerJob(
     root,
     "tpu-e2e",
     `resources: {provider: gcp, tpu: v4-32, zone: ${ZONE}, spot: true}
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints, store: "gs://${BUCKET}/jobs"}
-recovery: {max_restarts: 3}
+recovery: {max_restarts: 3, replace_on_notice: false}
 `,
   );
   const progress: TpuProgress[] = [];

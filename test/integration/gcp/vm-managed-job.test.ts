@@ -74,13 +74,16 @@ after(async () => {
 });
 
 test("spot VM: us-central1-a exhausted → -b, preempted mid-run, deleted, resumed on a new spot VM from its GCS checkpoint", async () => {
+  // The classic path: the job stops on the notice and resumes mid-run on a new instance (the bare
+  // hosts outlive the notice, so a warm replacement would let the 4 s trainer finish first;
+  // replace_on_notice has its own e2e, test/e2e/replace-on-notice.test.ts).
   const { home, taskPath } = await trainerJob(
     root,
     "vm-e2e",
     `resources: {provider: gcp, instance_type: n2-standard-4, zone: us-central1-a, spot: true}
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints, store: "gs://${BUCKET}/jobs"}
-recovery: {max_restarts: 3}
+recovery: {max_restarts: 3, replace_on_notice: false}
 `,
   );
   const store = new StateStore(await openSqlite(home));
