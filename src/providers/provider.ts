@@ -80,15 +80,18 @@ export type LaunchResult =
 
 /** Typed provider errors; `retryable` ones (throttling, 5xx) are retried with backoff by the caller. */
 export class ProviderError extends ExternalError {
+  /** What a person should do about it, in the provider's own terms (the CLI's one line shows it). */
+  readonly fix: string | undefined;
   constructor(
     readonly provider: ProviderKind,
     code: string,
     message: string,
     retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; fix?: string },
   ) {
     super(provider, code, message, retryable, options);
     this.name = "ProviderError";
+    this.fix = options?.fix;
   }
 }
 export const isRetryable = (e: unknown): boolean => e instanceof ProviderError && e.retryable;
@@ -165,6 +168,8 @@ export interface Provider {
    * provider gives instances one: it mounts disks and writes the spot configuration before SSH.
    */
   bootMarkers?(instance: InstanceInfo): BootMarkers | undefined;
+  /** Chaos (`spotrun chaos interrupt`): a spot notice now, the reclaim after `noticeMs`; a market the provider plays itself. */
+  interrupt?(id: InstanceId, noticeMs?: number): Promise<{ action: string; time: number }>;
   close?(): Promise<void>;
 }
 

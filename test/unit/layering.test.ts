@@ -45,16 +45,6 @@ const ALLOWED: readonly { from: string; to: string; why: string }[] = [
     why: "`catalog update` fetches each cloud's price list itself; wants a Provider capability (updateCatalog)",
   })),
   {
-    from: "cli/commands/chaos-actions.ts",
-    to: "providers/local/local-provider.ts",
-    why: "`chaos interrupt` needs LocalProvider.interrupt (a type import); wants an optional Provider capability",
-  },
-  {
-    from: "cli/commands/launch-actions.ts",
-    to: "providers/aws/aws-error.ts",
-    why: "the fix for an AWS error code; belongs on ProviderError (a `fix` set by the provider that raised it)",
-  },
-  {
     from: "cli/commands/offers-actions.ts",
     to: "providers/vast/search-offers.ts",
     why: "`offers --provider vast` searches the market directly; wants Provider.offers to take the same query",

@@ -2,7 +2,6 @@
 import { parseDuration } from "../../base/duration.js";
 import { usageError } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
-import type { LocalProvider } from "../../providers/local/local-provider.js";
 import { openApp } from "../app.js";
 import type { CommandContext, CommandResult } from "../command.js";
 
@@ -14,7 +13,8 @@ export async function chaosInterrupt(ctx: CommandContext, args: string[], opts: 
   }
   const app = await openApp(ctx);
   try {
-    const provider = (await app.providers.get("local")) as LocalProvider;
+    const provider = await app.providers.get("local");
+    if (!provider.interrupt) throw new Error(`bug: the ${provider.kind} provider cannot interrupt instances`);
     const n = await provider.interrupt(InstanceId(args[0] as string), noticeMs);
     const time = new Date(n.time).toISOString();
     return { data: { id: args[0], action: n.action, time }, human: `${args[0]}: ${n.action} notice, reclaimed at ${time}` };

@@ -5,7 +5,6 @@ import { LAUNCH_TAG } from "../../api/instance-list.js";
 import { toIso } from "../../base/clock.js";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
 import { attemptIdOf, idempotencyKey, newJobId } from "../../base/ids.js";
-import { fixForAwsCode } from "../../providers/aws/aws-error.js";
 import type { InstanceInfo, LaunchResult, Offer, Provider } from "../../providers/provider.js";
 import { ProviderError, TAG } from "../../providers/provider.js";
 import { PROVIDERS, type ProviderKind } from "../../spec/task-limits.js";
@@ -272,12 +271,7 @@ async function launchMember(
 /** Provider errors become the CLI's one line with what to do; the provider's error code stays attached. */
 export function asUserError(e: unknown): unknown {
   if (!(e instanceof ProviderError)) return e;
-  const fix =
-    e.provider === "aws"
-      ? fixForAwsCode(e.code, e.retryable)
-      : e.retryable
-        ? "retry in a minute"
-        : "see the provider's error code";
+  const fix = e.fix ?? (e.retryable ? "retry in a minute" : "see the provider's error code");
   return new SpotrunError("failed", e.message, { code: e.code, fix, cause: e });
 }
 

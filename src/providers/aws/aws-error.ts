@@ -70,7 +70,10 @@ export function toProviderError(e: unknown, operation: string): ProviderError | 
       cause: e,
     });
   const retryable = RETRYABLE.has(f.code) || (f.status !== undefined && f.status >= 500);
-  return new ProviderError("aws", f.code, `aws ${operation} failed: ${f.code}: ${f.message}`, retryable, { cause: e });
+  return new ProviderError("aws", f.code, `aws ${operation} failed: ${f.code}: ${f.message}`, retryable, {
+    cause: e,
+    fix: fixForAwsCode(f.code, retryable),
+  });
 }
 
 /** What a person should do about an AWS error code, for the CLI's one line. */

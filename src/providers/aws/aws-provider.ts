@@ -30,7 +30,7 @@ import { type ApiCallCounts, type ApiCallListener, ApiCallMeter } from "../api-c
 import { type CallBudget, processCallBudget } from "../call-budget.js";
 import type { BootMarkers, InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../provider.js";
 import { ProviderError, TAG } from "../provider.js";
-import { awsErrorFacts, refusalOf, toProviderError } from "./aws-error.js";
+import { awsErrorFacts, fixForAwsCode, refusalOf, toProviderError } from "./aws-error.js";
 import { addCallBudget } from "./budget-middleware.js";
 import { createEc2Client, QUICK_RETRY_POLICY } from "./ec2-client.js";
 import { toInstanceInfo } from "./instance-info.js";
@@ -377,7 +377,9 @@ export class AwsProvider implements Provider {
       throw toProviderError(e, "DescribeInstanceTypes");
     }
     if (!info?.MemoryInfo?.SizeInMiB)
-      throw new ProviderError("aws", "InvalidInstanceType", `aws DescribeInstanceTypes: no facts for ${type}`, false);
+      throw new ProviderError("aws", "InvalidInstanceType", `aws DescribeInstanceTypes: no facts for ${type}`, false, {
+        fix: fixForAwsCode("InvalidInstanceType", false),
+      });
     return { memoryMiB: info.MemoryInfo.SizeInMiB, hibernationSupported: info.HibernationSupported === true };
   }
 
