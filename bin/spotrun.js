@@ -23,5 +23,15 @@ if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-V")) {
       process.exit(1);
     });
 } else {
-  import("../dist/src/cli/main.js").then((m) => m.main(process.argv));
+  const { statSync } = await import("node:fs");
+  const mtime = (f) => {
+    try {
+      return statSync(new URL(f, import.meta.url)).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  // The bundle (scripts/build-cli.mjs) while it is built from the current tsc output; dist/src otherwise.
+  const bundled = mtime("../dist/cli/main.js") >= mtime("../dist/src/cli/main.js");
+  import(bundled ? "../dist/cli/main.js" : "../dist/src/cli/main.js").then((m) => m.main(process.argv));
 }

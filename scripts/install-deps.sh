@@ -41,6 +41,8 @@ fi
 npx tsc -p tsconfig.json >&2
 # The agent artifact the controller ships to instances (dist/agent/).
 node scripts/build-agent.mjs >&2
+# The CLI bundled (dist/cli/): what bin/spotrun.js runs, a cold start without a file per module.
+node scripts/build-cli.mjs >&2
 # The dashboard's page (dist/dashboard-ui): type-checked on its own (DOM, JSX), bundled by esbuild.
 npx tsc -p src/dashboard/ui/tsconfig.json >&2
 node scripts/build-ui.mjs >&2

@@ -1,10 +1,10 @@
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { packageRoot } from "./package-root.js";
 import { shellQuote } from "./shell-quote.js";
 
 /** How to start this very installation of spotrun again (for the local provider's hosts and agents). */
 export function spotrunBin(): string {
-  // dist/src/base/self.js → <package root>/bin/spotrun.js
-  return fileURLToPath(new URL("../../../bin/spotrun.js", import.meta.url));
+  return join(packageRoot(), "bin", "spotrun.js");
 }
 
 export function spotrunCommand(): string {
@@ -12,5 +12,6 @@ export function spotrunCommand(): string {
 }
 
 export function distFile(relativeToDistSrc: string): string {
-  return fileURLToPath(new URL(`../${relativeToDistSrc}`, import.meta.url));
+  // tsc's output, also when the CLI runs bundled: a child process (a local instance's host) starts from it.
+  return join(packageRoot(), "dist", "src", relativeToDistSrc);
 }

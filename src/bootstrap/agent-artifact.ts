@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { SpotrunError } from "../base/errors.js";
+import { packageRoot } from "../base/package-root.js";
 import { type AgentManifest, fileSha256 } from "./build-agent-artifact.js";
 
 /** The agent this controller ships: its bytes' SHA-256 names it on every instance. */
@@ -13,9 +13,6 @@ export interface AgentArtifact {
 }
 
 export const ARTIFACT_MISSING = "AGENT_ARTIFACT_MISSING";
-
-/** dist/src/bootstrap/agent-artifact.js → the package root. */
-const packageRoot = (): string => fileURLToPath(new URL("../../../", import.meta.url));
 
 /**
  * The artifact is a build output of this very installation, so one process reads it once. A

@@ -3,16 +3,16 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Spotrun } from "../api/spotrun.js";
 import { SpotrunError } from "../base/errors.js";
+import { packageRoot } from "../base/package-root.js";
 import { JobMetrics } from "../metrics/job-metrics.js";
 import { ProviderApiMetrics } from "../metrics/provider-api-metrics.js";
 import { lastEventSeq } from "../state/event-feed.js";
 import { ApiError, dashboardApi } from "./dashboard-api.js";
 
 /** Where `npm run build` puts the page (dist/dashboard-ui), beside the compiled server. */
-export const uiDir = (): string => fileURLToPath(new URL("../../dashboard-ui/", import.meta.url));
+export const uiDir = (): string => `${join(packageRoot(), "dist", "dashboard-ui")}/`;
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

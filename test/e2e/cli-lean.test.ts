@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { loadedModules } from "../support/loaded-modules.js";
 import { bin, repoRoot } from "../support-cli/spotrun-cli.js";
 
 /**
@@ -35,7 +36,7 @@ async function loaded(args: string[]): Promise<{ stdout: string; modules: string
       (err, out, errOut) => (err ? fail(new Error(`${err.message}\n${errOut}`)) : done(out)),
     ),
   );
-  const modules = [...new Set((await readFile(log, "utf8")).split("\n").filter(Boolean))];
+  const modules = loadedModules(log, repoRoot);
   return { stdout, modules };
 }
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Command } from "commander";
 import { buildProgram } from "../../src/cli/program.js";
+import { loadedModules } from "../support/loaded-modules.js";
 import { repoRoot, spotrun } from "../support-cli/spotrun-cli.js";
 
 /**
@@ -163,11 +164,8 @@ test("spotrun completion loads the definitions, not the store, the schemas or an
     ],
     { env: { ...process.env, SPOTRUN_MODULE_LOG: log } },
   );
-  const { readFileSync } = await import("node:fs");
   const packages = new Set(
-    readFileSync(log, "utf8")
-      .split("\n")
-      .flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []),
+    loadedModules(log, repoRoot).flatMap((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1] ?? []),
   );
   assert.ok(packages.has("commander"));
   // Every command's wrapper makes its logger (pino); what a completion must never load:

@@ -22,7 +22,9 @@ before(() => {
   mkdirSync(pkg, { recursive: true });
   cpSync(join(repoRoot, "package.json"), join(pkg, "package.json"));
   cpSync(join(repoRoot, "bin"), join(pkg, "bin"), { recursive: true });
-  for (const d of ["src", "agent"]) cpSync(join(repoRoot, "dist", d), join(pkg, "dist", d), { recursive: true });
+  // The bundled CLI too where it was built (copied last, so it is the newer and bin runs it).
+  for (const d of ["src", "agent", "cli"])
+    if (existsSync(join(repoRoot, "dist", d))) cpSync(join(repoRoot, "dist", d), join(pkg, "dist", d), { recursive: true });
   const cloudScopes = new Set(Object.values(CLOUD_SDKS).flatMap((ps) => ps.map((p) => p.split("/")[0])));
   const real = join(repoRoot, "node_modules");
   for (const name of readdirSync(real)) {

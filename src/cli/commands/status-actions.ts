@@ -45,7 +45,12 @@ async function watch(ctx: CommandContext, render: () => Promise<CommandResult>):
   return {};
 }
 
-async function statusOnce(app: App, ref: string | undefined, opts: Record<string, unknown>): Promise<CommandResult> {
+async function statusOnce(
+  app: App,
+  ref: string | undefined,
+  opts: Record<string, unknown>,
+  json: boolean,
+): Promise<CommandResult> {
   const color = stdoutColor();
   let arrayId = opts.array === undefined ? undefined : String(opts.array);
   if (ref && !arrayId) {
@@ -62,6 +67,8 @@ async function statusOnce(app: App, ref: string | undefined, opts: Record<string
     ...(arrayId ? { arrayId } : {}),
   });
   if (arrayId && data.jobs.length === 0) throw notFound(`no job array ${arrayId}`, "list arrays with `spotrun status --all`");
+  // The table is for a person: --json (an agent polling) never measures 10 columns of 1,000 rows.
+  if (json) return { data };
   const rows = data.jobs.map((v) => [
     v.id,
     v.name,
@@ -136,8 +143,8 @@ export async function status(ctx: CommandContext, args: string[], opts: Record<s
   const app = await openApp(ctx);
   try {
     await app.ensureController();
-    if (!opts.watch) return await statusOnce(app, args[0], opts);
-    return await watch(ctx, () => statusOnce(app, args[0], opts));
+    if (!opts.watch) return await statusOnce(app, args[0], opts, ctx.json);
+    return await watch(ctx, () => statusOnce(app, args[0], opts, ctx.json));
   } finally {
     await app.close();
   }
