@@ -11,6 +11,7 @@ type ChecksModule = { setupChecks(opts: { home: string }): SetupCheck[] };
  */
 const CHECKS: Partial<Record<ProviderKind, () => Promise<ChecksModule>>> = {
   local: () => import("./local/setup-checks.js"),
+  aws: () => importCloud("aws", "the aws setup checks", () => import("./aws/setup-checks.js")),
   gcp: () => importCloud("gcp", "the gcp setup checks", () => import("./gcp/setup-checks.js")),
   vast: () => import("./vast/setup-checks.js"),
 };
