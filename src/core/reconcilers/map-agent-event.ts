@@ -37,7 +37,8 @@ export function mapAgentEvent(attempt: number, e: AgentEvent): JobEvent | undefi
     case "run_exited":
       return { kind: "run_exited", attempt, exit_code: e.exit_code, signal: e.signal };
     case "checkpoint_failed":
-      return { kind: "warning", message: `attempt ${attempt + 1}: checkpoint upload failed: ${e.message}` };
+      // Its own kind, so `status` shows a failed upload and its cause until one succeeds (issue 17 item 10).
+      return { kind: "checkpoint_failed", attempt, cause: e.message };
     case "warning":
       return { kind: "warning", message: e.message };
     case "rebalance":
