@@ -130,6 +130,14 @@ export interface UnpricedOffers {
   fix: string;
 }
 
+/** How `spotrun offers QUERY` asks a provider that has a query language. */
+export interface OfferQuery {
+  /** The provider's order syntax (Vast: `dph`, `-dph`, `num_gpus,-reliability`). */
+  order?: string;
+  limit?: number;
+  type?: "on-demand" | "bid";
+}
+
 export interface Provider {
   readonly kind: ProviderKind;
   readonly noticeSource: NoticeSource;
@@ -168,6 +176,8 @@ export interface Provider {
    * provider gives instances one: it mounts disks and writes the spot configuration before SSH.
    */
   bootMarkers?(instance: InstanceInfo): BootMarkers | undefined;
+  /** Offers by the provider's own query language (`spotrun offers QUERY`), in the order it returned them. */
+  searchOffers?(query: string, opts?: OfferQuery): Promise<Offer[]>;
   /** Chaos (`spotrun chaos interrupt`): a spot notice now, the reclaim after `noticeMs`; a market the provider plays itself. */
   interrupt?(id: InstanceId, noticeMs?: number): Promise<{ action: string; time: number }>;
   close?(): Promise<void>;

@@ -45,11 +45,6 @@ const ALLOWED: readonly { from: string; to: string; why: string }[] = [
     why: "`catalog update` fetches each cloud's price list itself; wants a Provider capability (updateCatalog)",
   })),
   {
-    from: "cli/commands/offers-actions.ts",
-    to: "providers/vast/search-offers.ts",
-    why: "`offers --provider vast` searches the market directly; wants Provider.offers to take the same query",
-  },
-  {
     from: "cli/commands/index.ts",
     to: "providers/vast/cli/vast-commands.ts",
     why: "the `spotrun vast …` commands live with the vast provider; wants a provider-contributed command list",

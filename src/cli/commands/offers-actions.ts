@@ -96,14 +96,19 @@ export async function offers(ctx: CommandContext, args: string[], opts: Record<s
   let source: string;
   if (query) {
     if (opts.provider !== "vast") throw usageError("a QUERY needs --provider vast", "or price a task with --task FILE");
-    const { searchOffers } = await import("../../providers/vast/search-offers.js");
+    const { createProvider } = await import("../../providers/registry.js");
     const type = opts.type as "on-demand" | "bid" | undefined;
-    offers = await searchOffers(query, {
-      home: ctx.home,
-      ...(opts.order === undefined ? {} : { order: String(opts.order) }),
-      ...(limit === undefined ? {} : { limit }),
-      ...(type === undefined ? {} : { type }),
-    });
+    const provider = await createProvider(opts.provider, { home: ctx.home, logger: ctx.logger });
+    try {
+      if (!provider.searchOffers) throw new Error(`bug: the ${provider.kind} provider has no query language`);
+      offers = await provider.searchOffers(query, {
+        ...(opts.order === undefined ? {} : { order: String(opts.order) }),
+        ...(limit === undefined ? {} : { limit }),
+        ...(type === undefined ? {} : { type }),
+      });
+    } finally {
+      await provider.close?.();
+    }
     source = `vast offers for ${JSON.stringify(query)}`;
   } else {
     if (!opts.task) throw usageError("nothing to price", "pass --task FILE, or a QUERY with --provider vast");

@@ -17,6 +17,7 @@ import {
   type LaunchResult,
   type NoticeSource,
   type Offer,
+  type OfferQuery,
   type Provider,
   ProviderError,
   type RefusalKind,
@@ -28,6 +29,7 @@ import { encodeTagEnv, hasTags, metaOf, tagsOf } from "./instance-tags.js";
 import { acceleratorName, applyRentedFilter, toOffer } from "./offer-mapping.js";
 import { onstartScript } from "./onstart-script.js";
 import { buildSearchBody } from "./query.js";
+import { searchOffersWith } from "./search-offers.js";
 import { sshEndpoint } from "./ssh-target.js";
 import { VastApiError } from "./vast-api-error.js";
 import { InstanceStartError, type WaitProgress, waitForRunning } from "./wait-for-running.js";
@@ -188,6 +190,11 @@ export class VastProvider implements Provider {
     const offers = usable.map((o) => toOffer(o, type));
     const max = resources.max_price;
     return offers.filter((o) => max === undefined || o.pricePerHour <= max).sort((a, b) => a.pricePerHour - b.pricePerHour);
+  }
+
+  /** `spotrun offers QUERY --provider vast`: the Vast query language, the API's order, no filtering of ours. */
+  async searchOffers(query: string, opts: OfferQuery = {}): Promise<Offer[]> {
+    return searchOffersWith(await this.api(), query, opts);
   }
 
   async launch(req: LaunchRequest): Promise<LaunchResult> {
