@@ -134,13 +134,15 @@ async function findText(dir: string, needle: RegExp): Promise<string[]> {
 }
 
 test("spot notice via IMDSv2 → checkpoint to S3 → reclaim → resumed on a new spot instance from S3, nothing left running", async () => {
+  // The classic path: the job stops on the notice and resumes on a new instance after the reclaim
+  // (replace_on_notice has its own e2e, test/e2e/replace-on-notice.test.ts).
   const { home, taskPath } = await trainerJob(
     root,
     "aws-e2e",
     `resources: {provider: aws, instance_type: m7i.large, spot: true, max_price: 0.05}
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints, store: "s3://ckpt/e2e"}
-recovery: {max_restarts: 3}
+recovery: {max_restarts: 3, replace_on_notice: false}
 `,
   );
   const store = new StateStore(await openSqlite(home));
