@@ -12,7 +12,7 @@ import { isTransientStoreError } from "../state/store-errors.js";
 import { InstanceObserver } from "./instance-observer.js";
 import { InterruptionHistory, type InterruptionHistoryOptions } from "./interruption-history.js";
 import { JobRecorder } from "./job-recorder.js";
-import { isTerminal, type JobState } from "./job-state.js";
+import { isTerminal } from "./job-state.js";
 import { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
 import { AgentEventsReconciler } from "./reconcilers/agent-events.js";
 import { BootstrapReconciler } from "./reconcilers/bootstrap.js";
@@ -311,7 +311,7 @@ export class Controller {
 
   private async visitId(id: string): Promise<void> {
     const job = await this.store.job(id).catch(() => undefined);
-    if (!job || isTerminal(job.state as JobState)) return this.forgetJob(id);
+    if (!job || isTerminal(job.state)) return this.forgetJob(id);
     await this.visit(job);
   }
 
@@ -334,7 +334,7 @@ export class Controller {
         steady = await this.reconcile(job);
       }
       this.failures.succeeded(job.id);
-      if (isTerminal(job.state as JobState)) this.forgetJob(job.id);
+      if (isTerminal(job.state)) this.forgetJob(job.id);
       else {
         const woken = this.woken.delete(job.id);
         this.nextVisit.set(job.id, this.now() + (steady && !woken ? this.steadyPollMs : 0));
@@ -372,7 +372,7 @@ export class Controller {
       await this.teardown.cancel(ctx);
       return false;
     }
-    switch (job.state as JobState) {
+    switch (job.state) {
       case "PENDING":
       case "RECOVERING":
         await this.launching(() => this.launch.startAttempt(ctx));
