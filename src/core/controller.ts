@@ -1,16 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { Clock } from "../base/clock.js";
 import { errorMessage } from "../base/errors.js";
-import type { Logger } from "../base/logger.js";
 import { isAlive } from "../base/process.js";
 import { summarize } from "../cost/ledger.js";
-import type { ProviderCache } from "../providers/registry.js";
 import type { Task } from "../spec/task-schema.js";
-import type { JobRow, StateStore } from "../state/state-store.js";
+import type { JobRow } from "../state/state-store.js";
 import { isTransientStoreError } from "../state/store-errors.js";
+import type { ControllerOptions } from "./controller-options.js";
 import { InstanceObserver } from "./instance-observer.js";
-import { InterruptionHistory, type InterruptionHistoryOptions } from "./interruption-history.js";
+import { InterruptionHistory } from "./interruption-history.js";
 import { JobRecorder } from "./job-recorder.js";
 import { isTerminal } from "./job-state.js";
 import { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
@@ -29,47 +27,9 @@ import { VisitFailures } from "./reconcilers/visit-failures.js";
 import { storeIdOf } from "./store-id.js";
 import { TransportPool } from "./transport-pool.js";
 
-export { storeId, storeIdOf } from "./store-id.js";
-
-export interface ControllerOptions {
-  store: StateStore;
-  providers: ProviderCache;
-  home: string;
-  clock: Clock;
-  logger: Logger;
-  /** How often the loop wakes. */
-  tickMs?: number;
-  /**
-   * How often a steadily running job is visited (its agent's news wakes it at once, so this is for
-   * budgets and deadlines); jobs in transition are visited every tick.
-   */
-  steadyPollMs?: number;
-  leaseTtlMs?: number;
-  reapEveryMs?: number;
-  /** An agent silent this long on a running instance is taken as lost. */
-  heartbeatTimeoutMs?: number;
-  /** Visits in flight at once (launches and uploads wait on networks; the store has one connection). */
-  maxConcurrentVisits?: number;
-  /** On a shared store: the most jobs this controller leases at once (the rest are left to others). */
-  maxJobs?: number;
-  /** Work that lives in the controller's process beside the loop, such as notification delivery. */
-  companions?: ControllerCompanion[];
-  /** How much instance time makes a pool's measured rate count, and how long a read is reused. */
-  interruptionHistory?: InterruptionHistoryOptions;
-}
-
-/**
- * Ticked once per pass after the jobs' visits; its tick must not wait on the network (it starts
- * such work and returns). While it is busy a controller that leaves when idle stays; stop() is its
- * last word when the controller ends.
- */
-export interface ControllerCompanion {
-  tick(): Promise<void>;
-  busy(): Promise<boolean>;
-  stop(): Promise<void>;
-}
-
+export type { ControllerCompanion, ControllerOptions } from "./controller-options.js";
 export { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
+export { storeId, storeIdOf } from "./store-id.js";
 
 /**
  * The reconcile loop: one per state store (held by a lease), one timer for all jobs. It owns the
