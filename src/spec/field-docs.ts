@@ -86,7 +86,7 @@ export const TASK_DOCS: Record<string, string> = {
   "recovery.restart_overhead": `strategy deadline: restart time assumed until one is measured. ${DURATION}`,
   "recovery.prelaunch_on_rebalance": "On a rebalance recommendation, launch the replacement at once.",
   "recovery.replace_on_notice":
-    "On an interruption notice, launch the replacement and run setup on it while the old instance keeps working; the old trainer stops when the replacement is ready or the notice's deadline less the checkpoint budget comes (default: true for spot with strategy same or on_demand_after).",
+    "On an interruption notice, launch the replacement and run setup on it while the old instance keeps working; the old trainer stops when the replacement is ready or the notice's deadline less the checkpoint budget comes (default: true for spot with strategy same or on_demand_after, unless resources.volumes must move to the replacement).",
   "recovery.decision_interval": `strategy deadline: how often the market is reconsidered. ${DURATION}`,
   "recovery.block_zone_for": `strategy failover: how long a pool that preempted the job is avoided. ${DURATION}`,
   "recovery.setup_timeout": `How long an attempt may take from launch to a running agent (instance up, SSH, Node, agent) before it ends as a setup failure. ${DURATION}`,

@@ -225,10 +225,13 @@ export type RecoverySpec = Task["recovery"];
 /**
  * Does this task replace on the notice: its own word, else yes for spot unless the next attempt's
  * market is a per-attempt decision (deadline, failover), which a replacement launched at the notice
- * would pre-empt. Pure.
+ * would pre-empt, or the job has volumes that move with it. Pure.
  */
 export function replacesOnNotice(task: Pick<Task, "recovery" | "resources">): boolean {
   const r = task.recovery;
   if (r.replace_on_notice !== undefined) return r.replace_on_notice;
+  // A persistent volume follows the job to the next instance, and attaches to one at a time: the
+  // replacement can only be made once the old instance has let go of it (a session's disk).
+  if ((task.resources.volumes?.length ?? 0) > 0) return false;
   return task.resources.spot && (r.strategy === "same" || r.strategy === "on_demand_after");
 }

@@ -25,6 +25,15 @@ const seen = (i: InstanceInfo) => ({ kind: "seen" as const, info: i, at: 0 });
 test("replace_on_notice: on by default for spot with a strategy whose next market is the same; the task's word wins", () => {
   assert.equal(replacesOnNotice(fakeTask({ resources: { provider: "local", spot: true } })), true);
   assert.equal(replacesOnNotice(fakeTask({ resources: { provider: "local", spot: false } })), false);
+  // A volume that moves with the job attaches to one instance at a time: no warm replacement by default.
+  assert.equal(
+    replacesOnNotice(
+      fakeTask({
+        resources: { provider: "gcp", spot: true, zone: "us-central1-a", volumes: [{ name: "work", size: 10, mount: "/work" }] },
+      }),
+    ),
+    false,
+  );
   assert.equal(
     replacesOnNotice(fakeTask({ resources: { provider: "local", spot: true }, recovery: { strategy: "failover" } })),
     false,
