@@ -175,6 +175,20 @@ export async function tempStore(): Promise<{ home: string; store: StateStore; cl
   };
 }
 
+/** One running spot instance as a provider reports it, with the fields a test sets. */
+export const fakeInstanceInfo = (patch: Partial<InstanceInfo> = {}): InstanceInfo => ({
+  id: "i-1" as InstanceId,
+  provider: "local",
+  instanceType: "t",
+  spot: true,
+  status: "running",
+  pricePerHour: 0.1,
+  onDemandPricePerHour: 0.3,
+  launchedAt: 0,
+  tags: {},
+  ...patch,
+});
+
 /** A parsed task from YAML-ish fields, as `spotrun run` would store it. */
 export function fakeTask(fields: Record<string, unknown> = {}): Task {
   return parseTask({ name: "t", run: "true", resources: { provider: "local" }, ...fields }, "task.yaml");

@@ -13,21 +13,9 @@ import {
 } from "../../../src/core/reconcilers/launch-decisions.js";
 import { maxPricePerNode } from "../../../src/core/reconcilers/launch-request.js";
 import { decideReap } from "../../../src/core/reconcilers/reap-decisions.js";
-import type { InstanceInfo } from "../../../src/providers/provider.js";
-import { fakeTask } from "../../support/fake-provider.js";
+import { fakeInstanceInfo, fakeTask } from "../../support/fake-provider.js";
 
-const info = (patch: Partial<InstanceInfo> = {}): InstanceInfo => ({
-  id: "i-1" as InstanceId,
-  provider: "local",
-  instanceType: "t",
-  spot: true,
-  status: "running",
-  pricePerHour: 0.1,
-  onDemandPricePerHour: 0.3,
-  launchedAt: 0,
-  tags: {},
-  ...patch,
-});
+const info = fakeInstanceInfo;
 
 test("refusals: spot falls back to on-demand when the task or the deadline says so; a failover walks on; capacity is retried on every attempt, the first included, up to max_launch_failures; a quota ends the job at once", () => {
   const base = {

@@ -6,20 +6,9 @@ import { judgeNodes } from "../../../src/core/reconcilers/health-decisions.js";
 import { decideAdoption, decideSpare, spareAgents } from "../../../src/core/reconcilers/replace-decisions.js";
 import type { InstanceInfo } from "../../../src/providers/provider.js";
 import { replacesOnNotice } from "../../../src/spec/task-schema.js";
-import { fakeTask } from "../../support/fake-provider.js";
+import { fakeInstanceInfo, fakeTask } from "../../support/fake-provider.js";
 
-const info = (patch: Partial<InstanceInfo> = {}): InstanceInfo => ({
-  id: "i-1" as InstanceId,
-  provider: "local",
-  instanceType: "t",
-  spot: true,
-  status: "running",
-  pricePerHour: 0.1,
-  onDemandPricePerHour: 0.3,
-  launchedAt: 0,
-  tags: {},
-  ...patch,
-});
+const info = fakeInstanceInfo;
 const seen = (i: InstanceInfo) => ({ kind: "seen" as const, info: i, at: 0 });
 
 test("replace_on_notice: on by default for spot with a strategy whose next market is the same; the task's word wins", () => {
