@@ -38,6 +38,7 @@ workdir: .
 run: python3 trainer.py
 envs: {TOTAL_STEPS: 60, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints}
+recovery: {replace_on_notice: false}
 `,
     );
     // The running controller holds the lease: the job is its to drive.
@@ -74,6 +75,7 @@ checkpoint: {dir: checkpoints}
     // The controller's own provider calls: every launch, describe, list and terminate it sent.
     const calls = (action: string, outcome = "ok") =>
       metricSum(final, "spotrun_provider_api_calls_total", { provider: "local", region: "local", action, outcome });
+    // (The classic recovery: a warm replacement would add an adopting launch call per attempt.)
     const launched = await jobEvents(box.home, job.id, ["instance_launched"]);
     assert.equal(calls("launch"), launched.length, "one launch call per instance the job got");
     assert.ok(launched.length >= 3, "three attempts, three instances");
