@@ -9,7 +9,7 @@
  *      [--notices 120s,30s]   (--quick: 2 preemptions, 6 s provisioning, 3 s setup, 20 s and 6 s notices)
  */
 import { execFileSync } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -32,6 +32,7 @@ const notices = (o.notices ?? (o.quick ? "20s,6s" : "120s,30s")).split(",");
 const bin = resolve("bin/spotrun.js");
 const root = await mkdtemp(join(tmpdir(), "spotrun-bench-downtime-"));
 const home = join(root, "home");
+const work = join(root, "work");
 const cli = (...args: string[]) => execFileSync(process.execPath, [bin, "--home", home, ...args], { encoding: "utf8" });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -60,11 +61,12 @@ interface Run {
 }
 
 try {
-  await writeFile(join(root, "trainer.py"), trainer);
+  await mkdir(work);
+  await writeFile(join(work, "trainer.py"), trainer);
   const runs: Run[] = [];
   for (const notice of notices)
     for (const replace of [true, false]) {
-      const file = join(root, `task-${notice}-${replace}.yaml`);
+      const file = join(work, `task-${notice}-${replace}.yaml`);
       await writeFile(
         file,
         `name: downtime-${notice}-${replace ? "on" : "off"}
@@ -80,11 +82,15 @@ recovery: {max_restarts: ${n + 1}, replace_on_notice: ${replace}}
       runs.push({ notice, replace, job, downtimes: [], launches: 0 });
     }
   const db = new SQLite(join(home, "state.db"), { readonly: true });
-  const runStarted = (job: string, attempt: number) =>
-    db
+  const runStarted = (job: string, attempt: number) => {
+    const state = (db.prepare("select state from jobs where id = ?").get(job) as { state: string }).state;
+    if (["FAILED", "CANCELLED", "SUCCEEDED", "OVER_BUDGET"].includes(state))
+      throw new Error(`job ${job} ended ${state}: spotrun --home ${home} events ${job}`);
+    return db
       .prepare("select data from events where job_id = ? and kind = 'run_started'")
       .all(job)
       .some((e) => JSON.parse((e as { data: string }).data).attempt === attempt);
+  };
   // Each job on its own: run, wait 3 s, interrupt; again once the next attempt runs.
   await Promise.all(
     runs.map(async (r) => {
