@@ -65,6 +65,11 @@ export class Agent {
   /** A warm replacement waiting for the controller's `go` (wait_for_go): resolves true on go, false if it must end instead. */
   private goWaiter: ((go: boolean) => void) | undefined;
   private lastUploadMs: number | undefined;
+  /** A warm replacement that has not had its go yet: nothing of the user's has run, so nothing is saved. */
+  private get warm(): boolean {
+    return this.cfg.wait_for_go === true && !this.went;
+  }
+  private went = false;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -137,7 +142,10 @@ export class Agent {
           this.goWaiter = r;
         });
         this.goWaiter = undefined;
-        if (go) this.emit({ kind: "go", waited_ms: Date.now() - t });
+        if (go) {
+          this.went = true;
+          this.emit({ kind: "go", waited_ms: Date.now() - t });
+        }
       }
       if (this.stopping) {
         await this.stopping;
@@ -316,7 +324,7 @@ export class Agent {
   private onNotice(n: Notice): void {
     if (n.kind === "interruption") {
       this.emit({ kind: "notice", action: n.action, time: n.deadline, source: n.source, seen_at: n.seenAt });
-      if (this.goWaiter) this.endWaiting("preempted");
+      if (this.warm) this.endWaiting("preempted");
       else if (this.cfg.notice.defer_stop && !this.stopping) this.deferStop(n.deadline, n.action, n.source);
       else this.interrupt(n.deadline, n.action, n.source, true);
     } else if (n.kind === "rebalance") {
@@ -356,8 +364,12 @@ export class Agent {
     this.timers.push(timer);
   }
 
-  /** A warm replacement that must end before its go (reclaimed itself, or stopped): nothing ran, nothing to save. */
+  /**
+   * A warm replacement that must end before its go (reclaimed itself, or stopped): nothing ran,
+   * nothing to save; a setup still running is left to the reclaim.
+   */
   private endWaiting(outcome: AgentOutcome): void {
+    if (this.stopping) return;
     this.stopping = Promise.resolve();
     this.finish({ outcome });
     this.goWaiter?.(false);
@@ -369,7 +381,7 @@ export class Agent {
    */
   private interrupt(deadline: number, action: string, source: string, alreadyEmitted = false): void {
     if (this.stopping) return;
-    if (this.goWaiter) {
+    if (this.warm) {
       this.endWaiting(source === "controller" ? "stopped" : "preempted");
       return;
     }

@@ -90,10 +90,11 @@ export class Controller {
     this.teardown = new Teardown(this.deps);
     const deadline = new DeadlineReconciler(this.deps, this.teardown);
     const bootstrap = new BootstrapReconciler(this.deps, this.teardown);
-    const replace = new ReplaceReconciler(this.deps, bootstrap);
-    this.launch = new LaunchReconciler(this.deps, this.teardown, deadline, history, jobCost, (jobId, idx) =>
-      replace.market(jobId, idx),
-    );
+    const replace = new ReplaceReconciler(this.deps, bootstrap, (jobId, idx) => this.launch.prelaunchedFor(jobId, idx));
+    this.launch = new LaunchReconciler(this.deps, this.teardown, deadline, history, jobCost, {
+      market: (jobId, idx) => replace.market(jobId, idx),
+      instances: (jobId, idx) => replace.instances(jobId, idx),
+    });
     const agentEvents = new AgentEventsReconciler(
       this.deps,
       this.teardown,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { liveLocalInstances } from "../support-cli/local-instances.js";
 import { type EventJson, jobEvents, lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
@@ -76,4 +77,49 @@ checkpoint: {dir: checkpoints}
     Array.from({ length: 400 }, (_, i) => i + 1),
     "every step once, in order",
   );
+});
+
+test("a replacement reclaimed before its go is given up and ended; the old trainer stops by its deadline and the recovery launches afresh", async () => {
+  // The replacement (the second spot launch) gets its own notice 1 s after it runs.
+  const task = await writeTask(
+    box.work,
+    `name: spare-reclaimed
+resources: {provider: local, spot: true, market: {interrupt_after: [4s, 1s], notice: 20s, provisioning_delay: 3s}}
+workdir: .
+setup: sleep 2
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 400, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints}
+`,
+    "spare.yaml",
+  );
+  const r = await spotrun(box.home, ["run", task, "--json"], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const job = lastJson<{ id: string; state: string; attempts: number; preemptions: number }>(r.stdout);
+  assert.equal(job.state, "SUCCEEDED");
+  assert.equal(job.attempts, 2);
+  assert.equal(job.preemptions, 1, "the replacement's own reclaim is not the job's preemption");
+  const log = await jobEvents(box.home, job.id);
+  const abandoned = log.filter((e) => e.kind === "replacement_abandoned");
+  assert.equal(abandoned.length, 1, JSON.stringify(abandoned));
+  assert.equal(log.filter((e) => e.kind === "replacement_adopted").length, 0);
+  const gaveUp = log.indexOf(abandoned[0] as EventJson);
+  const oldEnded = at(log, (e) => e.kind === "attempt_ended" && e.attempt === 0, "attempt 0 ended");
+  assert.ok(gaveUp < oldEnded, "given up while the old attempt still ran");
+  const launched = log.filter((e) => e.kind === "instance_launched");
+  assert.deepEqual(
+    launched.map((e) => e.attempt),
+    [0, 1],
+  );
+  const spareIds = (log.find((e) => e.kind === "replacement_launched")?.instance_ids ?? []) as string[];
+  assert.ok(
+    spareIds.every((id) => !launched.some((e) => e.instance_id === id)),
+    "the recovery did not adopt the reclaimed replacement",
+  );
+  const steps = await stepsInLog(box.home, job.id);
+  assert.deepEqual(
+    steps,
+    Array.from({ length: 400 }, (_, i) => i + 1),
+  );
+  assert.deepEqual(liveLocalInstances(box.home), [], "nothing left running");
 });

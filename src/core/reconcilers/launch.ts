@@ -1,5 +1,5 @@
 import { errorMessage, SpotrunError } from "../../base/errors.js";
-import { type LaunchResult, type Offer, ProviderError } from "../../providers/provider.js";
+import { type InstanceInfo, type LaunchResult, type Offer, ProviderError } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { ControllerBug } from "../controller-errors.js";
 import { launchBackoffMs, planLaunch } from "../decide.js";
@@ -11,6 +11,13 @@ import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget, refusalFix } from "./launch-decisions.js";
 import { launchRequest } from "./launch-request.js";
 import type { Teardown } from "./teardown.js";
+
+/** What LaunchReconciler asks of the warm replacements (ReplaceReconciler). */
+export interface WarmSpares {
+  market(jobId: string, idx: number): { spot: boolean } | undefined;
+  /** The replacement's instances for attempt `idx`, "launching" while its launch is in flight, undefined if none. */
+  instances(jobId: string, idx: number): InstanceInfo[] | "launching" | undefined;
+}
 
 /**
  * Starting attempts and renting their instances: which market and types (plan, failover walk,
@@ -26,9 +33,14 @@ export class LaunchReconciler {
     private readonly deadline: DeadlineReconciler,
     private readonly history: InterruptionHistory,
     private readonly jobCost: (jobId: string) => Promise<number>,
-    /** The market of a warm replacement launched on a notice for attempt `idx` (recovery.replace_on_notice). */
-    private readonly warmMarket: (jobId: string, idx: number) => { spot: boolean } | undefined = () => undefined,
+    /** A warm replacement launched on a notice for attempt `idx` (recovery.replace_on_notice): its market and instances. */
+    private readonly warm: WarmSpares = { market: () => undefined, instances: () => undefined },
   ) {}
+
+  /** Whether the rebalance pre-launch already launched attempt `idx` (a replacement then adopts it by the same key). */
+  prelaunchedFor(jobId: string, idx: number): boolean {
+    return this.prelaunched.has(`${jobId}:${idx}`);
+  }
 
   forgetJob(jobId: string): void {
     for (const k of this.prelaunched) if (k.startsWith(`${jobId}:`)) this.prelaunched.delete(k);
@@ -97,7 +109,7 @@ export class LaunchReconciler {
       plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
       policyJson = JSON.stringify(d.state);
     }
-    if (plan.spot && this.warmMarket(job.id, job.attempt + 1)?.spot === false) {
+    if (plan.spot && this.warm.market(job.id, job.attempt + 1)?.spot === false) {
       // Spot was refused for the replacement a moment ago and the task fell back: adopt that one.
       plan = { ...plan, spot: false, reason: "the warm replacement (on-demand: spot was refused)" };
     }
@@ -186,6 +198,11 @@ export class LaunchReconciler {
       : (task.resources.instance_types ??
         (task.resources.instance_type ? [task.resources.instance_type] : [attempt.instance_type].filter(Boolean)));
     const spotSequence = job.spot_requests;
+    const warm = this.warm.instances(job.id, attempt.idx);
+    // Its launch is still in flight: the next visit records what it rented.
+    if (warm === "launching") return;
+    // The replacement's launch was this attempt's request (and counted as one).
+    if (warm?.every((i) => i.spot === spot)) return this.recordLaunched(ctx, attempt, warm, failover, offer);
     let result: LaunchResult;
     try {
       result = await provider.launch(launchRequest(job, task, this.storeTag(), attempt.idx, spot, types, offer));

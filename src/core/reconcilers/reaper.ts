@@ -60,9 +60,16 @@ export class Reaper {
       const job = jobId ? await this.d.store.job(jobId) : undefined;
       const attempt = job ? await this.d.store.attempt(job.id, idx) : undefined;
       const jobLive = job !== undefined && !isTerminal(job.state);
-      const attemptOwns =
-        job !== undefined &&
-        ((job.attempt === idx && attempt !== undefined && attempt.state !== "ENDED") || job.attempt + 1 === idx);
+      const current = job !== undefined && job.attempt === idx && attempt !== undefined && attempt.state !== "ENDED";
+      // The current attempt owns what it recorded, and while launching what it may be about to
+      // record; an instance it did not take (a replacement launched on a notice, given up or not
+      // adopted, whose controller died) is not its.
+      const recorded =
+        current &&
+        (row !== undefined ||
+          attempt?.state === "LAUNCHING" ||
+          (await this.d.store.instances({ jobId: job.id, attempt: idx })).some((r) => r.id === id));
+      const attemptOwns = job !== undefined && (recorded || job.attempt + 1 === idx);
       const action = decideReap({
         provider: !info ? "absent" : info.status === "terminated" ? "ended" : "live",
         rowOpen: row !== undefined,

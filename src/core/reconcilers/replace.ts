@@ -30,7 +30,8 @@ const READ_EVERY_MS = 500;
 
 /**
  * recovery.replace_on_notice: on an interruption notice, launch the next attempt's instances at
- * once (with its idempotency key, so the recovery adopts them), ship their agents, which run setup
+ * once (tagged with that attempt, under a key of their own; the recovery records them instead of
+ * launching), ship their agents, which run setup
  * and wait; when they wait, ask the old trainer to stop (its agent otherwise stops by the deadline
  * less its checkpoint budget). The recovery then tells them to go: they restore the final
  * generation and start. What it does not adopt it ends; what a controller that died left behind
@@ -42,6 +43,8 @@ export class ReplaceReconciler {
   constructor(
     private readonly d: ReconcilerDeps,
     private readonly bootstrap: BootstrapReconciler,
+    /** The rebalance pre-launch already rented attempt `idx` under its own key: the replacement is that one. */
+    private readonly prelaunched: (jobId: string, idx: number) => boolean = () => false,
   ) {}
 
   forgetJob(jobId: string): void {
@@ -52,6 +55,13 @@ export class ReplaceReconciler {
   market(jobId: string, idx: number): { spot: boolean; instanceType: string } | undefined {
     const s = this.spares.get(`${jobId}:${idx}`);
     return s && s.phase !== "launching" ? { spot: s.spot, instanceType: s.instanceType } : undefined;
+  }
+
+  /** The replacement's instances for attempt `idx` (the recovery records these instead of launching). */
+  instances(jobId: string, idx: number): InstanceInfo[] | "launching" | undefined {
+    const s = this.spares.get(`${jobId}:${idx}`);
+    if (!s) return undefined;
+    return s.phase === "launching" ? "launching" : s.instances;
   }
 
   /** A notice on `attempt` was applied: launch its replacement (once). */
@@ -82,8 +92,18 @@ export class ReplaceReconciler {
   private async launch(ctx: JobContext, spare: Spare): Promise<void> {
     const { job, task, provider } = ctx;
     const storeTag = this.d.storeTag();
-    const ask = (spot: boolean) =>
-      provider.launch(launchRequest(job, task, storeTag, spare.idx, spot, [spare.instanceType].filter(Boolean)));
+    // A key of its own: a replacement given up (reclaimed, set up wrong) must not be what the
+    // recovery's launch adopts; the recovery records these instances itself.
+    const own = !this.prelaunched(job.id, spare.idx);
+    const ask = async (spot: boolean) => {
+      // Read fresh: the job's row in this visit's context is older than this background launch.
+      const fresh = (await this.d.store.job(job.id)) ?? job;
+      const req = launchRequest(fresh, task, storeTag, spare.idx, spot, [spare.instanceType].filter(Boolean));
+      const r = await provider.launch(own ? { ...req, token: `${req.token}-r` } : req);
+      // A spot request like any attempt's (the provider's market counts them; the recovery that adopts it does not ask again).
+      if (spot) await this.d.store.updateJob(job.id, { spot_requests: fresh.spot_requests + 1 });
+      return r;
+    };
     let r: LaunchResult = await ask(true);
     if (r.kind === "refused" && task.resources.fallback_on_demand) {
       // Spot refused for the replacement: the task's fallback, as for any attempt.
