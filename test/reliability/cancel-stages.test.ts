@@ -46,7 +46,7 @@ resources: {provider: local, instance_type: local.small, spot: true, market: {in
 workdir: .
 ${big ? "" : "setup: sleep 1.5\n"}run: python3 ${big ? "blob-trainer.py" : "trainer.py"}
 envs: {TOTAL_STEPS: 100000, CHECKPOINT_EVERY: ${big ? 100000 : 10}, STEP_SECONDS: 0.05, BLOB_MB: 64}
-recovery: {max_restarts: 5}
+recovery: {max_restarts: 5, replace_on_notice: false}
 `;
 }
 

@@ -1,5 +1,5 @@
 import { InstanceId } from "../../base/ids.js";
-import type { Provider } from "../../providers/provider.js";
+import { type Provider, TAG } from "../../providers/provider.js";
 import type { AttemptRow, JobRow } from "../../state/state-store.js";
 import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
 import { parseFailoverState, recordFailover } from "../failover-plan.js";
@@ -101,6 +101,26 @@ export class Teardown {
     if (attempt) {
       for (const s of this.scoped) s.forgetAttempt?.(job.id, attempt.idx);
       await this.terminateAttempt(job.id, attempt.idx, ctx.provider, "cancelled");
+    }
+    await this.endLeftovers(ctx);
+  }
+
+  /**
+   * A cancelled job leaves nothing, not even a spare readied for its next attempt (a warm
+   * replacement, a pre-launch) that the store may not know of yet: ask the provider by the job's
+   * tag, once, and end what still runs. The controller may leave right after, before any reaper pass.
+   */
+  private async endLeftovers(ctx: JobContext): Promise<void> {
+    const { job, provider } = ctx;
+    for (const r of await this.d.store.instances({ jobId: job.id, live: true })) {
+      await provider.terminate([InstanceId(r.id)]);
+      await this.recordEnded(job.id, r.attempt, r.id, "cancelled");
+    }
+    const tagged = await provider.list({ [TAG.managed]: this.d.storeTag(), [TAG.job]: job.id });
+    const running = tagged.filter((i) => i.status !== "terminated").map((i) => i.id);
+    if (running.length > 0) {
+      await provider.terminate(running);
+      this.d.observer.ended(provider, running);
     }
   }
 }

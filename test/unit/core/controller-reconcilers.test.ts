@@ -186,3 +186,27 @@ test("the reaper settles a finished job's open instance row with the provider, a
     await h.close();
   }
 });
+
+test("a cancel ends the job's spare for its next attempt too (a warm replacement the store may not know of yet)", async () => {
+  const h = await harness();
+  try {
+    await h.store.insertJob(jobRow("j-1", fakeTask({ resources: { provider: "local", spot: true } }), h.clock.now()));
+    await h.pass();
+    const spare = await h.provider.launch({
+      token: "spare",
+      instanceTypes: ["x"],
+      spot: true,
+      count: 1,
+      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
+      resources: {} as never,
+    });
+    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    await h.store.updateJob("j-1", { desired: "cancel" });
+    await h.pass();
+    assert.equal((await h.store.job("j-1"))?.state, "CANCELLED");
+    const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
+    assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
+  } finally {
+    await h.close();
+  }
+});
