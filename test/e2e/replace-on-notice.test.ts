@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { liveLocalInstances } from "../support-cli/local-instances.js";
-import { type EventJson, jobEvents, lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cli/spotrun-cli.js";
+import {
+  type EventJson,
+  jobEvents,
+  lastJson,
+  sandbox,
+  spotrun,
+  stepsInLog,
+  waitFor,
+  writeTask,
+} from "../support-cli/spotrun-cli.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -122,4 +131,34 @@ checkpoint: {dir: checkpoints}
     Array.from({ length: 400 }, (_, i) => i + 1),
   );
   assert.deepEqual(liveLocalInstances(box.home), [], "nothing left running");
+});
+
+test("a job cancelled while its replacement sets up leaves nothing running", async () => {
+  const task = await writeTask(
+    box.work,
+    `name: cancel-warm
+resources: {provider: local, spot: true, market: {interrupt_after: [3s], notice: 60s, provisioning_delay: 1s}}
+workdir: .
+setup: sleep 20
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 100000, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints}
+`,
+    "cancel.yaml",
+  );
+  // The first attempt's setup is 20 s too: the notice comes 3 s into its run.
+  const r = await spotrun(box.home, ["run", task, "--detach", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const { id } = lastJson<{ id: string }>(r.stdout);
+  await waitFor(
+    async () => ((await jobEvents(box.home, id, ["replacement_setting_up"])).length > 0 ? true : undefined),
+    90_000,
+    "the replacement setting up",
+  );
+  assert.equal(liveLocalInstances(box.home, id).length, 2, "the old instance and its replacement");
+  const c = await spotrun(box.home, ["cancel", id]);
+  assert.equal(c.code, 0, c.stderr);
+  await waitFor(async () => (liveLocalInstances(box.home, id).length === 0 ? true : undefined), 30_000, "nothing running");
+  const log = await jobEvents(box.home, id);
+  assert.equal(log.filter((e) => e.kind === "instance_launched").length, 1, "the replacement was never an attempt's");
 });

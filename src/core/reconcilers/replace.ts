@@ -2,7 +2,7 @@ import { agentPaths, type ControlRequest, parseEventLines } from "../../agent/pr
 import { errorMessage } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { BootstrapReport } from "../../bootstrap/bootstrap-agent.js";
-import type { InstanceInfo, LaunchResult } from "../../providers/provider.js";
+import type { InstanceInfo, LaunchResult, Provider } from "../../providers/provider.js";
 import { replacesOnNotice } from "../../spec/task-schema.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import type { BootstrapReconciler } from "./bootstrap.js";
@@ -23,6 +23,7 @@ interface Spare {
   /** Set once the old trainer was asked to stop. */
   stopAsked: boolean;
   lastRead: number;
+  provider: Provider;
 }
 
 /** How often a replacement's agents are read while it sets up. */
@@ -47,8 +48,14 @@ export class ReplaceReconciler {
     private readonly prelaunched: (jobId: string, idx: number) => boolean = () => false,
   ) {}
 
+  /** The job ended (cancelled, succeeded, failed) or left this controller: no attempt will adopt its replacement. */
   forgetJob(jobId: string): void {
-    for (const k of this.spares.keys()) if (k.startsWith(`${jobId}:`)) this.spares.delete(k);
+    for (const [k, spare] of this.spares)
+      if (k.startsWith(`${jobId}:`)) {
+        this.spares.delete(k);
+        const ids = spare.instances.map((i) => i.id);
+        if (ids.length > 0) this.d.background(this.end(spare.provider, ids));
+      }
   }
 
   /** The market the replacement for attempt `idx` was rented in (the recovery asks for the same, to adopt it). */
@@ -79,6 +86,7 @@ export class ReplaceReconciler {
       instances: [],
       stopAsked: false,
       lastRead: 0,
+      provider: ctx.provider,
     };
     this.spares.set(key, spare);
     this.d.background(
@@ -118,6 +126,14 @@ export class ReplaceReconciler {
         attempt: spare.idx,
         reason: `provider refused: ${r.code} — ${r.message}`,
       });
+      return;
+    }
+    if (this.spares.get(`${job.id}:${spare.idx}`) !== spare) {
+      // The job ended while this launch was in flight: nothing will adopt what it rented.
+      await this.end(
+        provider,
+        r.instances.map((i) => i.id),
+      );
       return;
     }
     spare.instances = r.instances;
@@ -241,9 +257,12 @@ export class ReplaceReconciler {
     this.spares.delete(`${spare.jobId}:${spare.idx}`);
     await this.d.recorder.event(spare.jobId, { kind: "replacement_abandoned", attempt: spare.idx, reason });
     const ids = spare.instances.map((i) => i.id);
-    if (ids.length === 0) return;
-    await ctx.provider.terminate(ids.map((id) => InstanceId(id)));
-    this.d.observer.ended(ctx.provider, ids);
+    if (ids.length > 0) await this.end(ctx.provider, ids);
+  }
+
+  private async end(provider: Provider, ids: string[]): Promise<void> {
+    await provider.terminate(ids.map((id) => InstanceId(id)));
+    this.d.observer.ended(provider, ids);
     for (const id of ids) await this.d.transports.drop(id);
   }
 }
