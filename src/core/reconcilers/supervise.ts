@@ -95,7 +95,8 @@ export class Supervisor {
       !attempt.stop_reason
     )
       await this.p.deadline.reviewMarket(ctx, attempt, head);
-    return attempt.notice_at === null && job.state === "RUNNING";
+    // A market that moves in ticks is decided at each tick's decision point, not at the next steady visit.
+    return !ticked && attempt.notice_at === null && job.state === "RUNNING";
   }
 
   private async gone(ctx: JobContext, attempt: Parameters<Teardown["endAttempt"]>[1], info: InstanceInfo | undefined) {
