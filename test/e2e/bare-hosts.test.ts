@@ -50,7 +50,7 @@ workdir: .
 run: python3 trainer.py
 envs: {TOTAL_STEPS: 400, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.1}
 checkpoint: {dir: checkpoints}
-recovery: {max_restarts: 4}
+recovery: {max_restarts: 4, replace_on_notice: false}
 `,
   );
   const r = await spotrun(box.home, ["run", task, "--json"], { timeoutMs: 240_000 });

@@ -47,11 +47,13 @@ describe("the background controller", () => {
   test("kill -9 during a recovery: any command restarts it, the job finishes, one instance per attempt, nothing left behind", async () => {
     const task = await writeTask(
       box.work,
+      // The classic recovery (replace_on_notice has its own e2e): each interrupted instance is an attempt.
       `name: crash
 resources: {provider: local, instance_type: local.small, spot: true, market: {interrupt_after: [2s, 2s], notice: 1500ms}}
 workdir: .
 run: python3 trainer.py
 envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+recovery: {replace_on_notice: false}
 `,
     );
     const r = await spotrun(box.home, ["run", task, "--detach", "--json"]);
