@@ -92,7 +92,7 @@ resources: {provider: local, instance_type: local.small, spot: true, market: {in
 workdir: .
 run: python3 gated.py
 envs: {TOTAL_STEPS: ${STEPS}, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05, GATE: "${gate}"}
-recovery: {max_restarts: 10}
+recovery: {max_restarts: 10, replace_on_notice: false}
 `,
     );
     // In Python, not in the shell: a \`run\` of \`a && b\` loses the trainer's SIGTERM checkpoint (the
