@@ -7,7 +7,7 @@ import { type JobId, newJobId } from "../base/ids.js";
 import { checkStoreUrl, jobStoreUrl } from "../checkpoints/open-store.js";
 import type { LoadedTask } from "../spec/load-task.js";
 import type { Task } from "../spec/task-schema.js";
-import type { StateStore } from "../state/state-store.js";
+import type { JobRow, StateStore } from "../state/state-store.js";
 
 /**
  * Record the intent: one job row (or one per array member) in PENDING, and its first event.
@@ -35,30 +35,17 @@ export async function submitJob(store: StateStore, loaded: LoadedTask, home: str
           }
         : task;
       const base = task.checkpoint.store ?? pathToFileURL(join(home, "checkpoints")).href;
-      await tx.insertJob({
-        id,
-        name: memberTask.name,
-        task_json: JSON.stringify(memberTask),
-        base_dir: baseDir,
-        state: "PENDING",
-        desired: "run",
-        created_at: now,
-        updated_at: now,
-        ended_at: null,
-        attempt: -1,
-        preemptions: 0,
-        error_restarts: 0,
-        launch_failures: 0,
-        spot_requests: 0,
-        store_url: jobStoreUrl(base, id),
-        message: null,
-        array_id: arrayId,
-        array_index: task.array ? i : null,
-        budget_warned: 0,
-        not_before: 0,
-        log_bytes: 0,
-        policy_json: null,
-      });
+      await tx.insertJob(
+        pendingJobRow({
+          id,
+          task: memberTask,
+          baseDir,
+          now,
+          storeUrl: jobStoreUrl(base, id),
+          arrayId,
+          arrayIndex: task.array ? i : null,
+        }),
+      );
       await tx.appendEvent(id, now, { kind: "job_submitted", name: memberTask.name });
       ids.push(id);
     }
@@ -80,4 +67,40 @@ function checkPaths(task: Task, baseDir: string): void {
         "put the script in the workdir or fix the path",
       );
   }
+}
+
+/** A job as submitted: PENDING, no attempt yet, nothing spent. */
+export function pendingJobRow(o: {
+  id: string;
+  task: Task;
+  baseDir: string;
+  now: number;
+  storeUrl: string;
+  arrayId?: string | null;
+  arrayIndex?: number | null;
+}): JobRow {
+  return {
+    id: o.id,
+    name: o.task.name,
+    task_json: JSON.stringify(o.task),
+    base_dir: o.baseDir,
+    state: "PENDING",
+    desired: "run",
+    created_at: o.now,
+    updated_at: o.now,
+    ended_at: null,
+    attempt: -1,
+    preemptions: 0,
+    error_restarts: 0,
+    launch_failures: 0,
+    spot_requests: 0,
+    store_url: o.storeUrl,
+    message: null,
+    array_id: o.arrayId ?? null,
+    array_index: o.arrayIndex ?? null,
+    budget_warned: 0,
+    not_before: 0,
+    log_bytes: 0,
+    policy_json: null,
+  };
 }

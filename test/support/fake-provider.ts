@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { InstanceId } from "../../src/base/ids.js";
 import { silentLogger } from "../../src/base/logger.js";
+import { pendingJobRow } from "../../src/core/submit.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../../src/providers/provider.js";
 import { ProviderCache } from "../../src/providers/registry.js";
 import { parseTask } from "../../src/spec/load-task.js";
@@ -196,29 +197,5 @@ export function fakeTask(fields: Record<string, unknown> = {}): Task {
 
 /** A job row as submit writes it, in PENDING. */
 export function jobRow(id: string, task: Task, now: number, patch: Partial<JobRow> = {}): JobRow {
-  return {
-    id,
-    name: task.name,
-    task_json: JSON.stringify(task),
-    base_dir: "/tmp",
-    state: "PENDING",
-    desired: "run",
-    created_at: now,
-    updated_at: now,
-    ended_at: null,
-    attempt: -1,
-    preemptions: 0,
-    error_restarts: 0,
-    launch_failures: 0,
-    spot_requests: 0,
-    store_url: "file:///tmp/spotrun-unit-store",
-    message: null,
-    array_id: null,
-    array_index: null,
-    budget_warned: 0,
-    not_before: 0,
-    log_bytes: 0,
-    policy_json: null,
-    ...patch,
-  };
+  return { ...pendingJobRow({ id, task, baseDir: "/tmp", now, storeUrl: "file:///tmp/spotrun-unit-store" }), ...patch };
 }
