@@ -60,6 +60,7 @@ export class Controller {
   private readonly jobScoped: { forgetJob(jobId: string): void }[];
   private readonly failures: VisitFailures;
   private readonly agentEvents: AgentEventsReconciler;
+  private readonly replace: ReplaceReconciler;
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
@@ -91,6 +92,7 @@ export class Controller {
     const deadline = new DeadlineReconciler(this.deps, this.teardown);
     const bootstrap = new BootstrapReconciler(this.deps, this.teardown);
     const replace = new ReplaceReconciler(this.deps, bootstrap, (jobId, idx) => this.launch.prelaunchedFor(jobId, idx));
+    this.replace = replace;
     this.launch = new LaunchReconciler(this.deps, this.teardown, deadline, history, jobCost, {
       market: (jobId, idx) => replace.market(jobId, idx),
       instances: (jobId, idx) => replace.instances(jobId, idx),
@@ -336,9 +338,12 @@ export class Controller {
     switch (job.state) {
       case "PENDING":
       case "RECOVERING":
+        // A warm replacement a killed controller left for the next attempt is that attempt's.
+        if (job.state === "RECOVERING") await this.replace.resume(ctx, job.attempt + 1, false);
         await this.launching(() => this.launch.startAttempt(ctx));
         return false;
       case "PROVISIONING":
+        await this.replace.resume(ctx, job.attempt, false);
         await this.launching(() => this.launch.provision(ctx));
         return false;
       case "SETTING_UP":

@@ -55,8 +55,11 @@ export type JobEvent =
   | { kind: "reaped"; instance_id: string; reason: string }
   | { kind: "rebalance"; attempt: number; source: string }
   | { kind: "prelaunched"; attempt: number; instance_ids: string[] }
-  /** recovery.replace_on_notice: the next attempt's instances, launched on the notice while the old one works. */
-  | { kind: "replacement_launched"; attempt: number; instance_ids: string[]; spot: boolean }
+  /**
+   * recovery.replace_on_notice: the next attempt's instances, launched on the notice while the old one works
+   * (`resumed`: taken over by a controller started after the one that launched them was killed).
+   */
+  | { kind: "replacement_launched"; attempt: number; instance_ids: string[]; spot: boolean; resumed?: boolean }
   /** The replacement's agent started (setup running on it). */
   | { kind: "replacement_setting_up"; attempt: number }
   /** The replacement finished setup and waits for the go; the old trainer is asked to stop. */

@@ -162,3 +162,70 @@ checkpoint: {dir: checkpoints}
   const log = await jobEvents(box.home, id);
   assert.equal(log.filter((e) => e.kind === "instance_launched").length, 1, "the replacement was never an attempt's");
 });
+
+test("a controller killed while the replacement sets up: the next controller takes it over, it rents no second one", async () => {
+  // A 30 s notice: the old trainer would work on until the deadline less its checkpoint budget, so
+  // only a controller that knows the replacement stops it sooner.
+  const task = await writeTask(
+    box.work,
+    `name: warm-crash
+resources: {provider: local, spot: true, market: {interrupt_after: [4s], notice: 30s, provisioning_delay: 1s}}
+workdir: .
+setup: sleep 3
+run: python3 trainer.py
+envs: {TOTAL_STEPS: 300, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05}
+checkpoint: {dir: checkpoints}
+`,
+    "warm-crash.yaml",
+  );
+  const r = await spotrun(box.home, ["run", task, "--detach", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const { id } = lastJson<{ id: string }>(r.stdout);
+  const [settingUp] = await waitFor(
+    async () => {
+      const evs = await jobEvents(box.home, id, ["replacement_setting_up"]);
+      return evs.length > 0 ? evs : undefined;
+    },
+    90_000,
+    "the replacement setting up",
+  );
+  assert.equal(settingUp?.attempt, 1);
+  const s = JSON.parse((await spotrun(box.home, ["status", "--all", "--json"])).stdout) as { controller: { pid: number } | null };
+  assert.ok(s.controller, "a background controller holds the lease");
+  process.kill(s.controller.pid, "SIGKILL");
+  // Any command starts the next controller.
+  await spotrun(box.home, ["status"]);
+  const done = await waitFor(
+    async () => {
+      const j = JSON.parse((await spotrun(box.home, ["status", id, "--json"])).stdout) as { state: string; preemptions: number };
+      return ["SUCCEEDED", "FAILED", "CANCELLED"].includes(j.state) ? j : undefined;
+    },
+    90_000,
+    "the job to finish",
+  );
+  assert.equal(done.state, "SUCCEEDED");
+  assert.equal(done.preemptions, 1);
+  const log = await jobEvents(box.home, id);
+  const spare = log.find((e) => e.kind === "replacement_launched")?.instance_ids as string[] | undefined;
+  const launched = log.filter((e) => e.kind === "instance_launched");
+  assert.deepEqual(
+    launched.map((e) => [e.attempt, e.instance_id]),
+    [
+      [0, launched[0]?.instance_id],
+      [1, spare?.[0]],
+    ],
+    "attempt 2 runs on the replacement the killed controller rented, not on a second one",
+  );
+  assert.deepEqual(
+    log.filter((e) => e.kind === "reaped"),
+    [],
+  );
+  assert.equal(log.filter((e) => e.kind === "replacement_adopted").length, 1);
+  const stepsDone = await stepsInLog(box.home, id);
+  assert.deepEqual(
+    stepsDone,
+    Array.from({ length: 300 }, (_, i) => i + 1),
+    "every step once, in order",
+  );
+  assert.deepEqual(liveLocalInstances(box.home, id), [], "nothing left running");
+});

@@ -63,3 +63,35 @@ export function spareAgents(perNode: readonly (readonly { kind: string }[] | und
   if (perNode.some((evs) => evs === undefined)) return "unknown";
   return "setting_up";
 }
+
+export type Resume =
+  /** Nothing to take over or to launch. */
+  | { kind: "none" }
+  /** Take over the replacement the last controller rented (it set up, or sets up, or waits for the go). */
+  | { kind: "adopt" }
+  /** Launch it now: the old attempt still works under its notice (the replacement's key adopts a launch left in flight). */
+  | { kind: "launch" };
+
+/**
+ * A controller with no replacement of its own for attempt `idx` (it started after the notice on
+ * `idx - 1` was applied: its predecessor was killed): `found` instances tagged for `idx` that no
+ * attempt recorded are the replacement it left, and are taken over rather than rented again;
+ * while the noticed attempt still runs and none is found, the replacement is launched. Pure.
+ */
+export function decideResume(o: {
+  /** The task replaces on the notice and the noticed attempt is on spot. */
+  replaces: boolean;
+  /** Attempt `idx - 1` had a notice. */
+  noticed: boolean;
+  /** Attempt `idx - 1` still runs (its visit asks); false once it ended (the recovery asks). */
+  oldLive: boolean;
+  /** Live instances tagged for attempt `idx` that no attempt recorded. */
+  found: number;
+  /** Instances recorded for attempt `idx` (it has its own already). */
+  recorded: number;
+  nodes: number;
+}): Resume {
+  if (!o.replaces || !o.noticed || o.recorded > 0) return { kind: "none" };
+  if (o.found === o.nodes) return { kind: "adopt" };
+  return o.oldLive ? { kind: "launch" } : { kind: "none" };
+}

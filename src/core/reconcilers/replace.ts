@@ -2,7 +2,7 @@ import { agentPaths, type ControlRequest, parseEventLines } from "../../agent/pr
 import { errorMessage } from "../../base/errors.js";
 import { InstanceId } from "../../base/ids.js";
 import type { BootstrapReport } from "../../bootstrap/bootstrap-agent.js";
-import type { InstanceInfo, LaunchResult, Provider } from "../../providers/provider.js";
+import { type InstanceInfo, type LaunchResult, type Provider, TAG } from "../../providers/provider.js";
 import { replacesOnNotice } from "../../spec/task-schema.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import type { BootstrapReconciler } from "./bootstrap.js";
@@ -10,7 +10,7 @@ import { bootstrapEvent, sendGo } from "./bootstrap.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { judgeNodes } from "./health-decisions.js";
 import { launchRequest } from "./launch-request.js";
-import { decideAdoption, decideSpare, type SparePhase, spareAgents } from "./replace-decisions.js";
+import { decideAdoption, decideResume, decideSpare, type SparePhase, spareAgents } from "./replace-decisions.js";
 
 interface Spare {
   jobId: string;
@@ -35,11 +35,14 @@ const READ_EVERY_MS = 500;
  * launching), ship their agents, which run setup
  * and wait; when they wait, ask the old trainer to stop (its agent otherwise stops by the deadline
  * less its checkpoint budget). The recovery then tells them to go: they restore the final
- * generation and start. What it does not adopt it ends; what a controller that died left behind
- * the reaper ends (it keeps job.attempt+1 only while the job lives).
+ * generation and start. What it does not adopt it ends. A controller started after its
+ * predecessor was killed takes over the replacement that one left (`resume`) rather than renting
+ * a second; what nobody takes over the reaper ends (it keeps job.attempt+1 only while the job lives).
  */
 export class ReplaceReconciler {
   private readonly spares = new Map<string, Spare>();
+  /** Replacements this controller launched or looked for (`job:idx`): each is launched once, given up for good. */
+  private readonly settled = new Set<string>();
 
   constructor(
     private readonly d: ReconcilerDeps,
@@ -50,6 +53,7 @@ export class ReplaceReconciler {
 
   /** The job ended (cancelled, succeeded, failed) or left this controller: no attempt will adopt its replacement. */
   forgetJob(jobId: string): void {
+    for (const k of this.settled) if (k.startsWith(`${jobId}:`)) this.settled.delete(k);
     for (const [k, spare] of this.spares)
       if (k.startsWith(`${jobId}:`)) {
         this.spares.delete(k);
@@ -76,7 +80,8 @@ export class ReplaceReconciler {
     const { job, task } = ctx;
     if (!replacesOnNotice(task) || attempt.spot !== 1) return;
     const key = `${job.id}:${attempt.idx + 1}`;
-    if (this.spares.has(key)) return;
+    if (this.spares.has(key) || this.settled.has(key)) return;
+    this.settled.add(key);
     const spare: Spare = {
       jobId: job.id,
       idx: attempt.idx + 1,
@@ -150,10 +155,70 @@ export class ReplaceReconciler {
   }
 
   /**
-   * Move the job's replacement on (called on each visit of the noticed attempt and of the one that
-   * adopts it). `oldNodes`: the noticed attempt's running instances, told to stop once it is ready.
+   * No replacement of this controller's for attempt `idx` although attempt `idx - 1` was noticed
+   * (the controller that applied the notice was killed): take over the one it rented, found by the
+   * job's and attempt's tags, or launch it while the noticed attempt (`oldLive`) still works. Once
+   * per attempt and controller; the recovery asks before it launches, the noticed attempt's visit
+   * before it waits for the replacement.
    */
-  async advance(ctx: JobContext, idx: number, oldNodes: readonly InstanceInfo[] = []): Promise<void> {
+  async resume(ctx: JobContext, idx: number, oldLive: boolean): Promise<void> {
+    const { job, task, provider } = ctx;
+    const key = `${job.id}:${idx}`;
+    if (idx < 1 || this.spares.has(key) || this.settled.has(key) || !replacesOnNotice(task)) return;
+    const noticed = await this.d.store.attempt(job.id, idx - 1);
+    if (!noticed) return;
+    this.settled.add(key);
+    const recorded = await this.d.store.instances({ jobId: job.id, attempt: idx });
+    const ask = noticed.notice_at !== null && noticed.spot === 1 && recorded.length === 0;
+    const tagged = ask
+      ? await provider.list({ [TAG.managed]: this.d.storeTag(), [TAG.job]: job.id, [TAG.attempt]: String(idx) })
+      : [];
+    const found = tagged
+      .filter((i) => i.status !== "terminated")
+      .sort((a, b) => Number(a.tags[TAG.node] ?? 0) - Number(b.tags[TAG.node] ?? 0));
+    const r = decideResume({
+      replaces: noticed.spot === 1,
+      noticed: noticed.notice_at !== null,
+      oldLive,
+      found: found.length,
+      recorded: recorded.length,
+      nodes: task.num_nodes,
+    });
+    if (r.kind === "launch") {
+      this.settled.delete(key);
+      this.onNotice(ctx, noticed);
+      return;
+    }
+    if (r.kind !== "adopt") return;
+    const spare: Spare = {
+      jobId: job.id,
+      idx,
+      phase: "starting",
+      spot: found.every((i) => i.spot),
+      instanceType: found[0]?.instanceType ?? noticed.instance_type,
+      instances: found,
+      stopAsked: false,
+      lastRead: 0,
+      provider,
+    };
+    this.spares.set(key, spare);
+    this.d.observer.note(provider, found);
+    await this.d.recorder.event(job.id, {
+      kind: "replacement_launched",
+      attempt: idx,
+      instance_ids: found.map((i) => i.id),
+      spot: spare.spot,
+      resumed: true,
+    });
+    this.d.logger.info({ job: job.id }, `took over the replacement for attempt ${idx + 1}: ${found.map((i) => i.id).join(", ")}`);
+  }
+
+  /**
+   * Move the job's replacement on (called on each visit of the noticed attempt, with `oldNodes`, its
+   * running instances, told to stop once the replacement is ready; and of the one that adopts it).
+   */
+  async advance(ctx: JobContext, idx: number, oldNodes?: readonly InstanceInfo[]): Promise<void> {
+    if (oldNodes && !this.spares.has(`${ctx.job.id}:${idx}`)) await this.resume(ctx, idx, true);
     const spare = this.spares.get(`${ctx.job.id}:${idx}`);
     if (!spare) return;
     const now = this.d.clock.now();
@@ -186,7 +251,7 @@ export class ReplaceReconciler {
         await this.abandon(ctx, spare, action.reason);
         return;
     }
-    if (spare.phase === "ready" && !spare.stopAsked && oldNodes.length > 0) {
+    if (spare.phase === "ready" && !spare.stopAsked && oldNodes && oldNodes.length > 0) {
       spare.stopAsked = true;
       const stop: ControlRequest = { action: "checkpoint-and-stop", reason: "replacement ready" };
       await Promise.all(
