@@ -1,11 +1,10 @@
-import { appendFileSync } from "node:fs";
 import type { AgentEvent } from "../../agent/protocol.js";
 import { attemptLogKey } from "../../checkpoints/attempt-logs.js";
 import { openCheckpointStore } from "../../checkpoints/open-store.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { endKindOf } from "../decide.js";
-import { jobLogPath } from "../paths.js";
+import { ackRunLog, appendRunLog, repairRunLog } from "../job-log.js";
 import { AgentFeeds, type FeedItem } from "./agent-feed.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { mapAgentEvent } from "./map-agent-event.js";
@@ -75,6 +74,7 @@ export class AgentEventsReconciler {
         this.unanswered.add(job.id);
         return false;
       }
+      this.repairLog(job.id, attempt);
       this.feeds.open(job.id, attempt.idx, info.id, t, attempt.events_offset, attempt.log_offset);
     }
     const now = this.d.clock.now();
@@ -107,9 +107,10 @@ export class AgentEventsReconciler {
       const start = item.offset - item.bytes.length;
       const skip = Math.max(0, attempt.log_offset - start);
       if (skip >= item.bytes.length) return undefined;
-      appendFileSync(jobLogPath(this.d.home, job.id), item.bytes.subarray(skip));
+      appendRunLog(this.d.home, job.id, item.bytes.subarray(skip));
       await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: item.offset });
       attempt.log_offset = item.offset;
+      ackRunLog(this.d.home, job.id, attempt.idx, item.offset);
       return undefined;
     }
     if (item.offset <= attempt.events_offset) return undefined;
@@ -169,9 +170,18 @@ export class AgentEventsReconciler {
         timer.unref();
       }),
     ]).finally(() => clearTimeout(timer));
+    this.repairLog(job.id, attempt);
     if (!bytes || bytes.length <= attempt.log_offset) return;
-    appendFileSync(jobLogPath(this.d.home, job.id), bytes.subarray(attempt.log_offset));
+    appendRunLog(this.d.home, job.id, bytes.subarray(attempt.log_offset));
     await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: bytes.length });
     attempt.log_offset = bytes.length;
+    ackRunLog(this.d.home, job.id, attempt.idx, bytes.length);
+  }
+
+  /** A controller killed between a chunk's append and its record left it in the job's log: cut it, it comes again. */
+  private repairLog(jobId: string, attempt: AttemptRow): void {
+    const cut = repairRunLog(this.d.home, jobId, attempt.idx, attempt.log_offset);
+    if (cut > 0)
+      this.d.logger.info({ job: jobId }, `cut ${cut} bytes of attempt ${attempt.idx + 1}'s log written but never recorded`);
   }
 }
