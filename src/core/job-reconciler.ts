@@ -1,0 +1,138 @@
+import { summarize } from "../cost/ledger.js";
+import type { Task } from "../spec/task-schema.js";
+import type { JobRow } from "../state/state-store.js";
+import type { ControllerOptions } from "./controller-options.js";
+import { InterruptionHistory } from "./interruption-history.js";
+import { AgentEventsReconciler } from "./reconcilers/agent-events.js";
+import { BootstrapReconciler } from "./reconcilers/bootstrap.js";
+import { BudgetReconciler } from "./reconcilers/budget.js";
+import { DeadlineReconciler } from "./reconcilers/deadline.js";
+import type { JobContext, ReconcilerDeps } from "./reconcilers/deps.js";
+import { HealthReconciler } from "./reconcilers/health.js";
+import { LaunchReconciler } from "./reconcilers/launch.js";
+import { Reaper } from "./reconcilers/reaper.js";
+import { ReplaceReconciler } from "./reconcilers/replace.js";
+import { Supervisor } from "./reconcilers/supervise.js";
+import { Teardown } from "./reconcilers/teardown.js";
+import { VisitFailures } from "./reconcilers/visit-failures.js";
+
+/**
+ * What a visit of one job does: the reconcilers wired together on the controller's dependencies,
+ * and the dispatch from the job's state to the ones that act on it. The controller's loop
+ * (controller.ts) decides which job is visited when; this decides what the visit does.
+ */
+export class JobReconciler {
+  readonly teardown: Teardown;
+  readonly failures: VisitFailures;
+  private readonly launch: LaunchReconciler;
+  private readonly supervisor: Supervisor;
+  private readonly reaper: Reaper;
+  private readonly agentEvents: AgentEventsReconciler;
+  private readonly replace: ReplaceReconciler;
+  private readonly jobScoped: { forgetJob(jobId: string): void }[];
+  private readonly maxLaunches: number;
+  private launches = 0;
+
+  constructor(
+    deps: ReconcilerDeps,
+    private readonly o: Pick<ControllerOptions, "providers" | "heartbeatTimeoutMs" | "interruptionHistory">,
+    maxConcurrentVisits: number,
+  ) {
+    const { store, clock } = deps;
+    this.maxLaunches = Math.max(1, Math.floor(maxConcurrentVisits / 4));
+    const jobCost = async (jobId: string) => summarize(await store.instances({ jobId }), clock.now()).cost_usd;
+    const history = new InterruptionHistory(store, () => clock.now(), o.interruptionHistory);
+    this.teardown = new Teardown(deps);
+    const deadline = new DeadlineReconciler(deps, this.teardown);
+    const bootstrap = new BootstrapReconciler(deps, this.teardown);
+    const replace = new ReplaceReconciler(deps, bootstrap, (jobId, idx) => this.launch.prelaunchedFor(jobId, idx));
+    this.replace = replace;
+    this.launch = new LaunchReconciler(deps, this.teardown, deadline, history, jobCost, {
+      market: (jobId, idx) => replace.market(jobId, idx),
+      instances: (jobId, idx) => replace.instances(jobId, idx),
+    });
+    const agentEvents = new AgentEventsReconciler(
+      deps,
+      this.teardown,
+      (ctx, attempt) => this.launch.prelaunch(ctx, attempt),
+      (ctx, attempt) => replace.onNotice(ctx, attempt),
+    );
+    const health = new HealthReconciler(deps, this.teardown, o.heartbeatTimeoutMs ?? 60_000, (id) => agentEvents.agentBeat(id));
+    const budget = new BudgetReconciler(deps, this.teardown, jobCost);
+    this.teardown.register(bootstrap);
+    this.teardown.register(health);
+    this.teardown.register(agentEvents);
+    this.agentEvents = agentEvents;
+    this.supervisor = new Supervisor(deps, {
+      teardown: this.teardown,
+      bootstrap,
+      agentEvents,
+      health,
+      deadline,
+      budget,
+      replace,
+    });
+    this.reaper = new Reaper(deps, this.teardown, o.providers);
+    this.jobScoped = [deadline, this.launch, health, agentEvents, replace];
+    this.failures = new VisitFailures(deps, this.teardown, o.providers);
+  }
+
+  /** One pass of the job's reconcilers; returns true when the job is in a steady state (visit it less often). */
+  async reconcile(job: JobRow): Promise<boolean> {
+    const task = JSON.parse(job.task_json) as Task;
+    const provider = await this.o.providers.get(task.resources.provider);
+    const ctx: JobContext = { job, task, provider };
+    if (job.desired === "cancel") {
+      await this.teardown.cancel(ctx);
+      return false;
+    }
+    switch (job.state) {
+      case "PENDING":
+      case "RECOVERING":
+        // A warm replacement a killed controller left for the next attempt is that attempt's.
+        if (job.state === "RECOVERING") await this.replace.resume(ctx, job.attempt + 1, false);
+        await this.launching(() => this.launch.startAttempt(ctx));
+        return false;
+      case "PROVISIONING":
+        await this.replace.resume(ctx, job.attempt, false);
+        await this.launching(() => this.launch.provision(ctx));
+        return false;
+      case "SETTING_UP":
+      case "RUNNING":
+        return this.supervisor.supervise(ctx);
+      default:
+        return true;
+    }
+  }
+
+  /** A job that has ended (or left this controller): every reconciler lets go of its state. */
+  forgetJob(id: string): void {
+    this.failures.succeeded(id);
+    for (const r of this.jobScoped) r.forgetJob(id);
+  }
+
+  /** See Reaper: what no live attempt owns is ended, and the store is settled with the provider. */
+  reap(activeJobs?: JobRow[]): Promise<string[]> {
+    return this.reaper.reap(activeJobs);
+  }
+
+  /** The agents' channels: closed when the controller lets go of the store. */
+  closeAll(): Promise<void> {
+    return this.agentEvents.closeAll();
+  }
+
+  /**
+   * Launches wait on the provider's call budget (EC2 allows a few RunInstances a second): a
+   * quarter of the visit slots at most, so a thousand jobs waiting to launch never starve the
+   * bootstraps and agents of those already launched. A job over the limit is simply visited again.
+   */
+  private async launching(launch: () => Promise<void>): Promise<void> {
+    if (this.launches >= this.maxLaunches) return;
+    this.launches++;
+    try {
+      await launch();
+    } finally {
+      this.launches--;
+    }
+  }
+}
