@@ -16,8 +16,8 @@ type AgentExit = Extract<AgentEvent, { kind: "agent_exit" }>;
  * The agent's word on the job: its events (setup done, running, notice, checkpoints, exit) and
  * log bytes, applied to the store in order, from the offsets the store has acknowledged.
  */
-/** A channel silent this long (no data, no heartbeat) is a reason to look at the instance closely. */
-const QUIET_MS = 30_000;
+/** No channel up for this long is a reason to look at the instance closely. */
+const LOST_MS = 30_000;
 
 export class AgentEventsReconciler {
   private readonly feeds: AgentFeeds;
@@ -78,7 +78,7 @@ export class AgentEventsReconciler {
       this.feeds.open(job.id, attempt.idx, info.id, t, attempt.events_offset, attempt.log_offset);
     }
     const now = this.d.clock.now();
-    if (this.feeds.quiet(info.id, now, QUIET_MS)) this.unanswered.add(job.id);
+    if (this.feeds.lost(info.id, now, LOST_MS)) this.unanswered.add(job.id);
     else this.unanswered.delete(job.id);
     const items = this.feeds.take(info.id);
     for (const [i, item] of items.entries()) {

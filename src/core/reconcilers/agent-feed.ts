@@ -18,6 +18,20 @@ interface Feed {
   heardAt: number | undefined;
   /** The agent's own heartbeat as the channel last carried it (the instance's clock). */
   agentBeat: number | undefined;
+  /** Whether a channel is up now (its hello came, and it has not gone down since). */
+  up: boolean;
+  /** Since when no channel has been up (the feed's opening, or the last channel's end). */
+  downSince: number;
+}
+
+/**
+ * Whether a job's channel is a reason to look at its instance closely (a quick describe): only
+ * once no channel has been up for `ms`. A channel that is up but quiet (a controller too busy to
+ * read its frames in time) is the stream's own watchdog's to judge: it re-opens it, and until it
+ * goes down the instance is taken as there — the cloud API is not asked about it. Pure.
+ */
+export function channelLooksLost(o: { up: boolean; downSince: number; now: number; ms: number }): boolean {
+  return !o.up && o.now - o.downSince >= o.ms;
 }
 
 /**
@@ -41,6 +55,8 @@ export class AgentFeeds {
       pending: [],
       heardAt: undefined,
       agentBeat: undefined,
+      up: false,
+      downSince: this.o.clock.now(),
       stream: undefined as unknown as AgentEventStream,
     };
     // Events wait for their visit before the next delivery (their ack is the store's offset); log
@@ -68,6 +84,11 @@ export class AgentFeeds {
         if (hb.agentBeat !== undefined) feed.agentBeat = hb.agentBeat;
       },
       onChannel: (c) => {
+        if (c.kind === "up") feed.up = true;
+        else if (feed.up) {
+          feed.up = false;
+          feed.downSince = this.o.clock.now();
+        }
         if (c.kind === "down")
           this.o.logger.debug(
             { job: jobId, instance: instanceId, reason: c.reason },
@@ -114,10 +135,10 @@ export class AgentFeeds {
     return this.feeds.get(instanceId)?.agentBeat;
   }
 
-  /** Whether the channel has been silent longer than the stream's own heartbeat timeout. */
-  quiet(instanceId: string, now: number, timeoutMs: number): boolean {
-    const at = this.feeds.get(instanceId)?.heardAt;
-    return at === undefined || now - at > timeoutMs;
+  /** Whether no channel to this agent has been up for `ms` (see channelLooksLost). */
+  lost(instanceId: string, now: number, ms: number): boolean {
+    const feed = this.feeds.get(instanceId);
+    return feed === undefined || channelLooksLost({ up: feed.up, downSince: feed.downSince, now, ms });
   }
 
   async close(instanceId: string): Promise<void> {
