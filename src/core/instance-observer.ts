@@ -19,6 +19,12 @@ export interface InstanceObserverOptions {
   storeTag: () => string;
   /** A steady listing per provider this often, whatever the number of jobs (default: the provider's own hint, else 10 s). */
   listEveryMs?: number;
+  /**
+   * With a provider that can list only what is not running (`listUnsettled`), the steady listing
+   * is that one, and the whole fleet is listed only this often (default 5 min): a listing of
+   * 10,000 instances is 10 pages, one of what changed is one.
+   */
+  fullListEveryMs?: number;
   /** Instances of jobs in transition (launching, setting up, under notice) are described this often. */
   hurryEveryMs?: number;
   /** An instance not found this long is gone (APIs are eventually consistent: a new one may not show at once). */
@@ -38,6 +44,8 @@ interface Pool {
   /** Ids jobs asked about, and when last: a listing that misses one describes it. */
   wanted: Map<string, number>;
   listedAt: number;
+  /** When the whole fleet was last listed (the steady listing may be of what is not running only). */
+  fullAt: number;
   listing?: Promise<void>;
   lastListing: InstanceInfo[];
   failures: number;
@@ -56,10 +64,12 @@ export class InstanceObserver {
   private readonly pools = new Map<Provider, Pool>();
   private readonly hurryEveryMs: number;
   private readonly missingGraceMs: number;
+  private readonly fullListEveryMs: number;
 
   constructor(private readonly o: InstanceObserverOptions) {
     this.hurryEveryMs = o.hurryEveryMs ?? 2000;
     this.missingGraceMs = o.missingGraceMs ?? 60_000;
+    this.fullListEveryMs = o.fullListEveryMs ?? 300_000;
   }
 
   private pool(p: Provider): Pool {
@@ -71,6 +81,7 @@ export class InstanceObserver {
         askedAt: new Map(),
         wanted: new Map(),
         listedAt: Number.NEGATIVE_INFINITY,
+        fullAt: Number.NEGATIVE_INFINITY,
         lastListing: [],
         failures: 0,
         pendingDescribe: new Set(),
@@ -164,19 +175,37 @@ export class InstanceObserver {
     pool.listing ??= (async () => {
       const started = this.o.clock.now();
       try {
-        const found = await provider.list({ [TAG.managed]: this.o.storeTag() });
+        const tags = { [TAG.managed]: this.o.storeTag() };
+        const partial = provider.listUnsettled !== undefined && started - pool.fullAt < this.fullListEveryMs;
+        const found = partial
+          ? await (provider.listUnsettled as NonNullable<Provider["listUnsettled"]>)(tags)
+          : await provider.list(tags);
         const at = this.o.clock.now();
         const listed = new Set<string>();
         for (const info of found) {
           listed.add(info.id);
           this.store(pool, info, at);
         }
-        // Ids a job asked for lately that the listing missed (tags not visible yet): one describe.
         for (const [id, viewed] of pool.wanted) if (at - viewed > WANTED_FOR_MS) pool.wanted.delete(id);
-        for (const id of pool.infos.keys()) if (!listed.has(id) && !pool.wanted.has(id)) pool.infos.delete(id);
-        const unlisted = [...pool.wanted.keys()].filter((id) => !listed.has(id));
+        // A listing of what is not running leaves out what runs: an instance last seen running and
+        // not in it still runs (or is long gone, which the next full listing tells).
+        const stillRunning = (id: string) => partial && pool.infos.get(id)?.info.status === "running";
+        for (const [id, seen] of pool.infos)
+          if (listed.has(id)) continue;
+          else if (stillRunning(id)) pool.infos.set(id, { info: seen.info, at });
+          else if (!pool.wanted.has(id)) pool.infos.delete(id);
+        // Ids a job asked for lately that the listing missed (tags not visible yet, or no longer
+        // starting): one describe.
+        const unlisted = [...pool.wanted.keys()].filter((id) => !listed.has(id) && !stillRunning(id));
         if (unlisted.length > 0) await this.describe(provider, pool, unlisted);
-        pool.lastListing = found;
+        if (partial) {
+          const merged = new Map(pool.lastListing.map((i) => [i.id as string, i]));
+          for (const info of found) merged.set(info.id, info);
+          pool.lastListing = [...merged.values()];
+        } else {
+          pool.lastListing = found;
+          pool.fullAt = started;
+        }
         pool.failures = 0;
       } catch (e) {
         pool.failures++;

@@ -154,6 +154,12 @@ export interface Provider {
   describe(ids: InstanceId[]): Promise<InstanceInfo[]>;
   /** Every instance carrying all the given tags, in any state but long gone. */
   list(tags: Record<string, string>): Promise<InstanceInfo[]>;
+  /**
+   * Those of `list` that are not running (starting, stopping, stopped, terminated): at steady state
+   * a short answer (one page) however many instances run, so the steady listing's cost does not
+   * grow with the jobs. A provider without it is listed in full every time.
+   */
+  listUnsettled?(tags: Record<string, string>): Promise<InstanceInfo[]>;
   terminate(ids: InstanceId[]): Promise<void>;
   /** How the controller reaches the instance (local exec or SSH). */
   transport(instance: InstanceInfo): Promise<Transport>;

@@ -13,7 +13,7 @@ import { type JobRow, StateStore } from "../../src/state/state-store.js";
 import type { ExecResult, StreamHandle, Transport, TransportStats } from "../../src/transport/transport.js";
 
 export interface Call {
-  method: "offers" | "launch" | "describe" | "list" | "terminate" | "transport";
+  method: "offers" | "launch" | "describe" | "list" | "listUnsettled" | "terminate" | "transport";
   args: unknown;
 }
 
@@ -37,9 +37,14 @@ export class FakeProvider implements Provider {
 
   constructor(
     private readonly now: () => number,
-    opts: { pollIntervalMs?: number } = {},
+    opts: { pollIntervalMs?: number; unsettledListing?: boolean } = {},
   ) {
     this.pollIntervalMs = opts.pollIntervalMs ?? 10_000;
+    if (opts.unsettledListing)
+      this.listUnsettled = async (tags) => {
+        this.calls.push({ method: "listUnsettled", args: tags });
+        return this.listed(tags).filter((i) => i.status !== "running");
+      };
   }
 
   count(method: Call["method"]): number {
@@ -88,6 +93,13 @@ export class FakeProvider implements Provider {
 
   async list(tags: Record<string, string>): Promise<InstanceInfo[]> {
     this.calls.push({ method: "list", args: tags });
+    return this.listed(tags);
+  }
+
+  /** Only with `unsettledListing`: the listing of what is not running. */
+  listUnsettled?: (tags: Record<string, string>) => Promise<InstanceInfo[]>;
+
+  private listed(tags: Record<string, string>): InstanceInfo[] {
     this.maybeFail();
     return [...this.instances.values()]
       .filter((i) => !this.unlisted.has(i.id) && Object.entries(tags).every(([k, v]) => i.tags[k] === v))

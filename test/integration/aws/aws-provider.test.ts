@@ -313,6 +313,22 @@ describe("AwsProvider against the in-repo EC2 server", () => {
     await fx.provider.terminate([InstanceId("i-0000000000000dead"), listed[0]?.id as InstanceId]);
   });
 
+  test("listUnsettled asks EC2 for what is not running only (the state filtered at the server): none while they run, all once terminated", async () => {
+    const res = await fx.provider.launch(
+      request({ token: "tok-unsettled", spot: false, count: 2, tags: { [TAG.job]: "j-unsettled", [TAG.attempt]: "a0" } }),
+    );
+    assert.equal(res.kind, "launched");
+    const ids = res.kind === "launched" ? res.instances.map((i) => i.id) : [];
+    await fx.provider.describe(ids); // running by now, as the list test sees them
+    assert.deepEqual(await fx.provider.listUnsettled({ [TAG.job]: "j-unsettled" }), []);
+    const asked = fx.server.received("DescribeInstances").at(-1) ?? {};
+    assert.equal(asked["Filter.2.Name"], "instance-state-name");
+    assert.ok(!Object.entries(asked).some(([k, v]) => k.startsWith("Filter.2.Value") && v === "running"));
+    await fx.provider.terminate(ids);
+    const after = await fx.provider.listUnsettled({ [TAG.job]: "j-unsettled" });
+    assert.deepEqual(after.map((i) => i.status).sort(), ["terminated", "terminated"]);
+  });
+
   test("describe reports a spot instance the control plane reclaimed", async () => {
     const res = await fx.provider.launch(request({ token: "tok-reclaim" }));
     assert.equal(res.kind, "launched");

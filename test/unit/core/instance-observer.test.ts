@@ -7,9 +7,9 @@ import { InstanceObserver } from "../../../src/core/instance-observer.js";
 import { TAG } from "../../../src/providers/provider.js";
 import { FakeProvider } from "../../support/fake-provider.js";
 
-const setup = (opts: { missingGraceMs?: number } = {}) => {
+const setup = (opts: { missingGraceMs?: number } = {}, unsettledListing = false) => {
   const clock = new FakeClock();
-  const provider = new FakeProvider(() => clock.now());
+  const provider = new FakeProvider(() => clock.now(), { unsettledListing });
   const woken: string[] = [];
   const observer = new InstanceObserver({
     clock,
@@ -130,4 +130,44 @@ test("the reaper's listing is the same listing, and a terminated instance is not
   assert.equal(provider.count("list"), 1);
   observer.ended(provider, [a as string]);
   assert.equal((await observer.listing(provider))[0]?.status, "terminated");
+});
+
+test("with a provider that lists only what is not running, a running fleet costs one short listing per interval and a full one every 5 min", async () => {
+  const { clock, provider, observer, woken } = setup({}, true);
+  const ids = await launchMany(provider, 1000);
+  for (let t = 0; t < 300_000; t += 1000) {
+    await Promise.all(ids.map((id) => observer.view(provider, [id])));
+    await clock.advance(1000);
+  }
+  assert.equal(provider.count("list"), 1, "the whole fleet once");
+  assert.equal(provider.count("listUnsettled"), 29, "then what is not running, every 10 s");
+  assert.equal(provider.count("describe"), 0, "running instances left out of the short listing are not described");
+  const s = (await observer.view(provider, [ids[0] as string])).get(ids[0] as string);
+  assert.equal(s?.kind, "seen");
+  assert.equal(provider.count("list"), 2, "the next full listing is due at 5 min");
+  // A reclaim shows in the short listing (a terminated instance is not running): seen, and its job woken.
+  const victim = ids[7] as string;
+  const info = provider.instances.get(victim);
+  if (info) provider.instances.set(victim, { ...info, status: "terminated", interrupted: { reason: "outbid", at: clock.now() } });
+  await clock.advance(10_000);
+  const v = (await observer.view(provider, [victim])).get(victim);
+  assert.equal(v?.kind === "seen" && v.info.status, "terminated");
+  assert.equal(provider.count("listUnsettled"), 30);
+  assert.ok(woken.includes("j-7"));
+});
+
+test("an instance last seen starting that drops out of the short listing is described (it may run now, or be gone)", async () => {
+  const { clock, provider, observer } = setup({}, true);
+  const [a] = await launchMany(provider, 1);
+  const info = provider.instances.get(a as string);
+  if (info) provider.instances.set(a as string, { ...info, status: "pending" });
+  await observer.view(provider, [a as string]);
+  if (info) provider.instances.set(a as string, { ...info, status: "running" });
+  await clock.advance(10_000);
+  const v = (await observer.view(provider, [a as string])).get(a as string);
+  assert.deepEqual(
+    provider.calls.map((c) => c.method),
+    ["list", "listUnsettled", "describe"],
+  );
+  assert.equal(v?.kind === "seen" && v.info.status, "running");
 });
