@@ -67,7 +67,7 @@ export type JobEvent =
   /** The recovery took the warm replacement and told it to go. */
   | { kind: "replacement_adopted"; attempt: number; instance_ids: string[] }
   /** The replacement was given up (reclaimed itself, refused, setup failed, not adopted) and its instances ended. */
-  | { kind: "replacement_abandoned"; attempt: number; reason: string }
+  | { kind: "replacement_abandoned"; attempt: number; reason: string; preempted?: boolean }
   | { kind: "cancel_requested" }
   | { kind: "warning"; message: string }
   | {

@@ -7,8 +7,11 @@ import type { NodesVerdict } from "./health-decisions.js";
  */
 export type SparePhase = "launching" | "starting" | "bootstrapping" | "setting_up" | "ready";
 
-/** What the replacement's agents said last: nothing read yet, setting up, all waiting for the go, or one ended. */
-export type SpareAgents = "unknown" | "setting_up" | "waiting" | "exited";
+/**
+ * What the replacement's agents said last: nothing read yet, setting up, all waiting for the go,
+ * one ended on its own notice (reclaimed), or one ended otherwise (setup failed).
+ */
+export type SpareAgents = "unknown" | "setting_up" | "waiting" | "reclaimed" | "exited";
 
 export type SpareAction =
   | { kind: "wait" }
@@ -16,18 +19,33 @@ export type SpareAction =
   | { kind: "bootstrap" }
   /** Set up and waiting: the old trainer can stop now. */
   | { kind: "ready" }
-  /** It cannot serve: end its instances; the recovery launches afresh. */
-  | { kind: "abandon"; reason: string };
+  /**
+   * It cannot serve: end its instances; the recovery launches afresh. `preempted`: its spot
+   * capacity was reclaimed, a preemption of the job's like that of an attempt reclaimed in setup.
+   */
+  | { kind: "abandon"; reason: string; preempted: boolean };
 
 /** The next step of a replacement, from its phase, its instances and its agents. Pure. */
-export function decideSpare(o: { phase: SparePhase; nodes: NodesVerdict | undefined; agents: SpareAgents }): SpareAction {
+export function decideSpare(o: {
+  phase: SparePhase;
+  nodes: NodesVerdict | undefined;
+  agents: SpareAgents;
+  /** The replacement is on spot. */
+  spot: boolean;
+}): SpareAction {
   if (o.phase === "launching" || o.phase === "bootstrapping") return { kind: "wait" };
-  if (o.nodes?.kind === "failed") return { kind: "abandon", reason: o.nodes.what };
+  if (o.nodes?.kind === "failed") return { kind: "abandon", reason: o.nodes.what, preempted: false };
   if (o.nodes?.kind === "gone")
-    return { kind: "abandon", reason: `instance ${o.nodes.info?.id ?? "?"} of the replacement ended before it was used` };
+    return {
+      kind: "abandon",
+      reason: `instance ${o.nodes.info?.id ?? "?"} of the replacement ended before it was used`,
+      preempted: o.nodes.info?.spot ?? o.spot,
+    };
   if (o.phase === "starting") return o.nodes?.kind === "present" && o.nodes.running ? { kind: "bootstrap" } : { kind: "wait" };
+  if (o.agents === "reclaimed")
+    return { kind: "abandon", reason: "the replacement was reclaimed before the go (its own notice)", preempted: true };
   if (o.agents === "exited")
-    return { kind: "abandon", reason: "the replacement's agent ended before the go (setup failed, or reclaimed)" };
+    return { kind: "abandon", reason: "the replacement's agent ended before the go (setup failed)", preempted: false };
   if (o.phase === "setting_up" && o.agents === "waiting") return { kind: "ready" };
   return { kind: "wait" };
 }
@@ -56,9 +74,11 @@ export function decideAdoption(
 }
 
 /** The replacement's agents, from each node's events so far (undefined: not read). Pure. */
-export function spareAgents(perNode: readonly (readonly { kind: string }[] | undefined)[]): SpareAgents {
+export function spareAgents(perNode: readonly (readonly { kind: string; outcome?: string }[] | undefined)[]): SpareAgents {
   if (perNode.length === 0) return "unknown";
-  if (perNode.some((evs) => evs?.some((e) => e.kind === "agent_exit"))) return "exited";
+  const exits = perNode.flatMap((evs) => evs?.filter((e) => e.kind === "agent_exit") ?? []);
+  if (exits.some((e) => e.outcome === "preempted")) return "reclaimed";
+  if (exits.length > 0) return "exited";
   if (perNode.every((evs) => evs?.some((e) => e.kind === "waiting_for_go"))) return "waiting";
   if (perNode.some((evs) => evs === undefined)) return "unknown";
   return "setting_up";

@@ -112,10 +112,11 @@ export class ReplaceReconciler {
       // Read fresh: the job's row in this visit's context is older than this background launch.
       const fresh = (await this.d.store.job(job.id)) ?? job;
       const req = launchRequest(fresh, task, storeTag, spare.idx, spot, [spare.instanceType].filter(Boolean));
-      const r = await provider.launch(own ? { ...req, token: `${req.token}-r` } : req);
-      // A spot request like any attempt's (the provider's market counts them; the recovery that adopts it does not ask again).
+      // A spot request like any attempt's (the provider's market counts them; the recovery that
+      // adopts it does not ask again), counted before it is made: a controller killed during the
+      // launch leaves the replacement to the next one, which takes it over without asking again.
       if (spot) await this.d.store.updateJob(job.id, { spot_requests: fresh.spot_requests + 1 });
-      return r;
+      return provider.launch(own ? { ...req, token: `${req.token}-r` } : req);
     };
     let r: LaunchResult = await ask(true);
     if (r.kind === "refused" && task.resources.fallback_on_demand) {
@@ -235,7 +236,7 @@ export class ReplaceReconciler {
       spare.lastRead = now;
       agents = spareAgents(await Promise.all(spare.instances.map((i) => this.readEvents(ctx, i))));
     }
-    const action = decideSpare({ phase: spare.phase, nodes, agents });
+    const action = decideSpare({ phase: spare.phase, nodes, agents, spot: spare.spot });
     switch (action.kind) {
       case "wait":
         break;
@@ -248,7 +249,7 @@ export class ReplaceReconciler {
         await this.d.recorder.event(ctx.job.id, { kind: "replacement_ready", attempt: spare.idx });
         break;
       case "abandon":
-        await this.abandon(ctx, spare, action.reason);
+        await this.abandon(ctx, spare, action.reason, action.preempted);
         return;
     }
     if (spare.phase === "ready" && !spare.stopAsked && oldNodes && oldNodes.length > 0) {
@@ -307,7 +308,7 @@ export class ReplaceReconciler {
     this.d.wake(job.id);
   }
 
-  private async readEvents(ctx: JobContext, info: InstanceInfo): Promise<{ kind: string }[] | undefined> {
+  private async readEvents(ctx: JobContext, info: InstanceInfo): Promise<{ kind: string; outcome?: string }[] | undefined> {
     try {
       const t = await this.d.transports.get(ctx.provider, info);
       const bytes = await t.readFile(agentPaths().events);
@@ -317,10 +318,25 @@ export class ReplaceReconciler {
     }
   }
 
-  /** End the replacement's instances now: no attempt will use them. */
-  private async abandon(ctx: JobContext, spare: Spare, reason: string): Promise<void> {
+  /**
+   * End the replacement's instances now: no attempt will use them. One reclaimed before its go
+   * (`preempted`) is counted as the job's preemption, as an attempt reclaimed while it sets up is
+   * (and as this one is when the recovery has recorded it already): each costs the job a launch.
+   */
+  private async abandon(ctx: JobContext, spare: Spare, reason: string, preempted = false): Promise<void> {
     this.spares.delete(`${spare.jobId}:${spare.idx}`);
-    await this.d.recorder.event(spare.jobId, { kind: "replacement_abandoned", attempt: spare.idx, reason });
+    await this.d.store.transaction(async (tx) => {
+      await this.d.recorder.event(
+        spare.jobId,
+        { kind: "replacement_abandoned", attempt: spare.idx, reason, ...(preempted ? { preempted: true } : {}) },
+        tx,
+      );
+      if (preempted) {
+        const job = (await tx.job(spare.jobId)) ?? ctx.job;
+        await tx.updateJob(spare.jobId, { preemptions: job.preemptions + 1 });
+        ctx.job.preemptions = job.preemptions + 1;
+      }
+    });
     const ids = spare.instances.map((i) => i.id);
     if (ids.length > 0) await this.end(ctx.provider, ids);
   }

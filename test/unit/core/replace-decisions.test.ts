@@ -43,18 +43,46 @@ test("a replacement: waits while launching or shipping; bootstraps once every no
   const running = judgeNodes([seen(info()), seen(info({ id: "i-2" as InstanceId }))]);
   const pending = judgeNodes([seen(info({ status: "pending" })), seen(info({ id: "i-2" as InstanceId }))]);
   const reclaimed = judgeNodes([seen(info({ status: "terminated" }))]);
-  assert.deepEqual(decideSpare({ phase: "launching", nodes: undefined, agents: "unknown" }), { kind: "wait" });
-  assert.deepEqual(decideSpare({ phase: "starting", nodes: pending, agents: "unknown" }), { kind: "wait" });
-  assert.deepEqual(decideSpare({ phase: "starting", nodes: running, agents: "unknown" }), { kind: "bootstrap" });
-  assert.deepEqual(decideSpare({ phase: "bootstrapping", nodes: reclaimed, agents: "unknown" }), { kind: "wait" });
-  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "setting_up" }), { kind: "wait" });
-  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "waiting" }), { kind: "ready" });
-  assert.deepEqual(decideSpare({ phase: "ready", nodes: running, agents: "waiting" }), { kind: "wait" });
-  assert.equal(decideSpare({ phase: "starting", nodes: reclaimed, agents: "unknown" }).kind, "abandon");
-  assert.equal(decideSpare({ phase: "ready", nodes: reclaimed, agents: "waiting" }).kind, "abandon");
-  assert.equal(decideSpare({ phase: "setting_up", nodes: running, agents: "exited" }).kind, "abandon");
+  assert.deepEqual(decideSpare({ phase: "launching", nodes: undefined, agents: "unknown", spot: true }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "starting", nodes: pending, agents: "unknown", spot: true }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "starting", nodes: running, agents: "unknown", spot: true }), { kind: "bootstrap" });
+  assert.deepEqual(decideSpare({ phase: "bootstrapping", nodes: reclaimed, agents: "unknown", spot: true }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "setting_up", spot: true }), { kind: "wait" });
+  assert.deepEqual(decideSpare({ phase: "setting_up", nodes: running, agents: "waiting", spot: true }), { kind: "ready" });
+  assert.deepEqual(decideSpare({ phase: "ready", nodes: running, agents: "waiting", spot: true }), { kind: "wait" });
+  assert.equal(decideSpare({ phase: "starting", nodes: reclaimed, agents: "unknown", spot: true }).kind, "abandon");
+  assert.equal(decideSpare({ phase: "ready", nodes: reclaimed, agents: "waiting", spot: true }).kind, "abandon");
+  assert.equal(decideSpare({ phase: "setting_up", nodes: running, agents: "exited", spot: true }).kind, "abandon");
+  // A replacement reclaimed before its go is a preemption of the job's (an on-demand one gone, or a setup that failed, is not).
+  assert.deepEqual(decideSpare({ phase: "ready", nodes: reclaimed, agents: "waiting", spot: true }), {
+    kind: "abandon",
+    reason: "instance i-1 of the replacement ended before it was used",
+    preempted: true,
+  });
+  assert.equal(
+    (
+      decideSpare({
+        phase: "ready",
+        nodes: judgeNodes([seen(info({ status: "terminated", spot: false }))]),
+        agents: "waiting",
+        spot: false,
+      }) as { preempted: boolean }
+    ).preempted,
+    false,
+  );
+  assert.equal(
+    (decideSpare({ phase: "setting_up", nodes: running, agents: "reclaimed", spot: true }) as { preempted: boolean }).preempted,
+    true,
+  );
+  assert.equal(
+    (decideSpare({ phase: "setting_up", nodes: running, agents: "exited", spot: true }) as { preempted: boolean }).preempted,
+    false,
+  );
   const full = judgeNodes([seen(info({ failure: { kind: "disk_full", message: "no space" } }))]);
-  assert.match((decideSpare({ phase: "starting", nodes: full, agents: "unknown" }) as { reason: string }).reason, /disk full/);
+  assert.match(
+    (decideSpare({ phase: "starting", nodes: full, agents: "unknown", spot: true }) as { reason: string }).reason,
+    /disk full/,
+  );
 });
 
 test("the replacement's agents: waiting only when every node waits; one exit ends it; a node not read yet is unknown", () => {
@@ -62,7 +90,12 @@ test("the replacement's agents: waiting only when every node waits; one exit end
   assert.equal(spareAgents([wait, wait]), "waiting");
   assert.equal(spareAgents([wait, [{ kind: "agent_started" }]]), "setting_up");
   assert.equal(spareAgents([wait, undefined]), "unknown");
-  assert.equal(spareAgents([wait, [{ kind: "agent_exit" }]]), "exited");
+  assert.equal(spareAgents([wait, [{ kind: "agent_exit", outcome: "setup_failed" }]]), "exited");
+  // Its own notice ended it (endWaiting): reclaimed, whatever another node said.
+  assert.equal(
+    spareAgents([[{ kind: "agent_exit", outcome: "setup_failed" }], [{ kind: "agent_exit", outcome: "preempted" }]]),
+    "reclaimed",
+  );
   assert.equal(spareAgents([]), "unknown");
 });
 
