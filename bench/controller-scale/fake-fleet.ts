@@ -20,8 +20,11 @@ import type {
  * transport would cost (a channel per exec and per file read or write). Each instance answers
  * bootstrap like an image with Node and this agent already installed, and once the controller
  * starts its agent, a fake agent appends what a real one would: agent_started, restored,
- * run_started, then a checkpoint now and then, and a notice when the bench injects one. The
- * heartbeat is read as "now" while the agent runs, so no timer runs per instance.
+ * run_started, then a checkpoint now and then, and a notice when the bench injects one. As the
+ * real agent does, a noticed agent then saves and exits (checkpoint, agent_exit preempted) a
+ * moment later, and a warm replacement's agent (wait_for_go) sets up, waits for the controller's
+ * go, and only then restores and runs — so a notice costs the whole recovery it would on EC2. The
+ * heartbeat is read as "now" while the agent lives, so no timer runs per instance.
  */
 
 /** Who asked: bootstrap (before and including the exec that starts the agent) or steady state (after). */
@@ -100,6 +103,14 @@ export class FakeInstance {
   private readonly files = new Map<string, Buffer>();
   jobId: string | undefined;
   agentRunning = false;
+  /** The exec that starts the agent has run: what the controller asks from here on is steady state. */
+  agentStarted = false;
+  /** A warm replacement's agent, set up and waiting for the go. */
+  waitingForGo = false;
+  private waitForGo = false;
+  /** A noticed agent saves and exits at this time. */
+  exitAt = Number.POSITIVE_INFINITY;
+  private checkpointEveryMs = 60_000;
   /** When the next checkpoint event is due (ms), while the agent runs. */
   nextCheckpointAt = Number.POSITIVE_INFINITY;
   noticed = false;
@@ -121,17 +132,38 @@ export class FakeInstance {
     if (k === AGENT.events) return Buffer.from(this.events.text.slice(offset), "latin1");
     if (k === AGENT.log) return Buffer.from(this.log.text.slice(offset), "latin1");
     // The real agent rewrites its heartbeat every 2 s; a running fake agent's is always fresh.
-    if (k === AGENT.heartbeat) return this.agentRunning ? Buffer.from(String(Date.now())) : undefined;
+    if (k === AGENT.heartbeat) return this.agentAlive ? Buffer.from(String(Date.now())) : undefined;
     return this.files.get(k)?.subarray(offset);
   }
 
-  write(path: string, data: string | Uint8Array): void {
+  /** Its agent has started and not exited (waiting for the go counts). */
+  get agentAlive(): boolean {
+    return this.agentRunning || this.waitingForGo;
+  }
+
+  /** Returns "go" when a waiting replacement was told to go (the fleet then counts it as the job's). */
+  write(path: string, data: string | Uint8Array): "go" | undefined {
     const k = this.key(path);
     this.files.set(k, Buffer.from(data));
     if (k === AGENT.config) {
-      const cfg = JSON.parse(Buffer.from(data).toString("utf8")) as { job_id?: string };
+      const cfg = JSON.parse(Buffer.from(data).toString("utf8")) as { job_id?: string; wait_for_go?: boolean };
       this.jobId = cfg.job_id;
+      this.waitForGo = cfg.wait_for_go === true;
     }
+    if (k === AGENT.control) {
+      const req = JSON.parse(Buffer.from(data).toString("utf8")) as { action?: string };
+      if (req.action === "go" && this.waitingForGo) {
+        const now = Date.now();
+        this.waitingForGo = false;
+        this.emit({ at: now, kind: "go", waited_ms: 1 });
+        this.run(now, 1);
+        return "go";
+      }
+      // The controller's stop (its replacement is ready): the save path, as for a notice.
+      if (req.action === "checkpoint-and-stop" && this.agentRunning && this.exitAt === Number.POSITIVE_INFINITY)
+        this.exitAt = Date.now() + 500;
+    }
+    return undefined;
   }
 
   emit(e: AgentEvent): void {
@@ -140,13 +172,43 @@ export class FakeInstance {
 
   /** What `spotrun agent run` does first: it starts, finds no checkpoint to restore, starts the run. */
   startAgent(now: number, checkpointEveryMs: number, phase: number): void {
-    if (this.agentRunning) return;
-    this.agentRunning = true;
+    if (this.agentStarted) return;
+    this.agentStarted = true;
+    this.checkpointEveryMs = checkpointEveryMs;
     this.emit({ at: now, kind: "agent_started", pid: 4242 });
+    if (this.waitForGo) {
+      // A warm replacement: no setup to run here; it waits.
+      this.waitingForGo = true;
+      this.emit({ at: now, kind: "waiting_for_go" });
+      return;
+    }
+    this.run(now, phase);
+  }
+
+  private run(now: number, phase: number): void {
+    this.agentRunning = true;
     this.emit({ at: now, kind: "restored", generation: null, ms: 3 });
     this.emit({ at: now, kind: "run_started", restart: false, pid: 4243 });
     this.log.append(`[bench] ${this.id} started\n`);
-    this.nextCheckpointAt = now + phase * checkpointEveryMs;
+    this.nextCheckpointAt = now + phase * this.checkpointEveryMs;
+  }
+
+  /** The save path after a notice or the controller's stop: a last checkpoint, then the agent's exit. */
+  saveAndExit(now: number, generation: string): void {
+    this.exitAt = Number.POSITIVE_INFINITY;
+    this.emit({ at: now, kind: "hook_ran", outcome: "none", exit_code: null, ms: 0 });
+    this.emit({
+      at: now,
+      kind: "checkpoint_uploaded",
+      generation,
+      bytes: 64 * 1024 * 1024,
+      files: 3,
+      ms: 900,
+      reason: this.noticed ? "notice" : "stop",
+    });
+    this.emit({ at: now, kind: "agent_exit", outcome: this.noticed ? "preempted" : "stopped", generation });
+    this.agentRunning = false;
+    this.nextCheckpointAt = Number.POSITIVE_INFINITY;
   }
 
   /** A trainer's periodic checkpoint: one event and one log line; returns the generation written. */
@@ -169,6 +231,8 @@ export class FakeInstance {
   notice(now: number): void {
     this.noticed = true;
     this.emit({ at: now, kind: "notice", action: "terminate", time: now + 120_000, source: "aws-imds", seen_at: now });
+    // The real agent runs the hook, stops the trainer and uploads at once (no hook here: a moment).
+    this.exitAt = now + 2000;
   }
 }
 
@@ -261,7 +325,7 @@ class FakeFollow implements StreamHandle {
     this.lastHb = now;
     const size = (f: AppendFile) => (f.exists ? f.text.length : -1);
     // As the real follow does: the agent's own heartbeat rides along (a running fake agent's is now).
-    this.send(heartbeatFrame(size(this.inst.events), size(this.inst.log), this.inst.agentRunning ? now : undefined));
+    this.send(heartbeatFrame(size(this.inst.events), size(this.inst.log), this.inst.agentAlive ? now : undefined));
   }
 
   close(error?: Error): Promise<StreamEnd> {
@@ -305,7 +369,7 @@ class CountingTransport implements Transport {
   }
 
   private phase(): Phase {
-    return this.inst.agentRunning ? "steady" : "bootstrap";
+    return this.inst.agentStarted ? "steady" : "bootstrap";
   }
 
   /** A channel open for the length of one operation; answered on a later turn, as a network would. */
@@ -366,7 +430,9 @@ class CountingTransport implements Transport {
 
   writeFile(path: string, data: string | Uint8Array): Promise<void> {
     this.fleet.counts.writes[this.phase()]++;
-    return this.channel(() => this.inst.write(path, data));
+    return this.channel(() => {
+      if (this.inst.write(path, data) === "go") this.fleet.went(this.inst);
+    });
   }
 
   upload(_localDir: string, _remoteDir: string, _opts?: SyncOptions): Promise<void> {
@@ -422,6 +488,14 @@ export class FakeFleet {
 
   agentStarted(inst: FakeInstance): void {
     inst.startAgent(Date.now(), this.o.checkpointEveryMs, this.o.random());
+    if (inst.jobId && inst.agentRunning) this.byJob.set(inst.jobId, inst);
+  }
+
+  /** Noticed (or stopped) agents that have yet to save and exit. */
+  private readonly exiting = new Set<FakeInstance>();
+
+  /** A warm replacement was told to go: it is the job's instance from now on. */
+  went(inst: FakeInstance): void {
     if (inst.jobId) this.byJob.set(inst.jobId, inst);
   }
 
@@ -434,6 +508,13 @@ export class FakeFleet {
   /** Write the checkpoints that are due; send the heartbeats of the open streams. */
   tick(now: number): void {
     for (const f of this.follows) f.heartbeat(now);
+    for (const inst of this.byJob.values()) if (inst.exitAt !== Number.POSITIVE_INFINITY) this.exiting.add(inst);
+    for (const inst of this.exiting)
+      if (inst.exitAt <= now) {
+        this.exiting.delete(inst);
+        // Its final checkpoint is not a visit-latency sample: the attempt ends on it.
+        inst.saveAndExit(now, `g-bench-${++this.generations}`);
+      } else if (inst.exitAt === Number.POSITIVE_INFINITY) this.exiting.delete(inst);
     for (const [jobId, inst] of this.byJob) {
       if (!inst.agentRunning || inst.nextCheckpointAt > now) continue;
       const generation = `g-bench-${++this.generations}`;
