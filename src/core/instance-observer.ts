@@ -199,8 +199,10 @@ export class InstanceObserver {
         const unlisted = [...pool.wanted.keys()].filter((id) => !listed.has(id) && !stillRunning(id));
         if (unlisted.length > 0) await this.describe(provider, pool, unlisted);
         if (partial) {
+          // The reaper's listing: the last full one, brought up to date with all this pool has
+          // seen since (listed, described, launched), so it does not ask again for what runs.
           const merged = new Map(pool.lastListing.map((i) => [i.id as string, i]));
-          for (const info of found) merged.set(info.id, info);
+          for (const { info } of pool.infos.values()) merged.set(info.id, info);
           pool.lastListing = [...merged.values()];
         } else {
           pool.lastListing = found;

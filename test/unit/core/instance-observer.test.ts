@@ -156,6 +156,21 @@ test("with a provider that lists only what is not running, a running fleet costs
   assert.ok(woken.includes("j-7"));
 });
 
+test("with the short listing, the reaper's listing still holds what was launched and runs since the last full one", async () => {
+  const { clock, provider, observer } = setup({}, true);
+  await observer.view(provider, []); // the full listing, of nothing yet
+  const ids = await launchMany(provider, 3);
+  await clock.advance(1000);
+  await observer.view(provider, ids, { fresh: true }); // described once, running
+  await clock.advance(10_000);
+  const listing = await observer.listing(provider);
+  assert.deepEqual(listing.map((i) => i.id).sort(), [...ids].sort());
+  assert.deepEqual(
+    provider.calls.map((c) => c.method),
+    ["describe", "listUnsettled"],
+  );
+});
+
 test("an instance last seen starting that drops out of the short listing is described (it may run now, or be gone)", async () => {
   const { clock, provider, observer } = setup({}, true);
   const [a] = await launchMany(provider, 1);
