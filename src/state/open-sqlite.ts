@@ -6,6 +6,7 @@ import { ensurePrivateDir, ensurePrivateFile } from "../base/private-dir.js";
 import { ImmediateSqliteDialect } from "./immediate-sqlite-dialect.js";
 import { migrationProvider } from "./migrations.js";
 import type { Database } from "./schema.js";
+import { withStatementCache } from "./statement-cache.js";
 
 export interface SqliteOptions {
   /** How long a statement waits for another process's write lock before SQLITE_BUSY. */
@@ -34,7 +35,7 @@ export async function openSqlite(home: string, opts: SqliteOptions = {}): Promis
   } catch (e) {
     throw unusableStore(file, e);
   }
-  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database: withStatementCache(sqlite) }) });
   if (await upToDate(sqlite)) return db;
   const { error } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
   if (error) {
