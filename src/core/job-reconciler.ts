@@ -1,8 +1,9 @@
 import { summarize } from "../cost/ledger.js";
-import type { Task } from "../spec/task-schema.js";
+import { replacesOnNotice, type Task } from "../spec/task-schema.js";
 import type { JobRow } from "../state/state-store.js";
 import type { ControllerOptions } from "./controller-options.js";
 import { InterruptionHistory } from "./interruption-history.js";
+import { isTerminal } from "./job-state.js";
 import { AgentEventsReconciler } from "./reconcilers/agent-events.js";
 import { BootstrapReconciler } from "./reconcilers/bootstrap.js";
 import { BudgetReconciler } from "./reconcilers/budget.js";
@@ -86,15 +87,24 @@ export class JobReconciler {
       await this.teardown.cancel(ctx);
       return false;
     }
+    const steady = await this.step(ctx);
+    // Ended in this pass (done, failed, over budget): a spare readied for a next attempt goes too.
+    if (isTerminal(job.state) && (replacesOnNotice(task) || task.recovery.prelaunch_on_rebalance))
+      await this.teardown.endTagged(ctx);
+    return steady;
+  }
+
+  private async step(ctx: JobContext): Promise<boolean> {
+    const { job } = ctx;
     switch (job.state) {
       case "PENDING":
       case "RECOVERING":
         // A warm replacement a killed controller left for the next attempt is that attempt's.
-        if (job.state === "RECOVERING") await this.replace.resume(ctx, job.attempt + 1, false);
+        if (job.state === "RECOVERING") await this.replace.resume(ctx, job.attempt + 1);
         await this.launching(() => this.launch.startAttempt(ctx));
         return false;
       case "PROVISIONING":
-        await this.replace.resume(ctx, job.attempt, false);
+        await this.replace.resume(ctx, job.attempt);
         await this.launching(() => this.launch.provision(ctx));
         return false;
       case "SETTING_UP":

@@ -8,6 +8,7 @@ import { ackRunLog, appendRunLog, repairRunLog } from "../job-log.js";
 import { AgentFeeds, type FeedItem } from "./agent-feed.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { mapAgentEvent } from "./map-agent-event.js";
+import { replacementOnNotice } from "./replace-decisions.js";
 import type { Teardown } from "./teardown.js";
 
 type AgentExit = Extract<AgentEvent, { kind: "agent_exit" }>;
@@ -130,9 +131,15 @@ export class AgentEventsReconciler {
             `attempt ${attempt.idx + 1}: running${e.restart ? " (restart)" : ""}`,
           );
         if (e.kind === "notice") {
+          const first = attempt.notice_at === null;
           await tx.updateAttempt(job.id, attempt.idx, { notice_at: e.seen_at });
           attempt.notice_at = e.seen_at;
           noticed = true;
+          // The warm replacement's spot request, counted with the notice that asks for it.
+          if (first && replacementOnNotice(task, attempt)) {
+            await tx.updateJob(job.id, { spot_requests: job.spot_requests + 1 });
+            job.spot_requests += 1;
+          }
         }
         if (e.kind === "rebalance" && task.recovery.prelaunch_on_rebalance) rebalanced = true;
         if (e.kind === "agent_exit") exit = e;

@@ -1,4 +1,14 @@
+import { replacesOnNotice, type Task } from "../../spec/task-schema.js";
 import type { NodesVerdict } from "./health-decisions.js";
+
+/**
+ * Whether a notice on this attempt readies a warm replacement, whose spot request is then counted
+ * with the notice, in its transaction: a controller killed anywhere after leaves the count right
+ * for the next one, which makes that request (`job.spot_requests - 1`) once, or takes over what it
+ * made. Pure.
+ */
+export const replacementOnNotice = (task: Pick<Task, "recovery" | "resources">, attempt: { spot: number }): boolean =>
+  replacesOnNotice(task) && attempt.spot === 1;
 
 /**
  * Where a warm replacement (recovery.replace_on_notice) stands: its launch in flight, its
@@ -89,22 +99,21 @@ export type Resume =
   | { kind: "none" }
   /** Take over the replacement the last controller rented (it set up, or sets up, or waits for the go). */
   | { kind: "adopt" }
-  /** Launch it now: the old attempt still works under its notice (the replacement's key adopts a launch left in flight). */
+  /** Launch it now (the replacement's key adopts a launch left in flight). */
   | { kind: "launch" };
 
 /**
  * A controller with no replacement of its own for attempt `idx` (it started after the notice on
  * `idx - 1` was applied: its predecessor was killed): `found` instances tagged for `idx` that no
- * attempt recorded are the replacement it left, and are taken over rather than rented again;
- * while the noticed attempt still runs and none is found, the replacement is launched. Pure.
+ * attempt recorded are the replacement it left, and are taken over rather than rented again; when
+ * none is found it is launched now (its key adopts a launch left in flight), its request counted
+ * with the notice already: the recovery adopts it as it would have. Pure.
  */
 export function decideResume(o: {
   /** The task replaces on the notice and the noticed attempt is on spot. */
   replaces: boolean;
   /** Attempt `idx - 1` had a notice. */
   noticed: boolean;
-  /** Attempt `idx - 1` still runs (its visit asks); false once it ended (the recovery asks). */
-  oldLive: boolean;
   /** Live instances tagged for attempt `idx` that no attempt recorded. */
   found: number;
   /** Instances recorded for attempt `idx` (it has its own already). */
@@ -112,6 +121,5 @@ export function decideResume(o: {
   nodes: number;
 }): Resume {
   if (!o.replaces || !o.noticed || o.recorded > 0) return { kind: "none" };
-  if (o.found === o.nodes) return { kind: "adopt" };
-  return o.oldLive ? { kind: "launch" } : { kind: "none" };
+  return o.found === o.nodes ? { kind: "adopt" } : { kind: "launch" };
 }

@@ -10,7 +10,14 @@ import { bootstrapEvent, sendGo } from "./bootstrap.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { judgeNodes } from "./health-decisions.js";
 import { launchRequest } from "./launch-request.js";
-import { decideAdoption, decideResume, decideSpare, type SparePhase, spareAgents } from "./replace-decisions.js";
+import {
+  decideAdoption,
+  decideResume,
+  decideSpare,
+  replacementOnNotice,
+  type SparePhase,
+  spareAgents,
+} from "./replace-decisions.js";
 
 interface Spare {
   jobId: string;
@@ -24,6 +31,8 @@ interface Spare {
   stopAsked: boolean;
   lastRead: number;
   provider: Provider;
+  /** Its spot request's number among the job's, counted with the notice. */
+  seq: number;
 }
 
 /** How often a replacement's agents are read while it sets up. */
@@ -51,15 +60,14 @@ export class ReplaceReconciler {
     private readonly prelaunched: (jobId: string, idx: number) => boolean = () => false,
   ) {}
 
-  /** The job ended (cancelled, succeeded, failed) or left this controller: no attempt will adopt its replacement. */
+  /**
+   * The job ended (cancelled, succeeded, failed) or left this controller: no attempt will adopt its
+   * replacement. Its instances are the teardown's to end (Teardown.endTagged, one listing of the
+   * job's tag when it ends); a launch still in flight ends what it rents when it returns.
+   */
   forgetJob(jobId: string): void {
     for (const k of this.settled) if (k.startsWith(`${jobId}:`)) this.settled.delete(k);
-    for (const [k, spare] of this.spares)
-      if (k.startsWith(`${jobId}:`)) {
-        this.spares.delete(k);
-        const ids = spare.instances.map((i) => i.id);
-        if (ids.length > 0) this.d.background(this.end(spare.provider, ids));
-      }
+    for (const k of this.spares.keys()) if (k.startsWith(`${jobId}:`)) this.spares.delete(k);
   }
 
   /** The market the replacement for attempt `idx` was rented in (the recovery asks for the same, to adopt it). */
@@ -78,7 +86,7 @@ export class ReplaceReconciler {
   /** A notice on `attempt` was applied: launch its replacement (once). */
   onNotice(ctx: JobContext, attempt: AttemptRow): void {
     const { job, task } = ctx;
-    if (!replacesOnNotice(task) || attempt.spot !== 1) return;
+    if (!replacementOnNotice(task, attempt)) return;
     const key = `${job.id}:${attempt.idx + 1}`;
     if (this.spares.has(key) || this.settled.has(key)) return;
     this.settled.add(key);
@@ -92,6 +100,8 @@ export class ReplaceReconciler {
       stopAsked: false,
       lastRead: 0,
       provider: ctx.provider,
+      // The notice's transaction counted it: the last request of the job's so far.
+      seq: job.spot_requests - 1,
     };
     this.spares.set(key, spare);
     this.d.background(
@@ -112,11 +122,10 @@ export class ReplaceReconciler {
       // Read fresh: the job's row in this visit's context is older than this background launch.
       const fresh = (await this.d.store.job(job.id)) ?? job;
       const req = launchRequest(fresh, task, storeTag, spare.idx, spot, [spare.instanceType].filter(Boolean));
-      // A spot request like any attempt's (the provider's market counts them; the recovery that
-      // adopts it does not ask again), counted before it is made: a controller killed during the
-      // launch leaves the replacement to the next one, which takes it over without asking again.
-      if (spot) await this.d.store.updateJob(job.id, { spot_requests: fresh.spot_requests + 1 });
-      return provider.launch(own ? { ...req, token: `${req.token}-r` } : req);
+      // A spot request like any attempt's (the provider's market counts them), counted with the
+      // notice; the recovery that adopts it does not ask again.
+      const asked = { ...req, ...(spot ? { spotSequence: spare.seq } : {}) };
+      return provider.launch(own ? { ...asked, token: `${req.token}-r` } : asked);
     };
     let r: LaunchResult = await ask(true);
     if (r.kind === "refused" && task.resources.fallback_on_demand) {
@@ -162,7 +171,7 @@ export class ReplaceReconciler {
    * per attempt and controller; the recovery asks before it launches, the noticed attempt's visit
    * before it waits for the replacement.
    */
-  async resume(ctx: JobContext, idx: number, oldLive: boolean): Promise<void> {
+  async resume(ctx: JobContext, idx: number): Promise<void> {
     const { job, task, provider } = ctx;
     const key = `${job.id}:${idx}`;
     if (idx < 1 || this.spares.has(key) || this.settled.has(key) || !replacesOnNotice(task)) return;
@@ -180,7 +189,6 @@ export class ReplaceReconciler {
     const r = decideResume({
       replaces: noticed.spot === 1,
       noticed: noticed.notice_at !== null,
-      oldLive,
       found: found.length,
       recorded: recorded.length,
       nodes: task.num_nodes,
@@ -201,6 +209,7 @@ export class ReplaceReconciler {
       stopAsked: false,
       lastRead: 0,
       provider,
+      seq: job.spot_requests - 1,
     };
     this.spares.set(key, spare);
     this.d.observer.note(provider, found);
@@ -219,7 +228,7 @@ export class ReplaceReconciler {
    * running instances, told to stop once the replacement is ready; and of the one that adopts it).
    */
   async advance(ctx: JobContext, idx: number, oldNodes?: readonly InstanceInfo[]): Promise<void> {
-    if (oldNodes && !this.spares.has(`${ctx.job.id}:${idx}`)) await this.resume(ctx, idx, true);
+    if (oldNodes && !this.spares.has(`${ctx.job.id}:${idx}`)) await this.resume(ctx, idx);
     const spare = this.spares.get(`${ctx.job.id}:${idx}`);
     if (!spare) return;
     const now = this.d.clock.now();

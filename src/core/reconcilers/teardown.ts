@@ -105,22 +105,32 @@ export class Teardown {
     await this.endLeftovers(ctx);
   }
 
-  /**
-   * A cancelled job leaves nothing, not even a spare readied for its next attempt (a warm
-   * replacement, a pre-launch) that the store may not know of yet: ask the provider by the job's
-   * tag, once, and end what still runs. The controller may leave right after, before any reaper pass.
-   */
+  /** A cancelled job leaves nothing: every instance the store holds open, then what its tag still lists. */
   private async endLeftovers(ctx: JobContext): Promise<void> {
     const { job, provider } = ctx;
     for (const r of await this.d.store.instances({ jobId: job.id, live: true })) {
       await provider.terminate([InstanceId(r.id)]);
       await this.recordEnded(job.id, r.attempt, r.id, "cancelled");
     }
+    await this.endTagged(ctx);
+  }
+
+  /**
+   * A job that ended (cancelled, done, failed, over budget) leaves nothing, not even a spare
+   * readied for its next attempt (a warm replacement, a pre-launch) that the store does not record
+   * and this controller may not know of: ask the provider by the job's tag, once, and end what
+   * still runs. The controller may leave right after, before any reaper pass. (A replacement whose
+   * launch is still in flight ends itself when it returns.)
+   */
+  async endTagged(ctx: JobContext): Promise<void> {
+    const { job, provider } = ctx;
     const tagged = await provider.list({ [TAG.managed]: this.d.storeTag(), [TAG.job]: job.id });
-    const running = tagged.filter((i) => i.status !== "terminated").map((i) => i.id);
-    if (running.length > 0) {
-      await provider.terminate(running);
-      this.d.observer.ended(provider, running);
-    }
+    // What the store records the attempts' teardown ends (and records); this is for the rest.
+    const recorded = new Set((await this.d.store.instances({ jobId: job.id })).map((r) => r.id));
+    const running = tagged.filter((i) => i.status !== "terminated" && !recorded.has(i.id)).map((i) => i.id);
+    if (running.length === 0) return;
+    await provider.terminate(running);
+    this.d.observer.ended(provider, running);
+    for (const id of running) await this.d.transports.drop(id);
   }
 }

@@ -210,3 +210,37 @@ test("a cancel ends the job's spare for its next attempt too (a warm replacement
     await h.close();
   }
 });
+
+test("a job that ends otherwise (here: failed, out of restarts) ends the spare for its next attempt too, one this controller does not know of", async () => {
+  const h = await harness();
+  try {
+    const task = fakeTask({ resources: { provider: "local", spot: true }, recovery: { max_restarts: 0 } });
+    await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
+    await h.pass();
+    await h.store.updateAttempt("j-1", 0, { agent_started: 1, last_heartbeat: h.clock.now() });
+    await h.store.updateJob("j-1", { state: "RUNNING" });
+    // A warm replacement a killed controller rented for attempt 1: tagged, recorded nowhere.
+    const spare = await h.provider.launch({
+      token: "spare",
+      instanceTypes: ["x"],
+      spot: true,
+      count: 1,
+      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
+      resources: {} as never,
+    });
+    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    const [first] = await h.store.instances({ jobId: "j-1" });
+    const info = h.provider.instances.get(first?.id as string);
+    assert.ok(info);
+    h.provider.instances.set(info.id, { ...info, interrupted: { reason: "outbid", at: h.clock.now() } });
+    await h.clock.advance(10_000);
+    await h.pass();
+    assert.equal((await h.store.job("j-1"))?.state, "FAILED");
+    await settle();
+    const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
+    assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
+    assert.equal((await h.store.instances({ jobId: "j-1" }))[0]?.end_reason, "preempted", "the attempt's own keeps its reason");
+  } finally {
+    await h.close();
+  }
+});

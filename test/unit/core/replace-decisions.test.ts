@@ -110,16 +110,13 @@ test("adoption: go when the attempt runs on the replacement's instances and it i
   assert.deepEqual(decideAdoption({ phase: "ready", instanceIds: ["a"] }, ["a", "c"]), { kind: "discard" });
 });
 
-test("after a controller restart: the replacement the killed one rented is taken over, not rented again; launched only while the noticed attempt works", () => {
-  const base = { replaces: true, noticed: true, oldLive: true, found: 0, recorded: 0, nodes: 2 };
-  // Its predecessor rented it: take it over, whether the noticed attempt works on or has ended.
+test("after a controller restart: the replacement the killed one rented is taken over, not rented again; launched if it is not there", () => {
+  const base = { replaces: true, noticed: true, found: 0, recorded: 0, nodes: 2 };
+  // Its predecessor rented it: take it over.
   assert.deepEqual(decideResume({ ...base, found: 2 }), { kind: "adopt" });
-  assert.deepEqual(decideResume({ ...base, found: 2, oldLive: false }), { kind: "adopt" });
-  // None (or part of one) and the old trainer still works under its notice: launch it (its key adopts what exists).
+  // None (or part of one): launch it, with the request the notice counted (its key adopts what exists).
   assert.deepEqual(decideResume(base), { kind: "launch" });
   assert.deepEqual(decideResume({ ...base, found: 1 }), { kind: "launch" });
-  // None and the noticed attempt has ended: the recovery launches as usual.
-  assert.deepEqual(decideResume({ ...base, oldLive: false }), { kind: "none" });
   // No notice, no replace_on_notice, or the attempt recorded its own instances: nothing to take over.
   assert.deepEqual(decideResume({ ...base, found: 2, noticed: false }), { kind: "none" });
   assert.deepEqual(decideResume({ ...base, found: 2, replaces: false }), { kind: "none" });
