@@ -15,6 +15,9 @@ import { storeIdOf } from "./store-id.js";
 import { TransportPool } from "./transport-pool.js";
 import { VisitQueue } from "./visit-queue.js";
 
+/** A job in line for a launch slot is woken for it; if that wake is lost, it is visited after this. */
+const LAUNCH_WAIT_FALLBACK_MS = 30_000;
+
 export type { ControllerCompanion, ControllerOptions } from "./controller-options.js";
 export { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
 export { storeId, storeIdOf } from "./store-id.js";
@@ -222,7 +225,11 @@ export class Controller {
       }
       this.jobs.failures.succeeded(job.id);
       if (isTerminal(job.state)) this.forgetJob(job.id);
-      else this.visits.settle(job.id, this.now() + (steady ? this.steadyPollMs : 0));
+      else {
+        // A job waiting for a launch slot is woken when one frees; the steady interval is its fallback.
+        const next = this.jobs.waitsForLaunch(job.id) ? LAUNCH_WAIT_FALLBACK_MS : steady ? this.steadyPollMs : 0;
+        this.visits.settle(job.id, this.now() + next);
+      }
     } catch (e) {
       const next = await this.jobs.failures.failed(job, e);
       if (next === "forget") this.forgetJob(job.id);

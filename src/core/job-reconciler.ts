@@ -33,9 +33,11 @@ export class JobReconciler {
   private readonly jobScoped: { forgetJob(jobId: string): void }[];
   private readonly maxLaunches: number;
   private launches = 0;
+  /** Jobs that found every launch slot taken, in the order they came: each freed slot wakes the first. */
+  private readonly waitingToLaunch = new Set<string>();
 
   constructor(
-    deps: ReconcilerDeps,
+    private readonly deps: ReconcilerDeps,
     private readonly o: Pick<ControllerOptions, "providers" | "heartbeatTimeoutMs" | "interruptionHistory">,
     maxConcurrentVisits: number,
   ) {
@@ -101,11 +103,11 @@ export class JobReconciler {
       case "RECOVERING":
         // A warm replacement a killed controller left for the next attempt is that attempt's.
         if (job.state === "RECOVERING") await this.replace.resume(ctx, job.attempt + 1);
-        await this.launching(() => this.launch.startAttempt(ctx));
+        await this.launching(job.id, () => this.launch.startAttempt(ctx));
         return false;
       case "PROVISIONING":
         await this.replace.resume(ctx, job.attempt);
-        await this.launching(() => this.launch.provision(ctx));
+        await this.launching(job.id, () => this.launch.provision(ctx));
         return false;
       case "SETTING_UP":
       case "RUNNING":
@@ -117,6 +119,7 @@ export class JobReconciler {
 
   /** A job that has ended (or left this controller): every reconciler lets go of its state. */
   forgetJob(id: string): void {
+    this.waitingToLaunch.delete(id);
     this.failures.succeeded(id);
     for (const r of this.jobScoped) r.forgetJob(id);
   }
@@ -131,18 +134,34 @@ export class JobReconciler {
     return this.agentEvents.closeAll();
   }
 
+  /** Whether the job's last visit found no launch slot free: it waits to be woken for one, not visited every pass. */
+  waitsForLaunch(jobId: string): boolean {
+    return this.waitingToLaunch.has(jobId);
+  }
+
   /**
    * Launches wait on the provider's call budget (EC2 allows a few RunInstances a second): a
    * quarter of the visit slots at most, so a thousand jobs waiting to launch never starve the
-   * bootstraps and agents of those already launched. A job over the limit is simply visited again.
+   * bootstraps and agents of those already launched. A job over the limit waits in line and is
+   * woken when a slot frees: visiting 10,000 waiting jobs every pass only to find the slots taken
+   * kept the loop busy (one core at 100%) and the launches slow.
    */
-  private async launching(launch: () => Promise<void>): Promise<void> {
-    if (this.launches >= this.maxLaunches) return;
+  private async launching(jobId: string, launch: () => Promise<void>): Promise<void> {
+    this.waitingToLaunch.delete(jobId);
+    if (this.launches >= this.maxLaunches) {
+      this.waitingToLaunch.add(jobId);
+      return;
+    }
     this.launches++;
     try {
       await launch();
     } finally {
       this.launches--;
+      const next = this.waitingToLaunch.values().next();
+      if (!next.done) {
+        this.waitingToLaunch.delete(next.value);
+        this.deps.wake(next.value);
+      }
     }
   }
 }

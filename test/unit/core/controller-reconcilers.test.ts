@@ -12,7 +12,7 @@ import { FakeProvider, fakeTask, jobRow, OneProvider, tempStore } from "../../su
 /** Let the visits a tick started run to their end (they chain on promises, not on the clock). */
 const settle = () => new Promise((r) => setTimeout(r, 30));
 
-async function harness(fail?: () => Error | undefined) {
+async function harness(fail?: () => Error | undefined, maxConcurrentVisits?: number) {
   const box = await tempStore();
   const clock = new FakeClock();
   const provider = new FakeProvider(() => clock.now());
@@ -23,6 +23,7 @@ async function harness(fail?: () => Error | undefined) {
     clock,
     logger: silentLogger,
     reapEveryMs: 3_600_000,
+    ...(maxConcurrentVisits ? { maxConcurrentVisits } : {}),
   });
   assert.equal(await controller.acquire(), true);
   const pass = async (ms = 1000) => {
@@ -240,6 +241,47 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
     const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
     assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
     assert.equal((await h.store.instances({ jobId: "j-1" }))[0]?.end_reason, "preempted", "the attempt's own keeps its reason");
+  } finally {
+    await h.close();
+  }
+});
+
+test("jobs that find every launch slot taken wait in line and are woken as a slot frees, in order, instead of being visited every pass", async () => {
+  const h = await harness(undefined, 4); // one launch slot
+  try {
+    const task = fakeTask({ resources: { provider: "local", spot: true } });
+    for (const id of ["j-1", "j-2", "j-3"]) await h.store.insertJob(jobRow(id, task, h.clock.now()));
+    // Launches hang until the test lets them go.
+    const gates: (() => void)[] = [];
+    const launch = h.provider.launch.bind(h.provider);
+    h.provider.launch = (req) => new Promise<void>((r) => gates.push(r)).then(() => launch(req));
+    let reads = 0;
+    const job = h.store.job.bind(h.store);
+    h.store.job = (id) => {
+      reads++;
+      return job(id);
+    };
+    await h.controller.tick();
+    await settle();
+    assert.equal(gates.length, 1, "one slot: one launch in flight");
+    // Passes while the slot is taken: the two waiting jobs are not visited again.
+    const before = reads;
+    for (let i = 0; i < 5; i++) {
+      await h.clock.advance(200);
+      await h.controller.tick();
+      await settle();
+    }
+    assert.equal(reads - before, 0, "no visit of a job waiting for the slot");
+    const states = async () => Promise.all(["j-1", "j-2", "j-3"].map(async (id) => (await h.store.job(id))?.state));
+    gates.shift()?.();
+    await settle();
+    assert.equal(gates.length, 1, "the freed slot went to the first in line at once, with no pass in between");
+    assert.deepEqual(await states(), ["SETTING_UP", "PROVISIONING", "PENDING"]);
+    gates.shift()?.();
+    await settle();
+    gates.shift()?.();
+    await settle();
+    assert.deepEqual(await states(), ["SETTING_UP", "SETTING_UP", "SETTING_UP"]);
   } finally {
     await h.close();
   }
