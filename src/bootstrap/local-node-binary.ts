@@ -26,6 +26,16 @@ export interface GzippedNode {
 /** Where spotrun caches what it makes for uploads, outside any checkout. */
 export const spotrunCacheDir = (): string => join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "spotrun");
 
+let libc: LocalNodeInfo["libc"] | undefined;
+
+/** This process's libc, as Node reports it: asked once (a report takes ~5 ms, and every bootstrap asked). */
+function processLibc(): LocalNodeInfo["libc"] {
+  if (libc) return libc;
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  libc = header?.glibcVersionRuntime ? "glibc" : process.platform === "linux" ? "musl" : "unknown";
+  return libc;
+}
+
 /**
  * The Node binary this controller runs on, gzipped once per machine (keyed by its hash) for
  * instances that cannot download one. Its libc is the one Node itself reports.
@@ -39,13 +49,7 @@ export class LocalNodeBinary {
   ) {}
 
   describe(): LocalNodeInfo {
-    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-    return {
-      path: this.execPath,
-      version: process.version,
-      arch: process.arch,
-      libc: header?.glibcVersionRuntime ? "glibc" : process.platform === "linux" ? "musl" : "unknown",
-    };
+    return { path: this.execPath, version: process.version, arch: process.arch, libc: processLibc() };
   }
 
   gzipped(): Promise<GzippedNode> {
