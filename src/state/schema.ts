@@ -56,6 +56,7 @@ export interface AttemptsTable {
 export interface InstancesTable {
   id: string;
   job_id: string;
+  /** The attempt it ran; SPARE_ATTEMPT for a spare no attempt took (a warm replacement given up), kept for its cost. */
   attempt: number;
   node: number;
   provider: string;
@@ -132,3 +133,6 @@ export interface Database {
   launched: LaunchedTable;
   notify_outbox: NotifyOutboxTable;
 }
+
+/** The `attempt` of an instance row that no attempt ran: a spare (a warm replacement) given up, recorded for its cost. */
+export const SPARE_ATTEMPT = -1;

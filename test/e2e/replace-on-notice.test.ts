@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { SPARE_ATTEMPT } from "../../src/state/schema.js";
 import { liveLocalInstances } from "../support-cli/local-instances.js";
 import {
   type EventJson,
@@ -11,6 +12,7 @@ import {
   waitFor,
   writeTask,
 } from "../support-cli/spotrun-cli.js";
+import { storedInstances } from "../support-cli/store-reader.js";
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 before(async () => {
@@ -127,6 +129,12 @@ checkpoint: {dir: checkpoints}
   assert.ok(
     spareIds.every((id) => !launched.some((e) => e.instance_id === id)),
     "the recovery did not adopt the reclaimed replacement",
+  );
+  // No attempt took it, but what it ran is in the job's ledger (cost), as a spare's row.
+  const spareRows = storedInstances(box.home, job.id).filter((i) => spareIds.includes(i.id));
+  assert.deepEqual(
+    spareRows.map((i) => [i.attempt, i.end_reason, i.ended_at !== null && i.ended_at > i.launched_at]),
+    spareIds.map(() => [SPARE_ATTEMPT, "preempted", true]),
   );
   const steps = await stepsInLog(box.home, job.id);
   assert.deepEqual(

@@ -18,6 +18,7 @@ import {
   type SparePhase,
   spareAgents,
 } from "./replace-decisions.js";
+import { recordSpareEnded } from "./spare-rows.js";
 
 interface Spare {
   jobId: string;
@@ -149,6 +150,7 @@ export class ReplaceReconciler {
         provider,
         r.instances.map((i) => i.id),
       );
+      await recordSpareEnded(this.d, job.id, r.instances, "ended with its job");
       return;
     }
     spare.instances = r.instances;
@@ -348,6 +350,8 @@ export class ReplaceReconciler {
     });
     const ids = spare.instances.map((i) => i.id);
     if (ids.length > 0) await this.end(ctx.provider, ids);
+    // What it ran is in the job's cost although no attempt took it.
+    await recordSpareEnded(this.d, spare.jobId, spare.instances, preempted ? "preempted" : "replacement given up");
   }
 
   private async end(provider: Provider, ids: string[]): Promise<void> {

@@ -4,6 +4,7 @@ import type { AttemptRow, JobRow } from "../../state/state-store.js";
 import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
 import { parseFailoverState, recordFailover } from "../failover-plan.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
+import { recordSpareEnded } from "./spare-rows.js";
 
 /** Per-job state other reconcilers keep, cleared when an attempt or a job ends. */
 export interface AttemptScoped {
@@ -127,10 +128,13 @@ export class Teardown {
     const tagged = await provider.list({ [TAG.managed]: this.d.storeTag(), [TAG.job]: job.id });
     // What the store records the attempts' teardown ends (and records); this is for the rest.
     const recorded = new Set((await this.d.store.instances({ jobId: job.id })).map((r) => r.id));
-    const running = tagged.filter((i) => i.status !== "terminated" && !recorded.has(i.id)).map((i) => i.id);
+    const spares = tagged.filter((i) => i.status !== "terminated" && !recorded.has(i.id));
+    const running = spares.map((i) => i.id);
     if (running.length === 0) return;
     await provider.terminate(running);
     this.d.observer.ended(provider, running);
     for (const id of running) await this.d.transports.drop(id);
+    // Their time is in the job's cost although no attempt took them.
+    await recordSpareEnded(this.d, job.id, spares, `${job.state.toLowerCase()} with its job`);
   }
 }

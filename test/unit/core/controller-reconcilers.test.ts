@@ -6,6 +6,7 @@ import { silentLogger } from "../../../src/base/logger.js";
 import { Controller } from "../../../src/core/controller.js";
 import { storeId } from "../../../src/core/store-id.js";
 import { TAG } from "../../../src/providers/provider.js";
+import { SPARE_ATTEMPT } from "../../../src/state/schema.js";
 import type { StateStore } from "../../../src/state/state-store.js";
 import { FakeProvider, fakeTask, jobRow, OneProvider, tempStore } from "../../support/fake-provider.js";
 
@@ -241,6 +242,11 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
     const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
     assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
     assert.equal((await h.store.instances({ jobId: "j-1" }))[0]?.end_reason, "preempted", "the attempt's own keeps its reason");
+    // No attempt took the spare, but the time it ran is the job's cost.
+    const spareRow = (await h.store.instances({ jobId: "j-1" })).find((r) => r.id === spareId);
+    assert.equal(spareRow?.attempt, SPARE_ATTEMPT);
+    assert.equal(spareRow?.end_reason, "failed with its job");
+    assert.ok((spareRow?.ended_at ?? 0) > (spareRow?.launched_at ?? 0), "ended after it was launched: it costs");
   } finally {
     await h.close();
   }
