@@ -42,6 +42,9 @@ async function eventsOf(home: string, jobId: string): Promise<JobEvent[]> {
 }
 
 test("two interruptions on bare hosts: every step once, each new instance bootstrapped from nothing", async () => {
+  // The classic recovery: "one bootstrap per attempt, each on a new instance" counts attempts, and
+  // with replace_on_notice a replacement reclaimed before its go is bootstrapped without being one.
+  // (Its preemption count would now hold: such a reclaim is counted, 851caa4.)
   const task = await writeTask(
     box.work,
     `name: bare-interrupted

@@ -47,7 +47,10 @@ describe("the background controller", () => {
   test("kill -9 during a recovery: any command restarts it, the job finishes, one instance per attempt, nothing left behind", async () => {
     const task = await writeTask(
       box.work,
-      // The classic recovery (replace_on_notice has its own e2e): each interrupted instance is an attempt.
+      // The classic recovery, which this test was written for: each interrupted instance is an
+      // attempt (attempts [0, 1, 2]). With replace_on_notice a replacement reclaimed before its go
+      // is a preemption but no attempt; the warm path under kills is the kill -9 harness's and
+      // replace-on-notice's "controller killed while the replacement sets up".
       `name: crash
 resources: {provider: local, instance_type: local.small, spot: true, market: {interrupt_after: [2s, 2s], notice: 1500ms}}
 workdir: .
