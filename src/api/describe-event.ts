@@ -8,6 +8,8 @@ export function describeEvent(kind: string, d: Record<string, unknown>): string 
       return `${d.to}${d.reason ? `: ${d.reason}` : ""}`;
     case "instance_launched":
       return `instance ${d.instance_id} launched (${d.spot ? "spot" : "on-demand"}, ${formatUsd(Number(d.price_usd_per_hour))}/h)`;
+    case "instance_kept":
+      return `node ${d.node} stays on ${d.instance_id} (only the lost nodes are replaced)`;
     case "launch_refused":
       return `launch refused: ${d.code} — ${d.message}`;
     case "fallback_on_demand":

@@ -9,6 +9,7 @@ import { LocalNodeBinary } from "./local-node-binary.js";
 import { DEFAULT_NODE_MIRROR, NODE_PINS, type NodePin } from "./node-pins.js";
 import { ensureNode, type NodeReady } from "./node-runtime.js";
 import { type InstanceFacts, probeInstance } from "./probe-instance.js";
+import { retirePreviousAgent } from "./retire-agent.js";
 import { type AgentShipped, shipAgent } from "./ship-agent.js";
 import { agentConfig, type BootstrapInput, startAgent } from "./start-agent.js";
 
@@ -34,6 +35,9 @@ export interface BootstrapperOptions {
   /** Where a person waiting sees long steps (uploads). */
   progress?: (message: string) => void;
 }
+
+/** Beyond the checkpoint hook's time: the final upload of a stopping agent (its own deadline is hook + 30 s). */
+const STOP_GRACE_MS = 60_000;
 
 /** Room needed in the home beyond Node: the artifact, the config, logs to start with. */
 const HEADROOM_BYTES = 32 * 1024 * 1024;
@@ -79,6 +83,8 @@ export class Bootstrapper {
     );
     if (!facts.agentPresent) this.o.progress?.(`${id}: uploading the agent (${(art.bytes / 1048576).toFixed(1)} MB)`);
     const agent = await step("agent", () => shipAgent(t, id, art, facts.agentPresent, node.binary));
+    // A node kept from the last attempt (recovery.partial): its old agent stops and its files go aside first.
+    await step("start", () => retirePreviousAgent(t, id, input.attempt, input.task.checkpoint.hook_timeout + STOP_GRACE_MS));
     const w0 = Date.now();
     await step("workdir", async () => {
       if (input.task.workdir) await t.upload(resolve(input.baseDir, input.task.workdir), "workdir", { exclude: [".spotrun"] });

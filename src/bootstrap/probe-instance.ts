@@ -1,4 +1,5 @@
 import { instancePaths } from "../agent/instance-paths.js";
+import { AGENT_DIR } from "../agent/protocol.js";
 import { singleQuote as shq } from "../base/shell-quote.js";
 import type { Transport } from "../transport/transport.js";
 
@@ -15,6 +16,8 @@ export interface InstanceFacts {
   /** Node runtimes an earlier bootstrap left in ~/.spotrun/node. */
   cachedNodes: { path: string; version: string }[];
   agentPresent: boolean;
+  /** An agent configuration is there: an earlier attempt's agent (a node kept by recovery.partial), or this attempt's own. */
+  agentConfigured: boolean;
   /** Free space where the home is, in bytes. */
   freeBytes?: number;
 }
@@ -32,6 +35,7 @@ export function probeScript(home: string, agentSha256: string): string {
     'n=$(command -v node 2>/dev/null) && echo "image_node=$n $("$n" --version 2>/dev/null | head -n 1)"',
     `for n in ${shq(p.nodeDir)}/*/bin/node; do [ -x "$n" ] && echo "cached_node=$n $("$n" --version 2>/dev/null | head -n 1)"; done`,
     `[ -f ${shq(p.agentFile(agentSha256))} ] && echo agent=present`,
+    `[ -f ${shq(`${home}/${AGENT_DIR}/agent.json`)} ] && echo agent_config=present`,
     `set -- $(df -Pk ${shq(home)} 2>/dev/null | tail -n 1); [ -n "$4" ] && echo "free_kb=$4"`,
     "true",
   ].join("\n");
@@ -39,7 +43,14 @@ export function probeScript(home: string, agentSha256: string): string {
 
 /** Pure: the probe's output → facts. Unknown lines are ignored, so an older probe still parses. */
 export function parseProbe(stdout: string): InstanceFacts {
-  const facts: InstanceFacts = { machine: "", libc: "unknown", tools: new Set(), cachedNodes: [], agentPresent: false };
+  const facts: InstanceFacts = {
+    machine: "",
+    libc: "unknown",
+    tools: new Set(),
+    cachedNodes: [],
+    agentPresent: false,
+    agentConfigured: false,
+  };
   for (const line of stdout.split("\n")) {
     const eq = line.indexOf("=");
     if (eq < 0) continue;
@@ -68,6 +79,9 @@ export function parseProbe(stdout: string): InstanceFacts {
       }
       case "agent":
         facts.agentPresent = value === "present";
+        break;
+      case "agent_config":
+        facts.agentConfigured = value === "present";
         break;
       case "free_kb": {
         const kb = Number(value);

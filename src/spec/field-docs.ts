@@ -85,6 +85,8 @@ export const TASK_DOCS: Record<string, string> = {
   "recovery.deadline_policy": "strategy deadline: uniform-progress (default) or greedy.",
   "recovery.restart_overhead": `strategy deadline: restart time assumed until one is measured. ${DURATION}`,
   "recovery.prelaunch_on_rebalance": "On a rebalance recommendation, launch the replacement at once.",
+  "recovery.partial":
+    "Multi-node: when some nodes are reclaimed, keep the others and launch only the lost ones; the run restarts on all from the newest checkpoint.",
   "recovery.replace_on_notice":
     "On an interruption notice, launch the replacement and run setup on it while the old instance keeps working; the old trainer stops when the replacement is ready or the notice's deadline less the checkpoint budget comes (default: true for spot with strategy same or on_demand_after, unless resources.volumes must move to the replacement).",
   "recovery.decision_interval": `strategy deadline: how often the market is reconsidered. ${DURATION}`,

@@ -160,6 +160,12 @@ export const recoverySchema = z
      * budget comes). Default: on for spot with strategy same or on_demand_after (see replacesOnNotice).
      */
     replace_on_notice: z.boolean().optional(),
+    /**
+     * A multi-node job that loses some of its nodes keeps the others: only the lost nodes are
+     * launched again, and the run restarts on all of them from the newest checkpoint. Default off
+     * (the whole job moves, as one).
+     */
+    partial: z.boolean().default(false),
     /** strategy deadline: how often a running job's market is reconsidered. */
     decision_interval: durationField().default(30_000),
     block_zone_for: durationField().default(1_800_000),
@@ -174,6 +180,19 @@ export const recoverySchema = z
         path: ["deadline"],
         message:
           "strategy deadline needs recovery.deadline (a time or a duration) and recovery.work (how much compute the job needs)",
+      });
+    if (r.partial && (r.strategy === "failover" || r.strategy === "deadline"))
+      ctx.addIssue({
+        code: "custom",
+        path: ["partial"],
+        message: `recovery.partial keeps the surviving nodes where they are, and strategy ${r.strategy} chooses each attempt's market for the whole job: use strategy same or on_demand_after with it`,
+      });
+    if (r.partial && r.replace_on_notice)
+      ctx.addIssue({
+        code: "custom",
+        path: ["partial"],
+        message:
+          "recovery.partial replaces only the lost nodes after the reclaim; recovery.replace_on_notice replaces the whole job on a notice: choose one",
       });
   });
 
@@ -225,11 +244,13 @@ export type RecoverySpec = Task["recovery"];
 /**
  * Does this task replace on the notice: its own word, else yes for spot unless the next attempt's
  * market is a per-attempt decision (deadline, failover), which a replacement launched at the notice
- * would pre-empt, or the job has volumes that move with it. Pure.
+ * would pre-empt, or the job has volumes that move with it, or it replaces only its lost nodes. Pure.
  */
 export function replacesOnNotice(task: Pick<Task, "recovery" | "resources">): boolean {
   const r = task.recovery;
   if (r.replace_on_notice !== undefined) return r.replace_on_notice;
+  // Only the lost nodes are replaced, once they are gone (recovery.partial).
+  if (r.partial) return false;
   // A persistent volume follows the job to the next instance, and attaches to one at a time: the
   // replacement can only be made once the old instance has let go of it (a session's disk).
   if ((task.resources.volumes?.length ?? 0) > 0) return false;

@@ -8,6 +8,8 @@ export type JobEvent =
   | { kind: "attempt_started"; attempt: number; spot: boolean; instance_type: string; fallback?: boolean }
   | { kind: "instance_launched"; attempt: number; instance_id: string; spot: boolean; price_usd_per_hour: number; zone?: string }
   | { kind: "instance_ended"; attempt: number; instance_id: string; reason: string }
+  /** A node that survived the last attempt's partial loss and runs this one too (recovery.partial). */
+  | { kind: "instance_kept"; attempt: number; instance_id: string; node: number }
   | { kind: "launch_refused"; attempt: number; code: string; message: string; spot: boolean }
   | { kind: "fallback_on_demand"; attempt: number; code: string }
   | { kind: "agent_started"; attempt: number }

@@ -231,6 +231,17 @@ export class StateStore {
       .execute();
   }
 
+  /** Hand still-running instances to the job's next attempt (a partial recovery keeps its surviving nodes). */
+  async carryInstances(ids: readonly string[], toAttempt: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db
+      .updateTable("instances")
+      .set({ attempt: toAttempt })
+      .where("id", "in", [...ids])
+      .where("ended_at", "is", null)
+      .execute();
+  }
+
   async recordLaunched(rows: LaunchedRow[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db

@@ -94,7 +94,7 @@ export class AgentEventsReconciler {
       if (exit) {
         // What is left was sent after the exit (nothing, or the tail of a log already read).
         this.feeds.applied(info.id, items.slice(i + 1), attempt.events_offset, attempt.log_offset);
-        await this.ended(ctx, attempt, exit);
+        await this.ended(ctx, attempt, exit, info);
         return true;
       }
     }
@@ -153,12 +153,13 @@ export class AgentEventsReconciler {
     return exit;
   }
 
-  private async ended(ctx: JobContext, attempt: AttemptRow, exit: AgentExit): Promise<void> {
+  private async ended(ctx: JobContext, attempt: AttemptRow, exit: AgentExit, info: InstanceInfo): Promise<void> {
     const stopReason =
       exit.outcome === "stopped" ? (attempt.stop_reason ?? (ctx.job.budget_warned >= 2 ? "budget" : "cancel")) : undefined;
     const kind = endKindOf(exit.outcome, stopReason);
     const detail = exit.exit_code !== undefined && exit.exit_code !== null ? `exit code ${exit.exit_code}` : (exit.message ?? "");
-    await this.teardown.endAttempt(ctx, attempt, kind, detail);
+    // Node 0's agent speaks for the job: a preemption it reports is its own node's (recovery.partial).
+    await this.teardown.endAttempt(ctx, attempt, kind, detail, { loss: { lost: [info.id], seen: [info] } });
   }
 
   /**

@@ -31,6 +31,26 @@ export function judgeNodes(sightings: readonly Sighting[]): NodesVerdict {
   return { kind: "present", running: seen.every((i) => i.status === "running"), nodes: seen };
 }
 
+/**
+ * Which nodes a gone verdict lost: reclaimed, terminated, or not found any more (`ids` in the
+ * sightings' order); and what is known of every node. Pure.
+ */
+export function lostNodes(
+  ids: readonly string[],
+  sightings: readonly Sighting[],
+): { lost: string[]; seen: (InstanceInfo | undefined)[] } {
+  const lost = sightings.flatMap((s, i) =>
+    s.kind === "seen"
+      ? s.info.status === "terminated" || s.info.interrupted
+        ? [s.info.id]
+        : []
+      : s.kind === "gone"
+        ? [ids[i] as string]
+        : [],
+  );
+  return { lost, seen: sightings.map((s) => (s.kind === "seen" ? s.info : undefined)) };
+}
+
 /** Why an attempt whose instance went ended: a reclaim of spot is a preemption, anything else lost. Pure. */
 export function goneEnd(info: InstanceInfo | undefined, attemptSpot: boolean): { kind: AttemptEndKind; reason: string } {
   const spot = info?.spot ?? attemptSpot;

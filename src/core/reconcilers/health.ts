@@ -72,7 +72,7 @@ export class HealthReconciler {
         const exit = await this.nodeExit(ctx, info);
         const end = exit && nodeExitEnd(i, info.id, exit);
         if (end) {
-          await this.teardown.endAttempt(ctx, attempt, end.kind, end.detail);
+          await this.teardown.endAttempt(ctx, attempt, end.kind, end.detail, { loss: { lost: [info.id], seen: nodes } });
           return true;
         }
       }
@@ -89,6 +89,7 @@ export class HealthReconciler {
           attempt,
           "lost",
           `node ${i} (${info.id}) unreachable for ${Math.round((now - since) / 1000)}s`,
+          { loss: { lost: [info.id], seen: nodes } },
         );
         return true;
       }

@@ -43,7 +43,7 @@ export function refusalFix(refusal: RefusalKind, spot: boolean, task: Task): str
 }
 
 /** The launched instances cost more per hour than the budget allows: the over-budget message, else undefined. Pure. */
-export function overHourlyBudget(task: Task, instances: readonly InstanceInfo[]): string | undefined {
+export function overHourlyBudget(task: Task, instances: readonly Pick<InstanceInfo, "pricePerHour">[]): string | undefined {
   const cap = task.budget.max_hourly;
   if (cap === undefined) return undefined;
   const hourly = instances.reduce((a, i) => a + i.pricePerHour, 0);

@@ -24,6 +24,8 @@ export function launchRequest(
   spot: boolean,
   types: string[],
   offer?: Offer,
+  /** How many nodes to launch: all of them, or the lost ones of a partial recovery. */
+  count = task.num_nodes,
 ): LaunchRequest {
   const maxPrice = maxPricePerNode(task);
   return {
@@ -34,7 +36,7 @@ export function launchRequest(
     ...(task.resources.region ? { region: task.resources.region } : {}),
     ...(offer?.zone || task.resources.zone ? { zone: offer?.zone ?? task.resources.zone } : {}),
     ...(offer ? { offer } : {}),
-    count: task.num_nodes,
+    count,
     tags: {
       [TAG.managed]: storeTag,
       [TAG.job]: job.id,

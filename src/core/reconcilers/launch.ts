@@ -10,6 +10,8 @@ import { tickLaunchWait } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget, refusalFix } from "./launch-decisions.js";
 import { launchRequest } from "./launch-request.js";
+import { type NodeRow, nodesToLaunch } from "./partial-decisions.js";
+import { keptForPlan, keptNodes } from "./partial-recovery.js";
 import type { Teardown } from "./teardown.js";
 
 /** What LaunchReconciler asks of the warm replacements (ReplaceReconciler). */
@@ -52,6 +54,11 @@ export class LaunchReconciler {
     return tag;
   }
 
+  /** The job stops before its next attempt: the nodes kept for it (recovery.partial) end too. */
+  private endKept(ctx: JobContext, reason: string): Promise<void> {
+    return this.teardown.terminateAttempt(ctx.job.id, ctx.job.attempt + 1, ctx.provider, reason);
+  }
+
   /** PENDING or RECOVERING: decide the next attempt's market and start it. */
   async startAttempt(ctx: JobContext): Promise<void> {
     const { job, task, provider } = ctx;
@@ -61,6 +68,7 @@ export class LaunchReconciler {
       await this.d.store.transaction((tx) =>
         this.d.recorder.setState(tx, job, "OVER_BUDGET", `budget of $${task.budget.max_cost} spent`),
       );
+      await this.endKept(ctx, "over budget");
       return;
     }
     const past = (await this.d.store.attempts(job.id)).map((a) => ({
@@ -119,10 +127,13 @@ export class LaunchReconciler {
       const refused = hourlyBudgetRefuses(task, offers, plan.spot, plan.instanceTypes);
       if (refused) {
         await this.d.store.transaction((tx) => this.d.recorder.setState(tx, job, "OVER_BUDGET", refused));
+        await this.endKept(ctx, "over budget");
         return;
       }
     }
     const idx = job.attempt + 1;
+    const kept = await keptForPlan(this.d.store, this.teardown, ctx, idx, plan);
+    const what = kept.length > 0 ? `${task.num_nodes - kept.length} of ${task.num_nodes} nodes, ` : "";
     await this.d.store.transaction(async (tx) => {
       await tx.insertAttempt({
         job_id: job.id,
@@ -150,7 +161,7 @@ export class LaunchReconciler {
         tx,
         job,
         "PROVISIONING",
-        `attempt ${idx + 1}: launching ${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
+        `attempt ${idx + 1}: launching ${what}${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
         {
           attempt: idx,
           ...(failover ? { policy_json: JSON.stringify(failover) } : {}),
@@ -202,10 +213,14 @@ export class LaunchReconciler {
     // Its launch is still in flight: the next visit records what it rented.
     if (warm === "launching") return;
     // The replacement's launch was this attempt's request (and counted as one).
-    if (warm?.every((i) => i.spot === spot)) return this.recordLaunched(ctx, attempt, warm, failover, offer);
+    if (warm?.every((i) => i.spot === spot)) return this.recordLaunched(ctx, attempt, warm, failover, offer, []);
+    // recovery.partial: the nodes that survived the last attempt are this one's already.
+    const kept = await keptNodes(this.d.store, job.id, attempt.idx);
     let result: LaunchResult;
     try {
-      result = await provider.launch(launchRequest(job, task, this.storeTag(), attempt.idx, spot, types, offer));
+      result = await provider.launch(
+        launchRequest(job, task, this.storeTag(), attempt.idx, spot, types, offer, task.num_nodes - kept.length),
+      );
     } catch (e) {
       if (e instanceof ProviderError && e.retryable) {
         await this.d.store.updateJob(job.id, {
@@ -222,7 +237,7 @@ export class LaunchReconciler {
     if (spot) await this.d.store.updateJob(job.id, { spot_requests: spotSequence + 1 });
     job.spot_requests = spot ? spotSequence + 1 : job.spot_requests;
     if (result.kind === "refused") return this.refused(ctx, attempt, result, offer);
-    await this.recordLaunched(ctx, attempt, result.instances, failover, offer);
+    await this.recordLaunched(ctx, attempt, result.instances, failover, offer, kept);
   }
 
   private async refused(
@@ -298,11 +313,20 @@ export class LaunchReconciler {
     instances: Extract<LaunchResult, { kind: "launched" }>["instances"],
     failover: FailoverState | undefined,
     offer: Offer | undefined,
+    kept: readonly NodeRow[],
   ): Promise<void> {
     const { job, task } = ctx;
     this.d.observer.note(ctx.provider, instances);
+    // The new instances take the nodes no kept one holds; a whole launch takes 0..N-1.
+    const free = nodesToLaunch(
+      task.num_nodes,
+      kept.map((k) => k.node),
+    );
     await this.d.store.transaction(async (tx) => {
-      for (const [node, i] of instances.entries()) {
+      for (const k of kept)
+        await this.d.recorder.event(job.id, { kind: "instance_kept", attempt: attempt.idx, instance_id: k.id, node: k.node }, tx);
+      for (const [n, i] of instances.entries()) {
+        const node = free[n] ?? n;
         await tx.upsertInstance({
           id: i.id,
           job_id: job.id,
@@ -341,7 +365,7 @@ export class LaunchReconciler {
         tx,
         job,
         "SETTING_UP",
-        `attempt ${attempt.idx + 1}: ${instances.map((i) => i.id).join(", ")} launched`,
+        `attempt ${attempt.idx + 1}: ${instances.map((i) => i.id).join(", ")} launched${kept.length > 0 ? `; ${kept.map((k) => k.id).join(", ")} kept` : ""}`,
         {
           launch_failures: 0,
           ...(failover && offer
@@ -350,7 +374,7 @@ export class LaunchReconciler {
         },
       );
     });
-    const over = overHourlyBudget(task, instances);
+    const over = overHourlyBudget(task, [...instances, ...kept]);
     if (over) await this.teardown.endAttempt(ctx, { ...attempt, state: "SETTING_UP" }, "over_budget", over);
   }
 }

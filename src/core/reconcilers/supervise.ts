@@ -8,9 +8,9 @@ import type { BudgetReconciler } from "./budget.js";
 import type { DeadlineReconciler } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import type { HealthReconciler } from "./health.js";
-import { goneEnd, judgeNodes } from "./health-decisions.js";
+import { goneEnd, judgeNodes, lostNodes } from "./health-decisions.js";
 import type { ReplaceReconciler } from "./replace.js";
-import type { Teardown } from "./teardown.js";
+import type { NodeLoss, Teardown } from "./teardown.js";
 
 export interface SuperviseParts {
   teardown: Teardown;
@@ -37,7 +37,8 @@ export class Supervisor {
     const { job, task, provider } = ctx;
     const attempt = await this.d.store.attempt(job.id, job.attempt);
     if (!attempt || attempt.state === "ENDED") return true;
-    const rows = await this.d.store.instances({ jobId: job.id, attempt: attempt.idx });
+    // By node: node 0 is the head (its agent reports, its address is the coordinator's), whenever it was launched.
+    const rows = (await this.d.store.instances({ jobId: job.id, attempt: attempt.idx })).sort((a, b) => a.node - b.node);
     const ids = rows.map((r) => InstanceId(r.id));
     // Jobs in transition, under notice, or whose agent did not answer are looked at closely.
     const hurry =
@@ -55,7 +56,7 @@ export class Supervisor {
     if (ticked && (await this.p.deadline.reviewTick(ctx, attempt, primary, ticked))) return false;
 
     if (!attempt.agent_started) {
-      if (verdict.kind === "gone") return this.gone(ctx, attempt, verdict.info);
+      if (verdict.kind === "gone") return this.gone(ctx, attempt, verdict.info, lostNodes(ids, sightings));
       // SETTING_UP has a deadline: an instance that never runs or never answers ends the attempt.
       const timedOut = setupTimedOut({
         now: this.d.clock.now(),
@@ -77,7 +78,7 @@ export class Supervisor {
 
     // Read what the agent reported before judging the instance: its last words say why it ended.
     if (primary && primary.status !== "terminated" && (await this.p.agentEvents.ingest(ctx, attempt, primary))) return false;
-    if (verdict.kind === "gone") return this.gone(ctx, attempt, verdict.info);
+    if (verdict.kind === "gone") return this.gone(ctx, attempt, verdict.info, lostNodes(ids, sightings));
     if (verdict.kind !== "present") return false;
     const nodes = verdict.nodes;
     if (attempt.notice_at !== null) await this.p.replace.advance(ctx, attempt.idx + 1, nodes);
@@ -99,10 +100,15 @@ export class Supervisor {
     return !ticked && attempt.notice_at === null && job.state === "RUNNING";
   }
 
-  private async gone(ctx: JobContext, attempt: Parameters<Teardown["endAttempt"]>[1], info: InstanceInfo | undefined) {
+  private async gone(
+    ctx: JobContext,
+    attempt: Parameters<Teardown["endAttempt"]>[1],
+    info: InstanceInfo | undefined,
+    loss: NodeLoss,
+  ) {
     const end = goneEnd(info, attempt.spot === 1);
     if (attempt.agent_started) await this.p.agentEvents.recoverLog(ctx, attempt);
-    await this.p.teardown.endAttempt(ctx, attempt, end.kind, end.reason);
+    await this.p.teardown.endAttempt(ctx, attempt, end.kind, end.reason, { loss });
     return false;
   }
 }

@@ -1,15 +1,24 @@
+import { agentPaths, type ControlRequest } from "../../agent/protocol.js";
 import { InstanceId } from "../../base/ids.js";
-import { type Provider, TAG } from "../../providers/provider.js";
+import { type InstanceInfo, type Provider, TAG } from "../../providers/provider.js";
 import type { AttemptRow, JobRow } from "../../state/state-store.js";
 import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
 import { parseFailoverState, recordFailover } from "../failover-plan.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
+import { survivorsToKeep } from "./partial-decisions.js";
+import { asNode } from "./partial-recovery.js";
 import { recordSpareEnded } from "./spare-rows.js";
 
 /** Per-job state other reconcilers keep, cleared when an attempt or a job ends. */
 export interface AttemptScoped {
   forgetAttempt?(jobId: string, idx: number): void;
   forgetInstance?(instanceId: string): void;
+}
+
+/** What ended a multi-node attempt, for a partial recovery: the nodes lost, and what is known of all of them. */
+export interface NodeLoss {
+  lost: readonly string[];
+  seen: readonly (InstanceInfo | undefined)[];
 }
 
 /**
@@ -31,7 +40,7 @@ export class Teardown {
     attempt: AttemptRow,
     kind: AttemptEndKind,
     detail: string,
-    opts: { fatal?: boolean; immediate?: boolean } = {},
+    opts: { fatal?: boolean; immediate?: boolean; loss?: NodeLoss } = {},
   ): Promise<void> {
     const { job, task } = ctx;
     const now = this.d.clock.now();
@@ -47,8 +56,24 @@ export class Teardown {
       patch.not_before = opts.immediate ? now : now + launchBackoffMs(job.launch_failures + 1);
       if (opts.fatal) next = { ...next, state: "FAILED", message: detail };
     }
+    // recovery.partial: the surviving nodes pass to the next attempt, in the same transaction as the
+    // end, so neither the reaper nor the terminate below takes them for leftovers.
+    const kept = opts.loss
+      ? survivorsToKeep({
+          partial: task.recovery.partial,
+          numNodes: task.num_nodes,
+          kind,
+          next: next.state,
+          lost: opts.loss.lost,
+          live: (await this.d.store.instances({ jobId: job.id, attempt: attempt.idx, live: true })).map(asNode),
+        })
+      : [];
     await this.d.store.transaction(async (tx) => {
       await tx.updateAttempt(job.id, attempt.idx, { state: "ENDED", ended_at: now, end_kind: kind, end_detail: detail });
+      await tx.carryInstances(
+        kept.map((k) => k.id),
+        attempt.idx + 1,
+      );
       await this.d.recorder.event(
         job.id,
         { kind: "attempt_ended", attempt: attempt.idx, end: kind, ...(detail ? { detail } : {}) },
@@ -58,8 +83,31 @@ export class Teardown {
     });
     attempt.state = "ENDED";
     for (const s of this.scoped) s.forgetAttempt?.(job.id, attempt.idx);
+    if (kept.length > 0) {
+      // What was read of a kept node's agent belongs to the attempt that ended; its next agent starts afresh.
+      for (const k of kept) for (const s of this.scoped) s.forgetInstance?.(k.id);
+      const infos = (opts.loss?.seen ?? []).filter((i): i is InstanceInfo => kept.some((k) => k.id === i?.id));
+      this.d.background(this.stopKept(ctx, infos));
+    }
     // Ending the old instances does not hold up the next attempt; the reaper covers a failure here.
     this.d.background(this.terminateAttempt(job.id, attempt.idx, ctx.provider, kind));
+  }
+
+  /**
+   * Ask the kept nodes' agents to stop their part of the run now (node 0 uploads its checkpoint),
+   * so they are ready when the replacements are; the next bootstrap also asks, and waits for it.
+   */
+  private async stopKept(ctx: JobContext, infos: readonly InstanceInfo[]): Promise<void> {
+    const stop: ControlRequest = { action: "checkpoint-and-stop", reason: "a node was lost" };
+    await Promise.all(
+      infos.map(async (info) => {
+        try {
+          await (await this.d.transports.get(ctx.provider, info)).writeFile(agentPaths().control, JSON.stringify(stop));
+        } catch (e) {
+          this.d.logger.warn({ job: ctx.job.id, instance: info.id }, `could not ask the kept node to stop: ${String(e)}`);
+        }
+      }),
+    );
   }
 
   async terminateAttempt(jobId: string, idx: number, provider: Provider, reason: string): Promise<void> {
