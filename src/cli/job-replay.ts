@@ -1,7 +1,8 @@
 import { parseDuration } from "../base/duration.js";
 import { notFound, usageError } from "../base/errors.js";
+import { deadlineStateOf } from "../core/stored-policy.js";
 import { resolveDeadline } from "../placement/deadline.js";
-import { isPolicyName, parsePolicyState } from "../placement/policy.js";
+import { isPolicyName } from "../placement/policy.js";
 import { simulate } from "../placement/simulator.js";
 import { loadTrace } from "../spec/availability-trace.js";
 import type { Task } from "../spec/task-schema.js";
@@ -73,7 +74,7 @@ export async function replayJob(store: StateStore, ref: string): Promise<JobRepl
   if (!isPolicyName(policy)) throw usageError(`unknown deadline policy ${policy}`);
   const startOffsetMs = (first.tick as number) * trace.tickMs;
   // A randomized or price-aware policy replays from the seed and price ratio the job started with.
-  const kept = job.policy_json ? parsePolicyState(JSON.parse(job.policy_json)) : undefined;
+  const kept = deadlineStateOf(job.policy_json, job.id)?.state;
   const sim = simulate({
     traces: [trace],
     policy,

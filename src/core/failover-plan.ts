@@ -9,16 +9,13 @@ import type { Task } from "../spec/task-schema.js";
  * `recovery.strategy: failover` for a managed job: the task's offers, ranked by expected cost to
  * finish (with the interruption rates this store measured, where it has enough of them), walked
  * past the capacity pools (type × zone) that just preempted or refused us. The
- * placement history lives in the job row as JSON, so a restarted controller walks on where it was.
+ * placement history lives in the job row (core/stored-policy.ts), so a restarted controller walks on where it was.
  */
 export interface FailoverState {
   history: PlacementEvent[];
   /** The offer the current attempt launches on. */
   pending?: Offer;
 }
-
-export const parseFailoverState = (json: string | null): FailoverState =>
-  json ? (JSON.parse(json) as FailoverState) : { history: [] };
 
 export type FailoverPlan =
   | { kind: "launch"; offer: Offer; reason: string }

@@ -95,10 +95,3 @@ export interface TickDecision {
   choice: Choice;
   rule: string;
 }
-
-export function parseTickDecision(row: unknown): TickDecision | undefined {
-  const d = (row as { decided?: Partial<TickDecision> } | null)?.decided;
-  if (!d || typeof d.tick !== "number" || typeof d.rule !== "string") return undefined;
-  if (d.choice !== "spot" && d.choice !== "on_demand" && d.choice !== "idle") return undefined;
-  return { tick: d.tick, choice: d.choice, rule: d.rule };
-}

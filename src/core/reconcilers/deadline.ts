@@ -1,13 +1,12 @@
 import { agentPaths } from "../../agent/protocol.js";
 import { resolveDeadline } from "../../placement/deadline.js";
-import { type Current, type Decision, decide, initialPolicyState, parsePolicyState, seedFor } from "../../placement/policy.js";
+import { type Current, type Decision, decide, initialPolicyState, seedFor } from "../../placement/policy.js";
 import type { InstanceInfo, TickedMarket } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import {
   decidedTickAt,
   decisionPointOf,
   firstTickOf,
-  parseTickDecision,
   type TickDecision,
   tickObservation,
   tickOf,
@@ -15,6 +14,7 @@ import {
   workDoneByTick,
 } from "../market-ticks.js";
 import { measureProgress, PROGRESS_EVENT_KINDS, progressMarks, restartOverhead } from "../progress.js";
+import { deadlinePolicyJson, deadlineStateOf } from "../stored-policy.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import type { Teardown } from "./teardown.js";
 
@@ -48,9 +48,8 @@ export class DeadlineReconciler {
       this.d.store.eventsOfKind(job.id, PROGRESS_EVENT_KINDS),
     ]);
     const m = measureProgress(attempts, events, now, r.restart_overhead, r.work as number);
-    const state = job.policy_json
-      ? parsePolicyState(JSON.parse(job.policy_json))
-      : initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
+    const state =
+      deadlineStateOf(job.policy_json, job.id)?.state ?? initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
     const deadlineMs = resolveDeadline(r.deadline as string, job.created_at);
     const since = attempts.at(-1)?.started_at;
     const d = decide(
@@ -104,8 +103,8 @@ export class DeadlineReconciler {
     // for that tick's decision: the last one was taken on a market that has since moved.
     if (opts.toLaunch && tick < tickOf(m, now))
       return { kind: "wait", untilMs: decisionPointOf(m, tickOf(m, now)), reason: "waiting for this tick's decision" };
-    const row: unknown = job.policy_json ? JSON.parse(job.policy_json) : null;
-    const kept = parseTickDecision(row);
+    const stored = deadlineStateOf(job.policy_json, job.id);
+    const kept = stored?.decided;
     if (kept?.tick === tick) return { kind: "decided", ...kept };
 
     const [attempts, events] = await Promise.all([
@@ -127,10 +126,10 @@ export class DeadlineReconciler {
       restartOverheadMs: restartOverhead(attempts, marks, r.restart_overhead).ms,
       ...(live ? { live } : {}),
     });
-    const state = row ? parsePolicyState(row) : initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
+    const state = stored?.state ?? initialPolicyState(r.deadline_policy, { seed: seedFor(job.id) });
     const d = decide(obs, state);
     const decided: TickDecision = { tick, choice: d.choice, rule: d.rule };
-    const policyJson = JSON.stringify({ ...d.state, decided });
+    const policyJson = deadlinePolicyJson(d.state, decided);
     await this.d.store.transaction(async (tx) => {
       await tx.updateJob(job.id, { policy_json: policyJson });
       await this.d.recorder.event(
@@ -184,7 +183,7 @@ export class DeadlineReconciler {
     this.lastReview.set(job.id, now);
     const current: Current = attempt.spot === 1 ? "spot" : "on_demand";
     const d = await this.decision(ctx, current, current === "spot" || task.resources.spot);
-    await this.d.store.updateJob(job.id, { policy_json: JSON.stringify(d.state) });
+    await this.d.store.updateJob(job.id, { policy_json: deadlinePolicyJson(d.state) });
     // A changeover: checkpoint and stop this attempt; the next one launches on the market chosen.
     if (d.choice !== current && d.choice !== "idle") await this.stopForChangeover(ctx, attempt, info);
   }

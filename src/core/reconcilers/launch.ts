@@ -3,8 +3,9 @@ import { type InstanceInfo, type LaunchResult, type Offer, ProviderError } from 
 import type { AttemptRow } from "../../state/state-store.js";
 import { ControllerBug } from "../controller-errors.js";
 import { launchBackoffMs, planLaunch } from "../decide.js";
-import { type FailoverState, parseFailoverState, planFailover, recordFailover } from "../failover-plan.js";
+import { type FailoverState, planFailover, recordFailover } from "../failover-plan.js";
 import type { InterruptionHistory } from "../interruption-history.js";
+import { deadlinePolicyJson, failoverPolicyJson, failoverStateOf } from "../stored-policy.js";
 import type { DeadlineReconciler } from "./deadline.js";
 import { tickLaunchWait } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
@@ -79,7 +80,7 @@ export class LaunchReconciler {
     let plan = planLaunch(task, past, now);
     let failover: FailoverState | undefined;
     if (task.recovery.strategy === "failover") {
-      failover = parseFailoverState(job.policy_json);
+      failover = failoverStateOf(job.policy_json, job.id);
       const next = await planFailover(provider, task, failover, now, (offers) => this.history.forOffers(offers));
       if (next.kind === "wait") {
         const fatal = next.untilMs === undefined;
@@ -109,13 +110,13 @@ export class LaunchReconciler {
       if (d.choice === "idle") {
         // Ahead of the line with no spot to be had: wait, paying nothing, and look again next interval.
         await this.d.store.updateJob(job.id, {
-          policy_json: JSON.stringify(d.state),
+          policy_json: deadlinePolicyJson(d.state),
           not_before: now + task.recovery.decision_interval,
         });
         return;
       }
       plan = { ...plan, spot: d.choice === "spot", reason: `deadline: ${d.rule}` };
-      policyJson = JSON.stringify(d.state);
+      policyJson = deadlinePolicyJson(d.state);
     }
     if (plan.spot && this.warm.market(job.id, job.attempt + 1)?.spot === false) {
       // Spot was refused for the replacement a moment ago and the task fell back: adopt that one.
@@ -164,7 +165,7 @@ export class LaunchReconciler {
         `attempt ${idx + 1}: launching ${what}${plan.spot ? "spot" : "on-demand"} ${plan.instanceTypes.join(",")}`,
         {
           attempt: idx,
-          ...(failover ? { policy_json: JSON.stringify(failover) } : {}),
+          ...(failover ? { policy_json: failoverPolicyJson(failover) } : {}),
           ...(policyJson ? { policy_json: policyJson } : {}),
         },
       );
@@ -202,7 +203,7 @@ export class LaunchReconciler {
     const attempt = await this.d.store.attempt(job.id, job.attempt);
     if (attempt?.state !== "LAUNCHING") return;
     const spot = attempt.spot === 1;
-    const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
+    const failover = task.recovery.strategy === "failover" ? failoverStateOf(job.policy_json, job.id) : undefined;
     const offer = failover?.pending;
     const types = offer
       ? [offer.instanceType]
@@ -260,7 +261,7 @@ export class LaunchReconciler {
       task.recovery.strategy === "deadline" &&
       !provider.tickedMarket?.(task.resources) &&
       (await this.deadline.decision(ctx, "none", false)).choice === "on_demand";
-    const failover = task.recovery.strategy === "failover" ? parseFailoverState(job.policy_json) : undefined;
+    const failover = task.recovery.strategy === "failover" ? failoverStateOf(job.policy_json, job.id) : undefined;
     const action = decideRefusal({
       spot,
       refusal: result.refusal,
@@ -281,8 +282,9 @@ export class LaunchReconciler {
     if (action.kind === "fail_over" && failover && offer) {
       // Walk on: the refused pool is blocked for a while and the next offer is tried at once.
       const next = recordFailover(failover, { kind: "refused", offer, atMs: this.d.clock.now(), refusal: result.refusal });
-      await this.d.store.updateJob(job.id, { policy_json: JSON.stringify(next) });
-      job.policy_json = JSON.stringify(next);
+      const policyJson = failoverPolicyJson(next);
+      await this.d.store.updateJob(job.id, { policy_json: policyJson });
+      job.policy_json = policyJson;
       await this.teardown.endAttempt(
         ctx,
         attempt,
@@ -369,7 +371,7 @@ export class LaunchReconciler {
         {
           launch_failures: 0,
           ...(failover && offer
-            ? { policy_json: JSON.stringify(recordFailover(failover, { kind: "launched", offer, atMs: this.d.clock.now() })) }
+            ? { policy_json: failoverPolicyJson(recordFailover(failover, { kind: "launched", offer, atMs: this.d.clock.now() })) }
             : {}),
         },
       );

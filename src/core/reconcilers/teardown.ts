@@ -3,7 +3,8 @@ import { InstanceId } from "../../base/ids.js";
 import { type InstanceInfo, type Provider, TAG } from "../../providers/provider.js";
 import type { AttemptRow, JobRow } from "../../state/state-store.js";
 import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
-import { parseFailoverState, recordFailover } from "../failover-plan.js";
+import { recordFailover } from "../failover-plan.js";
+import { failoverPolicyJson, failoverStateOf } from "../stored-policy.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { survivorsToKeep } from "./partial-decisions.js";
 import { asNode } from "./partial-recovery.js";
@@ -48,8 +49,9 @@ export class Teardown {
     const patch: Partial<JobRow> = { preemptions: next.counters.preemptions, error_restarts: next.counters.error_restarts };
     if (task.recovery.strategy === "failover" && (kind === "preempted" || kind === "lost")) {
       // The pool that just preempted us is blocked for block_zone_for; the walk moves on.
-      const st = parseFailoverState((await this.d.store.job(job.id))?.policy_json ?? null);
-      if (st.pending) patch.policy_json = JSON.stringify(recordFailover(st, { kind: "preempted", offer: st.pending, atMs: now }));
+      const st = failoverStateOf((await this.d.store.job(job.id))?.policy_json ?? null, job.id);
+      if (st.pending)
+        patch.policy_json = failoverPolicyJson(recordFailover(st, { kind: "preempted", offer: st.pending, atMs: now }));
     }
     if (kind === "launch_failed") {
       patch.launch_failures = job.launch_failures + 1;

@@ -5,7 +5,6 @@ import {
   decidedTickAt,
   decisionPointOf,
   firstTickOf,
-  parseTickDecision,
   tickObservation,
   workDoneByTick,
 } from "../../../src/core/market-ticks.js";
@@ -129,14 +128,4 @@ test("the policy is never told the work is done: the run's exit says so", () => 
     restartOverheadMs: 5000,
   });
   assert.equal(o.workDoneMs, 9 * 600_000);
-});
-
-test("the kept decision is read back, and a malformed one ignored", () => {
-  assert.deepEqual(parseTickDecision({ policy: "greedy", decided: { tick: 4, choice: "idle", rule: "wait-for-spot" } }), {
-    tick: 4,
-    choice: "idle",
-    rule: "wait-for-spot",
-  });
-  assert.equal(parseTickDecision({ decided: { tick: 4, choice: "maybe", rule: "x" } }), undefined);
-  assert.equal(parseTickDecision(null), undefined);
 });
