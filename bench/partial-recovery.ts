@@ -7,13 +7,11 @@
  * Run: node dist/bench/partial-recovery.js [--nodes 4] [--provisioning 20s] [--setup 5s] [--losses 2]
  *      (--quick: 2 losses, 4 s provisioning, 1 s setup)
  */
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import SQLite from "better-sqlite3";
 import { parseDuration } from "../src/base/duration.js";
+import { localJobs, mean, seconds as s, sleep } from "./support/local-jobs.js";
 
 const { values: o } = parseArgs({
   options: {
@@ -28,12 +26,8 @@ const nodes = Number(o.nodes ?? 4);
 const losses = Number(o.losses ?? 2);
 const provisioning = o.provisioning ?? (o.quick ? "4s" : "20s");
 const setupMs = parseDuration(o.setup ?? (o.quick ? "1s" : "5s")) as number;
-const bin = resolve("bin/spotrun.js");
-const root = await mkdtemp(join(tmpdir(), "spotrun-bench-partial-"));
-const home = join(root, "home");
-const work = join(root, "work");
-const cli = (...args: string[]) => execFileSync(process.execPath, [bin, "--home", home, ...args], { encoding: "utf8" });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const jobs = await localJobs("partial");
+const { work, cli } = jobs;
 
 // Steps of 100 ms on every node; node 0 keeps the checkpoint and prints its steps; SIGTERM saves and exits.
 const trainer = `import json, os, signal, sys, time
@@ -63,7 +57,6 @@ interface Run {
 }
 
 try {
-  await mkdir(work);
   await writeFile(join(work, "trainer.py"), trainer);
   const runs: Run[] = [];
   for (const partial of [true, false]) {
@@ -83,25 +76,19 @@ recovery: {max_restarts: ${losses + 1}, partial: ${partial}}
     const job = (JSON.parse(cli("run", file, "--detach", "--json")) as { id: string }).id;
     runs.push({ partial, job, downtimes: [], launched: 0 });
   }
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  const runStarted = (job: string, attempt: number) => {
-    const state = (db.prepare("select state from jobs where id = ?").get(job) as { state: string }).state;
-    if (["FAILED", "CANCELLED", "SUCCEEDED", "OVER_BUDGET"].includes(state))
-      throw new Error(`job ${job} ended ${state}: spotrun --home ${home} events ${job}`);
-    return db
-      .prepare("select data from events where job_id = ? and kind = 'run_started'")
-      .all(job)
-      .some((e) => JSON.parse((e as { data: string }).data).attempt === attempt);
-  };
+  const runStarted = jobs.runStarted;
   // Each job on its own: run, wait 3 s, reclaim one node (not node 0, whose log is read); again on the next attempt.
   await Promise.all(
     runs.map(async (r) => {
       for (let k = 0; k < losses; k++) {
         while (!runStarted(r.job, k)) await sleep(100);
         await sleep(3000);
-        const victim = db
-          .prepare("select id from instances where job_id = ? and attempt = ? and node = ? and ended_at is null")
-          .get(r.job, k, 1 + (k % (nodes - 1))) as { id: string };
+        const victim = jobs.get<{ id: string }>(
+          "select id from instances where job_id = ? and attempt = ? and node = ? and ended_at is null",
+          r.job,
+          k,
+          1 + (k % (nodes - 1)),
+        );
         cli("chaos", "interrupt", victim.id, "--notice", "2s");
       }
       while (!runStarted(r.job, losses)) await sleep(100);
@@ -109,23 +96,9 @@ recovery: {max_restarts: ${losses + 1}, partial: ${partial}}
     }),
   );
   for (const r of runs) {
-    cli("cancel", r.job);
-    const steps = cli("logs", r.job)
-      .split("\n")
-      .flatMap((l) => {
-        const m = /^bench attempt (\d+) step (\d+) at (\d+)$/.exec(l);
-        return m ? [{ attempt: Number(m[1]), at: Number(m[3]) }] : [];
-      });
-    for (let k = 0; k < losses; k++) {
-      const last = Math.max(...steps.filter((s) => s.attempt === k).map((s) => s.at));
-      const first = Math.min(...steps.filter((s) => s.attempt === k + 1).map((s) => s.at));
-      r.downtimes.push(first - last);
-    }
-    r.launched = (db.prepare("select count(*) as c from instances where job_id = ?").get(r.job) as { c: number }).c;
+    r.downtimes = jobs.downtimes(r.job, losses);
+    r.launched = jobs.instances(r.job);
   }
-  db.close();
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
     `partial recovery: ${nodes}-node job losing 1 node, ${losses} times; local market, provisioning_delay ${provisioning}, setup ${setupMs / 1000} s${o.quick ? " (--quick: scaled down)" : ""}:`,
   );
@@ -139,8 +112,5 @@ recovery: {max_restarts: ${losses + 1}, partial: ${partial}}
     `  on/off: instances launched ${(on.launched / off.launched).toFixed(3)}×, replacements ${((on.launched - nodes) / (off.launched - nodes)).toFixed(3)}×, downtime ${(mean(on.downtimes) / mean(off.downtimes)).toFixed(3)}×`,
   );
 } finally {
-  try {
-    cli("controller", "run", "--exit-when-idle");
-  } catch {}
-  await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  await jobs.close();
 }

@@ -8,13 +8,11 @@
  * Run: node dist/bench/recovery-downtime.js [--preemptions 5] [--provisioning 45s] [--setup 20s]
  *      [--notices 120s,30s]   (--quick: 2 preemptions, 6 s provisioning, 3 s setup, 20 s and 6 s notices)
  */
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import SQLite from "better-sqlite3";
 import { parseDuration } from "../src/base/duration.js";
+import { localJobs, mean, seconds as s, sleep } from "./support/local-jobs.js";
 
 const { values: o } = parseArgs({
   options: {
@@ -29,12 +27,8 @@ const n = Number(o.preemptions ?? (o.quick ? 2 : 5));
 const provisioning = o.provisioning ?? (o.quick ? "6s" : "45s");
 const setupMs = parseDuration(o.setup ?? (o.quick ? "3s" : "20s")) as number;
 const notices = (o.notices ?? (o.quick ? "20s,6s" : "120s,30s")).split(",");
-const bin = resolve("bin/spotrun.js");
-const root = await mkdtemp(join(tmpdir(), "spotrun-bench-downtime-"));
-const home = join(root, "home");
-const work = join(root, "work");
-const cli = (...args: string[]) => execFileSync(process.execPath, [bin, "--home", home, ...args], { encoding: "utf8" });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const jobs = await localJobs("downtime");
+const { work, cli } = jobs;
 
 // Steps of 100 ms, each printed with its attempt and wall time; SIGTERM saves and exits.
 const trainer = `import json, os, signal, sys, time
@@ -61,7 +55,6 @@ interface Run {
 }
 
 try {
-  await mkdir(work);
   await writeFile(join(work, "trainer.py"), trainer);
   const runs: Run[] = [];
   for (const notice of notices)
@@ -81,23 +74,14 @@ recovery: {max_restarts: ${n + 1}, replace_on_notice: ${replace}}
       const job = (JSON.parse(cli("run", file, "--detach", "--json")) as { id: string }).id;
       runs.push({ notice, replace, job, downtimes: [], launches: 0 });
     }
-  const db = new SQLite(join(home, "state.db"), { readonly: true });
-  const runStarted = (job: string, attempt: number) => {
-    const state = (db.prepare("select state from jobs where id = ?").get(job) as { state: string }).state;
-    if (["FAILED", "CANCELLED", "SUCCEEDED", "OVER_BUDGET"].includes(state))
-      throw new Error(`job ${job} ended ${state}: spotrun --home ${home} events ${job}`);
-    return db
-      .prepare("select data from events where job_id = ? and kind = 'run_started'")
-      .all(job)
-      .some((e) => JSON.parse((e as { data: string }).data).attempt === attempt);
-  };
+  const runStarted = jobs.runStarted;
   // Each job on its own: run, wait 3 s, interrupt; again once the next attempt runs.
   await Promise.all(
     runs.map(async (r) => {
       for (let k = 0; k < n; k++) {
         while (!runStarted(r.job, k)) await sleep(100);
         await sleep(3000);
-        const inst = db.prepare("select id from instances where job_id = ? and attempt = ?").get(r.job, k) as { id: string };
+        const inst = jobs.get<{ id: string }>("select id from instances where job_id = ? and attempt = ?", r.job, k);
         cli("chaos", "interrupt", inst.id, "--notice", r.notice);
       }
       while (!runStarted(r.job, n)) await sleep(100);
@@ -105,23 +89,9 @@ recovery: {max_restarts: ${n + 1}, replace_on_notice: ${replace}}
     }),
   );
   for (const r of runs) {
-    cli("cancel", r.job);
-    const steps = cli("logs", r.job)
-      .split("\n")
-      .flatMap((l) => {
-        const m = /^bench attempt (\d+) step (\d+) at (\d+)$/.exec(l);
-        return m ? [{ attempt: Number(m[1]), at: Number(m[3]) }] : [];
-      });
-    for (let k = 0; k < n; k++) {
-      const last = Math.max(...steps.filter((s) => s.attempt === k).map((s) => s.at));
-      const first = Math.min(...steps.filter((s) => s.attempt === k + 1).map((s) => s.at));
-      r.downtimes.push(first - last);
-    }
-    r.launches = (db.prepare("select count(*) as c from instances where job_id = ?").get(r.job) as { c: number }).c;
+    r.downtimes = jobs.downtimes(r.job, n);
+    r.launches = jobs.instances(r.job);
   }
-  db.close();
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
   console.log(
     `recovery downtime (old process's last step → new process's first step), local market, provisioning_delay ${provisioning}, setup ${setupMs / 1000} s, ${n} preemptions each${o.quick ? " (--quick: scaled down)" : ""}:`,
   );
@@ -136,8 +106,5 @@ recovery: {max_restarts: ${n + 1}, replace_on_notice: ${replace}}
     console.log(`    on/off: ${(mean(on.downtimes) / mean(off.downtimes)).toFixed(3)}×`);
   }
 } finally {
-  try {
-    cli("controller", "run", "--exit-when-idle");
-  } catch {}
-  await rm(root, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  await jobs.close();
 }
