@@ -14,7 +14,14 @@ import { InterruptionHistory } from "../src/core/interruption-history.js";
 import type { Offer } from "../src/providers/provider.js";
 import { openStateStore } from "../src/state/open-state-store.js";
 import { poolRecords } from "../src/state/pool-records.js";
-import type { AttemptRow, InstanceRow, JobRow, StateStore } from "../src/state/state-store.js";
+import {
+  type AttemptRow,
+  attemptIn,
+  type InstanceRow,
+  instanceIn,
+  type JobRow,
+  type StateStore,
+} from "../src/state/state-store.js";
 import { startPostgres } from "../test/support-pg/postgres-server.js";
 
 const total = Number(process.argv[2] ?? 100_000);
@@ -87,7 +94,7 @@ async function fill(store: StateStore): Promise<void> {
           job_id: id,
           idx,
           state: "ENDED",
-          spot: spot ? 1 : 0,
+          spot,
           instance_type: p.type,
           started_at: t,
           ended_at: t + len,
@@ -95,7 +102,7 @@ async function fill(store: StateStore): Promise<void> {
           end_detail: null,
           events_offset: 0,
           log_offset: 0,
-          agent_started: 1,
+          agent_started: true,
           notice_at: null,
           last_heartbeat: null,
           stop_reason: null,
@@ -109,7 +116,7 @@ async function fill(store: StateStore): Promise<void> {
           instance_type: p.type,
           zone: p.zone,
           region: p.region,
-          spot: spot ? 1 : 0,
+          spot,
           price_per_hour: 0.5,
           od_price_per_hour: 1.5,
           launched_at: t,
@@ -122,8 +129,11 @@ async function fill(store: StateStore): Promise<void> {
     }
     await store.transaction(async (tx) => {
       await tx.db.insertInto("jobs").values(jobRows).execute();
-      await tx.db.insertInto("attempts").values(attempts).execute();
-      await tx.db.insertInto("instances").values(instances).execute();
+      await tx.db
+        .insertInto("attempts")
+        .values(attempts.map((a) => attemptIn(a)))
+        .execute();
+      await tx.db.insertInto("instances").values(instances.map(instanceIn)).execute();
     });
   }
 }

@@ -25,7 +25,7 @@ export function jobTimeline(attempts: AttemptRow[], instances: InstanceRow[], ev
     return {
       number: a.idx + 1,
       attempt: a.idx,
-      spot: a.spot === 1,
+      spot: a.spot,
       instance_type: a.instance_type,
       instances: inst.map((i) => ({ id: i.id, zone: i.zone, price_usd_per_hour: i.price_per_hour })),
       started_at: toIso(a.started_at),

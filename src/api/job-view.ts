@@ -81,7 +81,7 @@ function viewOf(job: JobRow, { attempts, instances, events }: JobRows, now: numb
           attempt: current.idx,
           number: current.idx + 1,
           state: current.state,
-          spot: current.spot === 1,
+          spot: current.spot,
           instance_type: current.instance_type,
           instance_ids: live.map((i) => i.id),
           end: current.end_kind,

@@ -6,14 +6,36 @@ import { type JobState, TERMINAL_STATES } from "./job-states.js";
 import { isPostgres } from "./migrations.js";
 import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
 
+/**
+ * Rows as the code sees them: the 0/1 columns (`spot`, `agent_started`; kept as integers in both SQLite and PostgreSQL) are
+ * booleans here, converted at this store's boundary — every read and write of them goes through it.
+ */
 export type JobRow = JobsTable;
-export type AttemptRow = AttemptsTable;
-export type InstanceRow = InstancesTable;
+export type AttemptRow = Omit<AttemptsTable, "spot" | "agent_started"> & { spot: boolean; agent_started: boolean };
+export type InstanceRow = Omit<InstancesTable, "spot"> & { spot: boolean };
 export type LaunchedRow = LaunchedTable;
 export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
 type Db = Kysely<Database> | Transaction<Database>;
 
 const TERMINAL = [...TERMINAL_STATES];
+
+const flag = (v: number | boolean): boolean => Number(v) !== 0;
+const bit = (b: boolean): number => (b ? 1 : 0);
+/** Rows read: 0/1 → boolean. */
+export const attemptOut = (r: AttemptsTable): AttemptRow => ({ ...r, spot: flag(r.spot), agent_started: flag(r.agent_started) });
+export const instanceOut = (r: InstancesTable): InstanceRow => ({ ...r, spot: flag(r.spot) });
+/** Rows and patches written: boolean → 0/1 (a patch converts only the fields it has). */
+export function attemptIn(r: AttemptRow): AttemptsTable;
+export function attemptIn(r: Partial<AttemptRow>): Partial<AttemptsTable>;
+export function attemptIn(r: Partial<AttemptRow>): Partial<AttemptsTable> {
+  const { spot, agent_started, ...rest } = r;
+  return {
+    ...rest,
+    ...(spot === undefined ? {} : { spot: bit(spot) }),
+    ...(agent_started === undefined ? {} : { agent_started: bit(agent_started) }),
+  };
+}
+export const instanceIn = (r: InstanceRow): InstancesTable => ({ ...r, spot: bit(r.spot) });
 const AMBIGUOUS_SHOWN = 5;
 
 function ambiguous(what: string, rows: JobRow[]) {
@@ -162,29 +184,39 @@ export class StateStore {
   }
 
   async insertAttempt(a: AttemptRow): Promise<void> {
-    await this.db.insertInto("attempts").values(a).execute();
+    await this.db.insertInto("attempts").values(attemptIn(a)).execute();
   }
 
   async attempt(jobId: string, idx: number): Promise<AttemptRow | undefined> {
-    return this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).where("idx", "=", idx).executeTakeFirst();
+    const r = await this.db
+      .selectFrom("attempts")
+      .selectAll()
+      .where("job_id", "=", jobId)
+      .where("idx", "=", idx)
+      .executeTakeFirst();
+    return r && attemptOut(r);
   }
 
   async attempts(jobId: string): Promise<AttemptRow[]> {
-    return this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).orderBy("idx").execute();
+    return (await this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).orderBy("idx").execute()).map(
+      attemptOut,
+    );
   }
 
   /** The attempts of many jobs, by job and idx: one read per 500 jobs (a listing's, not the controller's). */
   async attemptsOfJobs(jobIds: readonly string[]): Promise<AttemptRow[]> {
-    return inChunks(jobIds, (ids) =>
+    const rows = await inChunks(jobIds, (ids) =>
       this.db.selectFrom("attempts").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("idx").execute(),
     );
+    return rows.map(attemptOut);
   }
 
   /** The instances of many jobs, each job's by launch time, as `instances({ jobId })` gives them. */
   async instancesOfJobs(jobIds: readonly string[]): Promise<InstanceRow[]> {
-    return inChunks(jobIds, (ids) =>
+    const rows = await inChunks(jobIds, (ids) =>
       this.db.selectFrom("instances").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("launched_at").execute(),
     );
+    return rows.map(instanceOut);
   }
 
   /** Events of these kinds for many jobs, each job's in sequence. */
@@ -203,13 +235,13 @@ export class StateStore {
   }
 
   async updateAttempt(jobId: string, idx: number, patch: Partial<AttemptRow>): Promise<void> {
-    await this.db.updateTable("attempts").set(patch).where("job_id", "=", jobId).where("idx", "=", idx).execute();
+    await this.db.updateTable("attempts").set(attemptIn(patch)).where("job_id", "=", jobId).where("idx", "=", idx).execute();
   }
 
   async upsertInstance(i: InstanceRow): Promise<void> {
     await this.db
       .insertInto("instances")
-      .values(i)
+      .values(instanceIn(i))
       .onConflict((oc) => oc.column("id").doNothing())
       .execute();
   }
@@ -219,7 +251,7 @@ export class StateStore {
     if (opts.jobId) q = q.where("job_id", "=", opts.jobId);
     if (opts.attempt !== undefined) q = q.where("attempt", "=", opts.attempt);
     if (opts.live) q = q.where("ended_at", "is", null);
-    return q.orderBy("launched_at").execute();
+    return (await q.orderBy("launched_at").execute()).map(instanceOut);
   }
 
   async endInstance(id: string, at: number, reason: string): Promise<void> {

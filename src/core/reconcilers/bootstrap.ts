@@ -57,7 +57,7 @@ export class BootstrapReconciler {
     const reports = results.map((r) => (r as PromiseFulfilledResult<BootstrapReport>).value);
     await this.d.store.transaction(async (tx) => {
       for (const [node, r] of reports.entries()) await this.d.recorder.event(job.id, bootstrapEvent(attempt.idx, node, r), tx);
-      await tx.updateAttempt(job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.d.clock.now() });
+      await tx.updateAttempt(job.id, attempt.idx, { agent_started: true, last_heartbeat: this.d.clock.now() });
       await this.d.recorder.event(job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
     });
     // A warm replacement whose controller died before its go is still waiting there (an agent

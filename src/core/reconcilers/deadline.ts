@@ -113,7 +113,7 @@ export class DeadlineReconciler {
     ]);
     const marks = progressMarks(events);
     const last = attempts.at(-1);
-    const live = last && last.state !== "ENDED" ? { spot: last.spot === 1, startedAt: last.started_at } : undefined;
+    const live = last && last.state !== "ENDED" ? { spot: last.spot, startedAt: last.started_at } : undefined;
     const ended = last?.state === "ENDED" ? last : undefined;
     const start = tickStartOf(m, firstTick);
     const deadline = resolveDeadline(r.deadline as string, start);
@@ -162,7 +162,7 @@ export class DeadlineReconciler {
   async reviewTick(ctx: JobContext, attempt: AttemptRow, primary: InstanceInfo | undefined, m: TickedMarket): Promise<boolean> {
     const t = await this.tickDecision(ctx, m);
     if (t.kind === "wait" || attempt.stop_reason || attempt.notice_at !== null) return false;
-    const current = attempt.spot === 1 ? "spot" : "on_demand";
+    const current = attempt.spot ? "spot" : "on_demand";
     // A reclaimed spot ends by itself; the recovery then acts on this tick's decision.
     if (t.choice === current || (current === "spot" && !m.spotAvailableAt(t.tick))) return false;
     const reason = `deadline: ${t.rule} (tick ${t.tick})`;
@@ -181,7 +181,7 @@ export class DeadlineReconciler {
     const now = this.d.clock.now();
     if (now - (this.lastReview.get(job.id) ?? attempt.started_at) < task.recovery.decision_interval) return;
     this.lastReview.set(job.id, now);
-    const current: Current = attempt.spot === 1 ? "spot" : "on_demand";
+    const current: Current = attempt.spot ? "spot" : "on_demand";
     const d = await this.decision(ctx, current, current === "spot" || task.resources.spot);
     await this.d.store.updateJob(job.id, { policy_json: deadlinePolicyJson(d.state) });
     // A changeover: checkpoint and stop this attempt; the next one launches on the market chosen.

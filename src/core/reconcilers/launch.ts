@@ -73,7 +73,7 @@ export class LaunchReconciler {
       return;
     }
     const past = (await this.d.store.attempts(job.id)).map((a) => ({
-      spot: a.spot === 1,
+      spot: a.spot,
       endKind: a.end_kind,
       endedAt: a.ended_at,
     }));
@@ -140,7 +140,7 @@ export class LaunchReconciler {
         job_id: job.id,
         idx,
         state: "LAUNCHING",
-        spot: plan.spot ? 1 : 0,
+        spot: plan.spot,
         instance_type: plan.instanceTypes[0] ?? "",
         started_at: now,
         ended_at: null,
@@ -148,7 +148,7 @@ export class LaunchReconciler {
         end_detail: null,
         events_offset: 0,
         log_offset: 0,
-        agent_started: 0,
+        agent_started: false,
         notice_at: null,
         last_heartbeat: null,
         stop_reason: null,
@@ -184,7 +184,7 @@ export class LaunchReconciler {
     const key = `${job.id}:${attempt.idx + 1}`;
     if (this.prelaunched.has(key)) return;
     this.prelaunched.add(key);
-    const req = launchRequest(job, task, this.storeTag(), attempt.idx + 1, attempt.spot === 1, [attempt.instance_type]);
+    const req = launchRequest(job, task, this.storeTag(), attempt.idx + 1, attempt.spot, [attempt.instance_type]);
     this.d.background(
       provider.launch(req).then(async (r) => {
         if (r.kind === "launched")
@@ -202,7 +202,7 @@ export class LaunchReconciler {
     const { job, task, provider } = ctx;
     const attempt = await this.d.store.attempt(job.id, job.attempt);
     if (attempt?.state !== "LAUNCHING") return;
-    const spot = attempt.spot === 1;
+    const spot = attempt.spot;
     const failover = task.recovery.strategy === "failover" ? failoverStateOf(job.policy_json, job.id) : undefined;
     const offer = failover?.pending;
     const types = offer
@@ -248,7 +248,7 @@ export class LaunchReconciler {
     offer: Offer | undefined,
   ): Promise<void> {
     const { job, task, provider } = ctx;
-    const spot = attempt.spot === 1;
+    const spot = attempt.spot;
     await this.d.recorder.event(job.id, {
       kind: "launch_refused",
       attempt: attempt.idx,
@@ -273,7 +273,7 @@ export class LaunchReconciler {
     });
     if (action.kind === "fallback_on_demand") {
       await this.d.store.transaction(async (tx) => {
-        await tx.updateAttempt(job.id, attempt.idx, { spot: 0 });
+        await tx.updateAttempt(job.id, attempt.idx, { spot: false });
         await this.d.recorder.event(job.id, { kind: "fallback_on_demand", attempt: attempt.idx, code: result.code }, tx);
       });
       this.d.logger.info({ job: job.id }, `spot refused (${result.code}); falling back to on-demand`);
@@ -338,7 +338,7 @@ export class LaunchReconciler {
           instance_type: i.instanceType,
           zone: i.zone ?? null,
           region: i.region ?? null,
-          spot: i.spot ? 1 : 0,
+          spot: i.spot,
           price_per_hour: i.pricePerHour,
           od_price_per_hour: i.onDemandPricePerHour,
           launched_at: i.launchedAt,

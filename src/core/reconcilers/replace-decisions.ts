@@ -7,8 +7,8 @@ import type { NodesVerdict } from "./health-decisions.js";
  * for the next one, which makes that request (`job.spot_requests - 1`) once, or takes over what it
  * made. Pure.
  */
-export const replacementOnNotice = (task: Pick<Task, "recovery" | "resources">, attempt: { spot: number }): boolean =>
-  replacesOnNotice(task) && attempt.spot === 1;
+export const replacementOnNotice = (task: Pick<Task, "recovery" | "resources">, attempt: { spot: boolean }): boolean =>
+  replacesOnNotice(task) && attempt.spot;
 
 /**
  * Where a warm replacement (recovery.replace_on_notice) stands: its launch in flight, its

@@ -181,7 +181,7 @@ export class ReplaceReconciler {
     if (!noticed) return;
     this.settled.add(key);
     const recorded = await this.d.store.instances({ jobId: job.id, attempt: idx });
-    const ask = noticed.notice_at !== null && noticed.spot === 1 && recorded.length === 0;
+    const ask = noticed.notice_at !== null && noticed.spot && recorded.length === 0;
     const tagged = ask
       ? await provider.list({ [TAG.managed]: this.d.storeTag(), [TAG.job]: job.id, [TAG.attempt]: String(idx) })
       : [];
@@ -189,7 +189,7 @@ export class ReplaceReconciler {
       .filter((i) => i.status !== "terminated")
       .sort((a, b) => Number(a.tags[TAG.node] ?? 0) - Number(b.tags[TAG.node] ?? 0));
     const r = decideResume({
-      replaces: noticed.spot === 1,
+      replaces: noticed.spot,
       noticed: noticed.notice_at !== null,
       found: found.length,
       recorded: recorded.length,
@@ -293,7 +293,7 @@ export class ReplaceReconciler {
     await sendGo(this.d, ctx, s.instances);
     this.spares.delete(key);
     await this.d.store.transaction(async (tx) => {
-      await tx.updateAttempt(ctx.job.id, attempt.idx, { agent_started: 1, last_heartbeat: this.d.clock.now() });
+      await tx.updateAttempt(ctx.job.id, attempt.idx, { agent_started: true, last_heartbeat: this.d.clock.now() });
       await this.d.recorder.event(
         ctx.job.id,
         { kind: "replacement_adopted", attempt: attempt.idx, instance_ids: s.instances.map((i) => i.id) },
@@ -301,7 +301,7 @@ export class ReplaceReconciler {
       );
       await this.d.recorder.event(ctx.job.id, { kind: "agent_started", attempt: attempt.idx }, tx);
     });
-    attempt.agent_started = 1;
+    attempt.agent_started = true;
     return "adopted";
   }
 

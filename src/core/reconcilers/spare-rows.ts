@@ -28,7 +28,7 @@ export async function recordSpareEnded(
         instance_type: i.instanceType,
         zone: i.zone ?? null,
         region: i.region ?? null,
-        spot: i.spot ? 1 : 0,
+        spot: i.spot,
         price_per_hour: i.pricePerHour,
         od_price_per_hour: i.onDemandPricePerHour,
         launched_at: i.launchedAt,

@@ -106,7 +106,7 @@ export class Supervisor {
     info: InstanceInfo | undefined,
     loss: NodeLoss,
   ) {
-    const end = goneEnd(info, attempt.spot === 1);
+    const end = goneEnd(info, attempt.spot);
     if (attempt.agent_started) await this.p.agentEvents.recoverLog(ctx, attempt);
     await this.p.teardown.endAttempt(ctx, attempt, end.kind, end.reason, { loss });
     return false;

@@ -64,7 +64,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         job_id: "j-a",
         idx: 0,
         state: "LAUNCHING",
-        spot: 1,
+        spot: true,
         instance_type: "t",
         started_at: big + 5,
         ended_at: null,
@@ -72,7 +72,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         end_detail: null,
         events_offset: 0,
         log_offset: 0,
-        agent_started: 0,
+        agent_started: false,
         notice_at: null,
         last_heartbeat: null,
         stop_reason: null,
@@ -85,7 +85,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         provider: "local",
         instance_type: "t",
         zone: null,
-        spot: 1,
+        spot: true,
         price_per_hour: 0.0301,
         od_price_per_hour: 0.1,
         launched_at: big + 6,
@@ -103,6 +103,22 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       assert.equal(typeof row?.created_at, "number");
       assert.equal((await store.attempts("j-a"))[0]?.started_at, big + 5);
       assert.equal((await store.instances({ jobId: "j-a", live: true }))[0]?.price_per_hour, 0.0301);
+      // The 0/1 columns are booleans in rows, 0/1 integers in the table, both ways and in a patch.
+      assert.deepEqual(
+        (await store.attempts("j-a")).map((a) => [a.spot, a.agent_started]),
+        [[true, false]],
+      );
+      assert.equal((await store.instancesOfJobs(["j-a"]))[0]?.spot, true);
+      await store.updateAttempt("j-a", 0, { agent_started: true });
+      assert.equal((await store.attempt("j-a", 0))?.agent_started, true);
+      assert.equal((await store.attemptsOfJobs(["j-a"]))[0]?.spot, true);
+      const raw = await store.db.selectFrom("attempts").select(["spot", "agent_started"]).where("job_id", "=", "j-a").execute();
+      assert.deepEqual(
+        raw.map((r) => [Number(r.spot), Number(r.agent_started)]),
+        [[1, 1]],
+      );
+      await store.updateAttempt("j-a", 0, { spot: false });
+      assert.equal((await store.attempt("j-a", 0))?.spot, false);
       const events = await store.events("j-a");
       assert.deepEqual(
         events.map((e) => [e.kind, Number(e.at)]),

@@ -79,7 +79,7 @@ test("a spot refusal with fallback_on_demand asks again for on-demand in the sam
       [true, false],
     );
     assert.match(launches[1]?.token ?? "", /-od$/);
-    assert.equal((await h.store.attempt("j-1", 0))?.spot, 0);
+    assert.equal((await h.store.attempt("j-1", 0))?.spot, false);
     assert.ok((await kinds(h.store, "j-1")).includes("fallback_on_demand"));
   } finally {
     await h.close();
@@ -93,7 +93,7 @@ test("a reclaimed instance ends its attempt as a preemption, is terminated and r
     await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
     await h.pass();
     // The agent is running on it (bootstrap is another reconciler's test).
-    await h.store.updateAttempt("j-1", 0, { agent_started: 1, last_heartbeat: h.clock.now() });
+    await h.store.updateAttempt("j-1", 0, { agent_started: true, last_heartbeat: h.clock.now() });
     await h.store.updateJob("j-1", { state: "RUNNING" });
     const [first] = await h.store.instances({ jobId: "j-1" });
     const info = h.provider.instances.get(first?.id as string);
@@ -219,7 +219,7 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
     const task = fakeTask({ resources: { provider: "local", spot: true }, recovery: { max_restarts: 0 } });
     await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
     await h.pass();
-    await h.store.updateAttempt("j-1", 0, { agent_started: 1, last_heartbeat: h.clock.now() });
+    await h.store.updateAttempt("j-1", 0, { agent_started: true, last_heartbeat: h.clock.now() });
     await h.store.updateJob("j-1", { state: "RUNNING" });
     // A warm replacement a killed controller rented for attempt 1: tagged, recorded nowhere.
     const spare = await h.provider.launch({
