@@ -13,6 +13,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSpotrun } from "../src/api/spotrun.js";
+import { InstanceId } from "../src/base/ids.js";
 import type { AttemptRow, InstanceRow, JobRow } from "../src/state/state-store.js";
 
 const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20);
@@ -63,7 +64,7 @@ async function fillHome(home: string): Promise<void> {
         };
         await tx.insertAttempt(attempt);
         const instance: InstanceRow = {
-          id: `i-bench${j}`,
+          id: InstanceId(`i-bench${j}`),
           job_id: id,
           attempt: 0,
           node: 0,

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
+import { InstanceId } from "../src/base/ids.js";
 import { InterruptionHistory } from "../src/core/interruption-history.js";
 import type { Offer } from "../src/providers/provider.js";
 import { openStateStore } from "../src/state/open-state-store.js";
@@ -108,7 +109,7 @@ async function fill(store: StateStore): Promise<void> {
           stop_reason: null,
         });
         instances.push({
-          id: `i-${j}-${idx}`,
+          id: InstanceId(`i-${j}-${idx}`),
           job_id: id,
           attempt: idx,
           node: 0,

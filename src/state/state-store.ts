@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import type { Kysely, Transaction } from "kysely";
 import { usageError } from "../base/errors.js";
+import { InstanceId } from "../base/ids.js";
 import type { JobEvent } from "./job-event.js";
 import { type JobState, TERMINAL_STATES } from "./job-states.js";
 import { isPostgres } from "./migrations.js";
@@ -12,7 +13,8 @@ import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable 
  */
 export type JobRow = JobsTable;
 export type AttemptRow = Omit<AttemptsTable, "spot" | "agent_started"> & { spot: boolean; agent_started: boolean };
-export type InstanceRow = Omit<InstancesTable, "spot"> & { spot: boolean };
+/** Its id is the provider's, branded (a job id cannot be passed for it). */
+export type InstanceRow = Omit<InstancesTable, "spot" | "id"> & { id: InstanceId; spot: boolean };
 export type LaunchedRow = LaunchedTable;
 export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
 type Db = Kysely<Database> | Transaction<Database>;
@@ -23,7 +25,7 @@ const flag = (v: number | boolean): boolean => Number(v) !== 0;
 const bit = (b: boolean): number => (b ? 1 : 0);
 /** Rows read: 0/1 → boolean. */
 export const attemptOut = (r: AttemptsTable): AttemptRow => ({ ...r, spot: flag(r.spot), agent_started: flag(r.agent_started) });
-export const instanceOut = (r: InstancesTable): InstanceRow => ({ ...r, spot: flag(r.spot) });
+export const instanceOut = (r: InstancesTable): InstanceRow => ({ ...r, id: InstanceId(r.id), spot: flag(r.spot) });
 /** Rows and patches written: boolean → 0/1 (a patch converts only the fields it has). */
 export function attemptIn(r: AttemptRow): AttemptsTable;
 export function attemptIn(r: Partial<AttemptRow>): Partial<AttemptsTable>;

@@ -1,3 +1,4 @@
+import { InstanceId } from "../../src/base/ids.js";
 import type { StateStore } from "../../src/state/state-store.js";
 
 const H = 3_600_000;
@@ -70,7 +71,7 @@ export async function recordAttempt(
   for (const [node, n] of nodes.entries()) {
     const id = `${job}-${idx}-${node}`;
     await store.upsertInstance({
-      id,
+      id: InstanceId(id),
       job_id: job,
       attempt: idx,
       node,

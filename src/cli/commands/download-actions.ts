@@ -1,7 +1,6 @@
 /** What `spotrun download` does, imported only when it runs (its flags are defined in download.ts). */
 import { resolve } from "node:path";
 import { notFound, usageError } from "../../base/errors.js";
-import { InstanceId } from "../../base/ids.js";
 import type { Task } from "../../spec/task-schema.js";
 import { openApp } from "../app.js";
 import type { CommandContext, CommandResult } from "../command.js";
@@ -21,7 +20,7 @@ export async function download(ctx: CommandContext, args: string[], opts: Record
       );
     const task = JSON.parse(job.task_json) as Task;
     const provider = await app.providers.get(task.resources.provider);
-    const [info] = await provider.describe([InstanceId(row.id)]);
+    const [info] = await provider.describe([row.id]);
     if (info?.status !== "running") throw usageError(`instance ${row.id} is not running`, "try again once the job is RUNNING");
     const t = await provider.transport(info);
     const dest = resolve(local ?? remote.split("/").filter(Boolean).at(-1) ?? ".");

@@ -46,11 +46,11 @@ export class Reaper {
     if (!listed) return [];
     const byId = new Map<string, InstanceInfo>(listed.map((i) => [i.id, i]));
     // Open rows the listing does not show (tags not visible, another region): ask for them by id.
-    const unlisted = openRows.filter((r) => !byId.has(r.id)).map((r) => InstanceId(r.id));
+    const unlisted = openRows.filter((r) => !byId.has(r.id)).map((r) => r.id);
     const described = unlisted.length > 0 ? await provider.describe(unlisted).catch(() => undefined) : [];
     if (!described) return [];
     for (const i of described) byId.set(i.id, i);
-    const rows = new Map(openRows.map((r) => [r.id, r]));
+    const rows = new Map<string, (typeof openRows)[number]>(openRows.map((r) => [r.id, r]));
     const reaped: string[] = [];
     for (const id of new Set([...byId.keys(), ...rows.keys()])) {
       const info = byId.get(id);

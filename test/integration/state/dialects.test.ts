@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { InstanceId } from "../../../src/base/ids.js";
 import type { JobState } from "../../../src/state/job-states.js";
 import { openStateStore } from "../../../src/state/open-state-store.js";
 import type { JobRow, StateStore } from "../../../src/state/state-store.js";
@@ -78,7 +79,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         stop_reason: null,
       });
       await store.upsertInstance({
-        id: "i-1",
+        id: InstanceId("i-1"),
         job_id: "j-a",
         attempt: 0,
         node: 0,
