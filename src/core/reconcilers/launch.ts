@@ -3,15 +3,17 @@ import { type InstanceInfo, type LaunchResult, type Offer, ProviderError } from 
 import type { AttemptRow } from "../../state/state-store.js";
 import { ControllerBug } from "../controller-errors.js";
 import { launchBackoffMs, planLaunch } from "../decide.js";
-import { type FailoverState, planFailover, recordFailover } from "../failover-plan.js";
+import { type FailoverState, planFailover } from "../failover-plan.js";
 import type { InterruptionHistory } from "../interruption-history.js";
 import { deadlinePolicyJson, failoverPolicyJson, failoverStateOf } from "../stored-policy.js";
 import type { DeadlineReconciler } from "./deadline.js";
 import { tickLaunchWait } from "./deadline.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
-import { decideRefusal, hourlyBudgetRefuses, overHourlyBudget, refusalFix } from "./launch-decisions.js";
+import { hourlyBudgetRefuses, overHourlyBudget } from "./launch-decisions.js";
+import { recordLaunched } from "./launch-record.js";
+import { handleRefusal } from "./launch-refusal.js";
 import { launchRequest } from "./launch-request.js";
-import { type NodeRow, nodesToLaunch } from "./partial-decisions.js";
+import type { NodeRow } from "./partial-decisions.js";
 import { keptForPlan, keptNodes } from "./partial-recovery.js";
 import type { Teardown } from "./teardown.js";
 
@@ -237,146 +239,21 @@ export class LaunchReconciler {
     }
     if (spot) await this.d.store.updateJob(job.id, { spot_requests: spotSequence + 1 });
     job.spot_requests = spot ? spotSequence + 1 : job.spot_requests;
-    if (result.kind === "refused") return this.refused(ctx, attempt, result, offer);
+    if (result.kind === "refused")
+      return handleRefusal(this.d, this.deadline, this.teardown, () => this.provision(ctx), ctx, attempt, result, offer);
     await this.recordLaunched(ctx, attempt, result.instances, failover, offer, kept);
-  }
-
-  private async refused(
-    ctx: JobContext,
-    attempt: AttemptRow,
-    result: Extract<LaunchResult, { kind: "refused" }>,
-    offer: Offer | undefined,
-  ): Promise<void> {
-    const { job, task, provider } = ctx;
-    const spot = attempt.spot;
-    await this.d.recorder.event(job.id, {
-      kind: "launch_refused",
-      attempt: attempt.idx,
-      code: result.code,
-      message: result.message,
-      spot,
-    });
-    const deadlineSaysOnDemand =
-      spot &&
-      task.recovery.strategy === "deadline" &&
-      !provider.tickedMarket?.(task.resources) &&
-      (await this.deadline.decision(ctx, "none", false)).choice === "on_demand";
-    const failover = task.recovery.strategy === "failover" ? failoverStateOf(job.policy_json, job.id) : undefined;
-    const action = decideRefusal({
-      spot,
-      refusal: result.refusal,
-      fallbackOnDemand: task.resources.fallback_on_demand,
-      deadlineSaysOnDemand,
-      failingOver: failover !== undefined && offer !== undefined,
-      launchFailures: job.launch_failures,
-      maxLaunchFailures: task.recovery.max_launch_failures,
-    });
-    if (action.kind === "fallback_on_demand") {
-      await this.d.store.transaction(async (tx) => {
-        await tx.updateAttempt(job.id, attempt.idx, { spot: false });
-        await this.d.recorder.event(job.id, { kind: "fallback_on_demand", attempt: attempt.idx, code: result.code }, tx);
-      });
-      this.d.logger.info({ job: job.id }, `spot refused (${result.code}); falling back to on-demand`);
-      return this.provision(ctx);
-    }
-    if (action.kind === "fail_over" && failover && offer) {
-      // Walk on: the refused pool is blocked for a while and the next offer is tried at once.
-      const next = recordFailover(failover, { kind: "refused", offer, atMs: this.d.clock.now(), refusal: result.refusal });
-      const policyJson = failoverPolicyJson(next);
-      await this.d.store.updateJob(job.id, { policy_json: policyJson });
-      job.policy_json = policyJson;
-      await this.teardown.endAttempt(
-        ctx,
-        attempt,
-        "launch_failed",
-        `provider refused: ${result.code} — ${result.message}; failing over`,
-        {
-          fatal: action.fatal,
-          immediate: true,
-        },
-      );
-      return;
-    }
-    const why = `provider refused: ${result.code} — ${result.message}`;
-    await this.teardown.endAttempt(
-      ctx,
-      attempt,
-      "launch_failed",
-      action.fatal
-        ? `${why}; ${job.launch_failures + 1} launch${job.launch_failures ? "es" : ""} refused — ${refusalFix(result.refusal, spot, task)}`
-        : why,
-      { fatal: action.fatal },
-    );
   }
 
   private async recordLaunched(
     ctx: JobContext,
     attempt: AttemptRow,
-    instances: Extract<LaunchResult, { kind: "launched" }>["instances"],
+    instances: readonly InstanceInfo[],
     failover: FailoverState | undefined,
     offer: Offer | undefined,
     kept: readonly NodeRow[],
   ): Promise<void> {
-    const { job, task } = ctx;
-    this.d.observer.note(ctx.provider, instances);
-    // The new instances take the nodes no kept one holds; a whole launch takes 0..N-1.
-    const free = nodesToLaunch(
-      task.num_nodes,
-      kept.map((k) => k.node),
-    );
-    await this.d.store.transaction(async (tx) => {
-      for (const k of kept)
-        await this.d.recorder.event(job.id, { kind: "instance_kept", attempt: attempt.idx, instance_id: k.id, node: k.node }, tx);
-      for (const [n, i] of instances.entries()) {
-        const node = free[n] ?? n;
-        await tx.upsertInstance({
-          id: i.id,
-          job_id: job.id,
-          attempt: attempt.idx,
-          node,
-          provider: i.provider,
-          instance_type: i.instanceType,
-          zone: i.zone ?? null,
-          region: i.region ?? null,
-          spot: i.spot,
-          price_per_hour: i.pricePerHour,
-          od_price_per_hour: i.onDemandPricePerHour,
-          launched_at: i.launchedAt,
-          ended_at: null,
-          end_reason: null,
-          address: i.address ?? null,
-        });
-        await this.d.recorder.event(
-          job.id,
-          {
-            kind: "instance_launched",
-            attempt: attempt.idx,
-            instance_id: i.id,
-            spot: i.spot,
-            price_usd_per_hour: i.pricePerHour,
-            ...(i.zone ? { zone: i.zone } : {}),
-          },
-          tx,
-        );
-      }
-      await tx.updateAttempt(job.id, attempt.idx, {
-        state: "SETTING_UP",
-        instance_type: instances[0]?.instanceType ?? attempt.instance_type,
-      });
-      await this.d.recorder.setState(
-        tx,
-        job,
-        "SETTING_UP",
-        `attempt ${attempt.idx + 1}: ${instances.map((i) => i.id).join(", ")} launched${kept.length > 0 ? `; ${kept.map((k) => k.id).join(", ")} kept` : ""}`,
-        {
-          launch_failures: 0,
-          ...(failover && offer
-            ? { policy_json: failoverPolicyJson(recordFailover(failover, { kind: "launched", offer, atMs: this.d.clock.now() })) }
-            : {}),
-        },
-      );
-    });
-    const over = overHourlyBudget(task, [...instances, ...kept]);
+    await recordLaunched(this.d, ctx, attempt, instances, failover && offer ? { state: failover, offer } : undefined, kept);
+    const over = overHourlyBudget(ctx.task, [...instances, ...kept]);
     if (over) await this.teardown.endAttempt(ctx, { ...attempt, state: "SETTING_UP" }, "over_budget", over);
   }
 }

@@ -1,6 +1,7 @@
 import type { InstanceInfo } from "../../providers/provider.js";
 import { SPARE_ATTEMPT } from "../../state/schema.js";
 import type { ReconcilerDeps } from "./deps.js";
+import { instanceRow } from "./launch-record.js";
 
 /**
  * A spare no attempt took (a warm replacement given up, or ended with its job) cost what it ran:
@@ -19,23 +20,9 @@ export async function recordSpareEnded(
   await d.store.transaction(async (tx) => {
     for (const [node, i] of instances.entries()) {
       if (known.has(i.id)) continue;
-      await tx.upsertInstance({
-        id: i.id,
-        job_id: jobId,
-        attempt: SPARE_ATTEMPT,
-        node,
-        provider: i.provider,
-        instance_type: i.instanceType,
-        zone: i.zone ?? null,
-        region: i.region ?? null,
-        spot: i.spot,
-        price_per_hour: i.pricePerHour,
-        od_price_per_hour: i.onDemandPricePerHour,
-        launched_at: i.launchedAt,
-        ended_at: Math.max(i.launchedAt, i.endedAt ?? now),
-        end_reason: reason,
-        address: i.address ?? null,
-      });
+      await tx.upsertInstance(
+        instanceRow(i, jobId, SPARE_ATTEMPT, node, { at: Math.max(i.launchedAt, i.endedAt ?? now), reason }),
+      );
     }
   });
 }
