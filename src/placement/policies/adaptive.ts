@@ -16,9 +16,11 @@ import { LINE_FROM_JOB_FRACTION } from "./uniform-progress.js";
  *    win back: one overhead from idle; from on-demand 3Kd/(K−1), K the on-demand ÷ spot price —
  *    its setup at the spot price, the changeover back to on-demand when it ends, and the two
  *    overheads of slack, against K−1 saved per hour on spot.
- * 3. Wait for spot, off on-demand, while the expected rest of the current down-time (the same
- *    estimate over the down-runs seen) fits in the slack above a reserve for future restarts: one
- *    overhead per two mean spot runs of the work left, at least two.
+ * 3. Wait for spot, off on-demand, while the expected rest of the current down-time (the mean
+ *    residual over the down-runs seen) plus the overhead of the spot start that ends it fits in the
+ *    slack above a reserve for future restarts: one overhead per expected preemption — per mean
+ *    spot run in the part of the work left that spot will do, taken as the share of the time seen
+ *    that spot was there — at least two.
  * 4. Hold on-demand, once on it without spot, until progress is ahead of the line by 8 h of it
  *    (uniform progress holds 2d), so a run of no spot costs one changeover, not one per 2d.
  * 5. Behind the line (drawn as uniform progress draws it) → on-demand; otherwise idle.
@@ -38,7 +40,6 @@ const HOUR = 3_600_000;
 const KEEP_RUNS = 64;
 const PRIOR_RUN_MS = 2 * HOUR;
 const HOLD_ON_DEMAND_MS = 8 * HOUR;
-const RESERVE_PER_MEAN_SPOT_RUNS = 0.5;
 
 export function remember(m: MarketMemory | undefined, o: Observation): MarketMemory {
   const up = o.spotAvailable;
@@ -64,6 +65,12 @@ export function residualMs(runs: readonly number[], ageMs: number): number {
 
 const meanMs = (runs: readonly number[]) => (PRIOR_RUN_MS + runs.reduce((a, x) => a + x, 0)) / (1 + runs.length);
 
+/** The share of the time seen (ended runs, one prior run each way) that spot capacity was there. */
+export function spotShare(m: MarketMemory): number {
+  const up = PRIOR_RUN_MS + m.upRunsMs.reduce((a, x) => a + x, 0);
+  return up / (up + PRIOR_RUN_MS + m.downRunsMs.reduce((a, x) => a + x, 0));
+}
+
 function preferred(o: Observation, k: number, line: ProgressLine | undefined, m: MarketMemory): { choice: Choice; rule: string } {
   const d = o.restartOverheadMs;
   const age = o.nowMs - m.sinceMs;
@@ -72,8 +79,10 @@ function preferred(o: Observation, k: number, line: ProgressLine | undefined, m:
     return { choice: "spot", rule: "take-spot" };
   if (!line) return { choice: "idle", rule: "loose-deadline-wait" };
   if (o.current !== "on_demand" && !o.spotAvailable) {
-    const reserve = d * Math.max(2, (RESERVE_PER_MEAN_SPOT_RUNS * remainingWorkMs(o)) / meanMs(m.upRunsMs));
-    if (residualMs(m.downRunsMs, age) <= slackMs(o) - reserve) return { choice: "idle", rule: "wait-for-spot" };
+    // Slack kept for the restarts still ahead: the work left that spot will do (its share of the
+    // time seen) ends in one preemption per mean spot run, each costing an overhead; at least two.
+    const reserve = d * Math.max(2, (spotShare(m) * remainingWorkMs(o)) / meanMs(m.upRunsMs));
+    if (residualMs(m.downRunsMs, age) + d <= slackMs(o) - reserve) return { choice: "idle", rule: "wait-for-spot" };
   }
   if (o.current === "on_demand" && o.workDoneMs < expectedProgressMs(o, line, o.nowMs + HOLD_ON_DEMAND_MS))
     return { choice: "on_demand", rule: "hold-on-demand" };

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type MarketMemory, remember, residualMs } from "../../../src/placement/policies/adaptive.js";
+import { type MarketMemory, remember, residualMs, spotShare } from "../../../src/placement/policies/adaptive.js";
 import {
   decide,
   initialPolicyState,
@@ -68,6 +68,34 @@ test("it waits out a down-time expected to end within the slack above its reserv
   const tight = obs({ nowMs: 4 * HOUR, workDoneMs: 2.5 * HOUR });
   const long: MarketMemory = { ...short, downRunsMs: Array(6).fill(4 * HOUR) };
   assert.deepEqual([decide(tight, withMarket(long)).choice, decide(tight, withMarket(long)).rule], ["on_demand", "behind-line"]);
+});
+
+test("its restart reserve counts only the preemptions of the work spot will do, and a wait pays the restart that ends it", () => {
+  assert.equal(spotShare({ up: false, sinceMs: 0, upRunsMs: [], downRunsMs: [] }), 0.5);
+  assert.equal(spotShare({ up: false, sinceMs: 0, upRunsMs: [4 * HOUR], downRunsMs: [2 * HOUR] }), 0.6);
+  // Spot up in runs of 1 h, down in runs of 6 h (share (2 + 4) / 32 h), this down-time 5 h 50 min
+  // old: its rest is expected in (2 h prior + 4 × 10 min) / 5 = 32 min. 20 h of work left: 0.1875 ×
+  // 20 h / 1.2 h ≈ 3.1 preemptions, a reserve of 37.5 min (counting all the work left: 100 min).
+  const market: MarketMemory = {
+    up: false,
+    sinceMs: 0,
+    upRunsMs: Array(4).fill(HOUR),
+    downRunsMs: Array(4).fill(6 * HOUR),
+  };
+  const at = (nowMs: number) =>
+    obs({ nowMs, workDoneMs: 10 * HOUR, deadlineMs: 40 * HOUR, workTotalMs: 30 * HOUR, stepMs: HOUR / 6 });
+  const m = { ...market, sinceMs: 18.5 * HOUR - (5 * HOUR + 50 * MIN) };
+  // 90 min of slack: 32 + 12 + 37.5 fits, so it waits.
+  assert.deepEqual(
+    [decide(at(18.5 * HOUR), withMarket(m)).choice, decide(at(18.5 * HOUR), withMarket(m)).rule],
+    ["idle", "wait-for-spot"],
+  );
+  // 75 min: 32 + 37.5 would fit, but not with the 12 min restart when spot comes back.
+  const later = { ...market, sinceMs: 18.75 * HOUR - (5 * HOUR + 50 * MIN) };
+  assert.deepEqual(
+    [decide(at(18.75 * HOUR), withMarket(later)).choice, decide(at(18.75 * HOUR), withMarket(later)).rule],
+    ["on_demand", "behind-line"],
+  );
 });
 
 test("once on on-demand without spot it holds until 8 h of the line ahead, not 2d", () => {
