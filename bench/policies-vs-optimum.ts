@@ -128,7 +128,7 @@ for (const s of SETTINGS) {
   process.stdout.write(
     `\n48h work, deadline ${s.deadlineH}h, restart overhead ${s.overheadMin}m, spot $0.92/h, on-demand $3.06/h${starts}: cost ÷ optimum\n\n`,
   );
-  process.stdout.write(`${table(["trace", "optimum", ...POLICY_NAMES], rows)}\n`);
+  process.stdout.write(`${await table(["trace", "optimum", ...POLICY_NAMES], rows)}\n`);
 }
 
 process.stdout.write(
@@ -136,7 +136,7 @@ process.stdout.write(
     ` (randomized policies: mean over seeds 1..${seeds})\n\n`,
 );
 process.stdout.write(
-  `${table(
+  `${await table(
     ["policy", ...summary.map((s) => s.setting), "mean", "worst", "missed"],
     POLICY_NAMES.map((p) => [
       p,
