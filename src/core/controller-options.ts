@@ -17,6 +17,11 @@ export interface ControllerOptions {
    * budgets and deadlines); jobs in transition are visited every tick.
    */
   steadyPollMs?: number;
+  /**
+   * How often a steadily running job whose agent's channel is up is visited (default 30 s, at most
+   * half the heartbeat timeout): its news wakes it; see steadyVisitMs in job-reconciler.ts.
+   */
+  quietPollMs?: number;
   leaseTtlMs?: number;
   reapEveryMs?: number;
   /** An agent silent this long on a running instance is taken as lost. */

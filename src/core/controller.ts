@@ -17,6 +17,8 @@ import { VisitQueue } from "./visit-queue.js";
 
 /** A job in line for a launch slot is woken for it; if that wake is lost, it is visited after this. */
 const LAUNCH_WAIT_FALLBACK_MS = 30_000;
+/** How often the store is asked which jobs a cancel was asked for (they are woken: a quiet job's next visit may be 30 s off). */
+const CANCEL_LOOK_MS = 1000;
 
 export type { ControllerCompanion, ControllerOptions } from "./controller-options.js";
 export { LEASE, SHARED_LEASE_PREFIX } from "./lease-names.js";
@@ -35,7 +37,6 @@ export class Controller {
   private readonly visits: VisitQueue;
   private lastReap = 0;
   private readonly tickMs: number;
-  private readonly steadyPollMs: number;
   private readonly leaseTtlMs: number;
   private readonly reapEveryMs: number;
   private readonly maxConcurrentVisits: number;
@@ -48,7 +49,6 @@ export class Controller {
 
   constructor(private readonly o: ControllerOptions) {
     this.tickMs = o.tickMs ?? 100;
-    this.steadyPollMs = o.steadyPollMs ?? 5000;
     this.leaseTtlMs = o.leaseTtlMs ?? 15_000;
     this.reapEveryMs = o.reapEveryMs ?? 10_000;
     this.maxConcurrentVisits = o.maxConcurrentVisits ?? 32;
@@ -165,6 +165,7 @@ export class Controller {
   }
 
   private lastLoad = Number.NEGATIVE_INFINITY;
+  private lastCancelLook = Number.NEGATIVE_INFINITY;
 
   /**
    * One wake-up: when the current pass is through, start the next one from the active job ids
@@ -181,6 +182,10 @@ export class Controller {
     } else if (this.store.shared && now - this.lastClaim >= this.leaseTtlMs / 3) {
       // A pass longer than the lease must not let our jobs go to another controller mid-pass.
       await this.claim(now);
+    }
+    if (now - this.lastCancelLook >= CANCEL_LOOK_MS) {
+      this.lastCancelLook = now;
+      for (const id of await this.store.cancelRequestedIds()) this.visits.nudge(id);
     }
     this.visits.pump();
     if (now - this.lastReap >= this.reapEveryMs) {
@@ -227,7 +232,7 @@ export class Controller {
       if (isTerminal(job.state)) this.forgetJob(job.id);
       else {
         // A job waiting for a launch slot is woken when one frees; the steady interval is its fallback.
-        const next = this.jobs.waitsForLaunch(job.id) ? LAUNCH_WAIT_FALLBACK_MS : steady ? this.steadyPollMs : 0;
+        const next = this.jobs.waitsForLaunch(job.id) ? LAUNCH_WAIT_FALLBACK_MS : steady ? this.jobs.steadyVisitMs(job) : 0;
         this.visits.settle(job.id, this.now() + next);
       }
     } catch (e) {

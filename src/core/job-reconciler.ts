@@ -17,6 +17,33 @@ import { Supervisor } from "./reconcilers/supervise.js";
 import { Teardown } from "./reconcilers/teardown.js";
 import { VisitFailures } from "./reconcilers/visit-failures.js";
 
+/** A steady job whose agent's channel is up is visited by the clock this often at most (default). */
+export const QUIET_POLL_MS = 30_000;
+
+/**
+ * How long a job its visit found steady (RUNNING, no notice) may go unvisited when no news wakes
+ * it. With its agent's channel up, news does wake it: the agent's events, a heartbeat whose agent
+ * beat stands still, the channel going down (agent-feed.ts); the observer's listing, for an
+ * instance reclaimed or gone; the pass, for a cancel. Such a job is visited only every
+ * `quietPollMs` (at most half the heartbeat timeout, so the store's last heartbeat stays as fresh
+ * as before). What a visit still does by the clock keeps the steady interval: the budget's spend
+ * grows with time (budget.ts), the deadline policy reviews the market every decision interval
+ * (deadline.ts), a multi-node job's nodes are read for their heartbeats (health.ts checkNodes);
+ * and so does a job without a channel up (its news would not wake it). Pure.
+ */
+export function steadyVisitMs(o: {
+  task: Task;
+  channelUp: boolean;
+  steadyPollMs: number;
+  quietPollMs: number;
+  heartbeatTimeoutMs: number;
+}): number {
+  const { task } = o;
+  const byTheClock = task.budget.max_cost !== undefined || task.recovery.strategy === "deadline" || task.num_nodes > 1;
+  if (!o.channelUp || byTheClock) return o.steadyPollMs;
+  return Math.max(o.steadyPollMs, Math.min(o.quietPollMs, o.heartbeatTimeoutMs / 2));
+}
+
 /**
  * What a visit of one job does: the reconcilers wired together on the controller's dependencies,
  * and the dispatch from the job's state to the ones that act on it. The controller's loop
@@ -38,7 +65,10 @@ export class JobReconciler {
 
   constructor(
     private readonly deps: ReconcilerDeps,
-    private readonly o: Pick<ControllerOptions, "providers" | "heartbeatTimeoutMs" | "interruptionHistory">,
+    private readonly o: Pick<
+      ControllerOptions,
+      "providers" | "heartbeatTimeoutMs" | "interruptionHistory" | "steadyPollMs" | "quietPollMs"
+    >,
     maxConcurrentVisits: number,
   ) {
     const { store, clock } = deps;
@@ -132,6 +162,17 @@ export class JobReconciler {
   /** The agents' channels: closed when the controller lets go of the store. */
   closeAll(): Promise<void> {
     return this.agentEvents.closeAll();
+  }
+
+  /** After a visit that found the job steady: when it is next due without news (see steadyVisitMs). */
+  steadyVisitMs(job: JobRow): number {
+    return steadyVisitMs({
+      task: JSON.parse(job.task_json) as Task,
+      channelUp: this.agentEvents.channelUp(job.id, job.attempt),
+      steadyPollMs: this.o.steadyPollMs ?? 5000,
+      quietPollMs: this.o.quietPollMs ?? QUIET_POLL_MS,
+      heartbeatTimeoutMs: this.o.heartbeatTimeoutMs ?? 60_000,
+    });
   }
 
   /** Whether the job's last visit found no launch slot free: it waits to be woken for one, not visited every pass. */

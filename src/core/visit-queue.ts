@@ -16,6 +16,8 @@ export interface VisitQueueOptions {
 export class VisitQueue {
   private readonly inflight = new Set<string>();
   private readonly nextVisit = new Map<string, number>();
+  /** Whose next visit is a failure's backoff: news the pass finds does not cut that short. */
+  private readonly backingOff = new Set<string>();
   /** Woken while a visit of theirs was under way: that visit must not push the next one back. */
   private readonly wokenDuring = new Set<string>();
   /** Woken and not visited yet, in the order they were woken. */
@@ -51,6 +53,7 @@ export class VisitQueue {
   /** Something this job waits for has arrived: visit it now, before the rest of the pass. */
   wake(jobId: string): void {
     this.nextVisit.delete(jobId);
+    this.backingOff.delete(jobId);
     if (this.inflight.has(jobId)) this.wokenDuring.add(jobId);
     else {
       this.front.add(jobId);
@@ -58,8 +61,19 @@ export class VisitQueue {
     }
   }
 
+  /**
+   * News the loop found in the store rather than heard (a cancel asked): the job is visited now if
+   * it waits for a later visit; one under way or due anyway needs nothing, and a failure's backoff
+   * is kept (a visit under way that read the row before the news settles, and the next look wakes it).
+   */
+  nudge(jobId: string): void {
+    if (this.inflight.has(jobId) || this.backingOff.has(jobId)) return;
+    if ((this.nextVisit.get(jobId) ?? 0) > this.o.now()) this.wake(jobId);
+  }
+
   /** A visit is over: the next is due at `at`, or now if the job was woken meanwhile. */
   settle(jobId: string, at: number): void {
+    this.backingOff.delete(jobId);
     if (this.wokenDuring.delete(jobId)) {
       this.nextVisit.delete(jobId);
       this.front.add(jobId);
@@ -70,11 +84,13 @@ export class VisitQueue {
   /** A visit failed: the next is due at `at` (its backoff), news or not. */
   retryAt(jobId: string, at: number): void {
     this.nextVisit.set(jobId, at);
+    this.backingOff.add(jobId);
   }
 
   /** The job has ended or left this controller. */
   forget(jobId: string): void {
     this.nextVisit.delete(jobId);
+    this.backingOff.delete(jobId);
     this.wokenDuring.delete(jobId);
     this.front.delete(jobId);
   }

@@ -117,6 +117,17 @@ export class StateStore {
     return rows.map((r) => r.id);
   }
 
+  /** Ids of the active jobs someone asked to cancel (the controller wakes them rather than wait for their next visit). */
+  async cancelRequestedIds(): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("jobs")
+      .select("id")
+      .where("state", "not in", TERMINAL)
+      .where("desired", "=", "cancel")
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   /**
    * Lease up to `limit` active jobs to `owner` until `untilMs`: those it holds (renewed), and free
    * ones (never leased, or whose lease ran out). Rows another controller is claiming right now are

@@ -56,6 +56,11 @@ export class AgentEventsReconciler {
     void this.feeds.close(instanceId);
   }
 
+  /** Whether a channel to the attempt's agent is up (its news wakes the job; see AgentFeeds.upFor). */
+  channelUp(jobId: string, attempt: number): boolean {
+    return this.feeds.upFor(jobId, attempt);
+  }
+
   /** The agent's own heartbeat as its channel last carried it (undefined: no channel, or none yet). */
   agentBeat(instanceId: string): number | undefined {
     return this.feeds.agentBeat(instanceId);

@@ -35,6 +35,22 @@ export function channelLooksLost(o: { up: boolean; downSince: number; now: numbe
 }
 
 /**
+ * Whether a channel heartbeat is news for the job: the agent's own heartbeat it carries did not
+ * move since the last one (or there is none). A live agent rewrites it every 2 s, faster than the
+ * channel's beat, so a beat that stands still is an agent that may have hung: its job is woken to
+ * judge it (health.ts) as often as the channel beats, although a quiet job is visited seldom. Pure.
+ */
+export function beatStalled(previous: number | undefined, carried: number | undefined): boolean {
+  return carried === undefined || carried === previous;
+}
+
+/**
+ * The channel's own heartbeat: 5 s (the stream's default is 2 s). At 10,000 channels every frame
+ * costs the controller's one thread; the stream's watchdog (20 s here) still sees four beats.
+ */
+export const FEED_HEARTBEAT_MS = 5000;
+
+/**
  * One long-lived `agent follow` channel per instance, opened from the offsets the store has
  * acknowledged. What arrives is kept until the job's next visit applies it (a visit is the only
  * writer of a job), and the job is woken for it. A delivery is acknowledged only once applied,
@@ -43,6 +59,8 @@ export function channelLooksLost(o: { up: boolean; downSince: number; now: numbe
  */
 export class AgentFeeds {
   private readonly feeds = new Map<string, Feed>();
+  /** Each job's feeds, by instance id. */
+  private readonly byJob = new Map<string, Set<string>>();
 
   constructor(private readonly o: { clock: Clock; logger: Logger; wake: (jobId: string) => void; heartbeatTimeoutMs?: number }) {}
 
@@ -77,11 +95,14 @@ export class AgentFeeds {
       clock: this.o.clock,
       // A loaded controller starting many channels at once must not take slow starts for dead links.
       heartbeatTimeoutMs: this.o.heartbeatTimeoutMs ?? 20_000,
+      heartbeatMs: FEED_HEARTBEAT_MS,
       onEvents: (events, offset) => arrive({ kind: "events", events, offset }),
       onLog: (bytes, offset) => arrive({ kind: "log", bytes, offset }),
       onHeartbeat: (hb) => {
+        const stalled = beatStalled(feed.agentBeat, hb.agentBeat);
         feed.heardAt = hb.at;
         if (hb.agentBeat !== undefined) feed.agentBeat = hb.agentBeat;
+        if (stalled) this.o.wake(jobId);
       },
       onChannel: (c) => {
         if (c.kind === "up") feed.up = true;
@@ -100,6 +121,9 @@ export class AgentFeeds {
       onProtocolError: (reason) => this.o.logger.warn({ job: jobId, instance: instanceId }, `agent channel: ${reason}`),
     });
     this.feeds.set(instanceId, feed);
+    const ofJob = this.byJob.get(jobId) ?? new Set<string>();
+    ofJob.add(instanceId);
+    this.byJob.set(jobId, ofJob);
     feed.stream.start();
   }
 
@@ -125,6 +149,18 @@ export class AgentFeeds {
     this.feeds.get(instanceId)?.pending.unshift(...items);
   }
 
+  /**
+   * Whether a channel to this attempt's agent is up now: then its news (events, a stalled beat, the
+   * channel going down) wakes the job, and the job need not be visited by the clock to hear it.
+   */
+  upFor(jobId: string, attempt: number): boolean {
+    for (const id of this.byJob.get(jobId) ?? []) {
+      const feed = this.feeds.get(id);
+      if (feed?.attempt === attempt && feed.up) return true;
+    }
+    return false;
+  }
+
   /** When the agent last spoke on the channel, if it has one. */
   heardAt(instanceId: string): number | undefined {
     return this.feeds.get(instanceId)?.heardAt;
@@ -145,15 +181,17 @@ export class AgentFeeds {
     const feed = this.feeds.get(instanceId);
     if (!feed) return;
     this.feeds.delete(instanceId);
+    const ofJob = this.byJob.get(feed.jobId);
+    ofJob?.delete(instanceId);
+    if (ofJob?.size === 0) this.byJob.delete(feed.jobId);
     // Release a delivery that waits on us, so the stream can end.
     for (const i of feed.pending) i.done();
     await feed.stream.close().catch(() => {});
   }
 
   async closeAttempt(jobId: string, attempt: number): Promise<void> {
-    await Promise.all(
-      [...this.feeds].filter(([, f]) => f.jobId === jobId && f.attempt === attempt).map(([id]) => this.close(id)),
-    );
+    const ids = [...(this.byJob.get(jobId) ?? [])].filter((id) => this.feeds.get(id)?.attempt === attempt);
+    await Promise.all(ids.map((id) => this.close(id)));
   }
 
   async closeAll(): Promise<void> {

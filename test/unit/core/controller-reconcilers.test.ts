@@ -292,3 +292,28 @@ test("jobs that find every launch slot taken wait in line and are woken as a slo
     await h.close();
   }
 });
+
+test("a cancel asked in the store reaches a job waiting for a later visit within a second, not at that visit", async () => {
+  const h = await harness(undefined, 4); // one launch slot
+  try {
+    const task = fakeTask({ resources: { provider: "local", spot: true } });
+    for (const id of ["j-1", "j-2"]) await h.store.insertJob(jobRow(id, task, h.clock.now()));
+    const gates: (() => void)[] = [];
+    const launch = h.provider.launch.bind(h.provider);
+    h.provider.launch = (req) => new Promise<void>((r) => gates.push(r)).then(() => launch(req));
+    await h.controller.tick();
+    await settle();
+    assert.equal(gates.length, 1, "j-1 launches; j-2 waits in line (its fallback visit is 30 s off)");
+    await h.store.updateJob("j-2", { desired: "cancel" });
+    await h.clock.advance(1000);
+    await h.controller.tick();
+    await settle();
+    assert.equal((await h.store.job("j-2"))?.state, "CANCELLED", "woken for the cancel");
+    assert.equal((await h.store.job("j-1"))?.state, "PROVISIONING", "its launch still in flight");
+    assert.deepEqual(await h.store.cancelRequestedIds(), [], "a cancelled job is no longer asked about");
+    gates.shift()?.();
+    await settle();
+  } finally {
+    await h.close();
+  }
+});

@@ -107,3 +107,32 @@ test("an agent's channel asks for a closer look at its instance only when no cha
   assert.equal(channelLooksLost({ up: false, downSince: 1000, now: 1000 + 29_999, ms: 30_000 }), false, "down, within the grace");
   assert.equal(channelLooksLost({ up: false, downSince: 1000, now: 1000 + 30_000, ms: 30_000 }), true, "down for the grace");
 });
+
+test("a nudge (a cancel the pass found) visits a job that waits for a later visit, and leaves a failure's backoff and a visit under way alone", async () => {
+  const h = harness(4);
+  h.q.startPass(["quiet", "failing", "busy"]);
+  h.q.pump();
+  h.q.settle("quiet", h.now() + 30_000);
+  await h.end("quiet");
+  h.q.retryAt("failing", h.now() + 30_000);
+  await h.end("failing");
+  assert.deepEqual(h.started, ["quiet", "failing", "busy"]);
+  h.q.nudge("quiet");
+  h.q.nudge("failing");
+  h.q.nudge("busy");
+  await h.settle();
+  assert.deepEqual(h.started, ["quiet", "failing", "busy", "quiet"], "only the quiet job is visited now");
+  await h.end("quiet");
+  // The visit under way read its row before the news: once settled for later, the next nudge wakes it.
+  h.q.settle("busy", h.now() + 30_000);
+  await h.end("busy");
+  h.q.nudge("busy");
+  await h.settle();
+  assert.deepEqual(h.started, ["quiet", "failing", "busy", "quiet", "busy"]);
+  await h.end("busy");
+  // A job due now anyway is not started out of the pass's order by a nudge.
+  h.q.settle("busy", h.now());
+  h.q.nudge("busy");
+  await h.settle();
+  assert.equal(h.started.length, 5, "due already: the pass takes it");
+});
