@@ -216,6 +216,11 @@ export class StateStore {
     );
   }
 
+  /** Every attempt not ended (the reaper's one read of what the live attempts own, instead of one per instance). */
+  async openAttempts(): Promise<AttemptRow[]> {
+    return (await this.db.selectFrom("attempts").selectAll().where("state", "!=", "ENDED").execute()).map(attemptOut);
+  }
+
   /** The attempts of many jobs, by job and idx: one read per 500 jobs (a listing's, not the controller's). */
   async attemptsOfJobs(jobIds: readonly string[]): Promise<AttemptRow[]> {
     const rows = await inChunks(jobIds, (ids) =>

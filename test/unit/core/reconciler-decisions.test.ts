@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ExternalError, usageError } from "../../../src/base/errors.js";
-import type { InstanceId } from "../../../src/base/ids.js";
+import { InstanceId } from "../../../src/base/ids.js";
 import { ControllerBug, faultOf, retryDelayMs } from "../../../src/core/controller-errors.js";
 import { decideBootstrapFailure, setupTimedOut } from "../../../src/core/reconcilers/bootstrap-decisions.js";
 import { goneEnd, judgeHeartbeat, judgeNodes, nodeExitEnd } from "../../../src/core/reconcilers/health-decisions.js";
@@ -13,7 +13,9 @@ import {
 } from "../../../src/core/reconcilers/launch-decisions.js";
 import { maxPricePerNode } from "../../../src/core/reconcilers/launch-request.js";
 import { decideReap } from "../../../src/core/reconcilers/reap-decisions.js";
-import { fakeInstanceInfo, fakeTask } from "../../support/fake-provider.js";
+import { keptAsOwned } from "../../../src/core/reconcilers/reaper.js";
+import type { InstanceRow } from "../../../src/state/state-store.js";
+import { fakeInstanceInfo, fakeTask, jobRow } from "../../support/fake-provider.js";
 
 const info = fakeInstanceInfo;
 
@@ -182,4 +184,24 @@ test("max_hourly is checked against the offers before renting: the cheapest fitt
   );
   assert.equal(hourlyBudgetRefuses(fakeTask(), offers, true, []), undefined, "no cap");
   assert.equal(hourlyBudgetRefuses(task, [], true, []), undefined, "no offer known: the launch's own price cap decides");
+});
+
+test("the reaper keeps on its pass's one read only a running instance, with its row open, of the current live attempt of a job not finished; anything else is decided on fresh reads", () => {
+  const now = 1_000_000;
+  const job = jobRow("j-1", fakeTask(), now, { state: "RUNNING", attempt: 2 });
+  const live = { jobs: new Map([["j-1", job]]), open: new Set(["j-1/2"]) };
+  const info = fakeInstanceInfo({ id: InstanceId("i-1") });
+  const row = { id: InstanceId("i-1"), job_id: "j-1", attempt: 2 } as InstanceRow;
+  assert.equal(keptAsOwned(info, row, live), true);
+  assert.equal(keptAsOwned({ ...info, status: "terminated" }, row, live), false, "ended at the provider: its row is settled");
+  assert.equal(keptAsOwned(undefined, row, live), false, "not listed");
+  assert.equal(keptAsOwned(info, undefined, live), false, "no row: a leftover, or a spare");
+  assert.equal(keptAsOwned(info, { ...row, attempt: 1 }, live), false, "an earlier attempt's");
+  assert.equal(keptAsOwned(info, row, { ...live, open: new Set() }), false, "its attempt has ended");
+  assert.equal(
+    keptAsOwned(info, row, { ...live, jobs: new Map([["j-1", { ...job, state: "FAILED" }]]) }),
+    false,
+    "its job has finished",
+  );
+  assert.equal(keptAsOwned(info, row, { ...live, jobs: new Map() }), false, "a job the pass did not read");
 });
