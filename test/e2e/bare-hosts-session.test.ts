@@ -13,13 +13,6 @@ import { repoRoot, sandbox, spotrun, waitFor, writeTask } from "../support-cli/s
  * root (no Node, no spotrun), so everything from "instance running" to "agent running" happens
  * for real — Node obtained, the controller's agent uploaded and checked by hash, then run.
  */
-interface JobJson {
-  id: string;
-  state: string;
-  attempts: number;
-  preemptions: number;
-}
-type Bootstrapped = Extract<JobEvent, { kind: "bootstrapped" }>;
 
 let box: Awaited<ReturnType<typeof sandbox>>;
 // The bare hosts boot from a cached Debian root that a cold machine builds first (minutes;

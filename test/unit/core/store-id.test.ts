@@ -16,8 +16,9 @@ function idFromAnotherProcess(home: string, at: number): Promise<string> {
       [
         "--input-type=module",
         "-e",
-        `import { storeId } from ${JSON.stringify(moduleUrl)}; process.stdout.write(storeId(process.argv[1]))`,
+        `import { storeId } from ${JSON.stringify(moduleUrl)}; while (Date.now() < Number(process.argv[2])); process.stdout.write(storeId(process.argv[1]))`,
         home,
+        String(at),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
