@@ -187,6 +187,13 @@ export const recoverySchema = z
         path: ["partial"],
         message: `recovery.partial keeps the surviving nodes where they are, and strategy ${r.strategy} chooses each attempt's market for the whole job: use strategy same or on_demand_after with it`,
       });
+    if (r.partial && r.prelaunch_on_rebalance)
+      ctx.addIssue({
+        code: "custom",
+        path: ["partial"],
+        message:
+          "recovery.partial replaces only the lost nodes after the reclaim; recovery.prelaunch_on_rebalance launches the whole job ahead of it: choose one",
+      });
     if (r.partial && r.replace_on_notice)
       ctx.addIssue({
         code: "custom",

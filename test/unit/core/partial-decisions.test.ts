@@ -71,6 +71,10 @@ test("partial: no warm replacement by default; both asked for, or with a strateg
     /recovery\.partial replaces only the lost nodes.*choose one/,
   );
   assert.throws(
+    () => fakeTask({ num_nodes: 3, recovery: { partial: true, prelaunch_on_rebalance: true } }),
+    /prelaunch_on_rebalance launches the whole job.*choose one/,
+  );
+  assert.throws(
     () => fakeTask({ num_nodes: 3, recovery: { partial: true, strategy: "failover" } }),
     /strategy failover chooses each attempt's market/,
   );
