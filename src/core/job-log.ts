@@ -53,11 +53,19 @@ export function ackRunLog(home: string, jobId: string, attempt: number, offset: 
  * never acknowledged, and will be sent again; cut it. Returns the bytes cut.
  */
 export function repairRunLog(home: string, jobId: string, attempt: number, storedOffset: number): number {
+  const extra = unackedRunLog(home, jobId, attempt, storedOffset);
+  if (extra > 0) truncateSync(jobLogPath(home, jobId), (size(jobLogPath(home, jobId)) ?? 0) - extra);
+  return extra;
+}
+
+/**
+ * How many bytes of the attempt's run log past `storedOffset` the job's log already holds, written
+ * but never acknowledged. A source that will not send them again (the copy kept with the
+ * checkpoints may be older than what the channel brought) starts after them instead of cutting them.
+ */
+export function unackedRunLog(home: string, jobId: string, attempt: number, storedOffset: number): number {
   const ack = readAck(home, jobId);
   if (!ack || ack.attempt !== attempt || ack.offset !== storedOffset) return 0;
-  const path = jobLogPath(home, jobId);
-  const now = size(path);
-  if (now === undefined || now <= ack.bytes) return 0;
-  truncateSync(path, ack.bytes);
-  return now - ack.bytes;
+  const now = size(jobLogPath(home, jobId));
+  return now === undefined || now <= ack.bytes ? 0 : now - ack.bytes;
 }

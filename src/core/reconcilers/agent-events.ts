@@ -4,7 +4,7 @@ import { openCheckpointStore } from "../../checkpoints/open-store.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { endKindOf } from "../decide.js";
-import { ackRunLog, appendRunLog, repairRunLog } from "../job-log.js";
+import { ackRunLog, appendRunLog, repairRunLog, unackedRunLog } from "../job-log.js";
 import { AgentFeeds, type FeedItem } from "./agent-feed.js";
 import type { JobContext, ReconcilerDeps } from "./deps.js";
 import { mapAgentEvent } from "./map-agent-event.js";
@@ -183,9 +183,18 @@ export class AgentEventsReconciler {
         timer.unref();
       }),
     ]).finally(() => clearTimeout(timer));
-    this.repairLog(job.id, attempt);
-    if (!bytes || bytes.length <= attempt.log_offset) return;
-    appendRunLog(this.d.home, job.id, bytes.subarray(attempt.log_offset));
+    // What the channel brought and the store did not record yet is in the job's log already, and
+    // the copy may end before it: keep it, and take from the copy only what comes after.
+    const from = attempt.log_offset + unackedRunLog(this.d.home, job.id, attempt.idx, attempt.log_offset);
+    if (!bytes || bytes.length <= from) {
+      if (from > attempt.log_offset) {
+        await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: from });
+        attempt.log_offset = from;
+        ackRunLog(this.d.home, job.id, attempt.idx, from);
+      }
+      return;
+    }
+    appendRunLog(this.d.home, job.id, bytes.subarray(from));
     await this.d.store.updateAttempt(job.id, attempt.idx, { log_offset: bytes.length });
     attempt.log_offset = bytes.length;
     ackRunLog(this.d.home, job.id, attempt.idx, bytes.length);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { ackRunLog, appendRunLog, repairRunLog } from "../../../src/core/job-log.js";
+import { ackRunLog, appendRunLog, repairRunLog, unackedRunLog } from "../../../src/core/job-log.js";
 import { jobLogPath } from "../../../src/core/paths.js";
 
 const chunk = (s: string) => Buffer.from(s);
@@ -58,6 +58,23 @@ test("what another attempt wrote after the note (the next attempt's header and l
     appendRunLog(h, "j1", chunk("[spotrun] attempt 2\nstep 2\n"));
     assert.equal(repairRunLog(h, "j1", 1, 0), 0);
     assert.equal(readFileSync(jobLogPath(h, "j1"), "utf8"), "step 1\n[spotrun] attempt 2\nstep 2\n");
+  } finally {
+    rmSync(h, { recursive: true, force: true });
+  }
+});
+
+test("bytes the channel brought but the store never recorded are counted, not cut, for a source that will not send them again", () => {
+  const h = home();
+  try {
+    appendRunLog(h, "j1", chunk("step 128\n"));
+    ackRunLog(h, "j1", 0, 9);
+    // "step 129" came over the channel; the store's write failed (busy) before it was recorded,
+    // and then the instance was reclaimed: the copy with the checkpoints ends at step 128.
+    appendRunLog(h, "j1", chunk("step 129\n"));
+    assert.equal(unackedRunLog(h, "j1", 0, 9), 9);
+    assert.equal(unackedRunLog(h, "j1", 1, 9), 0, "another attempt's acknowledgement says nothing of this one");
+    assert.equal(unackedRunLog(h, "j1", 0, 0), 0, "nor one for another offset");
+    assert.equal(readFileSync(jobLogPath(h, "j1"), "utf8"), "step 128\nstep 129\n", "nothing cut");
   } finally {
     rmSync(h, { recursive: true, force: true });
   }
