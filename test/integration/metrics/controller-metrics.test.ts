@@ -36,11 +36,14 @@ test("controller run --metrics: the exposition passes promtool, and the counters
 resources: {provider: local, spot: true, market: {interrupt_after: [2s, 2s], notice: 1500ms}}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 60, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+envs: {TOTAL_STEPS: 120, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints}
 recovery: {replace_on_notice: false}
 `,
     );
+    // Each of the two interrupted instances runs the trainer for under 2 s (the notice falls 2 s after
+    // it is up), so 6 s of steps need a third: with 3 s, a quick start of both could finish on the
+    // second before its notice (CI saw 1 preemption, not 2).
     // The running controller holds the lease: the job is its to drive.
     const r = await spotrun(box.home, ["run", task, "--detach", "--json"]);
     assert.equal(r.code, 0, r.stderr);
