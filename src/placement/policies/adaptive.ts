@@ -11,16 +11,21 @@ import { LINE_FROM_JOB_FRACTION } from "./uniform-progress.js";
  * restart to come back; it jumps from on-demand onto spot blips shorter than a restart; and with a
  * tight deadline it goes on-demand for down-times that end within minutes. The rules, in order:
  * 1. Exploitation: on a spot that is still there, stay.
- * 2. Take a spot when its expected remaining life (the mean residual of the runs seen so far that
- *    outlived its current age, with a prior of one 2 h run) is at least what the start costs to
- *    win back: one overhead from idle; from on-demand 3Kd/(K−1), K the on-demand ÷ spot price —
- *    its setup at the spot price, the changeover back to on-demand when it ends, and the two
- *    overheads of slack, against K−1 saved per hour on spot.
- * 3. Wait for spot, off on-demand, while the expected rest of the current down-time (the mean
- *    residual over the down-runs seen) plus the overhead of the spot start that ends it fits in the
- *    slack above a reserve for future restarts: one overhead per expected preemption — per mean
- *    spot run in the part of the work left that spot will do, taken as the share of the time seen
- *    that spot was there — at least two.
+ * 2. Take a spot from idle when its expected remaining life (the mean residual of the runs seen so
+ *    far that outlived its current age, with a prior of one 1 h run) is at least one overhead. From
+ *    on-demand, take it when the switch is expected to pay, averaged over those same runs (not
+ *    over their mean: a run shorter than a restart does no work at all): a spot that lives l saves
+ *    (K−1)·l against on-demand (K the on-demand ÷ spot price) and leaves the job behind by the
+ *    work it did not do — 2d (its setup and the on-demand setup when it ends), or l + d when it
+ *    ends inside its setup — which costs K per hour to make up. With runs all longer than a
+ *    restart the bar is 2Kd/(K−1); each run that ends inside its setup raises it.
+ * 3. Wait for spot, off on-demand, while the expected rest of the current down-time plus the
+ *    overhead of the spot start that ends it fits in the slack above a reserve for future restarts:
+ *    one overhead per expected preemption — per mean spot run in the part of the work left that
+ *    spot will do, taken as the share of the time seen that spot was there — at least two. The
+ *    rest of a down-time is the mean residual over the down-runs seen that outlived its age, with
+ *    a prior run of max(2 h, its age): a down-time longer than any seen is expected to last about
+ *    as long again (a fixed prior would keep promising spot within 2 h after a day without).
  * 4. Hold on-demand, once on it without spot, until progress is ahead of the line by 8 h of it
  *    (uniform progress holds 2d), so a run of no spot costs one changeover, not one per 2d.
  * 5. Behind the line (drawn as uniform progress draws it) → on-demand; otherwise idle.
@@ -38,7 +43,10 @@ export interface MarketMemory {
 
 const HOUR = 3_600_000;
 const KEEP_RUNS = 64;
-const PRIOR_RUN_MS = 2 * HOUR;
+/** The prior: one run of this length, up or down, counted with the runs seen. */
+const PRIOR_RUN_MS = HOUR;
+/** The least the prior down-run promises (a down-time's prior is max(this, its age)). */
+const PRIOR_DOWN_MS = 2 * HOUR;
 const HOLD_ON_DEMAND_MS = 8 * HOUR;
 
 export function remember(m: MarketMemory | undefined, o: Observation): MarketMemory {
@@ -52,12 +60,34 @@ export function remember(m: MarketMemory | undefined, o: Observation): MarketMem
 }
 
 /** Mean residual life of a run of age `ageMs`, from the runs seen to end that outlived it and one prior run. */
-export function residualMs(runs: readonly number[], ageMs: number): number {
-  let sum = PRIOR_RUN_MS;
+export function residualMs(runs: readonly number[], ageMs: number, priorMs = PRIOR_RUN_MS): number {
+  let sum = priorMs;
   let n = 1;
   for (const x of runs)
     if (x > ageMs) {
       sum += x - ageMs;
+      n++;
+    }
+  return sum / n;
+}
+
+/** The expected rest of a down-time of age `ageMs`: its prior run lasts at least as long again. */
+export const downResidualMs = (runs: readonly number[], ageMs: number): number =>
+  residualMs(runs, ageMs, Math.max(PRIOR_DOWN_MS, ageMs));
+
+/**
+ * The expected gain, in spot-price hours, of leaving a running on-demand for a spot of age
+ * `ageMs`: the mean over the up-runs seen that outlived that age (and the prior run) of
+ * (K−1)·l − K·lag, l the run's rest and lag the work the switch leaves undone: 2d when the spot
+ * outlives its setup, l + d when it ends inside it.
+ */
+export function switchGainMs(runs: readonly number[], ageMs: number, d: number, k: number): number {
+  const gain = (l: number) => (k - 1) * l - k * (l >= d ? 2 * d : l + d);
+  let sum = gain(PRIOR_RUN_MS);
+  let n = 1;
+  for (const x of runs)
+    if (x > ageMs) {
+      sum += gain(x - ageMs);
       n++;
     }
   return sum / n;
@@ -75,14 +105,17 @@ function preferred(o: Observation, k: number, line: ProgressLine | undefined, m:
   const d = o.restartOverheadMs;
   const age = o.nowMs - m.sinceMs;
   if (o.current === "spot" && o.spotAvailable) return { choice: "spot", rule: "exploit-spot" };
-  if (o.spotAvailable && residualMs(m.upRunsMs, age) >= (o.current === "on_demand" ? (3 * k * d) / (k - 1) : d))
+  if (
+    o.spotAvailable &&
+    (o.current === "on_demand" ? switchGainMs(m.upRunsMs, age, d, k) >= 0 : residualMs(m.upRunsMs, age) >= d)
+  )
     return { choice: "spot", rule: "take-spot" };
   if (!line) return { choice: "idle", rule: "loose-deadline-wait" };
   if (o.current !== "on_demand" && !o.spotAvailable) {
     // Slack kept for the restarts still ahead: the work left that spot will do (its share of the
     // time seen) ends in one preemption per mean spot run, each costing an overhead; at least two.
     const reserve = d * Math.max(2, (spotShare(m) * remainingWorkMs(o)) / meanMs(m.upRunsMs));
-    if (residualMs(m.downRunsMs, age) + d <= slackMs(o) - reserve) return { choice: "idle", rule: "wait-for-spot" };
+    if (downResidualMs(m.downRunsMs, age) + d <= slackMs(o) - reserve) return { choice: "idle", rule: "wait-for-spot" };
   }
   if (o.current === "on_demand" && o.workDoneMs < expectedProgressMs(o, line, o.nowMs + HOLD_ON_DEMAND_MS))
     return { choice: "on_demand", rule: "hold-on-demand" };

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type MarketMemory, remember, residualMs, spotShare } from "../../../src/placement/policies/adaptive.js";
+import {
+  downResidualMs,
+  type MarketMemory,
+  remember,
+  residualMs,
+  spotShare,
+  switchGainMs,
+} from "../../../src/placement/policies/adaptive.js";
 import {
   decide,
   initialPolicyState,
@@ -39,24 +46,49 @@ test("the market memory records each run when it ends; the residual life average
   m = remember(m, obs({ nowMs: 3 * HOUR, spotAvailable: false }));
   m = remember(m, obs({ nowMs: 3.5 * HOUR, spotAvailable: true }));
   assert.deepEqual(m, { up: true, sinceMs: 3.5 * HOUR, upRunsMs: [3 * HOUR], downRunsMs: [HOUR / 2] });
-  // With no run seen: the prior, one run of 2 h. Runs of 1 h and 5 h at age 2 h: (2 h prior + 3 h) / 2.
-  assert.equal(residualMs([], 0), 2 * HOUR);
-  assert.equal(residualMs([HOUR, 5 * HOUR], 2 * HOUR), 2.5 * HOUR);
+  // With no run seen: the prior, one run of 1 h. Runs of 1 h and 5 h at age 2 h: (1 h prior + 3 h) / 2.
+  assert.equal(residualMs([], 0), HOUR);
+  assert.equal(residualMs([HOUR, 5 * HOUR], 2 * HOUR), 2 * HOUR);
+  // A down-time's prior is max(2 h, its age): at 10 h, with runs of 20 min and 12 h seen, (10 h + 2 h) / 2.
+  assert.equal(downResidualMs([20 * MIN, 12 * HOUR], 0), (2 * HOUR + 20 * MIN + 12 * HOUR) / 3);
+  assert.equal(downResidualMs([20 * MIN, 12 * HOUR], 10 * HOUR), 6 * HOUR);
 });
 
-test("from on-demand it takes only a spot whose expected life pays back 3Kd/(K−1); from idle any that outlasts a restart", () => {
-  // K = 3, d = 12 min: from on-demand a spot must be expected to last 54 min.
-  const blips: MarketMemory = { up: true, sinceMs: 2 * HOUR, upRunsMs: Array(8).fill(10 * MIN), downRunsMs: [] };
+test("from on-demand it takes a spot when the switch is expected to pay, each run's lag counted; from idle any that outlasts a restart", () => {
+  // K = 3, d = 12 min: a run of rest l gains 2l − 3 × 24 min (l ≥ d), or 2l − 3(l + 12 min) inside the
+  // setup. No run seen: the 1 h prior, 120 − 72 = 48 min; with one 5 min blip: (48 − 41) / 2.
+  assert.equal(switchGainMs([], 0, 12 * MIN, 3), 48 * MIN);
+  assert.equal(switchGainMs([5 * MIN], 0, 12 * MIN, 3), 3.5 * MIN);
+  // Runs of 40 min pay (80 − 72 = 8 min each), runs of 30 min do not (60 − 72): the line is at
+  // 2Kd/(K−1) = 36 min, below the 3Kd/(K−1) = 54 min the mean had to reach before.
   const onDemand = { nowMs: 2 * HOUR, workDoneMs: 1.5 * HOUR, spotAvailable: true, current: "on_demand" as const };
-  const stay = decide(obs(onDemand), withMarket(blips));
-  assert.equal(stay.choice, "on_demand");
-  const long: MarketMemory = { ...blips, upRunsMs: Array(8).fill(3 * HOUR) };
-  assert.deepEqual(
-    [decide(obs(onDemand), withMarket(long)).choice, decide(obs(onDemand), withMarket(long)).rule],
-    ["spot", "take-spot"],
-  );
-  // Idle, the bar is one overhead: (2 h prior + 8 × 10 min) / 9 ≈ 22 min ≥ 12 min.
-  assert.equal(decide(obs({ ...onDemand, current: "none" }), withMarket(blips)).rule, "take-spot");
+  const runs = (ms: number): MarketMemory => ({ up: true, sinceMs: 2 * HOUR, upRunsMs: Array(8).fill(ms), downRunsMs: [] });
+  const take = decide(obs(onDemand), withMarket(runs(40 * MIN)));
+  assert.deepEqual([take.choice, take.rule], ["spot", "take-spot"]);
+  assert.equal(decide(obs(onDemand), withMarket(runs(30 * MIN))).choice, "on_demand");
+  // Blips of 10 min do no work at all: each costs 3 × 22 min of lag against 20 min saved.
+  assert.ok(switchGainMs(Array(8).fill(10 * MIN), 0, 12 * MIN, 3) < 0);
+  assert.equal(decide(obs(onDemand), withMarket(runs(10 * MIN))).choice, "on_demand");
+  // Idle, the bar is one overhead: (1 h prior + 8 × 10 min) / 9 ≈ 16 min ≥ 12 min.
+  assert.equal(decide(obs({ ...onDemand, current: "none" }), withMarket(runs(10 * MIN))).rule, "take-spot");
+});
+
+test("a down-time that outlived every run seen is expected to last about as long again, so it is not waited out on a fixed prior", () => {
+  // 30 h of work due at 44 h, 6 h done at 12 h: 8 h of slack, behind the line. Up-runs of 2 h, down-runs
+  // of 20 min: share (1 + 8) / 12 h, mean up-run 1.8 h, a reserve of 10 overheads = 2 h.
+  const o = obs({ nowMs: 12 * HOUR, workDoneMs: 6 * HOUR, deadlineMs: 44 * HOUR, workTotalMs: 30 * HOUR });
+  const market = (ageMs: number): MarketMemory => ({
+    up: false,
+    sinceMs: 12 * HOUR - ageMs,
+    upRunsMs: Array(4).fill(2 * HOUR),
+    downRunsMs: Array(6).fill(20 * MIN),
+  });
+  // 1 h old: its rest is the 2 h prior, and 2 h + 12 min fits in the 6 h above the reserve.
+  const young = decide(o, withMarket(market(HOUR)));
+  assert.deepEqual([young.choice, young.rule], ["idle", "wait-for-spot"]);
+  // 10 h old: another 10 h expected (a fixed 2 h prior would still wait), more than the 6 h.
+  const old = decide(o, withMarket(market(10 * HOUR)));
+  assert.deepEqual([old.choice, old.rule], ["on_demand", "behind-line"]);
 });
 
 test("it waits out a down-time expected to end within the slack above its reserve, and not a long one", () => {
@@ -72,10 +104,10 @@ test("it waits out a down-time expected to end within the slack above its reserv
 
 test("its restart reserve counts only the preemptions of the work spot will do, and a wait pays the restart that ends it", () => {
   assert.equal(spotShare({ up: false, sinceMs: 0, upRunsMs: [], downRunsMs: [] }), 0.5);
-  assert.equal(spotShare({ up: false, sinceMs: 0, upRunsMs: [4 * HOUR], downRunsMs: [2 * HOUR] }), 0.6);
-  // Spot up in runs of 1 h, down in runs of 6 h (share (2 + 4) / 32 h), this down-time 5 h 50 min
-  // old: its rest is expected in (2 h prior + 4 × 10 min) / 5 = 32 min. 20 h of work left: 0.1875 ×
-  // 20 h / 1.2 h ≈ 3.1 preemptions, a reserve of 37.5 min (counting all the work left: 100 min).
+  assert.equal(spotShare({ up: false, sinceMs: 0, upRunsMs: [4 * HOUR], downRunsMs: [2 * HOUR] }), 0.625);
+  // Spot up in runs of 1 h, down in runs of 6 h (share (1 + 4) / 30 h), this down-time 5 h 50 min
+  // old: its rest is expected in (5 h 50 min prior + 4 × 10 min) / 5 = 78 min. 20 h of work left:
+  // 20 h / 6 / 1 h ≈ 3.3 preemptions, a reserve of 40 min (counting all the work left: 240 min).
   const market: MarketMemory = {
     up: false,
     sinceMs: 0,
@@ -84,18 +116,13 @@ test("its restart reserve counts only the preemptions of the work spot will do, 
   };
   const at = (nowMs: number) =>
     obs({ nowMs, workDoneMs: 10 * HOUR, deadlineMs: 40 * HOUR, workTotalMs: 30 * HOUR, stepMs: HOUR / 6 });
-  const m = { ...market, sinceMs: 18.5 * HOUR - (5 * HOUR + 50 * MIN) };
-  // 90 min of slack: 32 + 12 + 37.5 fits, so it waits.
-  assert.deepEqual(
-    [decide(at(18.5 * HOUR), withMarket(m)).choice, decide(at(18.5 * HOUR), withMarket(m)).rule],
-    ["idle", "wait-for-spot"],
-  );
-  // 75 min: 32 + 37.5 would fit, but not with the 12 min restart when spot comes back.
-  const later = { ...market, sinceMs: 18.75 * HOUR - (5 * HOUR + 50 * MIN) };
-  assert.deepEqual(
-    [decide(at(18.75 * HOUR), withMarket(later)).choice, decide(at(18.75 * HOUR), withMarket(later)).rule],
-    ["on_demand", "behind-line"],
-  );
+  const aged = (nowMs: number) => withMarket({ ...market, sinceMs: nowMs - (5 * HOUR + 50 * MIN) });
+  // 135 min of slack: 78 + 12 + 40 fits, so it waits.
+  const wait = decide(at(17.75 * HOUR), aged(17.75 * HOUR));
+  assert.deepEqual([wait.choice, wait.rule], ["idle", "wait-for-spot"]);
+  // 120 min: 78 + 40 would fit, but not with the 12 min restart when spot comes back.
+  const go = decide(at(18 * HOUR), aged(18 * HOUR));
+  assert.deepEqual([go.choice, go.rule], ["on_demand", "behind-line"]);
 });
 
 test("once on on-demand without spot it holds until 8 h of the line ahead, not 2d", () => {
