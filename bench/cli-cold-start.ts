@@ -13,7 +13,7 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openSpotrun } from "../src/api/spotrun.js";
-import { InstanceId } from "../src/base/ids.js";
+import { InstanceId, JobId } from "../src/base/ids.js";
 import type { AttemptRow, InstanceRow, JobRow } from "../src/state/state-store.js";
 
 const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20);
@@ -33,7 +33,7 @@ async function fillHome(home: string): Promise<void> {
     await sr.store.transaction(async (tx) => {
       await tx.updateJob(row.id, { state: "CANCELLED", ended_at: now - 23 * 3_600_000 });
       for (let j = 0; j < JOBS - 1; j++) {
-        const id = `j-bench${String(j).padStart(5, "0")}`;
+        const id = JobId(`j-bench${String(j).padStart(5, "0")}`);
         const started = now - 20 * 3_600_000 + j * 60_000;
         const ended = started + 45 * 60_000;
         await tx.insertJob({

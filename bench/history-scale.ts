@@ -10,7 +10,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
-import { InstanceId } from "../src/base/ids.js";
+import { InstanceId, JobId } from "../src/base/ids.js";
 import { InterruptionHistory } from "../src/core/interruption-history.js";
 import type { Offer } from "../src/providers/provider.js";
 import { openStateStore } from "../src/state/open-state-store.js";
@@ -60,7 +60,7 @@ async function fill(store: StateStore): Promise<void> {
     const attempts: AttemptRow[] = [];
     const instances: InstanceRow[] = [];
     for (let j = j0; j < Math.min(jobs, j0 + batch / PER_JOB); j++) {
-      const id = `j-${j}`;
+      const id = JobId(`j-${j}`);
       jobRows.push({
         id,
         name: id,

@@ -1,3 +1,4 @@
+import type { JobId } from "../base/ids.js";
 import type { EventRow, StateStore } from "../state/state-store.js";
 
 /** The fields of a `checkpoint_failed` event: which attempt's upload failed and the store's own reason. */
@@ -11,7 +12,7 @@ interface FailedUpload {
  * many uploads failed and the newest failure with its cause. `failing` is true while no upload has
  * succeeded since that failure: a preemption now would resume from an older generation, or none.
  */
-export async function checkpointHealth(store: StateStore, jobId: string) {
+export async function checkpointHealth(store: StateStore, jobId: JobId) {
   return checkpointHealthOf(await store.eventsOfKind(jobId, CHECKPOINT_EVENTS));
 }
 

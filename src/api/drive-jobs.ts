@@ -1,3 +1,4 @@
+import type { JobId } from "../base/ids.js";
 import type { Logger } from "../base/logger.js";
 import { Controller } from "../core/controller.js";
 import { isTerminal } from "../core/job-state.js";
@@ -12,7 +13,7 @@ import { notifierFor } from "./notifier-for.js";
  */
 export async function driveUntilDone(
   app: Services & { home: string; logger: Logger },
-  ids: string[],
+  ids: readonly JobId[],
   signal: AbortSignal,
 ): Promise<void> {
   const controller = new Controller({

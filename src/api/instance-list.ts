@@ -29,7 +29,10 @@ export async function listInstances(
 ) {
   const now = app.clock.now();
   const filter = opts.providers;
-  const rows: (InstanceRow & { managed: boolean })[] = (await app.store.instances(opts.all ? {} : { live: true }))
+  // A direct launch has no job: its row's job_id is its array's (or "(launch)").
+  const rows: (Omit<InstanceRow, "job_id"> & { job_id: string; managed: boolean })[] = (
+    await app.store.instances(opts.all ? {} : { live: true })
+  )
     .filter((r) => !filter || filter.includes(r.provider as ProviderKind))
     .map((r) => ({ ...r, managed: true }));
   const launchedOn = (await app.store.db.selectFrom("launched").select("provider").distinct().execute()).map(

@@ -2,6 +2,7 @@ import { homedir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { type Clock, systemClock } from "../base/clock.js";
 import { notFound, SpotrunError, usageError } from "../base/errors.js";
+import type { JobId } from "../base/ids.js";
 import { type Logger, silentLogger } from "../base/logger.js";
 import type { ControllerOptions } from "../core/controller.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
@@ -188,8 +189,8 @@ export class Spotrun implements Services {
   }
 
   /** Ask for jobs (or whole arrays) to be cancelled; their instances are torn down by the controller, checkpoints kept. Returns the ids asked. */
-  async cancel(refs: string[]): Promise<string[]> {
-    const ids: string[] = [];
+  async cancel(refs: string[]): Promise<JobId[]> {
+    const ids: JobId[] = [];
     for (const ref of refs) {
       for (const j of await this.jobRows(ref)) {
         if (isTerminal(j.state)) continue;
@@ -264,7 +265,7 @@ export class Spotrun implements Services {
   }
 
   /** Wait until these jobs end, driving them from this process whenever no other controller does. */
-  async waitUntilDone(ids: string[], signal: AbortSignal): Promise<void> {
+  async waitUntilDone(ids: readonly JobId[], signal: AbortSignal): Promise<void> {
     const { driveUntilDone } = await import("./drive-jobs.js");
     return driveUntilDone(this, ids, signal);
   }

@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { describeEvent } from "../api/describe-event.js";
+import type { JobId } from "../base/ids.js";
 import { isTerminal, type JobState } from "../core/job-state.js";
 import { jobLogPath } from "../core/paths.js";
 import type { StateStore } from "../state/state-store.js";
@@ -13,7 +14,7 @@ import type { Output } from "./command.js";
 export async function followJob(
   store: StateStore,
   home: string,
-  jobId: string,
+  jobId: JobId,
   out: Output,
   opts: { signal?: AbortSignal; progress?: boolean; logs?: boolean } = {},
 ): Promise<JobState> {

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { errorMessage } from "../base/errors.js";
+import type { JobId } from "../base/ids.js";
 import { isAlive } from "../base/process.js";
 import type { JobRow } from "../state/state-store.js";
 import { isTransientStoreError } from "../state/store-errors.js";
@@ -194,11 +195,11 @@ export class Controller {
     }
   }
 
-  private held = new Set<string>();
+  private held = new Set<JobId>();
   private lastClaim = Number.NEGATIVE_INFINITY;
 
   /** Renew our jobs' leases and take free ones; a job newly held says so in its events. */
-  private async claim(now: number): Promise<string[]> {
+  private async claim(now: number): Promise<JobId[]> {
     this.lastClaim = now;
     const ids = await this.store.claimJobs(this.owner, now, now + this.leaseTtlMs, this.o.maxJobs ?? 1_000_000);
     for (const id of ids) if (!this.held.has(id)) await this.deps.recorder.event(id, { kind: "leased", controller: this.owner });
@@ -206,14 +207,14 @@ export class Controller {
     return ids;
   }
 
-  private async visitId(id: string): Promise<void> {
+  private async visitId(id: JobId): Promise<void> {
     const job = await this.store.job(id).catch(() => undefined);
     if (!job || isTerminal(job.state)) return this.forgetJob(id);
     await this.visit(job);
   }
 
   /** A job that has ended (or left this controller): every reconciler lets go of its state. */
-  private forgetJob(id: string): void {
+  private forgetJob(id: JobId): void {
     this.visits.forget(id);
     this.jobs.forgetJob(id);
   }

@@ -1,8 +1,8 @@
 import type { Clock } from "../base/clock.js";
 import { errorMessage } from "../base/errors.js";
-import { InstanceId } from "../base/ids.js";
+import { InstanceId, type JobId } from "../base/ids.js";
 import type { Logger } from "../base/logger.js";
-import { type InstanceInfo, type Provider, TAG } from "../providers/provider.js";
+import { type InstanceInfo, type Provider, TAG, taggedJob } from "../providers/provider.js";
 
 /** What the controller knows of one instance: as last seen, or not found (for how long). */
 export type Sighting =
@@ -30,7 +30,7 @@ export interface InstanceObserverOptions {
   /** An instance not found this long is gone (APIs are eventually consistent: a new one may not show at once). */
   missingGraceMs?: number;
   /** A job whose instance changed: visit it now rather than at its next steady visit. */
-  onChange?: (jobId: string) => void;
+  onChange?: (jobId: JobId) => void;
 }
 
 /** An id no job has asked about for this long is no longer worth a describe. */
@@ -266,7 +266,7 @@ export class InstanceObserver {
   }
 
   private changed(info: InstanceInfo): void {
-    const job = info.tags[TAG.job];
+    const job = taggedJob(info.tags);
     if (job) this.o.onChange?.(job);
   }
 }

@@ -1,3 +1,4 @@
+import type { JobId } from "../base/ids.js";
 import { summarize } from "../cost/ledger.js";
 import { replacesOnNotice, type Task } from "../spec/task-schema.js";
 import type { JobRow } from "../state/state-store.js";
@@ -57,11 +58,11 @@ export class JobReconciler {
   private readonly reaper: Reaper;
   private readonly agentEvents: AgentEventsReconciler;
   private readonly replace: ReplaceReconciler;
-  private readonly jobScoped: { forgetJob(jobId: string): void }[];
+  private readonly jobScoped: { forgetJob(jobId: JobId): void }[];
   private readonly maxLaunches: number;
   private launches = 0;
   /** Jobs that found every launch slot taken, in the order they came: each freed slot wakes the first. */
-  private readonly waitingToLaunch = new Set<string>();
+  private readonly waitingToLaunch = new Set<JobId>();
 
   constructor(
     private readonly deps: ReconcilerDeps,
@@ -73,7 +74,7 @@ export class JobReconciler {
   ) {
     const { store, clock } = deps;
     this.maxLaunches = Math.max(1, Math.floor(maxConcurrentVisits / 4));
-    const jobCost = async (jobId: string) => summarize(await store.instances({ jobId }), clock.now()).cost_usd;
+    const jobCost = async (jobId: JobId) => summarize(await store.instances({ jobId }), clock.now()).cost_usd;
     const history = new InterruptionHistory(store, () => clock.now(), o.interruptionHistory);
     this.teardown = new Teardown(deps);
     const deadline = new DeadlineReconciler(deps, this.teardown);
@@ -148,7 +149,7 @@ export class JobReconciler {
   }
 
   /** A job that has ended (or left this controller): every reconciler lets go of its state. */
-  forgetJob(id: string): void {
+  forgetJob(id: JobId): void {
     this.waitingToLaunch.delete(id);
     this.failures.succeeded(id);
     for (const r of this.jobScoped) r.forgetJob(id);
@@ -176,7 +177,7 @@ export class JobReconciler {
   }
 
   /** Whether the job's last visit found no launch slot free: it waits to be woken for one, not visited every pass. */
-  waitsForLaunch(jobId: string): boolean {
+  waitsForLaunch(jobId: JobId): boolean {
     return this.waitingToLaunch.has(jobId);
   }
 
@@ -187,7 +188,7 @@ export class JobReconciler {
    * woken when a slot frees: visiting 10,000 waiting jobs every pass only to find the slots taken
    * kept the loop busy (one core at 100%) and the launches slow.
    */
-  private async launching(jobId: string, launch: () => Promise<void>): Promise<void> {
+  private async launching(jobId: JobId, launch: () => Promise<void>): Promise<void> {
     this.waitingToLaunch.delete(jobId);
     if (this.launches >= this.maxLaunches) {
       this.waitingToLaunch.add(jobId);

@@ -1,4 +1,5 @@
 import type { Clock } from "../base/clock.js";
+import type { JobId } from "../base/ids.js";
 import type { JobEvent } from "../state/job-event.js";
 import type { JobRow, StateStore } from "../state/state-store.js";
 import { ControllerBug } from "./controller-errors.js";
@@ -11,7 +12,7 @@ export class JobRecorder {
     private readonly clock: Clock,
   ) {}
 
-  event(jobId: string, e: JobEvent, tx: StateStore = this.store): Promise<void> {
+  event(jobId: JobId, e: JobEvent, tx: StateStore = this.store): Promise<void> {
     return tx.appendEvent(jobId, this.clock.now(), e);
   }
 

@@ -71,7 +71,7 @@ function checkPaths(task: Task, baseDir: string): void {
 
 /** A job as submitted: PENDING, no attempt yet, nothing spent. */
 export function pendingJobRow(o: {
-  id: string;
+  id: JobId;
   task: Task;
   baseDir: string;
   now: number;

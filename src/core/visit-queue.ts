@@ -1,3 +1,4 @@
+import type { JobId } from "../base/ids.js";
 /**
  * Which job is visited when, for the controller's loop: the jobs of the current pass in order,
  * each at most once at a time, none before its next visit is due, at most `maxConcurrent` at once.
@@ -10,22 +11,22 @@ export interface VisitQueueOptions {
   maxConcurrent: number;
   /** Slots beyond `maxConcurrent` only woken jobs may use (default a quarter of it, at least 4). */
   wokenReserve?: number;
-  visit: (jobId: string) => Promise<void>;
+  visit: (jobId: JobId) => Promise<void>;
 }
 
 export class VisitQueue {
-  private readonly inflight = new Set<string>();
-  private readonly nextVisit = new Map<string, number>();
+  private readonly inflight = new Set<JobId>();
+  private readonly nextVisit = new Map<JobId, number>();
   /** Whose next visit is a failure's backoff: news the pass finds does not cut that short. */
-  private readonly backingOff = new Set<string>();
+  private readonly backingOff = new Set<JobId>();
   /** Woken while a visit of theirs was under way: that visit must not push the next one back. */
-  private readonly wokenDuring = new Set<string>();
+  private readonly wokenDuring = new Set<JobId>();
   /** Woken and not visited yet, in the order they were woken. */
-  private readonly front = new Set<string>();
+  private readonly front = new Set<JobId>();
   /** The current pass: its ids in order, where it has got to, and its members (only they are visited). */
-  private queue: string[] = [];
+  private queue: JobId[] = [];
   private pos = 0;
-  private members = new Set<string>();
+  private members = new Set<JobId>();
   private pumpQueued = false;
   private readonly reserve: number;
 
@@ -44,14 +45,14 @@ export class VisitQueue {
   }
 
   /** A new pass over these job ids (the active ones this controller holds). */
-  startPass(ids: string[]): void {
+  startPass(ids: JobId[]): void {
     this.queue = ids;
     this.pos = 0;
     this.members = new Set(ids);
   }
 
   /** Something this job waits for has arrived: visit it now, before the rest of the pass. */
-  wake(jobId: string): void {
+  wake(jobId: JobId): void {
     this.nextVisit.delete(jobId);
     this.backingOff.delete(jobId);
     if (this.inflight.has(jobId)) this.wokenDuring.add(jobId);
@@ -66,13 +67,13 @@ export class VisitQueue {
    * it waits for a later visit; one under way or due anyway needs nothing, and a failure's backoff
    * is kept (a visit under way that read the row before the news settles, and the next look wakes it).
    */
-  nudge(jobId: string): void {
+  nudge(jobId: JobId): void {
     if (this.inflight.has(jobId) || this.backingOff.has(jobId)) return;
     if ((this.nextVisit.get(jobId) ?? 0) > this.o.now()) this.wake(jobId);
   }
 
   /** A visit is over: the next is due at `at`, or now if the job was woken meanwhile. */
-  settle(jobId: string, at: number): void {
+  settle(jobId: JobId, at: number): void {
     this.backingOff.delete(jobId);
     if (this.wokenDuring.delete(jobId)) {
       this.nextVisit.delete(jobId);
@@ -82,13 +83,13 @@ export class VisitQueue {
   }
 
   /** A visit failed: the next is due at `at` (its backoff), news or not. */
-  retryAt(jobId: string, at: number): void {
+  retryAt(jobId: JobId, at: number): void {
     this.nextVisit.set(jobId, at);
     this.backingOff.add(jobId);
   }
 
   /** The job has ended or left this controller. */
-  forget(jobId: string): void {
+  forget(jobId: JobId): void {
     this.nextVisit.delete(jobId);
     this.backingOff.delete(jobId);
     this.wokenDuring.delete(jobId);
@@ -109,7 +110,7 @@ export class VisitQueue {
       }
     }
     while (this.inflight.size < this.o.maxConcurrent && this.pos < this.queue.length) {
-      const id = this.queue[this.pos++] as string;
+      const id = this.queue[this.pos++] as JobId;
       if (this.inflight.has(id) || (this.nextVisit.get(id) ?? 0) > now) continue;
       this.start(id);
     }
@@ -125,7 +126,7 @@ export class VisitQueue {
     });
   }
 
-  private start(id: string): void {
+  private start(id: JobId): void {
     this.inflight.add(id);
     void this.o.visit(id).finally(() => {
       this.inflight.delete(id);

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { JobId } from "../base/ids.js";
 import { JOB_STATES } from "../core/job-state.js";
 import { summarize } from "../cost/ledger.js";
 import { eventsAfter, jobCountsByState } from "../state/event-feed.js";
@@ -119,7 +120,7 @@ export class JobMetrics {
     }
   }
 
-  private async where(jobId: string, attempt: number | undefined): Promise<Where> {
+  private async where(jobId: JobId, attempt: number | undefined): Promise<Where> {
     let j = this.jobs.get(jobId);
     if (!j) {
       const row = await this.store.job(jobId);

@@ -1,5 +1,5 @@
 import { ExternalError } from "../base/errors.js";
-import type { InstanceId } from "../base/ids.js";
+import { type InstanceId, JobId } from "../base/ids.js";
 import type { ProviderKind, Resources } from "../spec/task-schema.js";
 import type { SshTarget } from "../transport/ssh/ssh-target.js";
 import type { Transport } from "../transport/transport.js";
@@ -199,3 +199,9 @@ export const TAG = {
   checkpointScript: "spotrun:checkpoint-script",
   managed: "spotrun:managed",
 } as const;
+
+/** The job an instance is tagged with, if any: the tag a managed launch wrote is its job's id. */
+export const taggedJob = (tags: Readonly<Record<string, string>>): JobId | undefined => {
+  const id = tags[TAG.job];
+  return id === undefined ? undefined : JobId(id);
+};

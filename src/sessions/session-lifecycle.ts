@@ -88,7 +88,7 @@ export async function estimateSize(home: string, name: string, session: SessionF
 export async function submitSessionJob(
   app: Services,
   home: string,
-  rec: Omit<SessionRecord, "job_ids"> & { job_ids?: string[] },
+  rec: Omit<SessionRecord, "job_ids"> & { job_ids?: JobId[] },
 ): Promise<JobId> {
   const provider = await app.providers.get(rec.session.resources.provider);
   provider.validateResources?.(rec.session.resources);
@@ -106,8 +106,9 @@ export async function submitSessionJob(
   const snapshot = rec.job_ids?.length ? await newestSessionSnapshot(app.store, rec.job_ids) : undefined;
   const task = sessionTask(rec.name, rec.session, spec, "spotrun", snapshot?.url);
   const [id] = await submitJob(app.store, { task, file: rec.file ?? undefined, baseDir: rec.base_dir }, home, app.clock);
-  await writeSession(home, { ...rec, job_ids: [...(rec.job_ids ?? []), id as string] });
-  return id as JobId;
+  if (id === undefined) throw new Error("a session's task is no array: its submit makes one job");
+  await writeSession(home, { ...rec, job_ids: [...(rec.job_ids ?? []), id] });
+  return id;
 }
 
 export async function latestJob(app: Services, rec: SessionRecord) {
@@ -157,7 +158,7 @@ export async function requestStop(app: Services, rec: SessionRecord): Promise<St
   return "cancelled";
 }
 
-export async function cancelJob(app: Services, jobId: string): Promise<void> {
+export async function cancelJob(app: Services, jobId: JobId): Promise<void> {
   await app.store.transaction(async (tx) => {
     await tx.updateJob(jobId, { desired: "cancel" });
     await tx.appendEvent(jobId, app.clock.now(), { kind: "cancel_requested" });
@@ -165,7 +166,7 @@ export async function cancelJob(app: Services, jobId: string): Promise<void> {
 }
 
 /** Wait until the job is over; false on timeout. */
-export async function waitTerminal(app: Services, jobId: string, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
+export async function waitTerminal(app: Services, jobId: JobId, timeoutMs: number, signal: AbortSignal): Promise<boolean> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until && !signal.aborted) {
     const j = await app.store.job(jobId);

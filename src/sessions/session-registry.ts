@@ -3,6 +3,7 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic-file.js";
 import { notFound } from "../base/errors.js";
+import type { JobId } from "../base/ids.js";
 import type { SessionFile } from "./session-schema.js";
 
 /** What spotrun remembers about a session: its spec, and every job it has run as (one per start or resume). */
@@ -13,7 +14,7 @@ export interface SessionRecord {
   file: string | null;
   base_dir: string;
   session: SessionFile;
-  job_ids: string[];
+  job_ids: JobId[];
 }
 
 export const sessionDir = (home: string, name: string): string => join(home, "sessions", name);

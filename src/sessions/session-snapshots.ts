@@ -1,4 +1,5 @@
 import { errorMessage, SpotrunError } from "../base/errors.js";
+import type { JobId } from "../base/ids.js";
 import type { Manifest } from "../checkpoints/generations.js";
 import { openCheckpointStore } from "../checkpoints/open-store.js";
 import type { StateStore } from "../state/state-store.js";
@@ -15,7 +16,7 @@ export interface SessionSnapshot {
  * belong to the session, not to the job that happened to write them, so a resume finds the one
  * its predecessor (or an earlier job, if that one never saved) left behind.
  */
-export async function newestSessionSnapshot(store: StateStore, jobIds: readonly string[]): Promise<SessionSnapshot | undefined> {
+export async function newestSessionSnapshot(store: StateStore, jobIds: readonly JobId[]): Promise<SessionSnapshot | undefined> {
   for (const id of [...jobIds].reverse()) {
     const job = await store.job(id);
     if (!job) continue;

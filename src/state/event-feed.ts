@@ -1,3 +1,4 @@
+import { JobId } from "../base/ids.js";
 import type { EventRow, StateStore } from "./state-store.js";
 
 /**
@@ -6,7 +7,7 @@ import type { EventRow, StateStore } from "./state-store.js";
  */
 export async function eventsAfter(store: StateStore, afterSeq: number, limit = 5000): Promise<EventRow[]> {
   const rows = await store.db.selectFrom("events").selectAll().where("seq", ">", afterSeq).orderBy("seq").limit(limit).execute();
-  return rows.map((r) => ({ ...r, seq: Number(r.seq), at: Number(r.at) })) as EventRow[];
+  return rows.map((r) => ({ ...r, job_id: JobId(r.job_id), seq: Number(r.seq), at: Number(r.at) }));
 }
 
 /** The newest event's sequence number (0 for an empty log): it moves whenever anything happens. */

@@ -1,31 +1,48 @@
 import { hostname } from "node:os";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import { usageError } from "../base/errors.js";
-import { InstanceId } from "../base/ids.js";
+import { InstanceId, JobId } from "../base/ids.js";
 import type { JobEvent } from "./job-event.js";
 import { type JobState, TERMINAL_STATES } from "./job-states.js";
 import { isPostgres } from "./migrations.js";
-import type { AttemptsTable, Database, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
+import type { AttemptsTable, Database, EventsTable, InstancesTable, JobsTable, LaunchedTable } from "./schema.js";
 
 /**
  * Rows as the code sees them: the 0/1 columns (`spot`, `agent_started`; kept as integers in both SQLite and PostgreSQL) are
- * booleans here, converted at this store's boundary — every read and write of them goes through it.
+ * booleans here, and ids are branded (a job's id is a JobId, an instance's an InstanceId: one cannot be passed for the
+ * other), converted at this store's boundary — every read and write of them goes through it.
  */
-export type JobRow = JobsTable;
-export type AttemptRow = Omit<AttemptsTable, "spot" | "agent_started"> & { spot: boolean; agent_started: boolean };
+export type JobRow = Omit<JobsTable, "id"> & { id: JobId };
+export type AttemptRow = Omit<AttemptsTable, "job_id" | "spot" | "agent_started"> & {
+  job_id: JobId;
+  spot: boolean;
+  agent_started: boolean;
+};
 /** Its id is the provider's, branded (a job id cannot be passed for it). */
-export type InstanceRow = Omit<InstancesTable, "spot" | "id"> & { id: InstanceId; spot: boolean };
+export type InstanceRow = Omit<InstancesTable, "spot" | "id" | "job_id"> & { id: InstanceId; job_id: JobId; spot: boolean };
 export type LaunchedRow = LaunchedTable;
-export type EventRow = { seq: number; job_id: string; at: number; kind: string; data: string };
+export type EventRow = { seq: number; job_id: JobId; at: number; kind: string; data: string };
 type Db = Kysely<Database> | Transaction<Database>;
 
 const TERMINAL = [...TERMINAL_STATES];
 
 const flag = (v: number | boolean): boolean => Number(v) !== 0;
 const bit = (b: boolean): number => (b ? 1 : 0);
-/** Rows read: 0/1 → boolean. */
-export const attemptOut = (r: AttemptsTable): AttemptRow => ({ ...r, spot: flag(r.spot), agent_started: flag(r.agent_started) });
-export const instanceOut = (r: InstancesTable): InstanceRow => ({ ...r, id: InstanceId(r.id), spot: flag(r.spot) });
+/** Rows read: ids branded, 0/1 → boolean. */
+export const jobOut = (r: JobsTable): JobRow => ({ ...r, id: JobId(r.id) });
+export const attemptOut = (r: AttemptsTable): AttemptRow => ({
+  ...r,
+  job_id: JobId(r.job_id),
+  spot: flag(r.spot),
+  agent_started: flag(r.agent_started),
+});
+export const instanceOut = (r: InstancesTable): InstanceRow => ({
+  ...r,
+  id: InstanceId(r.id),
+  job_id: JobId(r.job_id),
+  spot: flag(r.spot),
+});
+const eventOut = (r: Selectable<EventsTable>): EventRow => ({ ...r, job_id: JobId(r.job_id) });
 /** Rows and patches written: boolean → 0/1 (a patch converts only the fields it has). */
 export function attemptIn(r: AttemptRow): AttemptsTable;
 export function attemptIn(r: Partial<AttemptRow>): Partial<AttemptsTable>;
@@ -70,8 +87,9 @@ export class StateStore {
     await this.db.insertInto("jobs").values(job).execute();
   }
 
-  async job(id: string): Promise<JobRow | undefined> {
-    return this.db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
+  async job(id: JobId): Promise<JobRow | undefined> {
+    const r = await this.db.selectFrom("jobs").selectAll().where("id", "=", id).executeTakeFirst();
+    return r && jobOut(r);
   }
 
   /**
@@ -79,22 +97,19 @@ export class StateStore {
    * ids, is refused with the candidates (newest first): a `cancel` must not pick one silently.
    */
   async findJob(ref: string): Promise<JobRow | undefined> {
-    const exact = await this.job(ref);
+    // The ref as an id first: the one place text a user typed becomes a JobId (it is one if a job has it).
+    const exact = await this.job(JobId(ref));
     if (exact) return exact;
     const newest = (rows: JobRow[]) => rows.sort((a, b) => b.created_at - a.created_at);
     const limit = AMBIGUOUS_SHOWN + 1;
     // Ids are letters, digits and '-': anything else (LIKE's '%' and '_' among it) is no prefix of one.
     const byPrefix = /^[A-Za-z0-9-]+$/.test(ref)
-      ? await this.db.selectFrom("jobs").selectAll().where("id", "like", `${ref}%`).limit(limit).execute()
+      ? (await this.db.selectFrom("jobs").selectAll().where("id", "like", `${ref}%`).limit(limit).execute()).map(jobOut)
       : [];
     if (byPrefix.length === 1) return byPrefix[0];
-    const byName = await this.db
-      .selectFrom("jobs")
-      .selectAll()
-      .where("name", "=", ref)
-      .orderBy("created_at", "desc")
-      .limit(limit)
-      .execute();
+    const byName = (
+      await this.db.selectFrom("jobs").selectAll().where("name", "=", ref).orderBy("created_at", "desc").limit(limit).execute()
+    ).map(jobOut);
     if (byName.length === 1) return byName[0];
     if (byName.length > 1) throw ambiguous(`job name ${JSON.stringify(ref)} is shared by`, byName);
     if (byPrefix.length > 1) throw ambiguous(`${JSON.stringify(ref)} is the start of the ids of`, newest(byPrefix));
@@ -105,27 +120,29 @@ export class StateStore {
     let q = this.db.selectFrom("jobs").selectAll();
     if (opts.active) q = q.where("state", "not in", TERMINAL);
     if (opts.arrayId) q = q.where("array_id", "=", opts.arrayId);
-    return q
-      .orderBy("created_at", "desc")
-      .limit(opts.limit ?? 100_000)
-      .execute();
+    return (
+      await q
+        .orderBy("created_at", "desc")
+        .limit(opts.limit ?? 100_000)
+        .execute()
+    ).map(jobOut);
   }
 
   /** Ids of every job not yet in a terminal state, oldest first. */
-  async activeJobIds(): Promise<string[]> {
+  async activeJobIds(): Promise<JobId[]> {
     const rows = await this.db.selectFrom("jobs").select("id").where("state", "not in", TERMINAL).orderBy("created_at").execute();
-    return rows.map((r) => r.id);
+    return rows.map((r) => JobId(r.id));
   }
 
   /** Ids of the active jobs someone asked to cancel (the controller wakes them rather than wait for their next visit). */
-  async cancelRequestedIds(): Promise<string[]> {
+  async cancelRequestedIds(): Promise<JobId[]> {
     const rows = await this.db
       .selectFrom("jobs")
       .select("id")
       .where("state", "not in", TERMINAL)
       .where("desired", "=", "cancel")
       .execute();
-    return rows.map((r) => r.id);
+    return rows.map((r) => JobId(r.id));
   }
 
   /**
@@ -134,7 +151,7 @@ export class StateStore {
    * skipped, not waited for (SKIP LOCKED), so controllers never block each other. Returns the ids
    * it holds, oldest job first.
    */
-  async claimJobs(owner: string, nowMs: number, untilMs: number, limit: number): Promise<string[]> {
+  async claimJobs(owner: string, nowMs: number, untilMs: number, limit: number): Promise<JobId[]> {
     let pick = this.db
       .selectFrom("jobs")
       .select("id")
@@ -150,7 +167,7 @@ export class StateStore {
       .where("id", "in", pick)
       .returning(["id", "created_at"])
       .execute();
-    return rows.sort((a, b) => a.created_at - b.created_at).map((r) => r.id);
+    return rows.sort((a, b) => a.created_at - b.created_at).map((r) => JobId(r.id));
   }
 
   /** Give back every job `owner` holds, for another controller to take at once. */
@@ -192,7 +209,7 @@ export class StateStore {
     return Number(r?.n ?? 0);
   }
 
-  async updateJob(id: string, patch: Partial<JobRow>): Promise<void> {
+  async updateJob(id: JobId, patch: Partial<JobRow>): Promise<void> {
     await this.db.updateTable("jobs").set(patch).where("id", "=", id).execute();
   }
 
@@ -200,7 +217,7 @@ export class StateStore {
     await this.db.insertInto("attempts").values(attemptIn(a)).execute();
   }
 
-  async attempt(jobId: string, idx: number): Promise<AttemptRow | undefined> {
+  async attempt(jobId: JobId, idx: number): Promise<AttemptRow | undefined> {
     const r = await this.db
       .selectFrom("attempts")
       .selectAll()
@@ -210,7 +227,7 @@ export class StateStore {
     return r && attemptOut(r);
   }
 
-  async attempts(jobId: string): Promise<AttemptRow[]> {
+  async attempts(jobId: JobId): Promise<AttemptRow[]> {
     return (await this.db.selectFrom("attempts").selectAll().where("job_id", "=", jobId).orderBy("idx").execute()).map(
       attemptOut,
     );
@@ -222,7 +239,7 @@ export class StateStore {
   }
 
   /** The attempts of many jobs, by job and idx: one read per 500 jobs (a listing's, not the controller's). */
-  async attemptsOfJobs(jobIds: readonly string[]): Promise<AttemptRow[]> {
+  async attemptsOfJobs(jobIds: readonly JobId[]): Promise<AttemptRow[]> {
     const rows = await inChunks(jobIds, (ids) =>
       this.db.selectFrom("attempts").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("idx").execute(),
     );
@@ -230,7 +247,7 @@ export class StateStore {
   }
 
   /** The instances of many jobs, each job's by launch time, as `instances({ jobId })` gives them. */
-  async instancesOfJobs(jobIds: readonly string[]): Promise<InstanceRow[]> {
+  async instancesOfJobs(jobIds: readonly JobId[]): Promise<InstanceRow[]> {
     const rows = await inChunks(jobIds, (ids) =>
       this.db.selectFrom("instances").selectAll().where("job_id", "in", ids).orderBy("job_id").orderBy("launched_at").execute(),
     );
@@ -238,7 +255,7 @@ export class StateStore {
   }
 
   /** Events of these kinds for many jobs, each job's in sequence. */
-  async eventsOfKindForJobs(jobIds: readonly string[], kinds: readonly string[]): Promise<EventRow[]> {
+  async eventsOfKindForJobs(jobIds: readonly JobId[], kinds: readonly string[]): Promise<EventRow[]> {
     if (kinds.length === 0) return [];
     const rows = await inChunks(jobIds, (ids) =>
       this.db
@@ -249,10 +266,10 @@ export class StateStore {
         .orderBy("seq")
         .execute(),
     );
-    return rows as EventRow[];
+    return rows.map(eventOut);
   }
 
-  async updateAttempt(jobId: string, idx: number, patch: Partial<AttemptRow>): Promise<void> {
+  async updateAttempt(jobId: JobId, idx: number, patch: Partial<AttemptRow>): Promise<void> {
     await this.db.updateTable("attempts").set(attemptIn(patch)).where("job_id", "=", jobId).where("idx", "=", idx).execute();
   }
 
@@ -264,7 +281,7 @@ export class StateStore {
       .execute();
   }
 
-  async instances(opts: { jobId?: string; attempt?: number; live?: boolean } = {}): Promise<InstanceRow[]> {
+  async instances(opts: { jobId?: JobId; attempt?: number; live?: boolean } = {}): Promise<InstanceRow[]> {
     let q = this.db.selectFrom("instances").selectAll();
     if (opts.jobId) q = q.where("job_id", "=", opts.jobId);
     if (opts.attempt !== undefined) q = q.where("attempt", "=", opts.attempt);
@@ -317,7 +334,7 @@ export class StateStore {
     await this.db.updateTable("launched").set({ ended_at: at }).where("id", "in", ids).where("ended_at", "is", null).execute();
   }
 
-  async appendEvent(jobId: string, at: number, event: JobEvent): Promise<void> {
+  async appendEvent(jobId: JobId, at: number, event: JobEvent): Promise<void> {
     const { kind, ...data } = event;
     await this.db
       .insertInto("events")
@@ -325,7 +342,7 @@ export class StateStore {
       .execute();
   }
 
-  async events(jobId: string, afterSeq = 0): Promise<EventRow[]> {
+  async events(jobId: JobId, afterSeq = 0): Promise<EventRow[]> {
     const rows = await this.db
       .selectFrom("events")
       .selectAll()
@@ -333,11 +350,11 @@ export class StateStore {
       .where("seq", ">", afterSeq)
       .orderBy("seq")
       .execute();
-    return rows as EventRow[];
+    return rows.map(eventOut);
   }
 
   /** A job's events of the given kinds only, in order. */
-  async eventsOfKind(jobId: string, kinds: readonly string[]): Promise<EventRow[]> {
+  async eventsOfKind(jobId: JobId, kinds: readonly string[]): Promise<EventRow[]> {
     if (kinds.length === 0) return [];
     const rows = await this.db
       .selectFrom("events")
@@ -346,7 +363,7 @@ export class StateStore {
       .where("kind", "in", [...kinds])
       .orderBy("seq")
       .execute();
-    return rows as EventRow[];
+    return rows.map(eventOut);
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import type { JobId } from "../../src/base/ids.js";
 import { ensureBareRootfs } from "../../src/providers/local/bare-root/bare-rootfs.js";
 import type { JobEvent } from "../../src/state/job-event.js";
 import { openSqlite } from "../../src/state/open-sqlite.js";
@@ -25,7 +26,7 @@ after(async () => {
   await box.cleanup();
 });
 
-async function _eventsOf(home: string, jobId: string): Promise<JobEvent[]> {
+async function _eventsOf(home: string, jobId: JobId): Promise<JobEvent[]> {
   const store = new StateStore(await openSqlite(home));
   try {
     return (await store.events(jobId)).map((e) => ({ kind: e.kind, ...JSON.parse(e.data) }) as JobEvent);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { after, before, test } from "node:test";
+import type { JobId } from "../../src/base/ids.js";
 import { agentArtifact } from "../../src/bootstrap/agent-artifact.js";
 import { ensureBareRootfs } from "../../src/providers/local/bare-root/bare-rootfs.js";
 import type { JobEvent } from "../../src/state/job-event.js";
@@ -14,7 +15,7 @@ import { lastJson, sandbox, spotrun, stepsInLog, writeTask } from "../support-cl
  * for real — Node obtained, the controller's agent uploaded and checked by hash, then run.
  */
 interface JobJson {
-  id: string;
+  id: JobId;
   state: string;
   attempts: number;
   preemptions: number;
@@ -32,7 +33,7 @@ after(async () => {
   await box.cleanup();
 });
 
-async function eventsOf(home: string, jobId: string): Promise<JobEvent[]> {
+async function eventsOf(home: string, jobId: JobId): Promise<JobEvent[]> {
   const store = new StateStore(await openSqlite(home));
   try {
     return (await store.events(jobId)).map((e) => ({ kind: e.kind, ...JSON.parse(e.data) }) as JobEvent);

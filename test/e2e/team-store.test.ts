@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
 import { after, before, test } from "node:test";
+import type { JobId } from "../../src/base/ids.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 import { bin, lastJson, sandbox, spotrun, stepsInLog, waitFor, writeTask } from "../support-cli/spotrun-cli.js";
 import { type PostgresServer, startPostgres } from "../support-pg/postgres-server.js";
@@ -57,11 +58,11 @@ run: python3 trainer.py
 envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
 `,
     );
-    const ids: string[] = [];
+    const ids: JobId[] = [];
     for (let i = 0; i < 4; i++) {
       const r = await spotrun(box.home, ["run", task, "--detach", "--json", "--name", `shared-${i}`], { env });
       assert.equal(r.code, 0, r.stderr);
-      ids.push(lastJson<{ id: string }>(r.stdout).id);
+      ids.push(lastJson<{ id: JobId }>(r.stdout).id);
     }
     // The CLI saw the two controllers alive and started none of its own.
     assert.equal((await store.liveLeases("controller:", Date.now())).length, 2);

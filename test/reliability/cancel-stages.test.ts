@@ -3,6 +3,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import { systemClock } from "../../src/base/clock.js";
+import type { JobId } from "../../src/base/ids.js";
 import { silentLogger } from "../../src/base/logger.js";
 import { Controller } from "../../src/core/controller.js";
 import { submitJob } from "../../src/core/submit.js";
@@ -87,7 +88,7 @@ runpy.run_path("trainer.py", run_name="__main__")
   });
 
   /** The library's cancel, committed only if `still` holds for the job inside the transaction. */
-  const cancelIf = (id: string, still: (j: JobRow) => boolean): Promise<boolean> =>
+  const cancelIf = (id: JobId, still: (j: JobRow) => boolean): Promise<boolean> =>
     store.transaction(async (tx) => {
       const j = await tx.job(id);
       if (!j || !still(j)) return false;
@@ -111,7 +112,7 @@ runpy.run_path("trainer.py", run_name="__main__")
       const task = await writeTask(box.work, taskFor(stage, `cancel-${ref.n}`), `cancel-${ref.n}.yaml`);
       const r = await spotrun(box.home, ["run", task, "--detach", "--json"]);
       assert.equal(r.code, 0, r.stderr);
-      const job = lastJson<{ id: string }>(r.stdout).id;
+      const job = lastJson<{ id: JobId }>(r.stdout).id;
       const firstInstance = async () => (await store.instances({ jobId: job, attempt: 0 }))[0]?.id;
       const recovering = (j: JobRow) => j.preemptions >= 1 && j.desired === "run";
       let landed = "";
@@ -164,7 +165,7 @@ async function cancelInRecovering(t: TestContext, id: string): Promise<void> {
   t.diagnostic(replayHint(id, "cancel-stages.test.js"));
   const box = await sandbox("cancel-rec");
   let landed = false;
-  let jobId = "";
+  let jobId: JobId | undefined;
   class CancelAfterRecovering extends StateStore {
     override async transaction<T>(fn: (tx: StateStore) => Promise<T>): Promise<T> {
       const out = await super.transaction(fn);
@@ -182,18 +183,20 @@ async function cancelInRecovering(t: TestContext, id: string): Promise<void> {
   const providers = new ProviderCache({ home: box.home, logger: silentLogger });
   try {
     const task = await writeTask(box.work, taskFor("recovering", "cancel-rec"));
-    jobId = String((await submitJob(store, await loadTaskFile(task), box.home, systemClock))[0]);
+    const [submitted] = await submitJob(store, await loadTaskFile(task), box.home, systemClock);
+    assert.ok(submitted, "the task is no array: one job");
+    jobId = submitted;
     const controller = new Controller({ store, providers, home: box.home, clock: systemClock, logger: silentLogger, tickMs: 50 });
     const until = Date.now() + 90_000;
     await controller.run({
       until: async () => {
         if (Date.now() > until) throw new Error("the job did not end in 90 s");
-        const j = await store.job(jobId);
+        const j = await store.job(submitted);
         return Boolean(j && ["CANCELLED", "SUCCEEDED", "FAILED"].includes(j.state));
       },
     });
     assert.ok(landed, "the cancel landed in RECOVERING");
-    await expectCancelled(t, box.home, jobId);
+    await expectCancelled(t, box.home, submitted);
   } finally {
     await providers.closeAll();
     await store.close();

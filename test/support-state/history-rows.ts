@@ -1,4 +1,4 @@
-import { InstanceId } from "../../src/base/ids.js";
+import { InstanceId, JobId } from "../../src/base/ids.js";
 import type { StateStore } from "../../src/state/state-store.js";
 
 const H = 3_600_000;
@@ -23,11 +23,12 @@ export async function recordAttempt(
   store: StateStore,
   a: { job: string; idx: number; end: string | null; nodes: HistoryNode[]; t0: number },
 ): Promise<void> {
-  const { job, idx, end, nodes, t0: T0 } = a;
+  const { job: name, idx, end, nodes, t0: T0 } = a;
+  const job = JobId(name);
   if (idx === 0)
     await store.insertJob({
       id: job,
-      name: job,
+      name,
       task_json: "{}",
       base_dir: "/w",
       state: end ? "SUCCEEDED" : "RUNNING",

@@ -1,3 +1,4 @@
+import { JobId } from "../../src/base/ids.js";
 import { openStateStore } from "../../src/state/open-state-store.js";
 
 /**
@@ -7,6 +8,7 @@ import { openStateStore } from "../../src/state/open-state-store.js";
  * exits 0 (or 1).
  */
 const [mode, home, url, ms] = process.argv.slice(2);
+const WRITER = JobId("j-writer");
 try {
   const store = await openStateStore(home as string, url || undefined);
   if (mode === "write") {
@@ -16,10 +18,10 @@ try {
       // Commands write both ways: single statements, and transactions that read before they write.
       if (n % 5 === 0)
         await store.transaction(async (tx) => {
-          await tx.events("j-writer", n);
-          await tx.appendEvent("j-writer", Date.now(), { kind: "warning", message: `t${n++}` });
+          await tx.events(WRITER, n);
+          await tx.appendEvent(WRITER, Date.now(), { kind: "warning", message: `t${n++}` });
         });
-      else await store.appendEvent("j-writer", Date.now(), { kind: "warning", message: `w${n++}` });
+      else await store.appendEvent(WRITER, Date.now(), { kind: "warning", message: `w${n++}` });
       if (n % 20 === 0) await new Promise((r) => setImmediate(r));
     }
   }

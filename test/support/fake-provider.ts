@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { InstanceId } from "../../src/base/ids.js";
+import { type InstanceId, JobId } from "../../src/base/ids.js";
 import { silentLogger } from "../../src/base/logger.js";
 import { pendingJobRow } from "../../src/core/submit.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider } from "../../src/providers/provider.js";
@@ -209,5 +209,8 @@ export function fakeTask(fields: Record<string, unknown> = {}): Task {
 
 /** A job row as submit writes it, in PENDING. */
 export function jobRow(id: string, task: Task, now: number, patch: Partial<JobRow> = {}): JobRow {
-  return { ...pendingJobRow({ id, task, baseDir: "/tmp", now, storeUrl: "file:///tmp/spotrun-unit-store" }), ...patch };
+  return {
+    ...pendingJobRow({ id: JobId(id), task, baseDir: "/tmp", now, storeUrl: "file:///tmp/spotrun-unit-store" }),
+    ...patch,
+  };
 }

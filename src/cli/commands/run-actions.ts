@@ -3,6 +3,7 @@ import { existsSync, statSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { stringify } from "yaml";
 import { ExitCode, SpotrunError, usageError } from "../../base/errors.js";
+import type { JobId } from "../../base/ids.js";
 import { applyUserDefaults } from "../../config/apply-user-defaults.js";
 import { loadUserConfig } from "../../config/load-user-config.js";
 import type { JobState } from "../../core/job-state.js";
@@ -103,7 +104,7 @@ export function exitCodeFor(state: JobState, lastEnd: string | null): number {
   return ExitCode.failed;
 }
 
-async function summary(app: App, ids: string[]): Promise<CommandResult> {
+async function summary(app: App, ids: readonly JobId[]): Promise<CommandResult> {
   const views = await Promise.all(ids.map((id) => app.job(id)));
   const lines = views.map(
     (v) =>
@@ -117,7 +118,7 @@ async function summary(app: App, ids: string[]): Promise<CommandResult> {
 }
 
 /** Ctrl-C on a foreground run: keep the job in the background, or tear it down. Never leaves an instance unaccounted for. */
-async function onInterrupt(app: App, ids: string[], ctx: CommandContext): Promise<"keep" | "cancel"> {
+async function onInterrupt(app: App, ids: readonly JobId[], ctx: CommandContext): Promise<"keep" | "cancel"> {
   if (!process.stdin.isTTY || ctx.json) return "keep";
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   const answer = (

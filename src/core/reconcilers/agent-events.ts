@@ -1,4 +1,5 @@
 import type { AgentEvent } from "../../agent/protocol.js";
+import type { JobId } from "../../base/ids.js";
 import { attemptLogKey } from "../../checkpoints/attempt-logs.js";
 import { openCheckpointStore } from "../../checkpoints/open-store.js";
 import type { InstanceInfo } from "../../providers/provider.js";
@@ -39,16 +40,16 @@ export class AgentEventsReconciler {
     return this.feeds.closeAll();
   }
 
-  silent(jobId: string): boolean {
+  silent(jobId: JobId): boolean {
     return this.unanswered.has(jobId);
   }
 
-  forgetJob(jobId: string): void {
+  forgetJob(jobId: JobId): void {
     this.unanswered.delete(jobId);
   }
 
   /** Stop following an attempt's agents. */
-  forgetAttempt(jobId: string, idx: number): void {
+  forgetAttempt(jobId: JobId, idx: number): void {
     void this.feeds.closeAttempt(jobId, idx);
   }
 
@@ -57,7 +58,7 @@ export class AgentEventsReconciler {
   }
 
   /** Whether a channel to the attempt's agent is up (its news wakes the job; see AgentFeeds.upFor). */
-  channelUp(jobId: string, attempt: number): boolean {
+  channelUp(jobId: JobId, attempt: number): boolean {
     return this.feeds.upFor(jobId, attempt);
   }
 

@@ -2,6 +2,7 @@ import { AgentEventStream } from "../../agent/event-stream.js";
 import { instancePaths } from "../../agent/instance-paths.js";
 import type { AgentEvent } from "../../agent/protocol.js";
 import type { Clock } from "../../base/clock.js";
+import type { JobId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Transport } from "../../transport/transport.js";
 
@@ -10,7 +11,7 @@ type Arrival = { kind: "events"; events: AgentEvent[]; offset: number } | { kind
 export type FeedItem = Arrival & { done: () => void };
 
 interface Feed {
-  jobId: string;
+  jobId: JobId;
   attempt: number;
   stream: AgentEventStream;
   pending: FeedItem[];
@@ -60,12 +61,12 @@ export const FEED_HEARTBEAT_MS = 5000;
 export class AgentFeeds {
   private readonly feeds = new Map<string, Feed>();
   /** Each job's feeds, by instance id. */
-  private readonly byJob = new Map<string, Set<string>>();
+  private readonly byJob = new Map<JobId, Set<string>>();
 
-  constructor(private readonly o: { clock: Clock; logger: Logger; wake: (jobId: string) => void; heartbeatTimeoutMs?: number }) {}
+  constructor(private readonly o: { clock: Clock; logger: Logger; wake: (jobId: JobId) => void; heartbeatTimeoutMs?: number }) {}
 
   /** The feed of this instance's agent, opened if need be from the offsets the store holds. */
-  open(jobId: string, attempt: number, instanceId: string, t: Transport, eventsOffset: number, logOffset: number): void {
+  open(jobId: JobId, attempt: number, instanceId: string, t: Transport, eventsOffset: number, logOffset: number): void {
     if (this.feeds.has(instanceId)) return;
     const feed: Feed = {
       jobId,
@@ -153,7 +154,7 @@ export class AgentFeeds {
    * Whether a channel to this attempt's agent is up now: then its news (events, a stalled beat, the
    * channel going down) wakes the job, and the job need not be visited by the clock to hear it.
    */
-  upFor(jobId: string, attempt: number): boolean {
+  upFor(jobId: JobId, attempt: number): boolean {
     for (const id of this.byJob.get(jobId) ?? []) {
       const feed = this.feeds.get(id);
       if (feed?.attempt === attempt && feed.up) return true;
@@ -189,7 +190,7 @@ export class AgentFeeds {
     await feed.stream.close().catch(() => {});
   }
 
-  async closeAttempt(jobId: string, attempt: number): Promise<void> {
+  async closeAttempt(jobId: JobId, attempt: number): Promise<void> {
     const ids = [...(this.byJob.get(jobId) ?? [])].filter((id) => this.feeds.get(id)?.attempt === attempt);
     await Promise.all(ids.map((id) => this.close(id)));
   }

@@ -1,4 +1,5 @@
 import { agentPaths } from "../../agent/protocol.js";
+import type { JobId } from "../../base/ids.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { budgetAction } from "../decide.js";
@@ -10,7 +11,7 @@ export class BudgetReconciler {
   constructor(
     private readonly d: ReconcilerDeps,
     private readonly teardown: Teardown,
-    private readonly jobCost: (jobId: string) => Promise<number>,
+    private readonly jobCost: (jobId: JobId) => Promise<number>,
   ) {}
 
   async check(ctx: JobContext, attempt: AttemptRow, info: InstanceInfo | undefined): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Clock } from "../../base/clock.js";
+import type { JobId } from "../../base/ids.js";
 import type { Logger } from "../../base/logger.js";
 import type { Provider } from "../../providers/provider.js";
 import type { Task } from "../../spec/task-schema.js";
@@ -19,7 +20,7 @@ export interface ReconcilerDeps {
   /** This store's tag (known once the controller holds its lease). */
   storeTag: () => string;
   /** Visit this job soon (something it waits for has arrived). */
-  wake: (jobId: string) => void;
+  wake: (jobId: JobId) => void;
   /** Work that must not hold up a visit (ending old instances); the controller waits for it on exit. */
   background: (p: Promise<void>) => void;
 }

@@ -1,3 +1,4 @@
+import type { JobId } from "../../base/ids.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import type { AttemptRow, InstanceRow } from "../../state/state-store.js";
 import { type FailoverState, recordFailover } from "../failover-plan.js";
@@ -8,7 +9,7 @@ import { type NodeRow, nodesToLaunch } from "./partial-decisions.js";
 /** The store's row for an instance the provider rented, open unless `ended` says when and why it ended. Pure. */
 export function instanceRow(
   i: InstanceInfo,
-  jobId: string,
+  jobId: JobId,
   attempt: number,
   node: number,
   ended?: { at: number; reason: string },

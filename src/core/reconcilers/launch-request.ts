@@ -1,4 +1,4 @@
-import { attemptIdOf, idempotencyKey, type JobId } from "../../base/ids.js";
+import { attemptIdOf, idempotencyKey } from "../../base/ids.js";
 import { type LaunchRequest, type Offer, TAG } from "../../providers/provider.js";
 import type { Task } from "../../spec/task-schema.js";
 import type { JobRow } from "../../state/state-store.js";
@@ -29,7 +29,7 @@ export function launchRequest(
 ): LaunchRequest {
   const maxPrice = maxPricePerNode(task);
   return {
-    token: `${idempotencyKey(attemptIdOf(job.id as JobId, idx))}${spot ? "" : "-od"}`,
+    token: `${idempotencyKey(attemptIdOf(job.id, idx))}${spot ? "" : "-od"}`,
     instanceTypes: types,
     spot,
     ...(maxPrice !== undefined ? { maxPrice } : {}),

@@ -1,4 +1,5 @@
 import { errorMessage, SpotrunError } from "../../base/errors.js";
+import type { JobId } from "../../base/ids.js";
 import { type InstanceInfo, type LaunchResult, type Offer, ProviderError } from "../../providers/provider.js";
 import type { AttemptRow } from "../../state/state-store.js";
 import { ControllerBug } from "../controller-errors.js";
@@ -37,7 +38,7 @@ export class LaunchReconciler {
     private readonly teardown: Teardown,
     private readonly deadline: DeadlineReconciler,
     private readonly history: InterruptionHistory,
-    private readonly jobCost: (jobId: string) => Promise<number>,
+    private readonly jobCost: (jobId: JobId) => Promise<number>,
     /** A warm replacement launched on a notice for attempt `idx` (recovery.replace_on_notice): its market and instances. */
     private readonly warm: WarmSpares = { market: () => undefined, instances: () => undefined },
   ) {}

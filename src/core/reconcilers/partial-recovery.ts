@@ -1,3 +1,4 @@
+import type { JobId } from "../../base/ids.js";
 import type { InstanceRow, StateStore } from "../../state/state-store.js";
 import type { JobContext } from "./deps.js";
 import { keptFitPlan, type NodeRow } from "./partial-decisions.js";
@@ -12,7 +13,7 @@ export const asNode = (r: InstanceRow): NodeRow => ({
 });
 
 /** The live instances handed to attempt `idx` by the last one's partial loss (recovery.partial), by node. */
-export async function keptNodes(store: StateStore, jobId: string, idx: number): Promise<NodeRow[]> {
+export async function keptNodes(store: StateStore, jobId: JobId, idx: number): Promise<NodeRow[]> {
   return (await store.instances({ jobId, attempt: idx, live: true })).map(asNode).sort((a, b) => a.node - b.node);
 }
 

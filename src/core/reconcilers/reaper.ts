@@ -1,6 +1,6 @@
 import { InstanceId } from "../../base/ids.js";
 import type { InstanceInfo, Provider } from "../../providers/provider.js";
-import { TAG } from "../../providers/provider.js";
+import { TAG, taggedJob } from "../../providers/provider.js";
 import type { ProviderCache } from "../../providers/registry.js";
 import type { ProviderKind, Task } from "../../spec/task-schema.js";
 import type { InstanceRow, JobRow } from "../../state/state-store.js";
@@ -89,7 +89,7 @@ export class Reaper {
       // The reads below wait on nothing: let the agents' channels in between (a notice must not
       // wait for the reaper's pass over thousands of instances).
       if (++looked % YIELD_EVERY === 0) await new Promise((r) => setImmediate(r));
-      const jobId = row?.job_id ?? info?.tags[TAG.job];
+      const jobId = row?.job_id ?? (info && taggedJob(info.tags));
       const idx = row?.attempt ?? Number(info?.tags[TAG.attempt]);
       const job = jobId ? await this.d.store.job(jobId) : undefined;
       const attempt = job ? await this.d.store.attempt(job.id, idx) : undefined;

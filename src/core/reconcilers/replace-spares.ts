@@ -1,9 +1,10 @@
+import type { JobId } from "../../base/ids.js";
 import type { InstanceInfo, Provider } from "../../providers/provider.js";
 import type { SparePhase } from "./replace-decisions.js";
 
 /** A warm replacement for one attempt, from its launch until an attempt adopts it or it is given up. */
 export interface Spare {
-  jobId: string;
+  jobId: JobId;
   /** The attempt it is for: the noticed attempt's next. */
   idx: number;
   phase: SparePhase;

@@ -1,3 +1,4 @@
+import type { JobId } from "../../base/ids.js";
 import type { InstanceInfo } from "../../providers/provider.js";
 import { SPARE_ATTEMPT } from "../../state/schema.js";
 import type { ReconcilerDeps } from "./deps.js";
@@ -10,7 +11,7 @@ import { instanceRow } from "./launch-record.js";
  */
 export async function recordSpareEnded(
   d: ReconcilerDeps,
-  jobId: string,
+  jobId: JobId,
   instances: readonly InstanceInfo[],
   reason: string,
 ): Promise<void> {

@@ -1,5 +1,5 @@
 import { agentPaths, type ControlRequest } from "../../agent/protocol.js";
-import { InstanceId } from "../../base/ids.js";
+import { InstanceId, type JobId } from "../../base/ids.js";
 import { type InstanceInfo, type Provider, TAG } from "../../providers/provider.js";
 import type { AttemptRow, JobRow } from "../../state/state-store.js";
 import { type AttemptEndKind, afterAttempt, launchBackoffMs } from "../decide.js";
@@ -112,7 +112,7 @@ export class Teardown {
     );
   }
 
-  async terminateAttempt(jobId: string, idx: number, provider: Provider, reason: string): Promise<void> {
+  async terminateAttempt(jobId: JobId, idx: number, provider: Provider, reason: string): Promise<void> {
     const live = await this.d.store.instances({ jobId, attempt: idx, live: true });
     if (live.length === 0) return;
     await provider.terminate(live.map((r) => InstanceId(r.id)));
@@ -124,7 +124,7 @@ export class Teardown {
   }
 
   /** The store agrees with the provider: the instance has ended. */
-  async recordEnded(jobId: string, idx: number, instanceId: string, reason: string, at = this.d.clock.now()): Promise<void> {
+  async recordEnded(jobId: JobId, idx: number, instanceId: string, reason: string, at = this.d.clock.now()): Promise<void> {
     await this.d.store.transaction(async (tx) => {
       await tx.endInstance(instanceId, at, reason);
       await this.d.recorder.event(jobId, { kind: "instance_ended", attempt: idx, instance_id: instanceId, reason }, tx);

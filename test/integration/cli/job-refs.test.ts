@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { JobId } from "../../../src/base/ids.js";
 import type { JobState } from "../../../src/state/job-states.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { type JobRow, StateStore } from "../../../src/state/state-store.js";
@@ -10,7 +11,7 @@ import { spotrun } from "../../support-cli/spotrun-cli.js";
 
 /** Jobs that ended (so no command starts a controller for them), two of them named alike. */
 const job = (id: string, name: string, created: number, state: JobState): JobRow => ({
-  id,
+  id: JobId(id),
   name,
   task_json: "{}",
   base_dir: "/",

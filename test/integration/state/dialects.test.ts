@@ -3,18 +3,20 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { InstanceId } from "../../../src/base/ids.js";
+import { InstanceId, JobId } from "../../../src/base/ids.js";
 import type { JobState } from "../../../src/state/job-states.js";
 import { openStateStore } from "../../../src/state/open-state-store.js";
 import type { JobRow, StateStore } from "../../../src/state/state-store.js";
 import { type PostgresServer, startPostgres } from "../../support-pg/postgres-server.js";
+
+const JA = JobId("j-a");
 
 /**
  * The state store is one interface over two dialects: embedded SQLite and a team's PostgreSQL.
  * The same calls give the same answers on both, against a real PostgreSQL server.
  */
 const job = (id: string, created: number, state: JobState = "PENDING"): JobRow => ({
-  id,
+  id: JobId(id),
   name: `n-${id}`,
   task_json: "{}",
   base_dir: "/w",
@@ -62,7 +64,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       const big = Date.UTC(2026, 10, 23, 12, 0, 0, 123);
       await store.insertJob(job("j-a", big));
       await store.insertAttempt({
-        job_id: "j-a",
+        job_id: JA,
         idx: 0,
         state: "LAUNCHING",
         spot: true,
@@ -80,7 +82,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       });
       await store.upsertInstance({
         id: InstanceId("i-1"),
-        job_id: "j-a",
+        job_id: JA,
         attempt: 0,
         node: 0,
         provider: "local",
@@ -95,32 +97,32 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         address: null,
       });
       await store.transaction(async (tx) => {
-        await tx.appendEvent("j-a", big + 7, { kind: "run_started", attempt: 0, restart: false });
-        await tx.appendEvent("j-a", big + 8, { kind: "warning", message: "w" });
-        await tx.appendEvent("j-a", big + 9, { kind: "run_started", attempt: 1, restart: true });
+        await tx.appendEvent(JA, big + 7, { kind: "run_started", attempt: 0, restart: false });
+        await tx.appendEvent(JA, big + 8, { kind: "warning", message: "w" });
+        await tx.appendEvent(JA, big + 9, { kind: "run_started", attempt: 1, restart: true });
       });
-      const row = await store.job("j-a");
+      const row = await store.job(JA);
       assert.equal(row?.created_at, big);
       assert.equal(typeof row?.created_at, "number");
-      assert.equal((await store.attempts("j-a"))[0]?.started_at, big + 5);
-      assert.equal((await store.instances({ jobId: "j-a", live: true }))[0]?.price_per_hour, 0.0301);
+      assert.equal((await store.attempts(JA))[0]?.started_at, big + 5);
+      assert.equal((await store.instances({ jobId: JA, live: true }))[0]?.price_per_hour, 0.0301);
       // The 0/1 columns are booleans in rows, 0/1 integers in the table, both ways and in a patch.
       assert.deepEqual(
-        (await store.attempts("j-a")).map((a) => [a.spot, a.agent_started]),
+        (await store.attempts(JA)).map((a) => [a.spot, a.agent_started]),
         [[true, false]],
       );
-      assert.equal((await store.instancesOfJobs(["j-a"]))[0]?.spot, true);
-      await store.updateAttempt("j-a", 0, { agent_started: true });
-      assert.equal((await store.attempt("j-a", 0))?.agent_started, true);
-      assert.equal((await store.attemptsOfJobs(["j-a"]))[0]?.spot, true);
+      assert.equal((await store.instancesOfJobs([JA]))[0]?.spot, true);
+      await store.updateAttempt(JA, 0, { agent_started: true });
+      assert.equal((await store.attempt(JA, 0))?.agent_started, true);
+      assert.equal((await store.attemptsOfJobs([JA]))[0]?.spot, true);
       const raw = await store.db.selectFrom("attempts").select(["spot", "agent_started"]).where("job_id", "=", "j-a").execute();
       assert.deepEqual(
         raw.map((r) => [Number(r.spot), Number(r.agent_started)]),
         [[1, 1]],
       );
-      await store.updateAttempt("j-a", 0, { spot: false });
-      assert.equal((await store.attempt("j-a", 0))?.spot, false);
-      const events = await store.events("j-a");
+      await store.updateAttempt(JA, 0, { spot: false });
+      assert.equal((await store.attempt(JA, 0))?.spot, false);
+      const events = await store.events(JA);
       assert.deepEqual(
         events.map((e) => [e.kind, Number(e.at)]),
         [
@@ -130,7 +132,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         ],
       );
       assert.ok((events[0]?.seq ?? 0) < (events[1]?.seq ?? 0), "sequence numbers increase");
-      assert.equal((await store.eventsOfKind("j-a", ["run_started"])).length, 2);
+      assert.equal((await store.eventsOfKind(JA, ["run_started"])).length, 2);
       assert.equal((await store.findJob("n-j-a"))?.id, "j-a");
     });
 
@@ -142,7 +144,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         }),
         /boom/,
       );
-      assert.equal(await store.job("j-rolled-back"), undefined);
+      assert.equal(await store.job(JobId("j-rolled-back")), undefined);
     });
 
     test("job leases: a controller holds what it claimed, renews it, and loses it when it runs out", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakeClock } from "../../../src/base/clock.js";
 import { ExternalError } from "../../../src/base/errors.js";
+import { JobId } from "../../../src/base/ids.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import { Controller } from "../../../src/core/controller.js";
 import { storeId } from "../../../src/core/store-id.js";
@@ -9,6 +10,10 @@ import { TAG } from "../../../src/providers/provider.js";
 import { SPARE_ATTEMPT } from "../../../src/state/schema.js";
 import type { StateStore } from "../../../src/state/state-store.js";
 import { FakeProvider, fakeTask, jobRow, OneProvider, tempStore } from "../../support/fake-provider.js";
+
+const J1 = JobId("j-1");
+const J2 = JobId("j-2");
+const J3 = JobId("j-3");
 
 /** Let the visits a tick started run to their end (they chain on promises, not on the clock). */
 const settle = () => new Promise((r) => setTimeout(r, 30));
@@ -35,7 +40,7 @@ async function harness(fail?: () => Error | undefined, maxConcurrentVisits?: num
   return { ...box, clock, provider, controller, pass };
 }
 
-const kinds = async (store: StateStore, id: string) => (await store.events(id)).map((e) => e.kind);
+const kinds = async (store: StateStore, id: JobId) => (await store.events(id)).map((e) => e.kind);
 
 test("a PENDING job is launched once, with its attempt's idempotency key and this store's tag, and recorded", async () => {
   const h = await harness();
@@ -49,11 +54,11 @@ test("a PENDING job is launched once, with its attempt's idempotency key and thi
     assert.equal(req.tags[TAG.managed], storeId(h.home));
     assert.equal(req.tags[TAG.attempt], "0");
     assert.equal(req.spot, true);
-    const job = await h.store.job("j-1");
+    const job = await h.store.job(J1);
     assert.equal(job?.state, "SETTING_UP");
-    assert.equal((await h.store.instances({ jobId: "j-1" })).length, 1);
+    assert.equal((await h.store.instances({ jobId: J1 })).length, 1);
     assert.deepEqual(
-      (await kinds(h.store, "j-1")).filter((k) => k !== "state_changed"),
+      (await kinds(h.store, J1)).filter((k) => k !== "state_changed"),
       ["attempt_started", "instance_launched"],
     );
   } finally {
@@ -79,8 +84,8 @@ test("a spot refusal with fallback_on_demand asks again for on-demand in the sam
       [true, false],
     );
     assert.match(launches[1]?.token ?? "", /-od$/);
-    assert.equal((await h.store.attempt("j-1", 0))?.spot, false);
-    assert.ok((await kinds(h.store, "j-1")).includes("fallback_on_demand"));
+    assert.equal((await h.store.attempt(J1, 0))?.spot, false);
+    assert.ok((await kinds(h.store, J1)).includes("fallback_on_demand"));
   } finally {
     await h.close();
   }
@@ -93,23 +98,23 @@ test("a reclaimed instance ends its attempt as a preemption, is terminated and r
     await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
     await h.pass();
     // The agent is running on it (bootstrap is another reconciler's test).
-    await h.store.updateAttempt("j-1", 0, { agent_started: true, last_heartbeat: h.clock.now() });
-    await h.store.updateJob("j-1", { state: "RUNNING" });
-    const [first] = await h.store.instances({ jobId: "j-1" });
+    await h.store.updateAttempt(J1, 0, { agent_started: true, last_heartbeat: h.clock.now() });
+    await h.store.updateJob(J1, { state: "RUNNING" });
+    const [first] = await h.store.instances({ jobId: J1 });
     const info = h.provider.instances.get(first?.id as string);
     assert.ok(info);
     h.provider.instances.set(info.id, { ...info, interrupted: { reason: "outbid", at: h.clock.now() } });
     await h.clock.advance(10_000); // the next listing sees it
     await h.pass();
-    const a0 = await h.store.attempt("j-1", 0);
+    const a0 = await h.store.attempt(J1, 0);
     assert.equal(a0?.end_kind, "preempted");
     assert.equal(a0?.end_detail, "outbid");
-    const job = await h.store.job("j-1");
+    const job = await h.store.job(J1);
     assert.equal(job?.preemptions, 1);
     assert.equal(job?.attempt, 1, "the next attempt started in the same visit");
     await settle();
     assert.ok(h.provider.calls.some((c) => c.method === "terminate" && (c.args as string[]).includes(info.id)));
-    const rows = await h.store.instances({ jobId: "j-1", attempt: 0 });
+    const rows = await h.store.instances({ jobId: J1, attempt: 0 });
     assert.equal(rows[0]?.end_reason, "preempted");
   } finally {
     await h.close();
@@ -125,7 +130,7 @@ test("a bug fails the job once with 'this is a bug in spotrun', not a retry loop
   try {
     await h.store.insertJob(jobRow("j-1", fakeTask(), h.clock.now()));
     for (let i = 0; i < 5; i++) await h.pass();
-    const job = await h.store.job("j-1");
+    const job = await h.store.job(J1);
     assert.equal(job?.state, "FAILED");
     assert.match(job?.message ?? "", /^this is a bug in spotrun \(job j-1 in PENDING: Cannot read properties/);
     assert.equal(calls, 2, "one visit and the first reaper pass; no retries");
@@ -143,10 +148,10 @@ test("a retryable failure is retried with growing backoff, then fails the job cl
   try {
     await h.store.insertJob(jobRow("j-1", fakeTask(), h.clock.now()));
     for (let i = 0; i < 10; i++) await h.pass(1000);
-    assert.equal((await h.store.job("j-1"))?.state, "PENDING");
+    assert.equal((await h.store.job(J1))?.state, "PENDING");
     assert.ok(calls >= 3 && calls <= 6, `backoff spaces the tries out (${calls} in 10 s)`);
     for (let i = 0; i < 15; i++) await h.pass(60_000);
-    const job = await h.store.job("j-1");
+    const job = await h.store.job(J1);
     assert.equal(job?.state, "FAILED");
     assert.match(job?.message ?? "", /^gave up after 1\d min of failures: Request limit exceeded/);
   } finally {
@@ -160,12 +165,12 @@ test("the reaper settles a finished job's open instance row with the provider, a
     const task = fakeTask();
     await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
     await h.pass();
-    const [row] = await h.store.instances({ jobId: "j-1" });
+    const [row] = await h.store.instances({ jobId: J1 });
     assert.ok(row);
     // The controller died between the terminate and its record, and the job was then cancelled.
     await h.provider.terminate([row.id as never]);
-    await h.store.updateJob("j-1", { state: "CANCELLED", ended_at: h.clock.now() });
-    await h.store.updateAttempt("j-1", 0, { state: "ENDED", end_kind: "cancelled" });
+    await h.store.updateJob(J1, { state: "CANCELLED", ended_at: h.clock.now() });
+    await h.store.updateAttempt(J1, 0, { state: "ENDED", end_kind: "cancelled" });
     // And an orphan of another (finished) attempt is still running.
     const orphan = await h.provider.launch({
       token: "orphan",
@@ -179,7 +184,7 @@ test("the reaper settles a finished job's open instance row with the provider, a
     await h.clock.advance(10_000);
     const reaped = await h.controller.reap();
     assert.deepEqual(reaped, [orphanId]);
-    const settled = (await h.store.instances({ jobId: "j-1", attempt: 0 }))[0];
+    const settled = (await h.store.instances({ jobId: J1, attempt: 0 }))[0];
     assert.equal(settled?.end_reason, "ended at the provider");
     assert.ok(settled?.ended_at);
     assert.equal((await h.store.instances({ live: true })).length, 0);
@@ -203,9 +208,9 @@ test("a cancel ends the job's spare for its next attempt too (a warm replacement
       resources: {} as never,
     });
     const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
-    await h.store.updateJob("j-1", { desired: "cancel" });
+    await h.store.updateJob(J1, { desired: "cancel" });
     await h.pass();
-    assert.equal((await h.store.job("j-1"))?.state, "CANCELLED");
+    assert.equal((await h.store.job(J1))?.state, "CANCELLED");
     const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
     assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
   } finally {
@@ -219,8 +224,8 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
     const task = fakeTask({ resources: { provider: "local", spot: true }, recovery: { max_restarts: 0 } });
     await h.store.insertJob(jobRow("j-1", task, h.clock.now()));
     await h.pass();
-    await h.store.updateAttempt("j-1", 0, { agent_started: true, last_heartbeat: h.clock.now() });
-    await h.store.updateJob("j-1", { state: "RUNNING" });
+    await h.store.updateAttempt(J1, 0, { agent_started: true, last_heartbeat: h.clock.now() });
+    await h.store.updateJob(J1, { state: "RUNNING" });
     // A warm replacement a killed controller rented for attempt 1: tagged, recorded nowhere.
     const spare = await h.provider.launch({
       token: "spare",
@@ -231,19 +236,19 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
       resources: {} as never,
     });
     const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
-    const [first] = await h.store.instances({ jobId: "j-1" });
+    const [first] = await h.store.instances({ jobId: J1 });
     const info = h.provider.instances.get(first?.id as string);
     assert.ok(info);
     h.provider.instances.set(info.id, { ...info, interrupted: { reason: "outbid", at: h.clock.now() } });
     await h.clock.advance(10_000);
     await h.pass();
-    assert.equal((await h.store.job("j-1"))?.state, "FAILED");
+    assert.equal((await h.store.job(J1))?.state, "FAILED");
     await settle();
     const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
     assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
-    assert.equal((await h.store.instances({ jobId: "j-1" }))[0]?.end_reason, "preempted", "the attempt's own keeps its reason");
+    assert.equal((await h.store.instances({ jobId: J1 }))[0]?.end_reason, "preempted", "the attempt's own keeps its reason");
     // No attempt took the spare, but the time it ran is the job's cost.
-    const spareRow = (await h.store.instances({ jobId: "j-1" })).find((r) => r.id === spareId);
+    const spareRow = (await h.store.instances({ jobId: J1 })).find((r) => r.id === spareId);
     assert.equal(spareRow?.attempt, SPARE_ATTEMPT);
     assert.equal(spareRow?.end_reason, "failed with its job");
     assert.ok((spareRow?.ended_at ?? 0) > (spareRow?.launched_at ?? 0), "ended after it was launched: it costs");
@@ -278,7 +283,7 @@ test("jobs that find every launch slot taken wait in line and are woken as a slo
       await settle();
     }
     assert.equal(reads - before, 0, "no visit of a job waiting for the slot");
-    const states = async () => Promise.all(["j-1", "j-2", "j-3"].map(async (id) => (await h.store.job(id))?.state));
+    const states = async () => Promise.all([J1, J2, J3].map(async (id) => (await h.store.job(id))?.state));
     gates.shift()?.();
     await settle();
     assert.equal(gates.length, 1, "the freed slot went to the first in line at once, with no pass in between");
@@ -304,12 +309,12 @@ test("a cancel asked in the store reaches a job waiting for a later visit within
     await h.controller.tick();
     await settle();
     assert.equal(gates.length, 1, "j-1 launches; j-2 waits in line (its fallback visit is 30 s off)");
-    await h.store.updateJob("j-2", { desired: "cancel" });
+    await h.store.updateJob(J2, { desired: "cancel" });
     await h.clock.advance(1000);
     await h.controller.tick();
     await settle();
-    assert.equal((await h.store.job("j-2"))?.state, "CANCELLED", "woken for the cancel");
-    assert.equal((await h.store.job("j-1"))?.state, "PROVISIONING", "its launch still in flight");
+    assert.equal((await h.store.job(J2))?.state, "CANCELLED", "woken for the cancel");
+    assert.equal((await h.store.job(J1))?.state, "PROVISIONING", "its launch still in flight");
     assert.deepEqual(await h.store.cancelRequestedIds(), [], "a cancelled job is no longer asked about");
     gates.shift()?.();
     await settle();

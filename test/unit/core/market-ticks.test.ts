@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { JobId } from "../../../src/base/ids.js";
 import {
   DECISION_PHASE,
   decidedTickAt,
@@ -24,7 +25,7 @@ const m: TickedMarket = {
 const at = (tick: number, plusMs = 0) => m.epochMs + tick * m.tickMs + plusMs;
 
 const attempt = (idx: number, started: number, ended?: { at: number; kind: string }): AttemptRow => ({
-  job_id: "j",
+  job_id: JobId("j"),
   idx,
   state: ended ? "ENDED" : "RUNNING",
   spot: true,
@@ -43,7 +44,7 @@ const attempt = (idx: number, started: number, ended?: { at: number; kind: strin
 let seq = 0;
 const ev = (atMs: number, kind: string, attemptIdx: number): EventRow => ({
   seq: ++seq,
-  job_id: "j",
+  job_id: JobId("j"),
   at: atMs,
   kind,
   data: JSON.stringify({ attempt: attemptIdx }),

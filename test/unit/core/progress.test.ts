@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { JobId } from "../../../src/base/ids.js";
 import { measureProgress } from "../../../src/core/progress.js";
 import type { AttemptState } from "../../../src/state/job-states.js";
 import type { AttemptRow, EventRow } from "../../../src/state/state-store.js";
@@ -11,7 +12,7 @@ const attempt = (
   end: string | null = null,
   ended: number | null = null,
 ): AttemptRow => ({
-  job_id: "j",
+  job_id: JobId("j"),
   idx,
   state,
   spot: true,
@@ -30,7 +31,7 @@ const attempt = (
 let seq = 0;
 const ev = (at: number, kind: string, data: Record<string, unknown>): EventRow => ({
   seq: ++seq,
-  job_id: "j",
+  job_id: JobId("j"),
   at,
   kind,
   data: JSON.stringify(data),

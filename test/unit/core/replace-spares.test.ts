@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { JobId } from "../../../src/base/ids.js";
 import { type Spare, SpareBook } from "../../../src/core/reconcilers/replace-spares.js";
 import type { Provider } from "../../../src/providers/provider.js";
 
 const spare = (jobId: string, idx: number): Spare => ({
-  jobId,
+  jobId: JobId(jobId),
   idx,
   phase: "launching",
   spot: true,

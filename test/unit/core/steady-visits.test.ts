@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { heartbeatFrame, helloFrame } from "../../../src/agent/follow-frames.js";
 import { FakeClock } from "../../../src/base/clock.js";
+import { JobId } from "../../../src/base/ids.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import { steadyVisitMs } from "../../../src/core/job-reconciler.js";
 import { AgentFeeds, beatStalled, FEED_HEARTBEAT_MS } from "../../../src/core/reconcilers/agent-feed.js";
 import type { StreamEnd, StreamHandle, StreamOptions, Transport } from "../../../src/transport/transport.js";
 import { fakeTask } from "../../support/fake-provider.js";
+
+const JOB1 = JobId("job-1");
 
 const base = { steadyPollMs: 5000, quietPollMs: 30_000, heartbeatTimeoutMs: 60_000 };
 
@@ -95,14 +98,14 @@ test("a job's feed says its channel is up only for its attempt while up, beats a
   const woken: string[] = [];
   const feeds = new AgentFeeds({ clock, logger: silentLogger, wake: (id) => woken.push(id) });
   const t = new OneStream();
-  feeds.open("job-1", 2, "i-1", t, 0, 0);
+  feeds.open(JOB1, 2, "i-1", t, 0, 0);
   assert.match(t.command, new RegExp(`--heartbeat-ms ${FEED_HEARTBEAT_MS}$`));
-  assert.equal(feeds.upFor("job-1", 2), false, "no hello yet");
+  assert.equal(feeds.upFor(JOB1, 2), false, "no hello yet");
   t.say(helloFrame(0, 0));
   await turn();
-  assert.equal(feeds.upFor("job-1", 2), true);
-  assert.equal(feeds.upFor("job-1", 1), false, "another attempt's");
-  assert.equal(feeds.upFor("job-2", 2), false, "another job's");
+  assert.equal(feeds.upFor(JOB1, 2), true);
+  assert.equal(feeds.upFor(JOB1, 1), false, "another attempt's");
+  assert.equal(feeds.upFor(JobId("job-2"), 2), false, "another job's");
   t.say(heartbeatFrame(0, 0, 1000));
   t.say(heartbeatFrame(0, 0, 3000));
   await turn();
@@ -112,9 +115,9 @@ test("a job's feed says its channel is up only for its attempt while up, beats a
   assert.deepEqual(woken, ["job-1"], "the agent beat stood still");
   t.exit();
   await turn();
-  assert.equal(feeds.upFor("job-1", 2), false, "down");
+  assert.equal(feeds.upFor(JOB1, 2), false, "down");
   assert.deepEqual(woken, ["job-1", "job-1"], "the channel went down");
-  await feeds.closeAttempt("job-1", 2);
+  await feeds.closeAttempt(JOB1, 2);
   assert.equal(feeds.has("i-1"), false);
-  assert.equal(feeds.upFor("job-1", 2), false);
+  assert.equal(feeds.upFor(JOB1, 2), false);
 });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { FakeClock } from "../../../src/base/clock.js";
+import { JobId } from "../../../src/base/ids.js";
 import { silentLogger } from "../../../src/base/logger.js";
 import type { Delivery, QueuedTarget } from "../../../src/notify/deliver.js";
 import { Notifier } from "../../../src/notify/notifier.js";
@@ -25,7 +26,7 @@ after(async () => {
 
 async function insertJob(id: string, task: object, at: number): Promise<void> {
   await store.insertJob({
-    id,
+    id: JobId(id),
     name: id,
     task_json: JSON.stringify({ run: "x", ...task }),
     base_dir: home,
@@ -82,8 +83,8 @@ test("a tick never waits on a delivery; failures retry with backoff under one de
   const first = scripted(["fail", "fail", "hang"]);
   const a = new Notifier({ store, clock, logger: silentLogger, send: first.send });
   await a.tick(); // the first notifier of a store starts at the end of the log
-  await store.appendEvent("j-a", clock.now(), { kind: "run_started", attempt: 0, restart: false });
-  await store.appendEvent("j-a", clock.now(), { kind: "attempt_ended", attempt: 0, end: "preempted" });
+  await store.appendEvent(JobId("j-a"), clock.now(), { kind: "run_started", attempt: 0, restart: false });
+  await store.appendEvent(JobId("j-a"), clock.now(), { kind: "attempt_ended", attempt: 0, end: "preempted" });
   await a.tick();
   await new Promise((r) => setImmediate(r));
   assert.equal(first.calls.length, 1, "one notification: run_started is none, and `on` keeps preempted only");

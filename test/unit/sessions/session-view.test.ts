@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { JobId } from "../../../src/base/ids.js";
 import { awayPeriods, sessionState } from "../../../src/sessions/session-view.js";
 import type { EventRow } from "../../../src/state/state-store.js";
 
 let seq = 0;
 const ev = (at: number, kind: string, data: Record<string, unknown>): EventRow => ({
   seq: ++seq,
-  job_id: "j-1",
+  job_id: JobId("j-1"),
   at,
   kind,
   data: JSON.stringify(data),

@@ -4,8 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { sql } from "kysely";
+import { JobId } from "../../../src/base/ids.js";
 import { openSqlite } from "../../../src/state/open-sqlite.js";
 import { StateStore } from "../../../src/state/state-store.js";
+
+const J1 = JobId("j-1");
 
 test("a job's events of some kinds only, in order, from a migrated store", async () => {
   const home = await mkdtemp(join(tmpdir(), "spotrun-store-"));
@@ -13,7 +16,7 @@ test("a job's events of some kinds only, in order, from a migrated store", async
   const store = new StateStore(db);
   try {
     await store.insertJob({
-      id: "j-1",
+      id: J1,
       name: "n",
       task_json: "{}",
       base_dir: home,
@@ -36,11 +39,11 @@ test("a job's events of some kinds only, in order, from a migrated store", async
       log_bytes: 0,
       policy_json: null,
     });
-    await store.appendEvent("j-1", 1, { kind: "run_started", attempt: 0, restart: false });
-    await store.appendEvent("j-1", 2, { kind: "warning", message: "w" });
-    await store.appendEvent("j-1", 3, { kind: "run_exited", attempt: 0, exit_code: 0, signal: null });
-    await store.appendEvent("j-1", 4, { kind: "run_started", attempt: 1, restart: true });
-    const got = await store.eventsOfKind("j-1", ["run_started", "run_exited"]);
+    await store.appendEvent(J1, 1, { kind: "run_started", attempt: 0, restart: false });
+    await store.appendEvent(J1, 2, { kind: "warning", message: "w" });
+    await store.appendEvent(J1, 3, { kind: "run_exited", attempt: 0, exit_code: 0, signal: null });
+    await store.appendEvent(J1, 4, { kind: "run_started", attempt: 1, restart: true });
+    const got = await store.eventsOfKind(J1, ["run_started", "run_exited"]);
     assert.deepEqual(
       got.map((e) => [Number(e.at), e.kind]),
       [
@@ -49,7 +52,7 @@ test("a job's events of some kinds only, in order, from a migrated store", async
         [4, "run_started"],
       ],
     );
-    assert.deepEqual(await store.eventsOfKind("j-1", []), []);
+    assert.deepEqual(await store.eventsOfKind(J1, []), []);
     // Served by an index, so a decision's read does not grow with the job's history.
     const plan = await sql<{
       detail: string;
