@@ -1,4 +1,5 @@
 import { sql } from "kysely";
+import { SPARE_ATTEMPT } from "./schema.js";
 import type { StateStore } from "./state-store.js";
 
 /** One capacity pool as the store saw it (placement's PoolRecord has the same shape). */
@@ -36,7 +37,9 @@ export interface PoolFilter {
  * once in each pool its instances were in (an attempt's nodes share one pool unless a fleet spread
  * them), at the attempt's end. Other ends (succeeded, cancelled, lost, changeover, reaped…) add
  * time but no preemption: "lost" is an agent that stopped reporting, which a preemption does not
- * explain by itself. Instances `spotrun launch` started are not managed and have no end reason.
+ * explain by itself. A warm replacement reclaimed before any attempt took it (a spare, under
+ * SPARE_ATTEMPT, with no attempt row) is a preemption of its own, counted once by its node 0.
+ * Instances `spotrun launch` started are not managed and have no end reason.
  */
 export async function poolRecords(store: StateStore, f: PoolFilter): Promise<PoolRow[]> {
   const since = f.sinceMs ?? 0;
@@ -53,7 +56,7 @@ export async function poolRecords(store: StateStore, f: PoolFilter): Promise<Poo
       "i.spot",
       sql<number>`count(*)`.as("instances"),
       sql<number>`sum(case when ${end} > ${start} then ${end} - ${start} else 0 end)`.as("exposure_ms"),
-      sql<number>`count(distinct case when i.spot = 1 and a.end_kind = 'preempted' and a.ended_at >= ${since} then i.job_id || ':' || i.attempt end)`.as(
+      sql<number>`count(distinct case when i.spot = 1 and i.attempt <> ${SPARE_ATTEMPT} and a.end_kind = 'preempted' and a.ended_at >= ${since} then i.job_id || ':' || i.attempt when i.spot = 1 and i.attempt = ${SPARE_ATTEMPT} and i.node = 0 and i.end_reason = 'preempted' and i.ended_at >= ${since} then i.id end)`.as(
         "preemptions",
       ),
       sql<number>`min(i.launched_at)`.as("first_at"),

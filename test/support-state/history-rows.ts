@@ -1,4 +1,5 @@
 import { InstanceId, JobId } from "../../src/base/ids.js";
+import { SPARE_ATTEMPT } from "../../src/state/schema.js";
 import type { StateStore } from "../../src/state/state-store.js";
 
 const H = 3_600_000;
@@ -69,8 +70,31 @@ export async function recordAttempt(
     last_heartbeat: null,
     stop_reason: null,
   });
+  await recordInstances(store, job, idx, nodes, T0, end ?? "terminated");
+}
+
+/**
+ * A warm replacement no attempt took, as the controller keeps it for its cost: its nodes under
+ * SPARE_ATTEMPT, each ended with `reason` ("preempted" when reclaimed before its go).
+ */
+export async function recordSpare(
+  store: StateStore,
+  a: { job: string; key: string; reason: string; nodes: HistoryNode[]; t0: number },
+): Promise<void> {
+  await recordInstances(store, JobId(a.job), SPARE_ATTEMPT, a.nodes, a.t0, a.reason, a.key);
+}
+
+async function recordInstances(
+  store: StateStore,
+  job: JobId,
+  idx: number,
+  nodes: HistoryNode[],
+  T0: number,
+  end: string,
+  key: string = String(idx),
+): Promise<void> {
   for (const [node, n] of nodes.entries()) {
-    const id = `${job}-${idx}-${node}`;
+    const id = `${job}-${key}-${node}`;
     await store.upsertInstance({
       id: InstanceId(id),
       job_id: job,
@@ -88,6 +112,6 @@ export async function recordAttempt(
       end_reason: null,
       address: null,
     });
-    if (n.to !== undefined) await store.endInstance(id, T0 + n.to * H, n.reason ?? end ?? "terminated");
+    if (n.to !== undefined) await store.endInstance(id, T0 + n.to * H, n.reason ?? end);
   }
 }

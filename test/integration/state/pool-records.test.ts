@@ -7,7 +7,7 @@ import { openStateStore } from "../../../src/state/open-state-store.js";
 import { type PoolRow, poolRecords } from "../../../src/state/pool-records.js";
 import type { StateStore } from "../../../src/state/state-store.js";
 import { type PostgresServer, startPostgres } from "../../support-pg/postgres-server.js";
-import { type HistoryNode, recordAttempt } from "../../support-state/history-rows.js";
+import { type HistoryNode, recordAttempt, recordSpare } from "../../support-state/history-rows.js";
 
 /**
  * Interruption history is one grouped query over instances and attempts: the same rows give the
@@ -60,6 +60,15 @@ for (const dialect of ["sqlite", "postgres"] as const) {
       // an instance the reaper ended.
       await attempt(store, "d", 0, "lost", [{ zone: "local-1b", spot: true, from: 0, to: 8 }]);
       await attempt(store, "d", 1, "cancelled", [{ zone: "local-1b", spot: true, from: 8, to: 9, reason: "reaped" }]);
+      // Job d's warm replacements no attempt took: one of two nodes reclaimed before its go (a
+      // preemption, counted once), one given up (time only).
+      const spare = (key: string, reason: string, nodes: HistoryNode[]) =>
+        recordSpare(store, { job: "d", key, reason, nodes, t0: T0 });
+      await spare("s1", "preempted", [
+        { zone: "local-1b", spot: true, from: 0, to: 1 },
+        { zone: "local-1b", spot: true, from: 0, to: 1 },
+      ]);
+      await spare("s2", "replacement given up", [{ zone: "local-1b", spot: true, from: 2, to: 3 }]);
       // Job e: a Vast host (no zone, its geolocation as region), and an AWS row from before regions.
       await attempt(store, "e", 0, "preempted", [
         { provider: "vast", region: "Texas, US", zone: null, type: "RTX_4090:1", spot: true, from: 0, to: 2 },
@@ -75,7 +84,7 @@ for (const dialect of ["sqlite", "postgres"] as const) {
         ["aws/null/us-east-1a/g5.xlarge/spot", 1, 4, 1],
         ["local/local/local-1a/local.small/spot", 5, 10 + 20 + 10 + 5 + 5, 3],
         ["local/local/local-1a/local.small/od", 2, 10 + 10, 0],
-        ["local/local/local-1b/local.small/spot", 2, 8 + 1, 0],
+        ["local/local/local-1b/local.small/spot", 5, 8 + 1 + 2 + 1, 1],
         ["vast/Texas, US/null/RTX_4090:1/spot", 1, 2, 1],
       ]);
       const [first] = await poolRecords(store, { nowMs: NOW, provider: "local", spot: true, zone: "local-1a" });
