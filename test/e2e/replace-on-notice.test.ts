@@ -104,6 +104,7 @@ checkpoint: {dir: checkpoints}
 `,
     "spare.yaml",
   );
+  const since = new Date().toISOString();
   const r = await spotrun(box.home, ["run", task, "--json"], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   const job = lastJson<{ id: string; state: string; attempts: number; preemptions: number }>(r.stdout);
@@ -136,6 +137,17 @@ checkpoint: {dir: checkpoints}
     spareRows.map((i) => [i.attempt, i.end_reason, i.ended_at !== null && i.ended_at > i.launched_at]),
     spareIds.map(() => [SPARE_ATTEMPT, "preempted", true]),
   );
+  // The interruption history counts the spare's reclaim as its pool's, beside the old attempt's.
+  const hist = await spotrun(box.home, ["history", "--since", since, "--json"]);
+  assert.equal(hist.code, 0, hist.stderr);
+  const pools = (JSON.parse(hist.stdout) as { pools: { spot: boolean; preemptions: number }[] }).pools;
+  assert.deepEqual(
+    pools.filter((p) => p.spot).map((p) => p.preemptions),
+    [2],
+  );
+  const listed = await spotrun(box.home, ["list", "--all"]);
+  for (const id of spareIds)
+    assert.match(listed.stdout, new RegExp(`${id}\\s.*\\sspare\\s`), `list names ${id} a spare, not an attempt`);
   const steps = await stepsInLog(box.home, job.id);
   assert.deepEqual(
     steps,

@@ -4,6 +4,7 @@ import { formatDuration } from "../../base/duration.js";
 import { usageError } from "../../base/errors.js";
 import { formatUsd } from "../../cost/ledger.js";
 import { PROVIDERS, type ProviderKind } from "../../spec/task-limits.js";
+import { SPARE_ATTEMPT } from "../../state/schema.js";
 import { openApp } from "../app.js";
 import type { CommandContext, CommandResult } from "../command.js";
 import { table } from "../output.js";
@@ -27,7 +28,7 @@ export async function list(ctx: CommandContext, _args: string[], opts: Record<st
             d.id,
             d.provider,
             d.job_id,
-            d.managed ? `#${d.attempt + 1}` : "launch",
+            !d.managed ? "launch" : d.attempt === SPARE_ATTEMPT ? "spare" : `#${d.attempt + 1}`,
             d.spot ? "spot ⚡" : "on-demand",
             d.instance_type,
             d.zone ?? "-",
