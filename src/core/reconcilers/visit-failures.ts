@@ -58,7 +58,7 @@ export class VisitFailures {
     }
   }
 
-  /** End the job as FAILED, its attempt with it, and its instances. */
+  /** End the job as FAILED, its attempt with it, its instances, and any spare its tag finds. */
   private async failJob(job: JobRow, message: string): Promise<void> {
     const now = this.d.clock.now();
     const attempt = job.attempt >= 0 ? await this.d.store.attempt(job.id, job.attempt) : undefined;
@@ -68,8 +68,18 @@ export class VisitFailures {
       await tx.updateJob(job.id, { state: "FAILED", message, updated_at: now, ended_at: now });
       await this.d.recorder.event(job.id, { kind: "state_changed", from: job.state, to: "FAILED", reason: message }, tx);
     });
+    // A job that never launched has nothing at the provider.
     if (!attempt) return;
-    const provider = await this.providers.get((JSON.parse(job.task_json) as Task).resources.provider).catch(() => undefined);
-    if (provider) this.d.background(this.teardown.terminateAttempt(job.id, attempt.idx, provider, "failed"));
+    const task = JSON.parse(job.task_json) as Task;
+    const provider = await this.providers.get(task.resources.provider).catch(() => undefined);
+    if (!provider) return;
+    const failed: JobRow = { ...job, state: "FAILED", message, updated_at: now, ended_at: now };
+    // A warm replacement or pre-launch the visit had rented is the job's too (as when it ends otherwise).
+    this.d.background(
+      (async () => {
+        await this.teardown.terminateAttempt(job.id, attempt.idx, provider, "failed");
+        await this.teardown.endTagged({ job: failed, task, provider });
+      })(),
+    );
   }
 }

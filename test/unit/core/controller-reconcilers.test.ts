@@ -139,6 +139,39 @@ test("a bug fails the job once with 'this is a bug in spotrun', not a retry loop
   }
 });
 
+test("a job failed by a bug ends its attempt's instance and the spare for its next attempt too", async () => {
+  let bugNow = false;
+  const h = await harness(() => {
+    if (!bugNow) return undefined;
+    bugNow = false;
+    return new TypeError("Cannot read properties of undefined (reading 'kind')");
+  });
+  try {
+    await h.store.insertJob(jobRow("j-1", fakeTask({ resources: { provider: "local", spot: true } }), h.clock.now()));
+    await h.pass();
+    const spare = await h.provider.launch({
+      token: "spare",
+      instanceTypes: ["x"],
+      spot: true,
+      count: 1,
+      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
+      resources: {} as never,
+    });
+    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    bugNow = true;
+    await h.clock.advance(10_000);
+    await h.pass();
+    await settle();
+    assert.equal((await h.store.job(J1))?.state, "FAILED");
+    const live = [...h.provider.instances.values()].filter((i) => i.status !== "terminated").map((i) => i.id);
+    assert.deepEqual(live, [], `left running: ${live.join(", ")} (the spare was ${spareId})`);
+    const spareRow = (await h.store.instances({ jobId: J1 })).find((r) => r.id === spareId);
+    assert.deepEqual([spareRow?.attempt, spareRow?.end_reason], [SPARE_ATTEMPT, "failed with its job"]);
+  } finally {
+    await h.close();
+  }
+});
+
 test("a retryable failure is retried with growing backoff, then fails the job clearly after the retry window", async () => {
   let calls = 0;
   const h = await harness(() => {
