@@ -35,10 +35,12 @@ export async function runInstanceHost(dir: string): Promise<void> {
   const reclaim = async (reason: "spot-reclaim" | "terminated") => {
     if (ending) return;
     ending = true;
-    await setStatus({ status: "terminated", endedAt: Date.now(), reason });
-    // The namespace's processes (everything sshd started) die with it.
+    // The namespace's processes (everything sshd started) die with it. Only then is it
+    // "terminated": a cloud says so once the machine is gone, and whoever reads the status next
+    // (the controller, a test counting what is left) must find nothing of it running.
     await sshHost?.stop().catch(() => {});
     killInstanceProcesses(rec.id);
+    await setStatus({ status: "terminated", endedAt: Date.now(), reason });
     await rm(rec.disk, { recursive: true, force: true });
     await imds.close();
     process.exit(0);
