@@ -50,12 +50,13 @@ describe("the background controller", () => {
       // The classic recovery, which this test was written for: each interrupted instance is an
       // attempt (attempts [0, 1, 2]). With replace_on_notice a replacement reclaimed before its go
       // is a preemption but no attempt; the warm path under kills is the kill -9 harness's and
-      // replace-on-notice's "controller killed while the replacement sets up".
+      // replace-on-notice's "controller killed while the replacement sets up". 8 s of steps, of
+      // which each interrupted instance runs under 2 s: the third attempt is always needed.
       `name: crash
 resources: {provider: local, instance_type: local.small, spot: true, market: {interrupt_after: [2s, 2s], notice: 1500ms}}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+envs: {TOTAL_STEPS: 160, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 recovery: {replace_on_notice: false}
 `,
     );
@@ -110,10 +111,10 @@ recovery: {replace_on_notice: false}
     // line is missing although no controller was reading when an instance was reclaimed: its agent
     // kept the run log with the checkpoints, and the new controller read the rest from there.
     const log = (await spotrun(box.home, ["logs", job.id])).stdout;
-    assert.match(log, /done: 100 steps/);
+    assert.match(log, /done: 160 steps/);
     assert.deepEqual(
       [...new Set(await stepsInLog(box.home, job.id))].sort((a, b) => a - b),
-      Array.from({ length: 100 }, (_, k) => k + 1),
+      Array.from({ length: 160 }, (_, k) => k + 1),
       "every step's line, including those printed while no controller was alive",
     );
     const starts = [...log.matchAll(/start at step (\d+)/g)].map((m) => Number(m[1]));

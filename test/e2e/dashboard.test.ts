@@ -56,13 +56,15 @@ test("the dashboard in a real browser: a job preempted twice moves through its s
     assert.equal(new URL(page.url()).search, "", "the token leaves the address bar for a cookie");
     await page.getByText("no jobs").waitFor({ timeout: 15_000 });
 
+    // 10 s of steps: each interrupted instance runs them for at most 4 s (its notice 2.5 s after
+    // it is up, 1.5 s of notice), so the job always needs a third instance (with 4 s, not always).
     const task = await writeTask(
       box.work,
       `name: watched
 resources: {provider: local, spot: true, market: {interrupt_after: [2500ms, 2500ms], notice: 1500ms}}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+envs: {TOTAL_STEPS: 200, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 checkpoint: {dir: checkpoints}
 `,
     );
@@ -129,7 +131,7 @@ checkpoint: {dir: checkpoints}
       "the final cost, as the CLI says",
     );
     await page
-      .getByText(/^step 80$/m)
+      .getByText(/^step 200$/m)
       .first()
       .waitFor({ timeout: 10_000 });
 

@@ -4,7 +4,7 @@ import { lastJson, sandbox, spotrun, writeTask } from "../support-cli/spotrun-cl
 
 /**
  * Interruption history through the CLI, from a real run: a local spot job interrupted twice (at
- * most 40 of its 100 steps fit between a launch and its notice, so both notices land),
+ * most 50 of its 150 steps fit between a launch and its stop, notice included, so both land),
  * then `history` shows that pool's instances, instance-hours and preemptions, and `offers --task`
  * ranks that pool by its measured rate once it has as many instance-hours as --min-hours asks.
  */
@@ -45,7 +45,7 @@ resources:
   market: {interrupt_after: [4s, 4s], notice: 1s}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.1}
+envs: {TOTAL_STEPS: 150, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.1}
 checkpoint: {dir: checkpoints}
 `,
   );

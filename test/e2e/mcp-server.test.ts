@@ -83,7 +83,7 @@ test("run a local job with two injected interruptions, follow it through status 
       },
       workdir: ".",
       run: "python3 trainer.py",
-      envs: { TOTAL_STEPS: 60, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05 },
+      envs: { TOTAL_STEPS: 150, CHECKPOINT_EVERY: 10, STEP_SECONDS: 0.05 },
       checkpoint: { dir: "checkpoints" },
     },
     base_dir: box.work,
@@ -120,13 +120,13 @@ test("run a local job with two injected interruptions, follow it through status 
   assert.ok(cost.total.cost_usd > 0 && cost.total.cost_usd < cost.total.on_demand_baseline_usd);
 
   const log = await call<{ text: string; next_offset: number }>("logs", { job: id, tail: 1 });
-  assert.match(log.text, /^done: 60 steps\n$/);
+  assert.match(log.text, /^done: 150 steps\n$/);
   const resource = await client.readResource({ uri: `spotrun://jobs/${id}/log` });
   const text = (resource.contents[0] as { text: string }).text;
   const steps = [...text.matchAll(/^step (\d+)$/gm)].map((m) => Number(m[1]));
   assert.deepEqual(
     steps,
-    Array.from({ length: 60 }, (_, i) => i + 1),
+    Array.from({ length: 150 }, (_, i) => i + 1),
     "every step once across three attempts",
   );
   const listed = await client.listResources();

@@ -56,7 +56,7 @@ test("notifications: a signed webhook that fails its first two deliveries gets e
 resources: {provider: local, spot: true, market: {interrupt_after: [1500ms], notice: 1s}}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 40, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+envs: {TOTAL_STEPS: 80, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 notify:
   - {slack: ${rx.url}/slack, on: [succeeded]}
   - {command: 'cat > "notified-$SPOTRUN_EVENT_KIND.json"', on: [preempted]}

@@ -15,7 +15,7 @@ test("a rebalance recommendation pre-launches the replacement, which the recover
 resources: {provider: local, spot: true, market: {interrupt_after: [3s], rebalance_before: 2s, notice: 2s}}
 workdir: .
 run: python3 trainer.py
-envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
+envs: {TOTAL_STEPS: 160, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.05}
 recovery: {prelaunch_on_rebalance: true}
 `,
   );
