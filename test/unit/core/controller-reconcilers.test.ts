@@ -40,6 +40,19 @@ async function harness(fail?: () => Error | undefined, maxConcurrentVisits?: num
   return { ...box, clock, provider, controller, pass };
 }
 
+/** A warm replacement for j-1's next attempt that this controller does not know of: tagged, recorded nowhere. */
+async function rentSpare(h: Awaited<ReturnType<typeof harness>>): Promise<string> {
+  const spare = await h.provider.launch({
+    token: "spare",
+    instanceTypes: ["x"],
+    spot: true,
+    count: 1,
+    tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
+    resources: {} as never,
+  });
+  return spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+}
+
 const kinds = async (store: StateStore, id: JobId) => (await store.events(id)).map((e) => e.kind);
 
 test("a PENDING job is launched once, with its attempt's idempotency key and this store's tag, and recorded", async () => {
@@ -149,15 +162,7 @@ test("a job failed by a bug ends its attempt's instance and the spare for its ne
   try {
     await h.store.insertJob(jobRow("j-1", fakeTask({ resources: { provider: "local", spot: true } }), h.clock.now()));
     await h.pass();
-    const spare = await h.provider.launch({
-      token: "spare",
-      instanceTypes: ["x"],
-      spot: true,
-      count: 1,
-      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
-      resources: {} as never,
-    });
-    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    const spareId = await rentSpare(h);
     bugNow = true;
     await h.clock.advance(10_000);
     await h.pass();
@@ -232,15 +237,7 @@ test("a cancel ends the job's spare for its next attempt too (a warm replacement
   try {
     await h.store.insertJob(jobRow("j-1", fakeTask({ resources: { provider: "local", spot: true } }), h.clock.now()));
     await h.pass();
-    const spare = await h.provider.launch({
-      token: "spare",
-      instanceTypes: ["x"],
-      spot: true,
-      count: 1,
-      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
-      resources: {} as never,
-    });
-    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    const spareId = await rentSpare(h);
     await h.store.updateJob(J1, { desired: "cancel" });
     await h.pass();
     assert.equal((await h.store.job(J1))?.state, "CANCELLED");
@@ -260,15 +257,7 @@ test("a job that ends otherwise (here: failed, out of restarts) ends the spare f
     await h.store.updateAttempt(J1, 0, { agent_started: true, last_heartbeat: h.clock.now() });
     await h.store.updateJob(J1, { state: "RUNNING" });
     // A warm replacement a killed controller rented for attempt 1: tagged, recorded nowhere.
-    const spare = await h.provider.launch({
-      token: "spare",
-      instanceTypes: ["x"],
-      spot: true,
-      count: 1,
-      tags: { [TAG.managed]: storeId(h.home), [TAG.job]: "j-1", [TAG.attempt]: "1" },
-      resources: {} as never,
-    });
-    const spareId = spare.kind === "launched" ? (spare.instances[0]?.id as string) : "";
+    const spareId = await rentSpare(h);
     const [first] = await h.store.instances({ jobId: J1 });
     const info = h.provider.instances.get(first?.id as string);
     assert.ok(info);
