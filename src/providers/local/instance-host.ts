@@ -10,7 +10,7 @@ import {
   readRecord,
   writeStatus,
 } from "./instance-record.js";
-import { killInstanceProcesses } from "./kill-instance-processes.js";
+import { endInstanceProcesses } from "./kill-instance-processes.js";
 import type { SshHost } from "./ssh-hosts/ssh-host.js";
 import { replayClock } from "./trace-availability.js";
 
@@ -39,7 +39,7 @@ export async function runInstanceHost(dir: string): Promise<void> {
     // "terminated": a cloud says so once the machine is gone, and whoever reads the status next
     // (the controller, a test counting what is left) must find nothing of it running.
     await sshHost?.stop().catch(() => {});
-    killInstanceProcesses(rec.id);
+    await endInstanceProcesses(rec.id);
     await setStatus({ status: "terminated", endedAt: Date.now(), reason });
     await rm(rec.disk, { recursive: true, force: true });
     await imds.close();

@@ -41,4 +41,18 @@ export function killInstanceProcesses(instanceId: string, rounds = 5): number {
   return killed;
 }
 
+/**
+ * SIGKILL everything on the instance and wait (up to `waitMs`) until none of it is left: a process
+ * killed inside a disk write (an fsync, an upload's read) dies only when the write returns, and
+ * until then it is still there. A machine the cloud calls terminated has nothing running.
+ */
+export async function endInstanceProcesses(instanceId: string, waitMs = 3000): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    killInstanceProcesses(instanceId);
+    if (instancePids(instanceId).length === 0 || Date.now() > until) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 export { isAlive } from "../../base/process.js";

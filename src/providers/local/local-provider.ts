@@ -19,7 +19,13 @@ import { type CallBudget, processCallBudget } from "../call-budget.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
 import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
-import { INSTANCE_MARKER, instancePids, isAlive, killInstanceProcesses } from "./kill-instance-processes.js";
+import {
+  endInstanceProcesses,
+  INSTANCE_MARKER,
+  instancePids,
+  isAlive,
+  killInstanceProcesses,
+} from "./kill-instance-processes.js";
 import { claimToken, type LaunchClaim, readClaim, reclaimToken } from "./launch-claim.js";
 import { loadTraceAvailability, replayClock, type TraceAvailability, type TraceReplay } from "./trace-availability.js";
 
@@ -442,7 +448,7 @@ export class LocalProvider implements Provider {
             process.kill(host.pid, "SIGKILL");
           } catch {}
         }
-        killInstanceProcesses(id);
+        await endInstanceProcesses(id);
         // A host killed here could not take its namespace and sshd down: sweep what dead hosts left.
         if (rec.ssh) await import("./ssh-hosts/index.js").then((m) => m.sweepSshHosts()).catch(() => {});
         await writeStatus(dir, { status: "terminated", endedAt: this.clock.now(), reason: "terminated" });
