@@ -221,19 +221,19 @@ export class Controller {
 
   private async visit(job: JobRow): Promise<void> {
     try {
-      let steady = await this.jobs.reconcile(job);
+      let quietMs = await this.jobs.reconcile(job);
       // An attempt that just ended goes straight on to the next one: recovery time is lost work.
       for (let i = 0; i < 2 && job.state === "RECOVERING" && job.desired === "run" && job.not_before <= this.now(); i++) {
         const fresh = await this.store.job(job.id);
         if (!fresh) break;
         job = fresh;
-        steady = await this.jobs.reconcile(job);
+        quietMs = await this.jobs.reconcile(job);
       }
       this.jobs.failures.succeeded(job.id);
       if (isTerminal(job.state)) this.forgetJob(job.id);
       else {
         // A job waiting for a launch slot is woken when one frees; the steady interval is its fallback.
-        const next = this.jobs.waitsForLaunch(job.id) ? LAUNCH_WAIT_FALLBACK_MS : steady ? this.jobs.steadyVisitMs(job) : 0;
+        const next = this.jobs.waitsForLaunch(job.id) ? LAUNCH_WAIT_FALLBACK_MS : quietMs;
         this.visits.settle(job.id, this.now() + next);
       }
     } catch (e) {

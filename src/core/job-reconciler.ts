@@ -111,20 +111,30 @@ export class JobReconciler {
     this.failures = new VisitFailures(deps, this.teardown, o.providers);
   }
 
-  /** One pass of the job's reconcilers; returns true when the job is in a steady state (visit it less often). */
-  async reconcile(job: JobRow): Promise<boolean> {
+  /**
+   * One pass of the job's reconcilers. Returns how long the job may go unvisited when no news
+   * wakes it: 0 unless the pass found it steady, then its steady interval (see steadyVisitMs).
+   */
+  async reconcile(job: JobRow): Promise<number> {
     const task = JSON.parse(job.task_json) as Task;
     const provider = await this.o.providers.get(task.resources.provider);
     const ctx: JobContext = { job, task, provider };
     if (job.desired === "cancel") {
       await this.teardown.cancel(ctx);
-      return false;
+      return 0;
     }
     const steady = await this.step(ctx);
     // Ended in this pass (done, failed, over budget): a spare readied for a next attempt goes too.
     if (isTerminal(job.state) && (replacesOnNotice(task) || task.recovery.prelaunch_on_rebalance))
       await this.teardown.endTagged(ctx);
-    return steady;
+    if (!steady) return 0;
+    return steadyVisitMs({
+      task,
+      channelUp: this.agentEvents.channelUp(job.id, job.attempt),
+      steadyPollMs: this.o.steadyPollMs ?? 5000,
+      quietPollMs: this.o.quietPollMs ?? QUIET_POLL_MS,
+      heartbeatTimeoutMs: this.o.heartbeatTimeoutMs ?? 60_000,
+    });
   }
 
   private async step(ctx: JobContext): Promise<boolean> {
@@ -163,17 +173,6 @@ export class JobReconciler {
   /** The agents' channels: closed when the controller lets go of the store. */
   closeAll(): Promise<void> {
     return this.agentEvents.closeAll();
-  }
-
-  /** After a visit that found the job steady: when it is next due without news (see steadyVisitMs). */
-  steadyVisitMs(job: JobRow): number {
-    return steadyVisitMs({
-      task: JSON.parse(job.task_json) as Task,
-      channelUp: this.agentEvents.channelUp(job.id, job.attempt),
-      steadyPollMs: this.o.steadyPollMs ?? 5000,
-      quietPollMs: this.o.quietPollMs ?? QUIET_POLL_MS,
-      heartbeatTimeoutMs: this.o.heartbeatTimeoutMs ?? 60_000,
-    });
   }
 
   /** Whether the job's last visit found no launch slot free: it waits to be woken for one, not visited every pass. */
