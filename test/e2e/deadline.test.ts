@@ -17,15 +17,18 @@ const decisions = async (home: string, job: string) =>
   }[];
 
 test("strategy deadline: spot while on schedule, on-demand once the slack runs out, every step done", async () => {
-  // 10 s of work due in 15 s; every spot instance is interrupted 2 s after it starts. Spot alone
-  // would miss the date; on-demand alone would pay full price.
+  // 10 s of work due in 15 s; every spot instance is interrupted 2 s after it starts, and every
+  // launch takes 1 s before the machine runs. Spot alone misses the date whatever the host's speed:
+  // at most 2 s of work per instance is 5 restarts of ≥ 1 s on top of the 10 s, plus the first
+  // launch. On-demand alone would pay full price. (Without the delay a fast restart left spot
+  // enough slack to finish in time, and the test hung on how fast the host was.)
   const task = await writeTask(
     box.work,
     `name: due
 resources:
   provider: local
   spot: true
-  market: {interrupt_after: [2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s], notice: 1s}
+  market: {interrupt_after: [2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s, 2s], notice: 1s, provisioning_delay: 1s}
 workdir: .
 run: python3 trainer.py
 envs: {TOTAL_STEPS: 100, CHECKPOINT_EVERY: 5, STEP_SECONDS: 0.1}
