@@ -134,7 +134,10 @@ runpy.run_path("trainer.py", run_name="__main__")
         if (stage === "after-notice" && inst && noticed) {
           // Some time into the notice, before the instance ends.
           seenAt ??= Date.now();
-          if (Date.now() - seenAt >= delayMs && (await cancelIf(job, () => noticedLocalInstances(box.home).has(inst))))
+          if (
+            Date.now() - seenAt >= delayMs &&
+            (await cancelIf(job, () => noticedLocalInstances(box.home, { underNotice: true }).has(inst)))
+          )
             landed = `${Date.now() - seenAt} ms after the notice`;
         } else if (stage === "during-upload" && inst && noticed && uploading(box.home, inst)) {
           if ((await cancelIf(job, () => uploading(box.home, inst))) && uploading(box.home, inst))

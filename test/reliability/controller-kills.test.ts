@@ -130,8 +130,17 @@ while not os.path.exists(os.environ["GATE"]):
     const killedPids = new Set<number>();
     for (;;) {
       const now = Date.now();
-      if (now - t0 > RUN_LIMIT_MS) throw new Error(`the job did not finish in ${RUN_LIMIT_MS / 1000} s: ${log.join("; ")}`);
       const j = storedJob(home, job);
+      if (now - t0 > RUN_LIMIT_MS) {
+        // What it was doing, so a CI log alone says why (the sandbox is gone by then).
+        const kept = await keepLog(home, job, id);
+        const tail = storedEvents(home, job)
+          .slice(-12)
+          .map((e) => `${e.kind}${(e.data as { attempt?: number }).attempt ?? ""}`);
+        throw new Error(
+          `the job did not finish in ${RUN_LIMIT_MS / 1000} s (${j?.state}, attempt ${j?.attempt}, ${noticed.size} notices seen, gate ${existsSync(gate) ? "open" : "shut"}; last events ${tail.join(",")}; log ${kept}): ${log.join("; ")}`,
+        );
+      }
       if (j && ["SUCCEEDED", "FAILED", "CANCELLED", "OVER_BUDGET"].includes(j.state)) break;
       // And until the market's last interruption came: with fast recoveries the work may be done before it.
       if (killed.length >= plan.kills && noticed.size >= INTERRUPTIONS && phase === "up" && !existsSync(gate))

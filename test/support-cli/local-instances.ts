@@ -25,8 +25,12 @@ export function liveLocalInstances(home: string, jobId?: string): string[] {
   });
 }
 
-/** Local instances under a home that have had a spot notice, by id, with when the instance saw it. */
-export function noticedLocalInstances(home: string): Map<string, number> {
+/**
+ * Local instances under a home that have had a spot notice, by id, with when the instance saw it:
+ * ended since or not (a reader polling now and then would miss a notice the controller ended
+ * quickly), or with `underNotice` only those still running under it.
+ */
+export function noticedLocalInstances(home: string, opts: { underNotice?: boolean } = {}): Map<string, number> {
   const root = join(home, "local", "instances");
   const out = new Map<string, number>();
   let ids: string[];
@@ -37,7 +41,8 @@ export function noticedLocalInstances(home: string): Map<string, number> {
   }
   for (const id of ids) {
     const s = readStatus(join(root, id));
-    if (s?.status === "running" && s.notice) out.set(id, s.notice.seenAt);
+    if (s?.status === "pending" || !s?.notice || (opts.underNotice && s.status !== "running")) continue;
+    out.set(id, s.notice.seenAt);
   }
   return out;
 }

@@ -116,14 +116,20 @@ export function killProcessesUnder(root: string): void {
   }
 }
 
-/** Pids of processes still carrying a local instance marker for any of these instances. */
-export function leftoverProcesses(instanceIds: string[]): number[] {
-  const out: number[] = [];
+/** Processes still carrying a local instance marker for any of these instances: pid, parent, instance, command line. */
+export function leftoverProcesses(instanceIds: string[]): string[] {
+  const out: string[] = [];
   for (const name of readdirSync("/proc")) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const env = readFileSync(`/proc/${name}/environ`, "utf8");
-      if (instanceIds.some((id) => env.includes(`SPOTRUN_LOCAL_INSTANCE=${id}\0`))) out.push(Number(name));
+      const on = instanceIds.find((id) => env.includes(`SPOTRUN_LOCAL_INSTANCE=${id}\0`));
+      if (on === undefined) continue;
+      // Described, so a failure says what was left and who started it.
+      const cmd = readFileSync(`/proc/${name}/cmdline`, "utf8").replace(/\0+$/, "").replace(/\0/g, " ");
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+      out.push(`${name} (parent ${ppid}, on ${on}): ${cmd.slice(0, 200)}`);
     } catch {}
   }
   return out;

@@ -40,7 +40,11 @@ export async function runInstanceHost(dir: string): Promise<void> {
     // (the controller, a test counting what is left) must find nothing of it running.
     await sshHost?.stop().catch(() => {});
     await endInstanceProcesses(rec.id);
-    await setStatus({ status: "terminated", endedAt: Date.now(), reason });
+    const notice = status.status === "running" ? status.notice : undefined;
+    await setStatus({ status: "terminated", endedAt: Date.now(), reason, ...(notice ? { notice } : {}) });
+    // A transport refuses to start anything once it reads that status (LocalTransport's `ended`);
+    // one that read it just before may have started a process since the sweep: sweep once more.
+    await endInstanceProcesses(rec.id);
     await rm(rec.disk, { recursive: true, force: true });
     await imds.close();
     process.exit(0);

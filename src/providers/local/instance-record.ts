@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../base/atomic-file.js";
+import { isAlive } from "../../base/process.js";
 import type { TraceReplay } from "./trace-availability.js";
 
 /**
@@ -42,10 +43,22 @@ export interface HostInfo {
   ssh?: { address: string; port: number; user: string; fingerprint: string; home?: string };
 }
 
+/** A spot interruption notice as the instance's metadata gave it: the action, its time, when it came. */
+export interface LocalNotice {
+  action: string;
+  time: number;
+  seenAt: number;
+}
+
 export type LocalStatus =
   | { status: "pending" }
-  | { status: "running"; notice?: { action: string; time: number; seenAt: number } }
-  | { status: "terminated"; endedAt: number; reason: "spot-reclaim" | "terminated" | "host-died" };
+  | { status: "running"; notice?: LocalNotice }
+  /**
+   * `notice`: the one it had, kept after the end as EC2 keeps a reclaimed instance's state reason,
+   * so a reader that looks only now and then still learns that it came (the controller may end a
+   * noticed instance well before the reclaim time).
+   */
+  | { status: "terminated"; endedAt: number; reason: "spot-reclaim" | "terminated" | "host-died"; notice?: LocalNotice };
 
 export const recordPath = (dir: string) => join(dir, "instance.json");
 export const hostPath = (dir: string) => join(dir, "host.json");
@@ -63,3 +76,15 @@ export const readRecord = (dir: string) => readJson<LocalInstanceRecord>(recordP
 export const readHost = (dir: string) => readJson<HostInfo>(hostPath(dir));
 export const readStatus = (dir: string) => readJson<LocalStatus>(statusPath(dir));
 export const writeStatus = (dir: string, s: LocalStatus) => writeFileAtomic(statusPath(dir), JSON.stringify(s));
+
+/**
+ * Why nothing can run on the instance any more, if so: its host wrote its end, or the host process
+ * (the machine itself) is gone. Unknown (a status not readable this instant) counts as running.
+ */
+export function endedBecause(dir: string): string | undefined {
+  const s = readStatus(dir);
+  if (s?.status === "terminated") return `the instance has ended (${s.reason})`;
+  const host = readHost(dir);
+  if (host && !isAlive(host.pid)) return "the instance's host process is gone";
+  return undefined;
+}

@@ -18,7 +18,7 @@ import { type ApiCallCounts, type ApiCallListener, ApiCallMeter, type ApiOutcome
 import { type CallBudget, processCallBudget } from "../call-budget.js";
 import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
-import { type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
+import { endedBecause, type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
 import {
   endInstanceProcesses,
   INSTANCE_MARKER,
@@ -451,7 +451,16 @@ export class LocalProvider implements Provider {
         await endInstanceProcesses(id);
         // A host killed here could not take its namespace and sshd down: sweep what dead hosts left.
         if (rec.ssh) await import("./ssh-hosts/index.js").then((m) => m.sweepSshHosts()).catch(() => {});
-        await writeStatus(dir, { status: "terminated", endedAt: this.clock.now(), reason: "terminated" });
+        const prior = readStatus(dir);
+        const notice = prior?.status === "running" ? prior.notice : undefined;
+        await writeStatus(dir, {
+          status: "terminated",
+          endedAt: this.clock.now(),
+          reason: "terminated",
+          ...(notice ? { notice } : {}),
+        });
+        // As the host does: what a transport started just before that status is swept too.
+        await endInstanceProcesses(id);
         await rm(rec.disk, { recursive: true, force: true });
       }),
     );
@@ -480,8 +489,11 @@ export class LocalProvider implements Provider {
       const { connectSsh } = await import("../../transport/ssh/connect.js");
       return connectSsh(target);
     }
-    const rec = readRecord(this.dir(instance.id)) as LocalInstanceRecord;
-    return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) });
+    const dir = this.dir(instance.id);
+    const rec = readRecord(dir) as LocalInstanceRecord;
+    return new LocalTransport(`local:${instance.id}`, rec.disk, { [INSTANCE_MARKER]: rec.id, ...this.agentEnv(instance) }, () =>
+      endedBecause(dir),
+    );
   }
 
   /** In SSH mode, the instance's own sshd; otherwise none (its processes are plain local ones). */

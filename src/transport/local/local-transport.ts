@@ -4,6 +4,7 @@ import { cp, mkdir, open, readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import ignore from "ignore";
 import { writeFileAtomic } from "../../base/atomic-file.js";
+import { ExternalError } from "../../base/errors.js";
 import type {
   ExecOptions,
   ExecResult,
@@ -29,7 +30,19 @@ export class LocalTransport implements Transport {
     readonly label: string,
     readonly home: string,
     private readonly env: Record<string, string>,
+    /**
+     * Why the machine can run nothing any more (it has ended), asked before each process or write:
+     * a cloud machine that is gone refuses the connection, and a process started here on one would
+     * outlive its end (its reclaim swept what ran before).
+     */
+    private readonly ended: () => string | undefined = () => undefined,
   ) {}
+
+  private refuse(): ExternalError | undefined {
+    const why = this.ended();
+    // Retryable, as a refused SSH connection is: the next visit sees the instance gone and acts on that.
+    return why === undefined ? undefined : new ExternalError("local", "InstanceEnded", `${this.label}: ${why}`, true);
+  }
 
   private abs(p: string): string {
     return isAbsolute(p) ? p : join(this.home, p);
@@ -37,6 +50,8 @@ export class LocalTransport implements Transport {
 
   exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.counts.execs++;
+    const refused = this.refuse();
+    if (refused) return Promise.reject(refused);
     return new Promise((resolvePromise, reject) => {
       const child = spawn("bash", ["-c", command], {
         cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
@@ -74,6 +89,11 @@ export class LocalTransport implements Transport {
   /** Its own process group, so `close()` can stop whatever the command started with it. */
   stream(command: string, opts: StreamOptions): StreamHandle {
     this.counts.streams++;
+    const refused = this.refuse();
+    if (refused) {
+      const done = Promise.resolve<StreamEnd>({ exitCode: null, signal: null, error: refused });
+      return { done, close: () => done };
+    }
     this.counts.openStreams++;
     const child = spawn("bash", ["-c", command], {
       cwd: opts.cwd ? this.abs(opts.cwd) : this.home,
@@ -142,6 +162,9 @@ export class LocalTransport implements Transport {
   }
 
   async writeFile(path: string, data: string | Uint8Array): Promise<void> {
+    // Not onto an ended machine: the write would make its deleted disk anew.
+    const refused = this.refuse();
+    if (refused) throw refused;
     await writeFileAtomic(this.abs(path), data, { private: true });
   }
 
@@ -153,6 +176,8 @@ export class LocalTransport implements Transport {
       .add(".git");
     const gi = await readFile(join(src, ".gitignore"), "utf8").catch(() => "");
     ig.add(gi);
+    const refused = this.refuse();
+    if (refused) throw refused;
     const dest = this.abs(remoteDir);
     await mkdir(dest, { recursive: true });
     await cp(src, dest, {

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { FakeClock } from "../../../src/base/clock.js";
 import { silentLogger } from "../../../src/base/logger.js";
+import { readStatus } from "../../../src/providers/local/instance-record.js";
 import { LocalProvider } from "../../../src/providers/local/local-provider.js";
 import type { LaunchRequest } from "../../../src/providers/provider.js";
 import { resourcesSchema } from "../../../src/spec/task-schema.js";
@@ -16,6 +18,8 @@ after(async () => {
   await provider.terminate(all.filter((i) => i.status !== "terminated").map((i) => i.id));
   await rm(home, { recursive: true, force: true });
 });
+
+const statusOf = (id: string) => readStatus(join(home, "local", "instances", id));
 
 const req = (token: string, extra: Partial<LaunchRequest> = {}): LaunchRequest => ({
   token,
@@ -54,7 +58,32 @@ test("spot refusals, tags, and a chaos notice that ends in a reclaim", async () 
   for (let i = 0; i < 150 && (await provider.describe([id]))[0]?.status !== "terminated"; i++)
     await new Promise((x) => setTimeout(x, 20));
   assert.equal((await provider.describe([id]))[0]?.status, "terminated");
+  const ended = statusOf(id);
+  assert.equal(ended?.status === "terminated" && ended.notice?.action, "terminate", "the end keeps the notice");
   await assert.rejects(provider.launch(req("tok-4", { instanceTypes: ["local.huge"] })), /unknown instance type "local\.huge"/);
+});
+
+test("an instance ended under its notice keeps the notice in its record, and its transport starts nothing on it any more", async () => {
+  const r = await provider.launch(req("tok-5"));
+  assert.equal(r.kind, "launched");
+  if (r.kind !== "launched") return;
+  const id = r.instances[0]!.id;
+  for (let i = 0; i < 100 && (await provider.describe([id]))[0]?.status !== "running"; i++)
+    await new Promise((x) => setTimeout(x, 20));
+  const t = await provider.transport(r.instances[0]!);
+  assert.equal((await t.exec("echo up")).stdout, "up\n");
+  await provider.interrupt(id, 30_000);
+  await provider.terminate([id]);
+  for (let i = 0; i < 150 && statusOf(id)?.status !== "terminated"; i++) await new Promise((x) => setTimeout(x, 20));
+  const s = statusOf(id);
+  assert.equal(s?.status, "terminated");
+  assert.ok(s?.status === "terminated" && s.reason === "terminated" && s.notice?.action === "terminate", JSON.stringify(s));
+  // A machine that is gone refuses: no process outlives its end, no write makes its disk anew.
+  await assert.rejects(t.exec("sleep 60"), /has ended/);
+  await assert.rejects(t.writeFile(".spotrun/control.json", "{}"), /has ended/);
+  const stream = t.stream("sleep 60", { onStdout: () => {} });
+  assert.match(String((await stream.done).error), /has ended/);
+  assert.equal(existsSync(t.home), false, "the disk stays deleted");
 });
 
 test("a replayed trace is a ticked market: its clock, its offset into the trace, and refusals where it has no spot", async () => {
