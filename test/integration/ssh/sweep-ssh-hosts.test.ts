@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createSshHost } from "../../../src/providers/local/ssh-hosts/create-ssh-host.js";
-import { isAlive } from "../../../src/providers/local/ssh-hosts/host-registry.js";
+import { defaultStateRoot, isAlive, readRecords, writeRecord } from "../../../src/providers/local/ssh-hosts/host-registry.js";
 import type { NetnsSshHost } from "../../../src/providers/local/ssh-hosts/ssh-host.js";
 import { waitGone } from "../../../src/providers/local/ssh-hosts/sshd-process.js";
 import { sweepSshHosts } from "../../../src/providers/local/ssh-hosts/sweep-ssh-hosts.js";
@@ -55,5 +56,45 @@ describe("sweeping hosts left behind by a run that died", { skip: netnsAvailable
     const state = (await readFile(`/proc/${info.sshdPid}/stat`, "utf8").catch(() => "")).split(") ")[1]?.[0];
     assert.ok(!isAlive(info.sshdPid) || state === "Z", "the dead owner's sshd survived the sweep");
     assert.ok(namespaces().includes(mine.ns), "a live owner's host must survive the sweep");
+  });
+
+  it("leaves a record it cannot read yet alone (an owner between mkdir and its write), and removes one unreadable for over a minute", async () => {
+    const root = defaultStateRoot();
+    const young = join(root, `spotrun-sweep-young-${process.pid}`);
+    const old = join(root, `spotrun-sweep-old-${process.pid}`);
+    await mkdir(young, { recursive: true });
+    await writeFile(join(young, "owner.json"), ""); // caught mid-write
+    await mkdir(old, { recursive: true });
+    const past = new Date(Date.now() - 2 * 60_000);
+    await utimes(old, past, past);
+    try {
+      const removed = await sweepSshHosts();
+      assert.ok(
+        !removed.includes(basename(young)) && existsSync(young),
+        `a young unreadable record was swept: ${removed.join(", ")}`,
+      );
+      assert.ok(removed.includes(basename(old)) && !existsSync(old), "an unreadable record over a minute old is abandoned");
+    } finally {
+      await rm(young, { recursive: true, force: true });
+      await rm(old, { recursive: true, force: true });
+    }
+  });
+
+  it("writes a record whole: a reader never sees it half-written", () => {
+    const root = defaultStateRoot();
+    const rec = { name: `spotrun-sweep-whole-${process.pid}`, ownerPid: process.pid, ns: "x".repeat(4000) };
+    try {
+      for (let i = 0; i < 200; i++) {
+        writeRecord(root, { ...rec, sshdPid: i });
+        assert.equal(readRecords(root).find((r) => r.name === rec.name)?.ownerPid, process.pid);
+      }
+      assert.deepEqual(
+        readdirSync(join(root, rec.name)).filter((f) => f !== "owner.json"),
+        [],
+        "no temporary file left",
+      );
+    } finally {
+      rmSync(join(root, rec.name), { recursive: true, force: true });
+    }
   });
 });

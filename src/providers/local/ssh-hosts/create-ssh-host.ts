@@ -120,10 +120,18 @@ export const linkControls = (ns: string, nsLink: string) => ({
 async function claimVeth(start: number): Promise<number> {
   for (let i = start; i <= MAX_INDEX; i++) {
     const v = vethOf(i);
-    const made = await runTool("ip", ["link", "add", v.host, "type", "veth", "peer", "name", v.ns], { allowFail: true });
-    if (made.code === 0) return i;
-    const taken = await runTool("ip", ["link", "show", v.host], { allowFail: true });
-    if (taken.code !== 0) throw new Error(`ip link add ${v.host} failed and the link does not exist (is iproute2 usable here?)`);
+    // The name may be taken when we ask and free when we look (its owner's namespace went in
+    // between): ask that index again. Only a name that is never there to see is a broken iproute2.
+    for (let tries = 0; ; tries++) {
+      const made = await runTool("ip", ["link", "add", v.host, "type", "veth", "peer", "name", v.ns], { allowFail: true });
+      if (made.code === 0) return i;
+      const taken = await runTool("ip", ["link", "show", v.host], { allowFail: true });
+      if (taken.code === 0) break;
+      if (tries >= 4)
+        throw new Error(
+          `ip link add ${v.host} failed and the link does not exist (is iproute2 usable here?): ${made.stderr.trim()}`,
+        );
+    }
   }
   throw new Error(`no free subnet index between ${start} and ${MAX_INDEX} in 10.213.0.0/16`);
 }

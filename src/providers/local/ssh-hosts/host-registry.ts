@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isAlive } from "../../../base/process.js";
@@ -30,10 +30,20 @@ export const defaultStateRoot = (): string => {
   return uid === 0 ? "/run/spotrun-ssh-hosts" : join(tmpdir(), `spotrun-ssh-hosts-${uid}`);
 };
 
+/**
+ * Written whole (a temporary file renamed over it): another process's sweeper reads records at any
+ * moment, and a record caught half-written must not pass for one whose owner is gone.
+ */
 export function writeRecord(stateRoot: string, rec: HostRecord): void {
-  mkdirSync(join(stateRoot, rec.name), { recursive: true });
-  writeFileSync(join(stateRoot, rec.name, "owner.json"), JSON.stringify(rec));
+  const dir = join(stateRoot, rec.name);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `owner.json.${process.pid}.tmp`);
+  writeFileSync(tmp, JSON.stringify(rec));
+  renameSync(tmp, join(dir, "owner.json"));
 }
+
+/** A record with no readable owner younger than this may be a live owner between `mkdir` and its first write. */
+export const UNREADABLE_RECORD_GRACE_MS = 60_000;
 
 export function readRecords(stateRoot: string): HostRecord[] {
   let names: string[];
@@ -47,10 +57,19 @@ export function readRecords(stateRoot: string): HostRecord[] {
     try {
       out.push(JSON.parse(readFileSync(join(stateRoot, name, "owner.json"), "utf8")) as HostRecord);
     } catch {
-      out.push({ name, ownerPid: 0 });
+      // No owner to ask: abandoned only once it is older than a live owner takes to write one.
+      if (Date.now() - mtimeMs(join(stateRoot, name)) >= UNREADABLE_RECORD_GRACE_MS) out.push({ name, ownerPid: 0 });
     }
   }
   return out;
+}
+
+function mtimeMs(path: string): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
 }
 
 /** Whether a host's owner or sshd still runs (a zombie does not). */

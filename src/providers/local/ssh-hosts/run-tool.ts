@@ -5,7 +5,7 @@ export function runTool(
   file: string,
   args: string[],
   opts: { allowFail?: boolean } = {},
-): Promise<{ code: number; stdout: string }> {
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { encoding: "utf8", maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
@@ -13,7 +13,7 @@ export function runTool(
         reject(new Error(`${file} ${args.join(" ")} failed (${code}): ${stderr.trim() || err.message}`, { cause: err }));
         return;
       }
-      resolve({ code, stdout });
+      resolve({ code, stdout, stderr });
     });
   });
 }

@@ -1,5 +1,5 @@
 import { statSync } from "node:fs";
-import { defaultStateRoot, destroySync, isAlive, readRecords } from "./host-registry.js";
+import { defaultStateRoot, destroySync, isAlive, readRecords, UNREADABLE_RECORD_GRACE_MS } from "./host-registry.js";
 import { runTool } from "./run-tool.js";
 
 /**
@@ -23,7 +23,7 @@ export async function sweepSshHosts(): Promise<string[]> {
     if (!ns?.startsWith("spotrun-") || owned.has(ns)) continue;
     // A namespace with no record: its owner crashed before writing one, or the state root was wiped.
     // One younger than a minute may be a live owner between `ip netns add` and writing its record.
-    if (Date.now() - nsCreatedAt(ns) < 60_000) continue;
+    if (Date.now() - nsCreatedAt(ns) < UNREADABLE_RECORD_GRACE_MS) continue;
     destroySync(stateRoot, { name: ns, ownerPid: 0, ns });
     removed.push(ns);
   }
