@@ -29,6 +29,8 @@ export const RESOURCE_DOCS: Record<string, string> = {
   "resources.market.seed": "Seed of the random interruptions.",
   "resources.market.notice": `Time from the interruption notice to the reclaim (SIGKILL of the instance). ${DURATION}`,
   "resources.market.refuse_spot": "Refuse this many spot launches (as if capacity were short), to exercise fallback.",
+  "resources.market.boot_failures":
+    "The instances of this many first attempts never boot (they go straight to terminated), to exercise recovery.",
   "resources.market.provisioning_delay": `How long an instance takes to start. ${DURATION}`,
   "resources.market.rebalance_before": `A rebalance recommendation this long before each scheduled notice. ${DURATION}`,
   "resources.market.trace": "A spot availability trace to replay (path relative to the task file).",

@@ -28,6 +28,8 @@ export const localMarketSchema = z
     notice: durationField().default(120_000),
     /** Refuse this many spot launches (capacity), to exercise fallback. */
     refuse_spot: z.number().int().min(0).max(MAX_RESTARTS).default(0),
+    /** The instances of this many first attempts never boot (as a cloud machine that fails its start), to exercise recovery. */
+    boot_failures: z.number().int().min(0).max(MAX_RESTARTS).default(0),
     provisioning_delay: durationField().default(0),
     /** A rebalance recommendation this long before each scheduled interruption notice. */
     rebalance_before: durationField().optional(),

@@ -23,6 +23,7 @@ import { replayClock } from "./trace-availability.js";
 export async function runInstanceHost(dir: string): Promise<void> {
   const rec = readRecord(dir);
   if (!rec) throw new Error(`no instance record in ${dir}`);
+  if (rec.failBoot) throw new Error("this instance does not boot (resources.market.boot_failures)");
   let status: LocalStatus = { status: "pending" };
   let noticeTimer: NodeJS.Timeout | undefined;
   let ending = false;

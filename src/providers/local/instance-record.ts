@@ -24,6 +24,8 @@ export interface LocalInstanceRecord {
   provisioningDelayMs: number;
   /** Planned spot interruption: the notice comes this long after the instance is running. */
   interruptAfterMs?: number;
+  /** The host fails before it is up (resources.market.boot_failures). */
+  failBoot?: boolean;
   /** A rebalance recommendation this long before the planned notice. */
   rebalanceBeforeMs?: number;
   noticeMs: number;
@@ -72,7 +74,11 @@ function readJson<T>(path: string): T | undefined {
   }
 }
 
+/** The host process's pid, written by the provider as it spawns it: known before the host writes host.json. */
+export const hostPidPath = (dir: string) => join(dir, "host.pid");
+
 export const readRecord = (dir: string) => readJson<LocalInstanceRecord>(recordPath(dir));
+export const readHostPid = (dir: string) => readJson<number>(hostPidPath(dir));
 export const readHost = (dir: string) => readJson<HostInfo>(hostPath(dir));
 export const readStatus = (dir: string) => readJson<LocalStatus>(statusPath(dir));
 export const writeStatus = (dir: string, s: LocalStatus) => writeFileAtomic(statusPath(dir), JSON.stringify(s));
@@ -84,7 +90,7 @@ export const writeStatus = (dir: string, s: LocalStatus) => writeFileAtomic(stat
 export function endedBecause(dir: string): string | undefined {
   const s = readStatus(dir);
   if (s?.status === "terminated") return `the instance has ended (${s.reason})`;
-  const host = readHost(dir);
-  if (host && !isAlive(host.pid)) return "the instance's host process is gone";
+  const pid = readHost(dir)?.pid ?? readHostPid(dir);
+  if (pid !== undefined && !isAlive(pid)) return "the instance's host process is gone";
   return undefined;
 }

@@ -16,9 +16,26 @@ import type { SshTarget } from "../../transport/ssh/ssh-target.js";
 import type { Transport } from "../../transport/transport.js";
 import { type ApiCallCounts, type ApiCallListener, ApiCallMeter, type ApiOutcome } from "../api-calls.js";
 import { type CallBudget, processCallBudget } from "../call-budget.js";
-import type { InstanceInfo, LaunchRequest, LaunchResult, Offer, Provider, TickedMarket } from "../provider.js";
+import {
+  type InstanceInfo,
+  type LaunchRequest,
+  type LaunchResult,
+  type Offer,
+  type Provider,
+  TAG,
+  type TickedMarket,
+} from "../provider.js";
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
-import { endedBecause, type LocalInstanceRecord, readHost, readRecord, readStatus, writeStatus } from "./instance-record.js";
+import {
+  endedBecause,
+  hostPidPath,
+  type LocalInstanceRecord,
+  readHost,
+  readHostPid,
+  readRecord,
+  readStatus,
+  writeStatus,
+} from "./instance-record.js";
 import {
   endInstanceProcesses,
   INSTANCE_MARKER,
@@ -48,6 +65,7 @@ const DEFAULT_MARKET: LocalMarket = {
   seed: 1,
   notice: 120_000,
   refuse_spot: 0,
+  boot_failures: 0,
   provisioning_delay: 0,
   time_scale: 1,
   trace_start: 0,
@@ -344,6 +362,7 @@ export class LocalProvider implements Provider {
         ? { rebalanceBeforeMs: market.rebalance_before }
         : {}),
       ...(market.trace ? { trace: this.replay(market) as TraceReplay } : {}),
+      ...(Number(req.tags[TAG.attempt] ?? 0) < market.boot_failures ? { failBoot: true } : {}),
     };
     if (market.ssh)
       rec.ssh = {
@@ -364,12 +383,37 @@ export class LocalProvider implements Provider {
       env: { ...process.env, [INSTANCE_MARKER]: id },
     });
     child.unref();
+    let exited = false;
+    child.once("exit", () => {
+      exited = true;
+    });
+    if (child.pid !== undefined) await writeFileAtomic(hostPidPath(dir), String(child.pid));
     // The metadata port (and in SSH mode the sshd) is only known once the host is up; wait for it.
     const waitMs = rec.ssh ? 20_000 : 3000;
-    for (let i = 0; i < waitMs / 10 && !readHost(dir); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < waitMs / 10 && !readHost(dir) && !exited; i++) await new Promise((r) => setTimeout(r, 10));
+    if (!readHost(dir)) await this.failedToBoot(rec, child.pid, exited);
     const info = this.info(rec);
     if (!info) throw new Error(`local instance ${id} did not start (see ${join(dir, "host.log")})`);
     return info;
+  }
+
+  /**
+   * The host never came up (it failed, or hung past the wait): the instance is rented and ended at
+   * once, as a cloud machine that fails to boot goes straight to terminated. Left "pending", nobody
+   * would ever see it end (a host's death is told by the pid in host.json, which it never wrote).
+   */
+  private async failedToBoot(rec: LocalInstanceRecord, pid: number | undefined, exited: boolean): Promise<void> {
+    const dir = this.dir(rec.id);
+    if (pid !== undefined && !exited) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    await endInstanceProcesses(rec.id);
+    const why = lastLine(join(dir, "host.log"));
+    this.opts.logger.warn({ instance: rec.id }, `local instance ${rec.id} did not boot${why ? `: ${why}` : ""}`);
+    await writeStatus(dir, { status: "terminated", endedAt: this.clock.now(), reason: "host-died" });
+    await rm(rec.disk, { recursive: true, force: true });
   }
 
   private info(rec: LocalInstanceRecord): InstanceInfo | undefined {
@@ -391,7 +435,8 @@ export class LocalProvider implements Provider {
     };
     if (status.status === "terminated") return { ...base, status: "terminated", endedAt: status.endedAt };
     // A host that died without recording an end left its instance dead all the same.
-    if (host && !isAlive(host.pid)) {
+    const hostPid = host?.pid ?? readHostPid(dir);
+    if (hostPid !== undefined && !isAlive(hostPid)) {
       killInstanceProcesses(rec.id);
       const endedAt = this.clock.now();
       void writeStatus(dir, { status: "terminated", endedAt, reason: "host-died" });
@@ -544,5 +589,17 @@ export class LocalProvider implements Provider {
     const next = (last % 250) + 1;
     writeFileSync(file, String(next));
     return next;
+  }
+}
+
+/** The last line of a log that is not a stack frame (an error's message, not where it was thrown). */
+function lastLine(path: string): string | undefined {
+  try {
+    const lines = readFileSync(path, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !/^\s/.test(l));
+    return lines.at(-1)?.slice(0, 300);
+  } catch {
+    return undefined;
   }
 }
