@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { writeFileAtomic } from "../../base/atomic-file.js";
 import { ImdsServer } from "./imds-server.js";
 import {
+  endedStatus,
   type HostInfo,
   hostPath,
   type LocalInstanceRecord,
@@ -41,8 +42,7 @@ export async function runInstanceHost(dir: string): Promise<void> {
     // (the controller, a test counting what is left) must find nothing of it running.
     await sshHost?.stop().catch(() => {});
     await endInstanceProcesses(rec.id);
-    const notice = status.status === "running" ? status.notice : undefined;
-    await setStatus({ status: "terminated", endedAt: Date.now(), reason, ...(notice ? { notice } : {}) });
+    await setStatus(endedStatus(status, reason, Date.now()));
     // A transport refuses to start anything once it reads that status (LocalTransport's `ended`);
     // one that read it just before may have started a process since the sweep: sweep once more.
     await endInstanceProcesses(rec.id);

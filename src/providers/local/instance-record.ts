@@ -81,6 +81,16 @@ export const readRecord = (dir: string) => readJson<LocalInstanceRecord>(recordP
 export const readHostPid = (dir: string) => readJson<number>(hostPidPath(dir));
 export const readHost = (dir: string) => readJson<HostInfo>(hostPath(dir));
 export const readStatus = (dir: string) => readJson<LocalStatus>(statusPath(dir));
+/** The end of an instance that had `prior`: the notice it was under, if any, is kept. */
+export function endedStatus(
+  prior: LocalStatus | undefined,
+  reason: "spot-reclaim" | "terminated" | "host-died",
+  endedAt: number,
+): LocalStatus {
+  const notice = prior?.status === "running" ? prior.notice : undefined;
+  return { status: "terminated", endedAt, reason, ...(notice ? { notice } : {}) };
+}
+
 export const writeStatus = (dir: string, s: LocalStatus) => writeFileAtomic(statusPath(dir), JSON.stringify(s));
 
 /**

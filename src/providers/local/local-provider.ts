@@ -28,6 +28,7 @@ import {
 import { LOCAL_TYPES, LOCAL_ZONE, localType } from "./catalog.js";
 import {
   endedBecause,
+  endedStatus,
   hostPidPath,
   type LocalInstanceRecord,
   readHost,
@@ -496,14 +497,7 @@ export class LocalProvider implements Provider {
         await endInstanceProcesses(id);
         // A host killed here could not take its namespace and sshd down: sweep what dead hosts left.
         if (rec.ssh) await import("./ssh-hosts/index.js").then((m) => m.sweepSshHosts()).catch(() => {});
-        const prior = readStatus(dir);
-        const notice = prior?.status === "running" ? prior.notice : undefined;
-        await writeStatus(dir, {
-          status: "terminated",
-          endedAt: this.clock.now(),
-          reason: "terminated",
-          ...(notice ? { notice } : {}),
-        });
+        await writeStatus(dir, endedStatus(readStatus(dir), "terminated", this.clock.now()));
         // As the host does: what a transport started just before that status is swept too.
         await endInstanceProcesses(id);
         await rm(rec.disk, { recursive: true, force: true });
